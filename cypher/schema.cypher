@@ -1,0 +1,28 @@
+// fcgraph graph schema. schema_version: 1
+// Applied by `fcgraph db init` and before every ingest; every statement is idempotent.
+//
+// (:Run {run_id, schema_version, ...parameters})
+// (:Run)-[:HAS_LAYER]->(:Layer {uid, run_id, name, order, shape, n_neurons})
+// (:Layer)-[:FEEDS]->(:Layer)
+// (:Run)-[:HAS_CONDITION]->(:Condition {uid, run_id, name, kind, level, gen, n_edges, ...})
+// (:Neuron {uid, run_id, layer, layer_order, idx, channel, y, x, rate, spike_count})
+// (:Neuron)-[:FC {run_id, condition, gen, measure, value, z, cofire, null_mean, null_sd, p, q}]->(:Neuron)
+//
+// uids embed the run: Layer "<run_id>/<layer>", Condition "<run_id>/<condition>",
+// Neuron "<run_id>/<layer>/<idx>". An FC edge is live when r.gen = the gen of its Condition.
+// (:IngestBatch {uid, load}) nodes exist only while a load is in progress: one per committed
+// batch, so a killed ingest resumes after the batches it finished.
+// Relationship indexes slow every edge write, so there is one (FC.condition): queries start
+// from indexed Neuron / Condition nodes and traverse.
+
+CREATE CONSTRAINT run_id IF NOT EXISTS FOR (r:Run) REQUIRE r.run_id IS UNIQUE;
+CREATE CONSTRAINT layer_uid IF NOT EXISTS FOR (l:Layer) REQUIRE l.uid IS UNIQUE;
+CREATE CONSTRAINT condition_uid IF NOT EXISTS FOR (c:Condition) REQUIRE c.uid IS UNIQUE;
+CREATE CONSTRAINT neuron_uid IF NOT EXISTS FOR (n:Neuron) REQUIRE n.uid IS UNIQUE;
+CREATE INDEX layer_run IF NOT EXISTS FOR (l:Layer) ON (l.run_id, l.name);
+CREATE INDEX condition_run IF NOT EXISTS FOR (c:Condition) ON (c.run_id, c.name);
+CREATE INDEX neuron_run_layer IF NOT EXISTS FOR (n:Neuron) ON (n.run_id, n.layer);
+CREATE INDEX neuron_run_layer_idx IF NOT EXISTS FOR (n:Neuron) ON (n.run_id, n.layer, n.idx);
+CREATE INDEX fc_condition IF NOT EXISTS FOR ()-[r:FC]-() ON (r.condition);
+CREATE CONSTRAINT ingest_batch_uid IF NOT EXISTS FOR (b:IngestBatch) REQUIRE b.uid IS UNIQUE;
+CREATE INDEX ingest_batch_load IF NOT EXISTS FOR (b:IngestBatch) ON (b.load);

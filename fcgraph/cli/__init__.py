@@ -1,0 +1,19 @@
+"""The `fcgraph` command: a thin Typer layer over the Python API of each stage."""
+
+from __future__ import annotations
+
+import typer
+
+from fcgraph.cli import db, demo, ingest, query
+
+app = typer.Typer(
+    help="Functional connectomes of deep spiking networks, stored and queried in Neo4j.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(db.app, name="db")
+ingest.register(app)
+query.register(app)
+demo.register(app)
+
+__all__ = ["app"]

@@ -1,0 +1,127 @@
+"""`fcgraph db ...`: the local Neo4j server, its credentials and the schema."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from fcgraph.cli.common import (
+    DatabaseOption,
+    PasswordOption,
+    StateDirOption,
+    UriOption,
+    UserOption,
+    connection,
+    console,
+    handle_errors,
+)
+from fcgraph.graph import server
+from fcgraph.graph.connection import read_credentials, session_driver
+from fcgraph.graph.schema import apply_schema
+from fcgraph.paths import state_dir
+
+app = typer.Typer(help="Start, stop and inspect the local Neo4j; apply the schema.",
+                  no_args_is_help=True)
+
+
+@app.command("install")
+@handle_errors
+def install_cmd(state: StateDirOption = None) -> None:
+    """Fetch the Neo4j jars from Maven Central into the state folder (done once)."""
+    with console.status(f"fetching Neo4j {server.NEO4J_VERSION} from Maven Central"):
+        lib = server.install(state_dir(state))
+    console.print(f"Neo4j {server.NEO4J_VERSION} jars in {lib}")
+
+
+@app.command("start")
+@handle_errors
+def start_cmd(
+    state: StateDirOption = None,
+    bolt_port: Annotated[int, typer.Option(help="Bolt port on 127.0.0.1.", min=1, max=65535)] = 7687,
+    http_port: Annotated[int, typer.Option(help="HTTP port on 127.0.0.1.", min=1, max=65535)] = 7474,
+    heap: Annotated[str, typer.Option(help="JVM heap size.")] = "1g",
+    pagecache: Annotated[str, typer.Option(help="Neo4j page cache size.")] = "512m",
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for Bolt.")] = 180.0,
+) -> None:
+    """Start the local Neo4j 5.26 Community in the background (idempotent)."""
+    with console.status("starting Neo4j (the first start fetches it from Maven Central)"):
+        st = server.start(state_dir(state), bolt_port=bolt_port, http_port=http_port, heap=heap,
+                          pagecache=pagecache, timeout=timeout)
+    console.print(f"Neo4j {st.version} running at {st.uri} (pid {st.pid})")
+    console.print("credentials: `fcgraph db credentials`")
+
+
+@app.command("stop")
+@handle_errors
+def stop_cmd(state: StateDirOption = None) -> None:
+    """Shut the local Neo4j down cleanly (committed data is kept)."""
+    with console.status("stopping Neo4j"):
+        stopped = server.stop(state_dir(state))
+    console.print("Neo4j stopped" if stopped else "Neo4j was not running")
+
+
+@app.command("status")
+@handle_errors
+def status_cmd(state: StateDirOption = None) -> None:
+    """URI, version, PID, data folder and node / relationship counts of the local Neo4j."""
+    st = server.status(state_dir(state))
+    table = Table(show_header=False, box=None)
+    for key, value in st.as_dict().items():
+        table.add_row(key, "-" if value is None else str(value))
+    console.print(table)
+    if not st.running:
+        raise typer.Exit(3)
+
+
+@app.command("credentials")
+@handle_errors
+def credentials_cmd(
+    state: StateDirOption = None,
+    show: Annotated[bool, typer.Option("--show", help="Print NEO4J_URI/USER/PASSWORD lines.")] = False,
+) -> None:
+    """Say where the local server's credentials are; with --show, print them for `eval`."""
+    layout = server.ServerLayout.of(state_dir(state))
+    creds = read_credentials(layout.credentials)
+    if not creds:
+        raise server.FcgraphError(f"no credentials in {layout.credentials}: run `fcgraph db start`")
+    if show:
+        for key in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD"):
+            typer.echo(f"{key}={shlex.quote(creds[key])}")
+        return
+    console.print(f"credentials of {creds['NEO4J_URI']} (user {creds['NEO4J_USER']}) are in "
+                  f"{layout.credentials}, readable by you only")
+    console.print('print them with `fcgraph db credentials --show`, or load them into a shell with '
+                  '`eval "$(fcgraph db credentials --show)"`', highlight=False)
+
+
+@app.command("import-csv")
+@handle_errors
+def import_csv_cmd(
+    csv_dir: Annotated[Path, typer.Argument(help="Folder written by `fcgraph export-csv`.")],
+    state: StateDirOption = None,
+) -> None:
+    """Bulk-load `fcgraph export-csv` files into the local Neo4j (stopped; replaces its data)."""
+    with console.status("neo4j-admin database import full"):
+        report = server.import_csv(state_dir(state), csv_dir)
+    console.print(report)
+    console.print("now `fcgraph db start` and `fcgraph db init` (bulk import creates no indexes)")
+
+
+@app.command("init")
+@handle_errors
+def init_cmd(
+    state: StateDirOption = None,
+    uri: UriOption = None,
+    user: UserOption = None,
+    password: PasswordOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Apply cypher/schema.cypher (constraints and indexes); safe to repeat."""
+    conn = connection(uri, user, password, database, state)
+    with session_driver(conn) as driver:
+        applied = apply_schema(driver, conn.database)
+    console.print(f"schema version {applied} applied to {conn.uri} ({conn.database})")

@@ -1,0 +1,84 @@
+"""`fcgraph ingest` and `fcgraph export-csv`: a run folder into Neo4j, or into import CSV files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from fcgraph.cli.common import (
+    DatabaseOption,
+    PasswordOption,
+    StateDirOption,
+    UriOption,
+    UserOption,
+    connection,
+    console,
+    handle_errors,
+)
+from fcgraph.cli.progress import task_progress
+from fcgraph.graph.connection import session_driver
+from fcgraph.graph.export_csv import export_admin_csv
+from fcgraph.graph.ingest import ingest_run
+
+RunDir = Annotated[Path, typer.Argument(help="Run folder (manifest.json, fc/neurons.parquet, "
+                                             "fc/edges/*.parquet).")]
+ConditionsOpt = Annotated[list[str] | None, typer.Option(
+    "--condition", "-c", help="Load only this condition (repeatable); default: all.")]
+TopKOpt = Annotated[int | None, typer.Option(
+    "--top-k", min=1, help="Keep each post neuron's K strongest in-edges (by z).")]
+MinZOpt = Annotated[float | None, typer.Option("--min-z", help="Keep only edges with z >= this.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `ingest` and `export-csv` to the main app."""
+    app.command("ingest")(ingest_cmd)
+    app.command("export-csv")(export_csv_cmd)
+
+
+@handle_errors
+def ingest_cmd(
+    run_dir: RunDir,
+    condition: ConditionsOpt = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Swap a loaded condition's edges for the file's (atomic for readers).")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Edges per transaction.")] = 20_000,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Concurrent edge transactions.")] = 2,
+    top_k: TopKOpt = None,
+    min_z: MinZOpt = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    state: StateDirOption = None,
+    uri: UriOption = None,
+    user: UserOption = None,
+    password: PasswordOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Load a run folder into Neo4j: validated first, idempotent, resumable after a kill."""
+    conn = connection(uri, user, password, database, state)
+    with session_driver(conn) as driver, task_progress(progress) as update:
+        result = ingest_run(driver, run_dir, database=conn.database, conditions=condition,
+                            replace=replace, batch_size=batch_size, workers=workers, top_k=top_k,
+                            min_z=min_z, progress=update)
+    table = Table("condition", "action", "edges", "seconds", title=f"ingested {run_dir}")
+    for row in result.itertuples(index=False):
+        table.add_row(row.condition, row.action, f"{row.edges:,}", f"{row.seconds:.1f}")
+    console.print(table)
+
+
+@handle_errors
+def export_csv_cmd(
+    run_dir: RunDir,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the CSV files.")],
+    condition: ConditionsOpt = None,
+    top_k: TopKOpt = None,
+    min_z: MinZOpt = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Write a run as `neo4j-admin database import` CSV files (for very large graphs)."""
+    with task_progress(progress) as update:
+        result = export_admin_csv(run_dir, out, conditions=condition, top_k=top_k, min_z=min_z,
+                                  progress=update)
+    console.print(f"{result['edges']:,} edges written to {out}; import with "
+                  f"`fcgraph db import-csv {out}` (see {out / 'IMPORT.md'})")

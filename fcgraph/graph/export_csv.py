@@ -1,0 +1,205 @@
+"""Write a run as ``neo4j-admin database import full`` CSV files, for graphs too big for UNWIND.
+
+The files reproduce exactly the graph that :func:`fcgraph.graph.ingest.ingest_run` builds (same
+labels, properties and uids). ``import.args`` in the output folder holds the matching
+neo4j-admin arguments; ``fcgraph db import-csv DIR`` runs them against the local server (which
+must be stopped: a full import replaces the database). Afterwards ``fcgraph db init`` (or any
+ingest) creates the indexes, which bulk import does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from fcgraph.contract import RunManifest, condition_slug, read_manifest
+from fcgraph.graph.ingest import ProgressFn, Selection, _edge_batches, _selected_rows, run_properties
+from fcgraph.graph.validate import validate_run
+from fcgraph.io import sha256_file
+
+CSV_GEN_BASE = 1 << 40
+
+
+def csv_gen(run_id: str, condition: str) -> int:
+    """The load generation of a bulk-imported condition: unique per (run, condition), and above
+    every generation the transactional loader hands out."""
+    digest = hashlib.sha256(f"{run_id}/{condition}".encode()).digest()
+    return CSV_GEN_BASE + int.from_bytes(digest[:4], "big")
+
+
+def _neo4j_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return ":boolean"
+    if isinstance(value, int):
+        return ":long"
+    if isinstance(value, float):
+        return ":double"
+    if isinstance(value, list):
+        inner = _neo4j_type(value[0]) if value else ""
+        return (inner or ":string") + "[]"
+    return ""
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    return value
+
+
+def _write_rows(path: Path, header: list[str], rows: Iterable[list[Any]]) -> int:
+    columns: list[list[Any]] = [[] for _ in header]
+    for row in rows:
+        for col, value in zip(columns, row, strict=True):
+            col.append(_csv_value(value))
+    table = pa.table({name: pa.array(col) for name, col in zip(header, columns, strict=True)})
+    pacsv.write_csv(table, path)
+    return table.num_rows
+
+
+def _write_structure(out: Path, manifest: RunManifest, loaded: dict[str, tuple[int, str]],
+                     neurons_key: str, selection: Selection) -> dict[str, list[str]]:
+    """Run, layer and condition nodes and their links; ``loaded``: condition -> (edges, key)."""
+    run_id = manifest.run_id
+    conditions = list(loaded)
+    props = {**run_properties(manifest), "neurons_key": neurons_key}
+    keys = sorted(props)
+    _write_rows(out / "runs.csv", ["run_id:ID(Run)"] + [k + _neo4j_type(props[k]) for k in keys],
+                [[run_id] + [props[k] for k in keys]])
+    _write_rows(out / "layers.csv",
+                ["uid:ID(Layer)", "run_id", "name", "order:int", "shape:long[]", "n_neurons:long"],
+                [[f"{run_id}/{la.name}", run_id, la.name, la.order, list(la.shape), la.n_neurons]
+                 for la in manifest.layers])
+    by_name = {c.name: c for c in manifest.conditions}
+    _write_rows(out / "conditions.csv",
+                ["uid:ID(Condition)", "run_id", "name", "kind", "level:double", "gen:long",
+                 "n_edges:long", "load_key", "source", "top_k:long", "min_z:double"],
+                [[f"{run_id}/{name}", run_id, name,
+                  by_name[name].kind if name in by_name else name.split(":")[0],
+                  by_name[name].level if name in by_name else None, csv_gen(run_id, name),
+                  loaded[name][0], loaded[name][1], manifest.fc["edges"][name],
+                  selection.top_k, selection.min_z]
+                 for name in conditions])
+    _write_rows(out / "has_layer.csv", [":START_ID(Run)", ":END_ID(Layer)"],
+                [[run_id, f"{run_id}/{la.name}"] for la in manifest.layers])
+    pairs = {(a.name, b.name) for a, b in zip(manifest.layers, manifest.layers[1:], strict=False)}
+    pairs |= {(src, la.name) for la in manifest.layers for src in la.feeds_from}
+    _write_rows(out / "feeds.csv", [":START_ID(Layer)", ":END_ID(Layer)"],
+                [[f"{run_id}/{a}", f"{run_id}/{b}"] for a, b in sorted(pairs)])
+    _write_rows(out / "has_condition.csv", [":START_ID(Run)", ":END_ID(Condition)"],
+                [[run_id, f"{run_id}/{name}"] for name in conditions])
+    return {"Run": ["runs.csv"], "Layer": ["layers.csv"], "Condition": ["conditions.csv"]}
+
+
+def _write_neurons(out: Path, root: Path, manifest: RunManifest) -> None:
+    from fcgraph.graph.ingest import _neuron_stats
+
+    stats = _neuron_stats(root, manifest)
+    header = ["uid:ID(Neuron)", "run_id", "layer", "layer_order:int", "idx:long", "channel:long",
+              "y:long", "x:long", "rate:double", "spike_count:long"]
+    with pacsv.CSVWriter(out / "neurons.csv", pa.schema([(h, pa.string()) for h in header])) as w:
+        for layer in manifest.layers:
+            idx = np.arange(layer.n_neurons, dtype=np.int64)
+            channel, y, x = (np.asarray(v, dtype=np.int64) for v in layer.position(idx))
+            rate = pa.nulls(layer.n_neurons, pa.float64())
+            count = pa.nulls(layer.n_neurons, pa.int64())
+            if layer.name in stats:
+                part = stats[layer.name].reindex(idx)
+                rate = pa.array(part["rate"].to_numpy(), from_pandas=True)
+                count = pa.array(part["spike_count"].to_numpy(dtype=float), from_pandas=True).cast(
+                    pa.int64())
+            prefix = f"{manifest.run_id}/{layer.name}/"
+            uid = pa.array([prefix + str(i) for i in idx.tolist()])
+            cols = [uid, pa.array([manifest.run_id] * layer.n_neurons),
+                    pa.array([layer.name] * layer.n_neurons),
+                    pa.array(np.full(layer.n_neurons, layer.order)), pa.array(idx),
+                    pa.array(channel), pa.array(y), pa.array(x), rate, count]
+            w.write_table(pa.table([c.cast(pa.string()) for c in cols], names=header))
+
+
+def _write_edges(path: Path, edge_file: Path, manifest: RunManifest, condition: str,
+                 selection: Selection, progress: ProgressFn | None) -> int:
+    has_pq = "p" in pq.ParquetFile(edge_file).schema_arrow.names
+    header = [":START_ID(Neuron)", ":END_ID(Neuron)", "run_id", "condition", "gen:long", "measure",
+              "value:double", "z:double", "cofire:long", "null_mean:double", "null_sd:double"]
+    if has_pq:
+        header += ["p:double", "q:double"]
+    measure = str(manifest.fc.get("parameters", {}).get("measure", "unknown"))
+    gen = csv_gen(manifest.run_id, condition)
+    mask = _selected_rows(edge_file, selection)
+    total = int(mask.sum()) if mask is not None else pq.ParquetFile(edge_file).metadata.num_rows
+    written = 0
+    schema = pa.schema([(h, pa.string()) for h in header])
+    with pacsv.CSVWriter(path, schema) as writer:
+        for _, batch in _edge_batches(edge_file, mask, 200_000):
+            n = batch.num_rows
+
+            def uid(side: str, batch: pa.RecordBatch = batch) -> pa.Array:
+                return pa.compute.binary_join_element_wise(
+                    manifest.run_id, batch.column(f"{side}_layer"),
+                    batch.column(f"{side}_idx").cast(pa.string()), "/")
+
+            cols = [uid("pre"), uid("post"), pa.array([manifest.run_id] * n),
+                    pa.array([condition] * n), pa.array([gen] * n), pa.array([measure] * n)]
+            cols += [batch.column(c) for c in ("value", "z", "cofire", "null_mean", "null_sd")]
+            if has_pq:
+                cols += [batch.column("p"),
+                         batch.column("q") if "q" in batch.schema.names else pa.nulls(n)]
+            writer.write_table(pa.table([c.cast(pa.string()) for c in cols], names=header))
+            written += n
+            if progress:
+                progress(f"csv {condition}", written, total)
+    return written
+
+
+def export_admin_csv(run_dir: str | Path, out_dir: str | Path, *, conditions: list[str] | None = None,
+                     top_k: int | None = None, min_z: float | None = None,
+                     progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Write the run's graph as neo4j-admin import CSV files into ``out_dir``.
+
+    Returns ``{"files": {...}, "edges": n, "args": [...]}`` where ``args`` are the arguments of
+    ``neo4j-admin database import full`` (also written to ``out_dir/import.args``).
+    """
+    root, out = Path(run_dir), Path(out_dir)
+    manifest = read_manifest(root)
+    summaries = validate_run(root, manifest, conditions)
+    out.mkdir(parents=True, exist_ok=True)
+    selection = Selection(top_k=top_k, min_z=min_z)
+    files = manifest.edge_files(root)
+    loaded: dict[str, tuple[int, str]] = {}
+    fc_files = []
+    for name in summaries:
+        fname = f"fc-{condition_slug(name)}.csv"
+        count = _write_edges(out / fname, files[name], manifest, name, selection, progress)
+        loaded[name] = (count, f"{sha256_file(files[name])};{selection.key()}")
+        fc_files.append(fname)
+    neurons_rel = manifest.fc.get("neurons")
+    nodes = _write_structure(out, manifest, loaded,
+                             sha256_file(root / neurons_rel) if neurons_rel else "none", selection)
+    _write_neurons(out, root, manifest)
+    nodes["Neuron"] = ["neurons.csv"]
+    rels: dict[str, list[str]] = {"HAS_LAYER": ["has_layer.csv"], "FEEDS": ["feeds.csv"],
+                                  "HAS_CONDITION": ["has_condition.csv"], "FC": fc_files}
+    edges = sum(count for count, _ in loaded.values())
+    args = ["database", "import", "full", "neo4j", "--overwrite-destination=true",
+            "--array-delimiter=;", f"--report-file={out / 'import.report'}"]
+    # one flag per file: neo4j-admin reads a header only from the first file of a group
+    args += [f"--nodes={label}={out / f}" for label, fs in nodes.items() for f in fs]
+    args += [f"--relationships={rtype}={out / f}" for rtype, fs in rels.items() for f in fs]
+    (out / "import.args").write_text("\n".join(args) + "\n")
+    sources = {name: key.split(";")[0] for name, (_, key) in loaded.items()}
+    (out / "IMPORT.md").write_text(
+        f"# neo4j-admin import of run {manifest.run_id}\n\n"
+        "Stop the database first (a full import replaces it), then run:\n\n"
+        f"    neo4j-admin {' '.join(shlex.quote(a) for a in args)}\n\n"
+        "or, for fcgraph's local server: `fcgraph db stop && fcgraph db import-csv "
+        f"{out} && fcgraph db start && fcgraph db init`.\n\n"
+        f"Edge sources (sha256): {sources}\n")
+    return {"files": {**nodes, **rels}, "edges": edges, "args": args}

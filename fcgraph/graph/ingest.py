@@ -1,0 +1,459 @@
+"""Load a run folder into Neo4j: batched, parameterised ``UNWIND``; idempotent, resumable, atomic.
+
+How the guarantees are kept:
+
+- **Validation first**: the whole folder is checked (:mod:`fcgraph.graph.validate`) before the
+  first write.
+- **Idempotent**: nodes are MERGEd on their uids. A condition's edges carry the load generation
+  ``gen``; its ``:Condition`` node records the live ``gen`` and the ``load_key`` (SHA-256 of the
+  edge file plus the selection options). Ingesting the same file with the same options again is
+  a no-op; a different file for a loaded condition is refused unless ``replace=True``.
+- **Resumable / crash-safe**: every batch is one transaction that creates its edges *and*
+  advances ``Condition.loading_rows`` (guarded by its expected old value). A killed ingest leaves
+  only whole batches; the rerun resumes after the last committed one.
+- **Atomic replace**: new edges are written under a new ``gen`` that no query sees (queries
+  filter ``r.gen = c.gen``); one small transaction then switches ``c.gen``; the old
+  generation's edges are deleted afterwards in batches (also resumed by any later ingest).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import neo4j
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from fcgraph import SCHEMA_VERSION
+from fcgraph.contract import RunManifest, read_manifest
+from fcgraph.errors import FcgraphError
+from fcgraph.graph.schema import apply_schema
+from fcgraph.graph.validate import validate_run
+from fcgraph.io import sha256_file
+
+NEURON_BATCH = 20_000
+DELETE_BATCH = 20_000
+ProgressFn = Callable[[str, int, int], None]  # (task, done, total)
+
+_EDGE_PROPS = ("value", "z", "cofire", "null_mean", "null_sd")
+
+
+def neuron_uid(run_id: str, layer: str, idx: int) -> str:
+    """The ``uid`` of a neuron node."""
+    return f"{run_id}/{layer}/{idx}"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which significant edges of a table go into the graph (all of them by default)."""
+
+    top_k: int | None = None
+    min_z: float | None = None
+
+    def key(self) -> str:
+        return f"top_k={self.top_k};min_z={self.min_z}"
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    """Nested parameters -> flat Neo4j-storable properties (``fc_null``, ``fc_n_shifts`` ...)."""
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            _flatten(f"{prefix}_{key}" if prefix else str(key), sub, out)
+    elif value is None:
+        return
+    elif isinstance(value, bool | int | float | str) or _homogeneous_list(value):
+        out[prefix] = value
+    else:
+        out[prefix] = json.dumps(value, sort_keys=True)
+
+
+def _homogeneous_list(value: Any) -> bool:
+    scalar = (bool, int, float, str)
+    return isinstance(value, list) and all(isinstance(v, scalar) for v in value) \
+        and len({type(v) for v in value}) <= 1
+
+
+def run_properties(manifest: RunManifest) -> dict[str, Any]:
+    """Properties of the ``:Run`` node: ids, sizes and the fc parameters (prefixed ``fc_``)."""
+    props: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "T": manifest.T,
+                             "n_images": manifest.n_images,
+                             "conditions": [c.name for c in manifest.conditions],
+                             "layers": manifest.layer_names}
+    _flatten("fc", manifest.fc.get("parameters", {}), props)
+    return {k: v for k, v in props.items() if v is not None}
+
+
+def _write(driver: neo4j.Driver, database: str, query: str, **params: Any) -> list[neo4j.Record]:
+    return driver.execute_query(query, params, database_=database).records
+
+
+def _auto(driver: neo4j.Driver, database: str, query: str, **params: Any) -> None:
+    """An auto-commit query (needed for ``CALL {...} IN TRANSACTIONS``)."""
+    with driver.session(database=database) as session:
+        session.run(query, params).consume()
+
+
+def _ingest_structure(driver: neo4j.Driver, database: str, manifest: RunManifest) -> None:
+    run_id = manifest.run_id
+    _write(driver, database,
+           "MERGE (r:Run {run_id: $run_id}) ON CREATE SET r.created_at = datetime() SET r += $props",
+           run_id=run_id, props=run_properties(manifest))
+    layers = [{"uid": f"{run_id}/{la.name}", "name": la.name, "order": la.order,
+               "shape": list(la.shape), "n_neurons": la.n_neurons,
+               "feeds_from": list(la.feeds_from)} for la in manifest.layers]
+    _write(driver, database, """
+        MATCH (r:Run {run_id: $run_id})
+        UNWIND $layers AS l
+        MERGE (x:Layer {uid: l.uid})
+        SET x.run_id = $run_id, x.name = l.name, x.order = l.order, x.shape = l.shape,
+            x.n_neurons = l.n_neurons
+        MERGE (r)-[:HAS_LAYER]->(x)""", run_id=run_id, layers=layers)
+    ordered = manifest.layers
+    feeds = {(a.name, b.name) for a, b in zip(ordered, ordered[1:], strict=False)}
+    feeds |= {(src, la.name) for la in ordered for src in la.feeds_from}
+    _write(driver, database, """
+        UNWIND $pairs AS p
+        MATCH (a:Layer {uid: $run_id + '/' + p[0]}), (b:Layer {uid: $run_id + '/' + p[1]})
+        MERGE (a)-[:FEEDS]->(b)""", run_id=run_id, pairs=sorted(feeds))
+    conditions = [{"uid": f"{run_id}/{c.name}", "name": c.name, "kind": c.kind, "level": c.level}
+                  for c in manifest.conditions]
+    _write(driver, database, """
+        MATCH (r:Run {run_id: $run_id})
+        UNWIND $conditions AS c
+        MERGE (x:Condition {uid: c.uid})
+        ON CREATE SET x.gen = 0, x.n_edges = 0
+        SET x.run_id = $run_id, x.name = c.name, x.kind = c.kind, x.level = c.level
+        MERGE (r)-[:HAS_CONDITION]->(x)""", run_id=run_id, conditions=conditions)
+
+
+def _neuron_stats(root: Path, manifest: RunManifest) -> dict[str, pd.DataFrame]:
+    """Per layer, the neuron table rows of the reference condition (clean, else the first)."""
+    rel = manifest.fc.get("neurons")
+    if not rel:
+        return {}
+    table = pq.read_table(root / rel)
+    if "condition" in table.column_names:
+        names = pc.unique(table.column("condition")).to_pylist()
+        ref = "clean" if "clean" in names else sorted(names)[0]
+        table = table.filter(pc.equal(table.column("condition"), ref))
+    df = table.to_pandas()
+    return {layer: part.set_index("idx") for layer, part in df.groupby("layer")}
+
+
+def _ingest_neurons(driver: neo4j.Driver, database: str, root: Path, manifest: RunManifest,
+                    progress: ProgressFn | None) -> int:
+    """MERGE one node per neuron of every layer (stats from the neuron table where given)."""
+    stats = _neuron_stats(root, manifest)
+    total = sum(la.n_neurons for la in manifest.layers)
+    done = 0
+    for layer in manifest.layers:
+        idx = np.arange(layer.n_neurons, dtype=np.int64)
+        channel, y, x = (np.asarray(v, dtype=np.int64) for v in layer.position(idx))
+        rate = np.full(layer.n_neurons, np.nan)
+        count = np.full(layer.n_neurons, -1, dtype=np.int64)
+        if layer.name in stats:
+            part = stats[layer.name]
+            rate[part.index.to_numpy()] = part["rate"].to_numpy()
+            count[part.index.to_numpy()] = part["spike_count"].to_numpy()
+        for start in range(0, layer.n_neurons, NEURON_BATCH):
+            sl = slice(start, start + NEURON_BATCH)
+            _write(driver, database, """
+                UNWIND range(0, size($idx) - 1) AS i
+                MERGE (n:Neuron {uid: $prefix + toString($idx[i])})
+                SET n.run_id = $run_id, n.layer = $layer, n.layer_order = $order,
+                    n.idx = $idx[i], n.channel = $channel[i], n.y = $y[i], n.x = $x[i],
+                    n.rate = CASE WHEN $rate[i] >= 0 THEN $rate[i] END,
+                    n.spike_count = CASE WHEN $count[i] >= 0 THEN $count[i] END""",
+                   prefix=f"{manifest.run_id}/{layer.name}/", run_id=manifest.run_id,
+                   layer=layer.name, order=layer.order, idx=idx[sl].tolist(),
+                   channel=channel[sl].tolist(), y=y[sl].tolist(), x=x[sl].tolist(),
+                   rate=np.nan_to_num(rate[sl], nan=-1.0).tolist(), count=count[sl].tolist())
+            done += len(idx[sl])
+            if progress:
+                progress("neurons", done, total)
+    return total
+
+
+def _node_ids(driver: neo4j.Driver, database: str, manifest: RunManifest) -> dict[str, np.ndarray]:
+    """Per layer, the internal node id of each neuron index (for fast id-seek edge creation)."""
+    ids: dict[str, np.ndarray] = {}
+    for layer in manifest.layers:
+        records = driver.execute_query(
+            "MATCH (n:Neuron {run_id: $run_id, layer: $layer}) RETURN n.idx AS idx, id(n) AS id",
+            run_id=manifest.run_id, layer=layer.name, database_=database,
+            routing_=neo4j.RoutingControl.READ).records
+        arr = np.full(layer.n_neurons, -1, dtype=np.int64)
+        for rec in records:
+            arr[rec["idx"]] = rec["id"]
+        if (arr < 0).any():
+            raise FcgraphError(f"layer {layer.name!r} of run {manifest.run_id!r} is missing "
+                               "neuron nodes; rerun the ingest")
+        ids[layer.name] = arr
+    return ids
+
+
+def _selected_rows(path: Path, selection: Selection) -> np.ndarray | None:
+    """Boolean mask of the rows to load, or None for all rows."""
+    if selection.top_k is None and selection.min_z is None:
+        return None
+    table = pq.read_table(path, columns=["post_layer", "post_idx", "z"])
+    z = table.column("z").to_numpy()
+    keep = np.ones(len(z), dtype=bool) if selection.min_z is None else z >= selection.min_z
+    if selection.top_k is not None:
+        frame = pd.DataFrame({"layer": table.column("post_layer").to_pandas(),
+                              "idx": table.column("post_idx").to_numpy(), "z": z})
+        frame = frame[keep]
+        rank = frame.groupby(["layer", "idx"], sort=False)["z"].rank(method="first",
+                                                                      ascending=False)
+        keep = np.zeros(len(z), dtype=bool)
+        keep[frame.index.to_numpy()[(rank <= selection.top_k).to_numpy()]] = True
+    return keep
+
+
+def _edge_batches(path: Path, mask: np.ndarray | None,
+                  batch_size: int) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """(j, rows) for batch j = selected rows [j*batch_size, (j+1)*batch_size), in file order."""
+    pf = pq.ParquetFile(path)
+    offset = 0  # file row offset of the current file batch
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    j = 0
+    for batch in pf.iter_batches(batch_size=max(batch_size, 65536)):
+        if mask is not None:
+            file_rows = batch.num_rows
+            batch = batch.filter(pa.array(mask[offset:offset + file_rows]))
+            offset += file_rows
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        while pending_rows >= batch_size:
+            table = pa.Table.from_batches(pending).combine_chunks()
+            yield j, table.slice(0, batch_size).combine_chunks().to_batches()[0]
+            j += 1
+            rest = table.slice(batch_size)
+            pending = rest.to_batches() if rest.num_rows else []
+            pending_rows = rest.num_rows
+    if pending_rows:
+        yield j, pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+
+
+_CREATE_EDGES = """
+CREATE (:IngestBatch {uid: $load + '#' + toString($batch), load: $load, batch: $batch})
+WITH 1 AS _
+UNWIND range(0, size($a) - 1) AS i
+MATCH (a) WHERE id(a) = $a[i]
+MATCH (b) WHERE id(b) = $b[i]
+CREATE (a)-[:FC {run_id: $run_id, condition: $condition, gen: $gen, measure: $measure,
+                 value: $value[i], z: $z[i], cofire: $cofire[i],
+                 null_mean: $null_mean[i], null_sd: $null_sd[i]}]->(b)
+RETURN count(*) AS created
+"""
+_CREATE_EDGES_PQ = _CREATE_EDGES.replace("null_sd: $null_sd[i]}",
+                                         "null_sd: $null_sd[i], p: $p[i], q: $q[i]}")
+
+
+def _batch_params(batch: pa.RecordBatch, ids: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Columnar parameters of one batch: node ids of both ends and the edge statistics."""
+    params: dict[str, Any] = {}
+    for side, key in (("pre", "a"), ("post", "b")):
+        layers = batch.column(f"{side}_layer")
+        idx = batch.column(f"{side}_idx").to_numpy()
+        out = np.empty(len(idx), dtype=np.int64)
+        encoded = pc.dictionary_encode(layers)
+        codes = encoded.indices.to_numpy()
+        for code, name in enumerate(encoded.dictionary.to_pylist()):
+            sel = codes == code
+            out[sel] = ids[name][idx[sel]]
+        params[key] = out.tolist()
+    for name in (*_EDGE_PROPS, "p", "q"):
+        if name in batch.schema.names:
+            params[name] = batch.column(name).to_numpy().tolist()
+    if "p" in params and "q" not in params:
+        params["q"] = [None] * batch.num_rows
+    return params
+
+
+def _cleanup_stale(driver: neo4j.Driver, database: str, run_id: str, condition: str) -> None:
+    """Delete edges of this condition whose gen is neither live nor being loaded."""
+    _auto(driver, database, """
+        MATCH (c:Condition {uid: $cuid})
+        MATCH (n:Neuron {run_id: $run_id})-[r:FC]->()
+        WHERE r.condition = $condition AND r.gen <> c.gen
+          AND (c.loading_gen IS NULL OR r.gen <> c.loading_gen)
+        CALL (r) { DELETE r } IN TRANSACTIONS OF $n ROWS""",
+          cuid=f"{run_id}/{condition}", run_id=run_id, condition=condition, n=DELETE_BATCH)
+
+
+def _drop_batch_marks(driver: neo4j.Driver, database: str, load: str) -> None:
+    _auto(driver, database, """
+        MATCH (b:IngestBatch) WHERE b.load STARTS WITH $load
+        CALL (b) { DELETE b } IN TRANSACTIONS OF $n ROWS""", load=load, n=DELETE_BATCH)
+
+
+def _done_batches(driver: neo4j.Driver, database: str, load: str) -> set[int]:
+    records = driver.execute_query("MATCH (b:IngestBatch {load: $load}) RETURN b.batch AS j",
+                                   load=load, database_=database).records
+    return {int(r["j"]) for r in records}
+
+
+def _next_gen(driver: neo4j.Driver, database: str) -> int:
+    """A generation number unique in the database (so gen alone names a condition's load)."""
+    return int(_write(driver, database, """
+        MERGE (s:FcgraphCounter {name: 'gen'})
+        SET s.value = coalesce(s.value, 0) + 1
+        RETURN s.value AS gen""")[0]["gen"])
+
+
+def ingest_condition(driver: neo4j.Driver, root: Path, manifest: RunManifest, condition: str, *,
+                     database: str = "neo4j", replace: bool = False, batch_size: int = 20_000,
+                     workers: int = 2, selection: Selection = Selection(),
+                     ids: dict[str, np.ndarray] | None = None,
+                     progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Load one condition's edge table (structure and neurons must already be in the graph).
+
+    ``workers`` transactions run concurrently. Returns a summary: condition, action (loaded /
+    resumed / replaced / unchanged), edges, seconds.
+    """
+    path = manifest.edge_files(root)[condition]
+    cuid = f"{manifest.run_id}/{condition}"
+    key = f"{sha256_file(path)};{selection.key()}"
+    rec = _write(driver, database, "MATCH (c:Condition {uid: $cuid}) RETURN c {.*} AS c",
+                 cuid=cuid)[0]["c"]
+    gen, loading = int(rec.get("gen") or 0), rec.get("loading_gen")
+    t0 = time.perf_counter()
+    if gen and rec.get("load_key") == key and loading is None:
+        _cleanup_stale(driver, database, manifest.run_id, condition)
+        return {"condition": condition, "action": "unchanged", "edges": rec.get("n_edges", 0),
+                "seconds": 0.0}
+    if gen and not replace and loading is None:
+        raise FcgraphError(f"condition {condition!r} of run {manifest.run_id!r} is already loaded "
+                           "from different edges or options; use --replace to swap them")
+    resumed = loading is not None and rec.get("loading_key") == key
+    if resumed:
+        new_gen, batch_size = int(loading), int(rec["loading_batch_size"])
+    else:
+        if loading is not None:  # an abandoned load of other content: forget it
+            _write(driver, database, "MATCH (c:Condition {uid: $cuid}) "
+                   "REMOVE c.loading_gen, c.loading_key, c.loading_batch_size", cuid=cuid)
+        _drop_batch_marks(driver, database, f"{cuid}@")
+        _cleanup_stale(driver, database, manifest.run_id, condition)
+        new_gen = _next_gen(driver, database)
+        _write(driver, database, """
+            MATCH (c:Condition {uid: $cuid})
+            SET c.loading_gen = $gen, c.loading_key = $key, c.loading_batch_size = $bs""",
+               cuid=cuid, gen=new_gen, key=key, bs=batch_size)
+    load = f"{cuid}@{new_gen}"
+    done = _done_batches(driver, database, load) if resumed else set()
+    mask = _selected_rows(path, selection)
+    total = int(mask.sum()) if mask is not None else pq.ParquetFile(path).metadata.num_rows
+    ids = ids if ids is not None else _node_ids(driver, database, manifest)
+    measure = str(manifest.fc.get("parameters", {}).get("measure", "unknown"))
+    query = _CREATE_EDGES_PQ if "p" in pq.ParquetFile(path).schema_arrow.names else _CREATE_EDGES
+    loaded = min(total, len(done) * batch_size)
+    if progress:
+        progress(condition, loaded, total)
+
+    def load_batch(j: int, params: dict[str, Any], rows: int) -> int:
+        created = _write(driver, database, query, load=load, batch=j, gen=new_gen,
+                         run_id=manifest.run_id, condition=condition, measure=measure,
+                         **params)[0]["created"]
+        if created != rows:
+            raise FcgraphError(f"batch {j} of {condition!r} created {created} of {rows} edges "
+                               "(neuron nodes missing?); rerun to resume")
+        return rows
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        in_flight: set[Future[int]] = set()
+        for j, batch in _edge_batches(path, mask, batch_size):
+            if j in done:
+                continue
+            in_flight.add(pool.submit(load_batch, j, _batch_params(batch, ids), batch.num_rows))
+            if len(in_flight) >= 2 * max(1, workers):
+                finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                loaded += sum(f.result() for f in finished)
+                if progress:
+                    progress(condition, min(loaded, total), total)
+        for fut in in_flight:
+            loaded += fut.result()
+    if progress:
+        progress(condition, total, total)
+    _write(driver, database, """
+        MATCH (c:Condition {uid: $cuid}) WHERE c.loading_gen = $gen
+        SET c.gen = $gen, c.load_key = $key, c.n_edges = $n, c.source = $source,
+            c.top_k = $top_k, c.min_z = $min_z, c.loaded_at = datetime()
+        REMOVE c.loading_gen, c.loading_key, c.loading_batch_size""",
+           cuid=cuid, gen=new_gen, key=key, n=total, source=str(path.relative_to(root)),
+           top_k=selection.top_k, min_z=selection.min_z)
+    _drop_batch_marks(driver, database, f"{cuid}@")
+    _cleanup_stale(driver, database, manifest.run_id, condition)
+    action = "resumed" if resumed else ("replaced" if gen else "loaded")
+    return {"condition": condition, "action": action, "edges": total,
+            "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def ingest_run(driver: neo4j.Driver, run_dir: str | Path, *, database: str = "neo4j",
+               conditions: list[str] | None = None, replace: bool = False,
+               batch_size: int = 20_000, workers: int = 2, top_k: int | None = None,
+               min_z: float | None = None, progress: ProgressFn | None = None) -> pd.DataFrame:
+    """Validate a run folder, then load its structure, neurons and edge tables.
+
+    ``conditions`` limits the edge tables loaded (default: all listed in the manifest);
+    ``top_k`` keeps each post neuron's K strongest in-edges by z, ``min_z`` a stricter threshold;
+    ``workers`` edge transactions run concurrently (Neo4j uses one core per transaction).
+    Returns one row per condition: condition, action, edges, seconds.
+    """
+    root = Path(run_dir)
+    if batch_size < 1:
+        raise FcgraphError("batch size must be at least 1")
+    if top_k is not None and top_k < 1:
+        raise FcgraphError("--top-k must be at least 1")
+    manifest = read_manifest(root)
+    summaries = validate_run(root, manifest, conditions)
+    apply_schema(driver, database)
+    _ingest_structure(driver, database, manifest)
+    done = _write(driver, database, "MATCH (r:Run {run_id: $run_id}) RETURN r.neurons_key AS k",
+                  run_id=manifest.run_id)[0]["k"]
+    neurons_rel = manifest.fc.get("neurons")
+    neurons_key = sha256_file(root / neurons_rel) if neurons_rel else "none"
+    if done != neurons_key:
+        _ingest_neurons(driver, database, root, manifest, progress)
+        _write(driver, database, "MATCH (r:Run {run_id: $run_id}) SET r.neurons_key = $k",
+               run_id=manifest.run_id, k=neurons_key)
+    ids = _node_ids(driver, database, manifest)
+    selection = Selection(top_k=top_k, min_z=min_z)
+    rows = [ingest_condition(driver, root, manifest, name, database=database, replace=replace,
+                             batch_size=batch_size, workers=workers, selection=selection,
+                             ids=ids, progress=progress)
+            for name in summaries]
+    return pd.DataFrame(rows, columns=["condition", "action", "edges", "seconds"])
+
+
+def delete_run(driver: neo4j.Driver, run_id: str, database: str = "neo4j") -> None:
+    """Remove a run: its edges, neurons, layers, conditions and run node (in batches)."""
+    _auto(driver, database, """
+        MATCH (:Neuron {run_id: $run_id})-[r:FC]->()
+        CALL (r) { DELETE r } IN TRANSACTIONS OF $n ROWS""", run_id=run_id, n=DELETE_BATCH)
+    _drop_batch_marks(driver, database, f"{run_id}/")
+    _auto(driver, database, """
+        MATCH (n) WHERE n.run_id = $run_id
+        CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF $n ROWS""", run_id=run_id, n=DELETE_BATCH)
+
+
+def list_runs(driver: neo4j.Driver, database: str = "neo4j") -> pd.DataFrame:
+    """Runs in the graph with their conditions' live edge counts (read session)."""
+    records = driver.execute_query("""
+        MATCH (r:Run)
+        OPTIONAL MATCH (r)-[:HAS_CONDITION]->(c:Condition)
+        RETURN r.run_id AS run_id, r.schema_version AS schema_version,
+               collect(c.name) AS conditions, sum(coalesce(c.n_edges, 0)) AS edges
+        ORDER BY run_id""", database_=database, routing_=neo4j.RoutingControl.READ).records
+    return pd.DataFrame([dict(r) for r in records],
+                        columns=["run_id", "schema_version", "conditions", "edges"])

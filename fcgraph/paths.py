@@ -1,0 +1,28 @@
+"""Where fcgraph keeps its files: the state folder and the repository's cypher/ library."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+RESOURCES_DIR = PACKAGE_DIR / "resources"
+
+
+def cypher_dir() -> Path:
+    """The named-query library: ``cypher/`` beside the package (``FCGRAPH_CYPHER_DIR`` overrides)."""
+    override = os.environ.get("FCGRAPH_CYPHER_DIR")
+    return Path(override) if override else PACKAGE_DIR.parent / "cypher"
+
+
+def state_dir(override: str | os.PathLike[str] | None = None) -> Path:
+    """The state folder (Neo4j jars, data, logs, credentials).
+
+    Order: the explicit ``override``, then ``FCGRAPH_STATE_DIR``, then ``~/.local/share/fcgraph``.
+    """
+    if override:
+        return Path(override).expanduser().resolve()
+    env = os.environ.get("FCGRAPH_STATE_DIR")
+    if env:
+        return Path(env).expanduser().resolve()
+    return Path("~/.local/share/fcgraph").expanduser()

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Run the whole test suite on a fresh machine: set up (scripts/setup.sh), start a dedicated Neo4j
+# (state folder .fcgraph-test, Bolt 17687, HTTP 17474), run pytest, stop Neo4j whatever happens.
+# Extra arguments go to pytest, e.g. `scripts/test.sh -k ingest -x`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export FCGRAPH_STATE_DIR="$PWD/.fcgraph-test"
+export FCGRAPH_TEST_BOLT_PORT=${FCGRAPH_TEST_BOLT_PORT:-17687}
+export FCGRAPH_TEST_HTTP_PORT=${FCGRAPH_TEST_HTTP_PORT:-17474}
+export FCGRAPH_REQUIRE_NEO4J=1
+bash scripts/setup.sh
+stop_db() { .venv/bin/fcgraph db stop || true; }
+trap stop_db EXIT
+.venv/bin/fcgraph db start --bolt-port "$FCGRAPH_TEST_BOLT_PORT" --http-port "$FCGRAPH_TEST_HTTP_PORT"
+eval "$(.venv/bin/fcgraph db credentials --show)"
+export NEO4J_URI NEO4J_USER NEO4J_PASSWORD
+mkdir -p test-artifacts
+.venv/bin/ruff check fcgraph tests benchmarks
+.venv/bin/python -m pytest -ra "$@"
