@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from neo4j.exceptions import DriverError, Neo4jError
 from rich.console import Console
 
 from fcgraph.errors import FcgraphError
@@ -63,6 +64,11 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except FcgraphError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except (Neo4jError, DriverError) as exc:
+            message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            err_console.print(f"[bold red]error:[/] Neo4j: {message.strip().splitlines()[0]}",
+                              highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]; rerun the same command to resume")
