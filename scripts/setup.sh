@@ -11,7 +11,7 @@ fi
 stamp=.venv/.fcgraph-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  .venv/bin/python -m pip install --quiet -e ".[dev,fast]"
   touch "$stamp"
 fi
 .venv/bin/fcgraph db install ${FCGRAPH_STATE_DIR:+--state-dir "$FCGRAPH_STATE_DIR"}

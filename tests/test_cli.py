@@ -29,6 +29,11 @@ def test_ingest_command_loads_and_reports(driver, neo4j_conn, tmp_path, run_id):
         assert f"{expected:,}" in result.output
         again = runner.invoke(app, ["ingest", str(root), "--no-progress"], env=env_of(neo4j_conn))
         assert again.exit_code == 0 and "unchanged" in again.output
+        listed = runner.invoke(app, ["runs"], env=env_of(neo4j_conn))
+        assert listed.exit_code == 0 and run_id in listed.output
+        gone = runner.invoke(app, ["delete-run", run_id, "--yes"], env=env_of(neo4j_conn))
+        assert gone.exit_code == 0
+        assert run_id not in runner.invoke(app, ["runs"], env=env_of(neo4j_conn)).output
     finally:
         delete_run(driver, run_id)
 

@@ -21,7 +21,7 @@ from fcgraph.cli.common import (
 from fcgraph.cli.progress import task_progress
 from fcgraph.graph.connection import session_driver
 from fcgraph.graph.export_csv import export_admin_csv
-from fcgraph.graph.ingest import ingest_run
+from fcgraph.graph.ingest import delete_run, ingest_run, list_runs
 
 RunDir = Annotated[Path, typer.Argument(help="Run folder (manifest.json, fc/neurons.parquet, "
                                              "fc/edges/*.parquet).")]
@@ -36,6 +36,8 @@ def register(app: typer.Typer) -> None:
     """Add `ingest` and `export-csv` to the main app."""
     app.command("ingest")(ingest_cmd)
     app.command("export-csv")(export_csv_cmd)
+    app.command("runs")(runs_cmd)
+    app.command("delete-run")(delete_run_cmd)
 
 
 @handle_errors
@@ -82,3 +84,41 @@ def export_csv_cmd(
                                   progress=update)
     console.print(f"{result['edges']:,} edges written to {out}; import with "
                   f"`fcgraph db import-csv {out}` (see {out / 'IMPORT.md'})")
+
+
+@handle_errors
+def runs_cmd(
+    state: StateDirOption = None,
+    uri: UriOption = None,
+    user: UserOption = None,
+    password: PasswordOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """List the runs in the graph with their conditions and live edge counts."""
+    conn = connection(uri, user, password, database, state)
+    with session_driver(conn) as driver:
+        frame = list_runs(driver, conn.database)
+    table = Table("run_id", "schema", "conditions", "edges")
+    for row in frame.itertuples(index=False):
+        table.add_row(row.run_id, str(row.schema_version), ", ".join(sorted(row.conditions)),
+                      f"{row.edges:,}")
+    console.print(table)
+
+
+@handle_errors
+def delete_run_cmd(
+    run_id: Annotated[str, typer.Argument(help="The run to remove from the graph.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    state: StateDirOption = None,
+    uri: UriOption = None,
+    user: UserOption = None,
+    password: PasswordOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Remove a run (its neurons, edges, layers and conditions) from the graph."""
+    if not yes:
+        typer.confirm(f"delete run {run_id!r} from the graph?", abort=True)
+    conn = connection(uri, user, password, database, state)
+    with session_driver(conn) as driver:
+        delete_run(driver, run_id, conn.database)
+    console.print(f"run {run_id!r} deleted")

@@ -1,0 +1,155 @@
+"""`fcgraph query NAME --param key=value ...`: run a named query of the cypher/ library."""
+
+from __future__ import annotations
+
+import json
+import math
+from enum import StrEnum
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fcgraph.cli.common import (
+    DatabaseOption,
+    PasswordOption,
+    StateDirOption,
+    UriOption,
+    UserOption,
+    connection,
+    console,
+    err_console,
+    handle_errors,
+)
+from fcgraph.errors import FcgraphError
+from fcgraph.graph.connection import session_driver
+from fcgraph.graph.queries import coerce_params, get_query, list_queries, run_query
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def register(app: typer.Typer) -> None:
+    """Add `query` to the main app."""
+    app.command("query")(query_cmd)
+
+
+def parse_param_options(items: list[str] | None) -> dict[str, str]:
+    """``["k=v", ...]`` -> ``{"k": "v"}``; :class:`FcgraphError` on an item without ``=``."""
+    params: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise FcgraphError(f"--param {item!r}: expected key=value")
+        params[key.strip()] = value
+    return params
+
+
+def _cell(value: Any) -> str:
+    """One value as table text: floats to 4 significant digits, lists joined."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(v) for v in value)
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready value: NaN -> None, NumPy scalars -> Python, lists kept."""
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of ``frame`` as plain dicts (what ``--format json`` prints)."""
+    return [{col: _plain(v) for col, v in zip(frame.columns, row, strict=True)}
+            for row in frame.itertuples(index=False, name=None)]
+
+
+def render(frame: pd.DataFrame, fmt: OutputFormat, title: str) -> None:
+    """Print ``frame``: a rich table, or clean CSV / JSON on stdout (lists as JSON arrays)."""
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(frame_records(frame), indent=1, allow_nan=False))
+        return
+    if fmt is OutputFormat.csv:
+        out = frame.copy()
+        for col in out.columns:
+            if any(isinstance(v, list | tuple) for v in out[col]):
+                out[col] = [json.dumps(_plain(v)) for v in out[col]]
+        typer.echo(out.to_csv(index=False), nl=False)
+        return
+    table = Table(title=f"{title} ({len(frame)} rows)", title_justify="left")
+    for col in frame.columns:
+        table.add_column(str(col), overflow="fold")
+    for row in frame.itertuples(index=False, name=None):
+        table.add_row(*[_cell(v) for v in row])
+    target = console if console.is_terminal else Console(width=240)
+    target.print(table)
+
+
+def _print_list(name: str | None) -> None:
+    """One line per query; with NAME, one line per parameter of that query."""
+    if name is None:
+        for row in list_queries().itertuples(index=False):
+            typer.echo(f"{row.name:<14} {row.description}")
+        return
+    for param in get_query(name).params.values():
+        typer.echo(f"{param.describe():<44} {param.help}".rstrip())
+
+
+@handle_errors
+def query_cmd(
+    name: Annotated[str | None, typer.Argument(
+        help="Query name (see --list), e.g. ensemble, pathways, edge_loss.")] = None,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", "-p", help="A query parameter as key=value (repeatable).")] = None,
+    fmt: Annotated[OutputFormat, typer.Option(
+        "--format", "-f", help="table, or csv / json on stdout for pipes.")] = OutputFormat.table,
+    show_cypher: Annotated[bool, typer.Option(
+        "--show-cypher", help="Print the Cypher and its parameters (on stderr unless a table).")]
+        = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Check the parameters (and print with --show-cypher); do not run.")]
+        = False,
+    list_: Annotated[bool, typer.Option(
+        "--list", help="List the queries, or with NAME the query's parameters.")] = False,
+    timeout: Annotated[float | None, typer.Option(
+        min=0.1, help="Transaction timeout in seconds (default: the query's own, if any).")]
+        = None,
+    state: StateDirOption = None,
+    uri: UriOption = None,
+    user: UserOption = None,
+    password: PasswordOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Run a named query of the cypher/ library and print its table (read-only)."""
+    if list_:
+        _print_list(name)
+        return
+    if name is None:
+        raise FcgraphError("give a query name (see `fcgraph query --list`)")
+    spec = get_query(name)
+    values = coerce_params(name, parse_param_options(param))
+    if show_cypher:
+        out = console if fmt is OutputFormat.table else err_console
+        out.print(spec.text.rstrip(), markup=False, highlight=False, soft_wrap=True)
+        out.print(f"// parameters: {json.dumps(values)}", markup=False, highlight=False,
+                  soft_wrap=True)
+    if dry_run:
+        return
+    conn = connection(uri, user, password, database, state)
+    with session_driver(conn) as driver:
+        frame = run_query(driver, name, values, conn.database, timeout=timeout)
+    render(frame, fmt, name)

@@ -1,0 +1,521 @@
+"""The named query library (``cypher/*.cypher``) as a Python API returning pandas DataFrames.
+
+Each query file starts with a comment header that declares it::
+
+    // name: ensemble
+    // description: The 1FC group of a neuron ...
+    // param run_id: string -- the run
+    // param condition: string = clean -- condition name
+    // param direction: string(in|out) = out -- a string with fixed choices
+    // param limit: int(1..) = 1000 -- an int with a lower bound (``int(1..50)``: both bounds)
+    // param min_z: float = null -- optional, no default
+    // one_of: uid, source_layer -- exactly one of these must be given
+    // timeout: 120 -- default transaction timeout in seconds
+    // returns: ... / note: ... (documentation; continued on lines starting "//   ")
+
+A parameter without ``=`` is required. Types are ``string``, ``int``, ``float`` and ``bool``.
+User values only ever travel as query parameters, never into the Cypher text. Queries run in
+read sessions; an FC edge counts only when it is live (``r.gen`` equals its condition's gen).
+
+Besides :func:`run_query`, thin functions named after the queries (``ensemble``, ``pathways``,
+``edge_loss``, ``lost_pathways``, ``hubs``, ``layer_summary``, ``compare_runs``) take keyword
+arguments, and :func:`strongest_paths` ranks paths exactly by a layer-by-layer dynamic programme
+in Python, which scales where the Cypher enumeration of ``pathways`` does not.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import neo4j
+import pandas as pd
+from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
+
+from fcgraph.errors import FcgraphError
+from fcgraph.paths import cypher_dir
+
+TYPES = ("string", "int", "float", "bool")
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+_PARAM_RE = re.compile(
+    r"param\s+(?P<name>[A-Za-z_]\w*)\s*:\s*(?P<type>\w+)(?:\((?P<spec>[^)]*)\))?"
+    r"\s*(?:=\s*(?P<default>.*?))?\s*(?:--\s*(?P<help>.*))?$")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared query parameter. ``default`` is already coerced to ``type``."""
+
+    name: str
+    type: str
+    required: bool
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    help: str = ""
+
+    def describe(self) -> str:
+        """``name: type[(spec)] [= default]`` as in the header."""
+        spec = "|".join(self.choices) if self.choices else ""
+        if self.minimum is not None or self.maximum is not None:
+            spec = f"{_num(self.minimum)}..{_num(self.maximum)}"
+        text = f"{self.name}: {self.type}{f'({spec})' if spec else ''}"
+        if not self.required:
+            text += f" = {'null' if self.default is None else _num(self.default)}"
+        return text
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """A parsed query file: its header fields and the full text."""
+
+    name: str
+    description: str
+    params: dict[str, Param]
+    one_of: tuple[str, ...]
+    timeout: float | None
+    returns: str
+    note: str
+    text: str
+    path: Path
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# ----------------------------------------------------------------------------- header parsing
+
+def _header_lines(text: str) -> list[str]:
+    """The leading ``//`` comment lines, without the slashes; continuation lines are joined."""
+    lines: list[str] = []
+    for raw in text.splitlines():
+        stripped = raw.strip()
+        if not stripped.startswith("//"):
+            break
+        body = stripped[2:]
+        if body.startswith("  ") and lines:
+            lines[-1] += " " + body.strip()
+        else:
+            lines.append(body.strip())
+    return lines
+
+
+def _parse_param(path: Path, line: str) -> Param:
+    match = _PARAM_RE.match(line)
+    if not match or match["type"] not in TYPES:
+        raise FcgraphError(f"{path}: bad header line {line!r}")
+    name, kind, spec = match["name"], match["type"], match["spec"]
+    choices: tuple[str, ...] = ()
+    minimum = maximum = None
+    if spec is not None:
+        if kind == "string":
+            choices = tuple(c.strip() for c in spec.split("|"))
+        elif kind in ("int", "float") and ".." in spec:
+            low, high = (s.strip() for s in spec.split("..", 1))
+            minimum = float(low) if low else None
+            maximum = float(high) if high else None
+        else:
+            raise FcgraphError(f"{path}: bad type spec in {line!r}")
+    param = Param(name=name, type=kind, required=match["default"] is None, choices=choices,
+                  minimum=minimum, maximum=maximum, help=(match["help"] or "").strip())
+    if match["default"] is not None and match["default"] != "null":
+        default = _coerce(f"{path.stem}", param, match["default"])
+        param = Param(**{**param.__dict__, "default": default})
+    return param
+
+
+def parse_query_file(path: Path) -> QuerySpec:
+    """Parse one ``.cypher`` file of the library; :class:`FcgraphError` names a bad header."""
+    text = path.read_text()
+    fields: dict[str, str] = {}
+    params: dict[str, Param] = {}
+    for line in _header_lines(text):
+        if line.startswith("param "):
+            param = _parse_param(path, line)
+            params[param.name] = param
+            continue
+        key, sep, value = line.partition(":")
+        if sep and key.strip() in ("name", "description", "one_of", "timeout", "returns", "note"):
+            fields[key.strip()] = value.strip()
+    if fields.get("name") != path.stem:
+        raise FcgraphError(f"{path}: header '// name: {path.stem}' missing or different")
+    one_of = tuple(s.strip() for s in fields.get("one_of", "").split(",") if s.strip())
+    unknown = [n for n in one_of if n not in params]
+    if unknown:
+        raise FcgraphError(f"{path}: one_of names undeclared parameter {unknown[0]!r}")
+    timeout = float(fields["timeout"]) if fields.get("timeout") else None
+    return QuerySpec(name=path.stem, description=fields.get("description", ""), params=params,
+                     one_of=one_of, timeout=timeout, returns=fields.get("returns", ""),
+                     note=fields.get("note", ""), text=text, path=path)
+
+
+def _query_files() -> dict[str, Path]:
+    """Query name -> file, for every ``.cypher`` file with a ``// name:`` header."""
+    files = {}
+    for path in sorted(cypher_dir().glob("*.cypher")):
+        with path.open() as fh:
+            if fh.readline().startswith("// name:"):
+                files[path.stem] = path
+    return files
+
+
+def get_query(name: str) -> QuerySpec:
+    """The parsed query ``name``; :class:`FcgraphError` lists the available names if unknown."""
+    files = _query_files()
+    if name not in files:
+        available = ", ".join(files) or f"none in {cypher_dir()}"
+        raise FcgraphError(f"unknown query {name!r} (available: {available})")
+    return parse_query_file(files[name])
+
+
+def list_queries() -> pd.DataFrame:
+    """One row per named query: name, description, params (``name: type [= default]``, ...)."""
+    rows = []
+    for name in _query_files():
+        spec = get_query(name)
+        rows.append({"name": name, "description": spec.description,
+                     "params": ", ".join(p.describe() for p in spec.params.values())})
+    return pd.DataFrame(rows, columns=["name", "description", "params"])
+
+
+def query_text(name: str) -> str:
+    """The full Cypher text of query ``name`` (header comments included)."""
+    return get_query(name).text
+
+
+def query_params(name: str) -> dict[str, Param]:
+    """The declared parameters of query ``name``, in header order (type, default, choices)."""
+    return dict(get_query(name).params)
+
+
+# ----------------------------------------------------------------------------- parameters
+
+def _coerce(query: str, param: Param, value: Any) -> Any:
+    """``value`` (a Python value or a command-line string) as ``param.type``, range-checked."""
+    where = f"query {query}: parameter {param.name!r}"
+    kind, is_text = param.type, isinstance(value, str)
+    out: Any
+    if kind == "string":
+        if not is_text:
+            raise FcgraphError(f"{where} expects a string, got {value!r}")
+        out = value
+        if param.choices and out not in param.choices:
+            raise FcgraphError(f"{where} must be one of {', '.join(param.choices)} (got {out!r})")
+        return out
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if is_text and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise FcgraphError(f"{where} expects true or false, got {value!r}")
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        if kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            out = int(value.strip()) if is_text else int(value)
+        else:
+            out = float(value)
+            if not math.isfinite(out):
+                raise ValueError
+    except (TypeError, ValueError):
+        raise FcgraphError(f"{where} expects {'an int' if kind == 'int' else 'a number'}, "
+                           f"got {value!r}") from None
+    if param.minimum is not None and out < param.minimum:
+        raise FcgraphError(f"{where} must be >= {_num(param.minimum)} (got {out})")
+    if param.maximum is not None and out > param.maximum:
+        raise FcgraphError(f"{where} must be <= {_num(param.maximum)} (got {out})")
+    return out
+
+
+def coerce_params(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """Every declared parameter of query ``name``: given values coerced, defaults filled in.
+
+    ``None`` means "not given". Raises :class:`FcgraphError` (one line) on an unknown or
+    missing parameter, a bad value, or a broken ``one_of`` rule.
+    """
+    spec = get_query(name)
+    given = {k: v for k, v in (params or {}).items() if v is not None}
+    unknown = [k for k in given if k not in spec.params]
+    if unknown:
+        raise FcgraphError(f"query {name} has no parameter {unknown[0]!r} "
+                           f"(parameters: {', '.join(spec.params)})")
+    values: dict[str, Any] = {}
+    for pname, param in spec.params.items():
+        if pname in given:
+            values[pname] = _coerce(name, param, given[pname])
+        elif param.required:
+            raise FcgraphError(f"query {name} needs parameter {pname!r} ({param.type}"
+                               f"{': ' + param.help if param.help else ''})")
+        else:
+            values[pname] = param.default
+    if spec.one_of and sum(values[n] is not None for n in spec.one_of) != 1:
+        raise FcgraphError(f"query {name} needs exactly one of {', '.join(spec.one_of)}")
+    return values
+
+
+# ----------------------------------------------------------------------------- running
+
+def _read(driver: neo4j.Driver, text: str, params: dict[str, Any], database: str,
+          timeout: float | None, what: str) -> neo4j.EagerResult:
+    """Run ``text`` in a read session; Neo4j errors become one-line :class:`FcgraphError`."""
+    try:
+        return driver.execute_query(neo4j.Query(text, timeout=timeout), params,  # type: ignore[arg-type]
+                                    routing_=neo4j.RoutingControl.READ, database_=database)
+    except Neo4jError as exc:
+        if "TransactionTimedOut" in (exc.code or ""):
+            raise FcgraphError(f"{what} timed out after {_num(timeout)} s: narrow it (e.g. a "
+                               "higher min_z, a smaller limit) or allow a longer timeout") from None
+        message = (exc.message or str(exc)).strip().splitlines()[0]
+        raise FcgraphError(f"{what} failed: {message}") from None
+    except (ServiceUnavailable, SessionExpired) as exc:
+        raise FcgraphError(f"{what}: lost the connection to Neo4j ({exc})") from None
+
+
+def _frame(result: neo4j.EagerResult) -> pd.DataFrame:
+    """Records as a DataFrame with the query's columns (lists stay Python lists)."""
+    return pd.DataFrame([list(r.values()) for r in result.records], columns=list(result.keys))
+
+
+def _explain_empty(driver: neo4j.Driver, values: dict[str, Any], database: str) -> None:
+    """After an empty answer: raise if a named run, condition, layer or neuron does not exist."""
+    scopes = [(values.get("run_id"), ("condition", "baseline"),
+               ("target_layer", "source_layer", "layer", "pre_layer"))]
+    if values.get("other_run_id"):
+        other = values.get("other_condition") or values.get("condition")
+        scopes.append((values["other_run_id"], (), ()))
+        values = {**values, "_other_condition": other}
+    for i, (run_id, cond_keys, layer_keys) in enumerate(scopes):
+        if not run_id:
+            continue
+        rec = _read(driver, """
+            OPTIONAL MATCH (r:Run {run_id: $run_id})
+            RETURN r IS NOT NULL AS found,
+                   [(r)-[:HAS_CONDITION]->(c:Condition) | c.name] AS conditions,
+                   COLLECT { MATCH (r)-[:HAS_LAYER]->(l:Layer) RETURN l.name ORDER BY l.order }
+                     AS layers,
+                   COLLECT { MATCH (x:Run) RETURN x.run_id ORDER BY x.run_id LIMIT 10 } AS runs""",
+                    {"run_id": run_id}, database, None, "checking the run").records[0]
+        if not rec["found"]:
+            raise FcgraphError(f"no run {run_id!r} in the graph (runs: "
+                               f"{', '.join(rec['runs']) or 'none'})")
+        keys = cond_keys if i == 0 else ("_other_condition",)
+        for key in keys:
+            if values.get(key) is not None and values[key] not in rec["conditions"]:
+                raise FcgraphError(f"run {run_id!r} has no condition {values[key]!r} "
+                                   f"(conditions: {', '.join(sorted(rec['conditions']))})")
+        for key in layer_keys:
+            if values.get(key) is not None and values[key] not in rec["layers"]:
+                raise FcgraphError(f"run {run_id!r} has no layer {values[key]!r} "
+                                   f"(layers: {', '.join(rec['layers'])})")
+    if values.get("uid") and values.get("run_id"):
+        found = _read(driver, "MATCH (n:Neuron {uid: $uid}) RETURN n.run_id AS run_id",
+                      {"uid": values["uid"]}, database, None, "checking the neuron").records
+        if not found or found[0]["run_id"] != values["run_id"]:
+            raise FcgraphError(f"no neuron {values['uid']!r} in run {values['run_id']!r} "
+                               "(uids are <run_id>/<layer>/<idx>)")
+
+
+def run_query(driver: neo4j.Driver, name: str, params: dict[str, Any] | None = None,
+              database: str = "neo4j", *, timeout: float | None = None) -> pd.DataFrame:
+    """Run the named query with ``params`` (validated against its header) in a read session.
+
+    ``timeout`` (seconds) overrides the header's ``timeout``. Returns a DataFrame with the
+    query's columns. When the answer is empty because a named run, condition, layer or neuron
+    does not exist, raises :class:`FcgraphError` saying which.
+    """
+    spec = get_query(name)
+    values = coerce_params(name, params)
+    result = _read(driver, spec.text, values, database,
+                   timeout if timeout is not None else spec.timeout, f"query {name}")
+    frame = _frame(result)
+    if frame.empty:
+        _explain_empty(driver, values, database)
+    return frame
+
+
+# ----------------------------------------------------------------------------- named functions
+
+def ensemble(driver: neo4j.Driver, run_id: str, uid: str, condition: str = "clean", *,
+             min_z: float | None = None, limit: int = 1000,
+             database: str = "neo4j") -> pd.DataFrame:
+    """The 1FC group of neuron ``uid``: one row per live in-edge (pre_*, post_*, statistics)."""
+    return run_query(driver, "ensemble", {"run_id": run_id, "uid": uid, "condition": condition,
+                                          "min_z": min_z, "limit": limit}, database)
+
+
+def pathways(driver: neo4j.Driver, run_id: str, uid: str | None, target_layer: str,
+             condition: str = "clean", k: int = 10, score: str = "sum_z", *,
+             source_layer: str | None = None, min_z: float | None = None,
+             max_paths: int = 100_000, database: str = "neo4j",
+             timeout: float | None = None) -> pd.DataFrame:
+    """The k strongest paths by Cypher enumeration (see ``cypher/pathways.cypher``): rank,
+    source_uid, target_uid, hops, score, sum_z, prod_value, weakest_z, path, z, value,
+    candidates, exhaustive."""
+    return run_query(driver, "pathways", {
+        "run_id": run_id, "uid": uid, "source_layer": source_layer, "target_layer": target_layer,
+        "condition": condition, "k": k, "score": score, "min_z": min_z, "max_paths": max_paths,
+    }, database, timeout=timeout)
+
+
+def edge_loss(driver: neo4j.Driver, run_id: str, condition: str, baseline: str = "clean", *,
+              database: str = "neo4j") -> pd.DataFrame:
+    """Per layer pair: baseline_edges, condition_edges, kept, lost, gained, lost_fraction,
+    jaccard."""
+    return run_query(driver, "edge_loss", {"run_id": run_id, "condition": condition,
+                                           "baseline": baseline}, database)
+
+
+def lost_pathways(driver: neo4j.Driver, run_id: str, condition: str, baseline: str = "clean", *,
+                  pre_layer: str | None = None, min_z: float | None = None, limit: int = 100,
+                  database: str = "neo4j", timeout: float | None = None) -> pd.DataFrame:
+    """The strongest two-edge baseline pathways broken under ``condition``, with the broken
+    edge ('first', 'second' or 'both')."""
+    return run_query(driver, "lost_pathways", {
+        "run_id": run_id, "condition": condition, "baseline": baseline, "pre_layer": pre_layer,
+        "min_z": min_z, "limit": limit}, database, timeout=timeout)
+
+
+def hubs(driver: neo4j.Driver, run_id: str, condition: str = "clean", direction: str = "out",
+         top: int = 10, *, layer: str | None = None, database: str = "neo4j") -> pd.DataFrame:
+    """Per layer, the ``top`` neurons by live in- or out-degree (rank, uid, degree, z stats)."""
+    return run_query(driver, "hubs", {"run_id": run_id, "condition": condition,
+                                      "direction": direction, "top": top, "layer": layer},
+                     database)
+
+
+def layer_summary(driver: neo4j.Driver, run_id: str, condition: str | None = None, *,
+                  database: str = "neo4j") -> pd.DataFrame:
+    """Per layer pair and condition: neurons, edges, density, mean degrees, mean z."""
+    return run_query(driver, "layer_summary", {"run_id": run_id, "condition": condition},
+                     database)
+
+
+def compare_runs(driver: neo4j.Driver, run_id: str, other_run_id: str, condition: str = "clean",
+                 other_condition: str | None = None, *, database: str = "neo4j") -> pd.DataFrame:
+    """Per layer pair: edges of each run, shared, only_run, only_other, jaccard."""
+    return run_query(driver, "compare_runs", {
+        "run_id": run_id, "other_run_id": other_run_id, "condition": condition,
+        "other_condition": other_condition}, database)
+
+
+# ----------------------------------------------------------------------------- strongest paths
+
+PATH_COLUMNS = ["rank", "source_uid", "target_uid", "hops", "score", "sum_z", "prod_value",
+                "weakest_z", "path", "z", "value"]
+_Partial = tuple[float, tuple[str, ...], tuple[float, ...], tuple[float, ...]]
+
+_DP_START = """
+MATCH (c:Condition {run_id: $run_id, name: $condition})
+MATCH (tl:Layer {run_id: $run_id, name: $target_layer})
+CALL () {
+  MATCH (s:Neuron {uid: $uid}) WHERE s.run_id = $run_id RETURN s
+  UNION
+  MATCH (s:Neuron {run_id: $run_id, layer: $source_layer}) RETURN s
+}
+RETURN tl.order AS target_order, s.uid AS uid, s.layer_order AS layer_order
+ORDER BY uid
+"""
+_DP_STEP = """
+MATCH (c:Condition {run_id: $run_id, name: $condition})
+WITH c.gen AS gen
+UNWIND $uids AS u
+MATCH (a:Neuron {uid: u})
+CALL (a, gen) {
+  MATCH (a)-[r:FC]->(b)
+  WHERE r.gen = gen AND r.condition = $condition AND b.layer_order <= $target_order
+    AND ($min_z IS NULL OR r.z >= $min_z)
+  RETURN collect([b.uid, b.layer_order, r.z, r.value]) AS out
+}
+RETURN a.uid AS a, out
+"""
+
+
+def _best(partials: list[_Partial], k: int, both_ends: bool) -> list[_Partial]:
+    """The k best partial paths by (score desc, path asc); with ``both_ends`` also the k
+    lowest scores (a negative edge value turns the lowest product into the highest)."""
+    top = heapq.nsmallest(k, partials, key=lambda p: (-p[0], p[1]))
+    if not both_ends:
+        return top
+    low = heapq.nsmallest(k, partials, key=lambda p: (p[0], p[1]))
+    return list({p[1]: p for p in top + low}.values())
+
+
+def strongest_paths(driver: neo4j.Driver, run_id: str, source_uid: str | None,
+                    target_layer: str, condition: str = "clean", k: int = 10,
+                    score: str = "sum_z", *, source_layer: str | None = None,
+                    min_z: float | None = None, database: str = "neo4j",
+                    batch_size: int = 5000) -> pd.DataFrame:
+    """The exact k strongest live paths from ``source_uid`` (or every neuron of
+    ``source_layer``) to any neuron of ``target_layer``, by a layer-by-layer dynamic programme.
+
+    Same path rules, score and tie-break as the ``pathways`` query (edges with z >= ``min_z``,
+    never past the target layer; ``score`` 'sum_z' or 'prod_value'; ties by the uid list), but
+    each neuron keeps only its k best partial paths (for 'prod_value' also its k lowest, so
+    negative edge values stay exact), so the work is O(edges x k) instead of O(paths). Edges
+    are fetched per layer step in read transactions of ``batch_size`` source neurons.
+    Returns the columns of ``pathways`` without ``candidates`` / ``exhaustive``.
+    """
+    values = coerce_params("pathways", {
+        "run_id": run_id, "uid": source_uid, "source_layer": source_layer,
+        "target_layer": target_layer, "condition": condition, "k": k, "score": score,
+        "min_z": min_z})
+    product = values["score"] == "prod_value"
+    start = _read(driver, _DP_START, values, database, None, "strongest_paths").records
+    if not start:
+        _explain_empty(driver, values, database)
+        return pd.DataFrame(columns=PATH_COLUMNS)
+    target_order = start[0]["target_order"]
+    pending: dict[int, dict[str, list[_Partial]]] = {}
+    for rec in start:
+        init = 1.0 if product else 0.0
+        pending.setdefault(rec["layer_order"], {})[rec["uid"]] = [(init, (rec["uid"],), (), ())]
+    finished: list[_Partial] = []
+    k, cap = values["k"], max(4 * values["k"], 256)
+    while pending:
+        order = min(pending)
+        frontier = pending.pop(order)
+        if order >= target_order:
+            continue
+        uids = sorted(frontier)
+        for i in range(0, len(uids), batch_size):
+            step = {**values, "uids": uids[i:i + batch_size], "target_order": target_order}
+            for rec in _read(driver, _DP_STEP, step, database, None, "strongest_paths").records:
+                partials = frontier[rec["a"]]
+                for b, b_order, z, v in rec["out"]:
+                    grown = [((s * v) if product else (s + z), path + (b,), zs + (z,), vs + (v,))
+                             for s, path, zs, vs in partials]
+                    if b_order == target_order:
+                        finished.extend(grown)
+                        if len(finished) > cap:
+                            finished = _best(finished, k, False)
+                    else:
+                        slot = pending.setdefault(b_order, {}).setdefault(b, [])
+                        slot.extend(grown)
+                        if len(slot) > cap:
+                            slot[:] = _best(slot, k, product)
+        for slot_map in pending.values():
+            for b, slot in slot_map.items():
+                if len(slot) > 2 * k:
+                    slot_map[b] = _best(slot, k, product)
+    finished = _best(finished, k, False)
+    rows = []
+    for rank, (s, path, zs, vs) in enumerate(sorted(finished, key=lambda p: (-p[0], p[1])), 1):
+        sum_z, prod_value = 0.0, 1.0
+        for z, v in zip(zs, vs, strict=True):
+            sum_z, prod_value = sum_z + z, prod_value * v
+        rows.append([rank, path[0], path[-1], len(zs), s, sum_z, prod_value, min(zs),
+                     list(path), list(zs), list(vs)])
+    return pd.DataFrame(rows, columns=PATH_COLUMNS)
