@@ -10,8 +10,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.fcgraph-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[dev,fast]"
+  echo "installing fcgraph and its dependencies into .venv (a few minutes the first time)"
+  log=.venv/pip-install.log
+  if ! { .venv/bin/python -m pip install --upgrade pip && \
+         .venv/bin/python -m pip install -e ".[dev,fast]"; } > "$log" 2>&1; then
+    tail -n 20 "$log"; echo "pip install failed; full log in $log" >&2; exit 1
+  fi
   touch "$stamp"
 fi
 .venv/bin/fcgraph db install ${FCGRAPH_STATE_DIR:+--state-dir "$FCGRAPH_STATE_DIR"}

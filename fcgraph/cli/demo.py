@@ -31,7 +31,8 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo_cmd)
 
 
-def _print_frame(title: str, frame, limit: int = 8) -> None:
+def _print_frame(title: str, frame, limit: int = 8, columns: list[str] | None = None) -> None:
+    frame = frame[columns] if columns else frame
     table = Table(title=title, title_justify="left")
     for col in frame.columns:
         table.add_column(str(col))
@@ -75,20 +76,25 @@ def demo_cmd(
         _print_frame("conditions", result)
         console.rule("[bold]4. named queries")
         _print_frame("layer_summary", run_query(driver, "layer_summary",
-                                                {"run_id": DEMO_RUN}, conn.database), 12)
+                                                {"run_id": DEMO_RUN}, conn.database), 12,
+                     ["pre_layer", "post_layer", "condition", "edges", "density", "mean_z"])
         _print_frame("edge_loss under uniform:0.2",
                      run_query(driver, "edge_loss", {"run_id": DEMO_RUN,
-                                                     "condition": "uniform:0.2"}, conn.database))
+                                                     "condition": "uniform:0.2"}, conn.database),
+                     columns=["pre_layer", "post_layer", "baseline_edges", "kept", "lost",
+                              "gained", "lost_fraction", "jaccard"])
         uid = f"{DEMO_RUN}/fc1.sn/0"
         _print_frame(f"ensemble of {uid} (its 1FC group)",
                      run_query(driver, "ensemble", {"run_id": DEMO_RUN, "uid": uid},
-                               conn.database))
+                               conn.database),
+                     columns=["pre_uid", "z", "value", "cofire", "null_mean", "null_sd"])
         _print_frame("hubs (largest out-degree per layer)",
                      run_query(driver, "hubs", {"run_id": DEMO_RUN, "direction": "out",
-                                                "top": 1}, conn.database))
+                                                "top": 1}, conn.database),
+                     columns=["layer", "uid", "degree", "mean_z", "max_z"])
     console.rule("[bold]5. explore")
     console.print(f"""Neo4j is running at {conn.uri}; credentials: `fcgraph db credentials`.
   fcgraph query --list                                  the named queries
-  fcgraph query ensemble --param run_id={DEMO_RUN} --param uid={uid}
+  fcgraph query ensemble -p run_id={DEMO_RUN} -p uid={uid}
   eval "$(fcgraph db credentials --show)"; cypher-shell, notebooks and drivers use NEO4J_*
   fcgraph db stop                                       when you are done""", highlight=False)
