@@ -1,0 +1,300 @@
+"""Significant functional edges between two layers, tile by tile, with a report of every pair.
+
+The rule (DESIGN.md): a pair (pre i, post j) is *tested* when both neurons have at least
+``min_spikes`` spikes. A tested pair is an edge when its measure is finite, its null SD is
+positive, its z is finite and z >= the threshold, where z = (C - null mean) / null SD is that
+of the cofiring count C (the measure of the observed trains is reported as ``value``). With
+``fdr=q`` the z threshold is replaced by Benjamini-Hochberg over all tested pairs: normal
+one-sided p-values of z (exact null) or empirical p-values (1 + #shifts with C_s >= C) /
+(1 + n_shifts) (shift null); pairs that cannot be edges (non-finite, zero spread) count in the
+family with p = 1; edges are the pairs with q <= fdr. ``top_k`` then keeps, for every post
+neuron, its K in-edges with the largest z (ties: lower pre_idx first).
+
+Post neurons are processed ``tile`` at a time, so memory stays bounded by a few
+(n_pre, tile) float64 arrays, the float32 pre trains and, for the exact null, a bounded block
+of pre autocorrelation features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fcgraph.errors import FcgraphError
+from fcgraph.fc.backend import Backend, get_backend
+from fcgraph.fc.counts import DEFAULT_TILE, StagedTrains, counts_to_int64, summed_products
+from fcgraph.fc.exact import ExactNullBlocks, ExactShiftNull
+from fcgraph.fc.measures import MEASURES, TiledSttc, measure_from_counts
+from fcgraph.fc.shifts import count_null_block, resolve_shifts
+from fcgraph.fc.spikes import Spikes, as_source, check_pair
+from fcgraph.fc.stats import bh_qvalues, normal_upper_tail
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+#: Edge table columns in contract order (fcgraph.contract.EDGE_COLUMNS), then optional p, q.
+EDGE_COLUMN_ORDER = ("run_id", "condition", "pre_layer", "pre_idx", "post_layer", "post_idx",
+                     "cofire", "value", "null_mean", "null_sd", "z")
+_NUMERIC = ("pre_idx", "post_idx", "cofire", "value", "null_mean", "null_sd", "z", "p", "q")
+
+
+@dataclass
+class _Rows:
+    """Selected pairs collected over tiles (NumPy arrays, concatenated at the end)."""
+
+    parts: dict[str, list[np.ndarray]] = field(
+        default_factory=lambda: {k: [] for k in _NUMERIC})
+
+    def add(self, **cols: np.ndarray) -> None:
+        for key, values in cols.items():
+            self.parts[key].append(values)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        dtypes = {"pre_idx": np.int64, "post_idx": np.int64, "cofire": np.int64}
+        return {k: (np.concatenate(v) if v else np.empty(0, dtypes.get(k, np.float64)))
+                for k, v in self.parts.items()}
+
+
+def _take(arrays: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: v[keep] for k, v in arrays.items()}
+
+
+def top_k_mask(post_idx: np.ndarray, pre_idx: np.ndarray, z: np.ndarray, k: int) -> np.ndarray:
+    """Boolean mask keeping, per post neuron, the k rows of largest z (ties: lower pre_idx)."""
+    if k < 0:
+        raise FcgraphError(f"top_k must be >= 0, got {k}")
+    order = np.lexsort((pre_idx, -z, post_idx))
+    sorted_post = post_idx[order]
+    starts = np.flatnonzero(np.r_[True, sorted_post[1:] != sorted_post[:-1]]) if order.size else \
+        np.empty(0, np.int64)
+    group_start = np.repeat(starts, np.diff(np.r_[starts, order.size]))
+    keep = np.zeros(order.size, dtype=bool)
+    keep[order[(np.arange(order.size) - group_start) < k]] = True
+    return keep
+
+
+def edge_frame(arrays: dict[str, np.ndarray], *, run_id: str, condition: str, pre_layer: str,
+               post_layer: str, with_pq: bool) -> pd.DataFrame:
+    """The edge table as a pandas DataFrame with the contract's columns and dtypes."""
+    import pandas as pd
+
+    n = arrays["pre_idx"].size
+    index = pd.RangeIndex(n)
+
+    def text(value: str) -> pd.Series:
+        return pd.Series(value, index=index, dtype="string")
+
+    data: dict[str, Any] = {
+        "run_id": text(run_id), "condition": text(condition),
+        "pre_layer": text(pre_layer), "pre_idx": arrays["pre_idx"].astype(np.int64),
+        "post_layer": text(post_layer), "post_idx": arrays["post_idx"].astype(np.int64),
+        "cofire": arrays["cofire"].astype(np.int64),
+    }
+    for name in ("value", "null_mean", "null_sd", "z") + (("p", "q") if with_pq else ()):
+        data[name] = arrays[name].astype(np.float64)
+    return pd.DataFrame(data, index=index)
+
+
+def edges_to_arrow(edges: pd.DataFrame) -> pa.Table:
+    """The edge DataFrame as an Arrow table with exactly the contract's schema (+ p, q if present)."""
+    import pyarrow as pa
+
+    from fcgraph.contract import EDGE_COLUMNS, OPTIONAL_EDGE_COLUMNS
+
+    fields = list(EDGE_COLUMNS.items()) + [(k, t) for k, t in OPTIONAL_EDGE_COLUMNS.items()
+                                            if k in edges.columns]
+    schema = pa.schema(fields)
+    return pa.Table.from_pandas(edges[[name for name, _ in fields]], schema=schema,
+                                preserve_index=False)
+
+
+def _report(counts: dict[str, int], tested_pre: np.ndarray, tested_post: np.ndarray,
+            spikes_pre: np.ndarray, spikes_post: np.ndarray, *, significant: int, edges: int,
+            in_degree: np.ndarray, threshold: float, L: int, n_null: int) -> dict[str, Any]:
+    """The report dict of :func:`significant_edges` (documented there)."""
+    pairs = tested_pre.size * tested_post.size
+    return {
+        "pairs": pairs,
+        "tested": counts["tested"],
+        "untested": pairs - counts["tested"],
+        "untested_pre": int((~tested_pre).sum()),
+        "untested_post": int((~tested_post).sum()),
+        "untested_pre_idx": np.flatnonzero(~tested_pre).astype(np.int64),
+        "untested_post_idx": np.flatnonzero(~tested_post).astype(np.int64),
+        "zero_spread": counts["zero_spread"],
+        "nonfinite": counts["nonfinite"],
+        "negative_tail": counts["negative_tail"],
+        "significant": significant,
+        "edges": edges,
+        "post_in_degree": in_degree,
+        "pre_spike_count": spikes_pre,
+        "post_spike_count": spikes_post,
+        "nominal_rate": float(normal_upper_tail(threshold)),
+        "L": L,
+        "n_shifts_used": n_null,
+    }
+
+
+def _null_kind(null: str, T: int, shift_unit: int | None) -> tuple[str, int]:
+    unit = T if shift_unit is None else int(shift_unit)
+    if null not in ("exact", "shift"):
+        raise FcgraphError(f"null must be 'exact' or 'shift', got {null!r}")
+    if null == "exact" and unit not in (T, 1):
+        raise FcgraphError(f"the exact null covers whole images (shift_unit = T = {T}) or every bin "
+                           f"(shift_unit = 1), not shift_unit = {unit}")
+    return null, unit
+
+
+class _CountNull:
+    """The null of the cofiring count for one layer pair: exact, or sampled shifts."""
+
+    def __init__(self, null: str, unit: int, pre: StagedTrains, *, T: int, n_shifts: int,
+                 min_shift: int, seed: int) -> None:
+        self.pre = pre
+        self.shifts: np.ndarray | None = None
+        self.exact: ExactNullBlocks | None = None
+        if null == "exact":
+            spec = ExactShiftNull(pre.L, over="images" if unit == T else "bins", T=T)
+            self.exact = ExactNullBlocks(spec, pre.host, pre.backend)
+            self.n_shifts = spec.n_shifts
+        else:
+            self.shifts = resolve_shifts(pre.L, None, T=T, n_shifts=n_shifts, min_shift=min_shift,
+                                         shift_unit=unit, seed=seed)
+            self.n_shifts = int(self.shifts.size)
+
+    def moments(self, post: StagedTrains, observed_dev: Any, observed: np.ndarray,
+                exceedances: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(mean, sd, n_ge) float64 (n_pre, n_tile); n_ge (shift null, when asked) int64."""
+        if self.exact is not None:
+            mean, sd = self.exact.moments(post.host, observed)
+            return mean, sd, None
+        res = count_null_block(self.pre, post, self.shifts,
+                               observed=observed_dev if exceedances else None)
+        return res.mean, res.sd, res.n_ge
+
+
+def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc", dt: int = 0,
+                      null: str = "exact", z: float = 3.0, min_spikes: int = 10,
+                      fdr: float | None = None, top_k: int | None = None, n_shifts: int = 100,
+                      min_shift: int = 40, shift_unit: int | None = None, seed: int = 0,
+                      backend: str | Backend = "numpy", tile: int = DEFAULT_TILE,
+                      pre_layer: str = "pre", post_layer: str = "post", run_id: str = "run",
+                      condition: str = "clean") -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Significant functional edges from a pre layer to a post layer, and a report.
+
+    ``pre`` (n_pre, L), ``post`` (n_post, L): boolean trains or :class:`SpikeMatrix`, L = T x
+    n_images bins. ``measure``: "sttc" (``dt`` bins), "pearson" or "cofire" (the ``value``
+    column; z is always that of the same-bin cofiring count, also with dt > 0). ``null``:
+    "exact" (every whole-image shift k T, k = 1 .. M-1, or with shift_unit=1 every bin shift;
+    no sampling, so n_shifts and min_shift do not apply) or "shift" (``n_shifts`` drawn
+    offsets, multiples of ``shift_unit``, default T, of at least ``min_shift`` bins).
+    ``z``: threshold; ``min_spikes``: per neuron; ``fdr``: BH level replacing the z threshold;
+    ``top_k``: in-edges kept per post neuron. Post neurons go ``tile`` at a time.
+
+    Returns ``(edges, report)``. ``edges``: one row per edge, columns run_id, condition,
+    pre_layer, pre_idx, post_layer, post_idx, cofire, value, null_mean, null_sd, z (+ p, q
+    with fdr), ordered by post_idx then pre_idx, dtypes string / int64 / float64 as in
+    ``fcgraph.contract.EDGE_COLUMNS`` (``edges_to_arrow`` gives the exact Arrow schema).
+    ``report``: pair counts over all n_pre x n_post pairs -- ``pairs``, ``tested``,
+    ``untested``; ``zero_spread`` (tested, null SD 0), ``nonfinite`` (tested, SD > 0 but
+    measure or z not finite), ``negative_tail`` (valid, z <= -threshold), ``significant``
+    (edges before the top_k cut), ``edges`` (rows returned); neuron level --
+    ``untested_pre`` / ``untested_post`` (counts) and ``untested_pre_idx`` /
+    ``untested_post_idx`` (int64 arrays), ``post_in_degree`` (int64 (n_post,), significant
+    in-edges per post neuron BEFORE the top_k cut), ``pre_spike_count`` / ``post_spike_count``;
+    and ``nominal_rate`` (one-sided normal tail of the threshold), ``L``, ``n_shifts_used``,
+    ``params``.
+    """
+    if measure not in MEASURES:
+        raise FcgraphError(f"unknown measure {measure!r} (one of {', '.join(MEASURES)})")
+    if dt and measure != "sttc":
+        raise FcgraphError("dt applies to measure='sttc' only")
+    if fdr is not None and not 0 < fdr < 1:
+        raise FcgraphError(f"fdr must lie in (0, 1), got {fdr}")
+    be = get_backend(backend)
+    src_a, src_b = as_source(pre, "pre"), as_source(post, "post")
+    L = check_pair(src_a, src_b)
+    if T < 1 or L % T:
+        raise FcgraphError(f"L = {L} bins is not a whole number of images of T = {T} steps")
+    null, unit = _null_kind(null, T, shift_unit)
+    n_post = src_b.n_neurons
+    spikes_pre, spikes_post = src_a.spike_counts(), src_b.spike_counts()
+    tested_pre, tested_post = spikes_pre >= min_spikes, spikes_post >= min_spikes
+
+    pre_rows = src_a.rows()
+    staged_pre = StagedTrains(pre_rows, be)
+    tiled = TiledSttc(pre_rows, dt, be) if measure == "sttc" and dt > 0 else None
+    count_null = _CountNull(null, unit, staged_pre, T=T, n_shifts=n_shifts, min_shift=min_shift,
+                            seed=seed)
+    n_null = count_null.n_shifts
+
+    counts = dict.fromkeys(("tested", "zero_spread", "nonfinite", "negative_tail"), 0)
+    rows = _Rows()
+    in_degree = np.zeros(n_post, dtype=np.int64)
+    significant = 0
+    for j0 in range(0, n_post, tile):
+        post_rows = src_b.rows(j0, j0 + tile)
+        nb = post_rows.shape[0]
+        staged_post = StagedTrains(post_rows, be)
+        observed_dev = summed_products(staged_pre, staged_post, [(0, 0, L)])
+        c = counts_to_int64(be, observed_dev)
+        value = tiled(post_rows) if tiled is not None else measure_from_counts(
+            measure, c, spikes_pre, spikes_post[j0:j0 + nb], L)
+        mean, sd, n_ge = count_null.moments(staged_post, observed_dev, c, fdr is not None)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zz = (c - mean) / sd
+        tested = tested_pre[:, None] & tested_post[None, j0:j0 + nb]
+        spread = sd > 0
+        valid = tested & spread & np.isfinite(value) & np.isfinite(zz)
+        counts["tested"] += int(tested.sum())
+        counts["zero_spread"] += int((tested & ~spread).sum())
+        counts["nonfinite"] += int((tested & spread & ~valid).sum())
+        counts["negative_tail"] += int((valid & (zz <= -z)).sum())
+        if fdr is None:
+            select = valid & (zz >= z)
+            p = None
+        else:
+            p = (1.0 + n_ge) / (1.0 + n_null) if n_ge is not None else normal_upper_tail(zz)
+            select = valid & (p <= fdr)
+        post_local, pre_idx = np.nonzero(select.T)
+        picked = {"pre_idx": pre_idx.astype(np.int64), "post_idx": (post_local + j0).astype(np.int64),
+                  "cofire": c[pre_idx, post_local], "value": value[pre_idx, post_local],
+                  "null_mean": mean[pre_idx, post_local], "null_sd": sd[pre_idx, post_local],
+                  "z": zz[pre_idx, post_local]}
+        if p is not None:
+            picked["p"] = p[pre_idx, post_local]
+        elif top_k is not None:  # z rule: every in-edge of these post neurons is here
+            significant += pre_idx.size
+            in_degree += np.bincount(picked["post_idx"], minlength=n_post)
+            picked = _take(picked, top_k_mask(picked["post_idx"], pre_idx, picked["z"], top_k))
+        rows.add(**picked)
+
+    arrays = rows.arrays()
+    if fdr is not None:
+        arrays["q"] = bh_qvalues(arrays["p"], counts["tested"])
+        arrays = _take(arrays, arrays["q"] <= fdr)
+    else:
+        arrays.pop("p")
+        arrays.pop("q")
+    if fdr is not None or top_k is None:
+        significant = arrays["pre_idx"].size
+        in_degree = np.bincount(arrays["post_idx"], minlength=n_post).astype(np.int64)
+        if top_k is not None:
+            arrays = _take(arrays, top_k_mask(arrays["post_idx"], arrays["pre_idx"],
+                                              arrays["z"], top_k))
+    order = np.lexsort((arrays["pre_idx"], arrays["post_idx"]))
+    arrays = _take(arrays, order)
+    edges = edge_frame(arrays, run_id=run_id, condition=condition, pre_layer=pre_layer,
+                       post_layer=post_layer, with_pq=fdr is not None)
+    report = _report(counts, tested_pre, tested_post, spikes_pre, spikes_post,
+                     significant=int(significant), edges=len(edges), in_degree=in_degree,
+                     threshold=z, L=L, n_null=n_null)
+    report["params"] = {"T": T, "measure": measure, "dt": dt, "null": null, "z": z,
+                        "min_spikes": min_spikes, "fdr": fdr, "top_k": top_k,
+                        "n_shifts": n_shifts if null == "shift" else None,
+                        "min_shift": min_shift if null == "shift" else None, "shift_unit": unit,
+                        "seed": seed, "backend": be.name, "tile": tile}
+    return edges, report

@@ -1,0 +1,278 @@
+"""The exact shift null of the cofiring count: moments over ALL circular shifts, no sampling.
+
+For binary trains a, b and C_s the count of a against b rolled by s:
+
+- over all L bin shifts, sum_s C_s = nA nB and sum_s C_s**2 = sum_tau R_a(tau) R_b(tau), with
+  R the circular autocorrelation R_a(tau) = sum_t a[t] a[t + tau];
+- over all M whole-image shifts (L = M T, each train viewed as an M x T array x[k, p]),
+  sum_k C_k = sum_p nA_p nB_p and sum_k C_k**2 = sum_p sum_q sum_tau R^a_pq(tau) R^b_pq(tau),
+  with R_pq(tau) = sum_k x[k, p] x[k + tau, q] taken along the image axis.
+
+So one product of autocorrelation feature matrices (n_pre, F) @ (F, n_post) gives every pair's
+sum of squares: F = L/2 + 1 features for bins, about T**2 M / 2 = T L / 2 for images (using
+R_pq(tau) = R_qp(-tau) and the symmetry of R_pp). The features are integers computed by FFT
+and rounded (checked: every FFT value must lie within 1/8 of an integer, else the FFT is redone
+in float64); the product runs in float32 for pairs it proves exact (sums below 2**24, see
+:func:`float32_exact_limit`) and in float64 otherwise, exact while the sums stay below 2**53
+(N * L**2 < 2**53 for N shifts); the moments are combined in int64 around a nearby integer. So
+the null mean and SD are exact to float64 rounding, and a null SD of 0 is exactly 0.
+
+The shift set excludes the zero shift (the observed alignment) unless asked: removing its term
+C_0 from both sums is exact and free. The SD is the SAMPLE SD (ddof = 1) over the shift set, the
+same definition as :func:`fcgraph.fc.shifts.shift_null`, so ``exact_null(over="bins")`` equals
+``shift_null(shifts=range(1, L), measure="cofire")`` and ``exact_null(over="images")`` equals
+``shift_null(shifts=[k*T for k in range(1, M)], measure="cofire")``.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from fcgraph.errors import FcgraphError
+from fcgraph.fc.backend import Backend, get_backend
+from fcgraph.fc.counts import DEFAULT_TILE, StagedTrains, counts_to_int64, summed_products
+from fcgraph.fc.spikes import Spikes, as_source, check_pair
+
+#: Bytes of pre-layer features multiplied at once (bigger layers go block by block).
+FEATURE_BLOCK_BYTES = 256 << 20
+#: Bytes of pre-layer features kept for all post tiles (above this they are recomputed).
+FEATURE_CACHE_BYTES = 1 << 30
+#: Largest distance from an integer that an FFT autocorrelation may show and still be rounded.
+ROUNDING_SLACK = 0.125
+#: Feature rows per thread at least (smaller inputs run on one thread).
+MIN_ROWS_PER_THREAD = 128
+
+
+def _symmetric_lag_weights(n: int) -> np.ndarray:
+    """Weights of lags 0 .. n//2 that sum a symmetric sequence f(tau) = f(n - tau) over all n lags."""
+    w = np.full(n // 2 + 1, 2.0)
+    w[0] = 1.0
+    if n % 2 == 0:
+        w[-1] = 1.0
+    return w
+
+
+class ExactShiftNull:
+    """Exact moments of the cofiring count over all bin shifts or all whole-image shifts.
+
+    ``over``: "bins" (N = L shifts) or "images" (N = M = L / T shifts by multiples of T).
+    """
+
+    def __init__(self, L: int, *, over: str = "images", T: int | None = None,
+                 include_zero_shift: bool = False, ddof: int = 1) -> None:
+        if over not in ("bins", "images"):
+            raise FcgraphError(f"over must be 'bins' or 'images', got {over!r}")
+        if over == "images" and (T is None or T < 1 or L % T):
+            raise FcgraphError(f"over='images' needs T dividing L = {L} (got T = {T})")
+        self.L, self.over, self.include_zero_shift, self.ddof = L, over, include_zero_shift, ddof
+        self.T = T if over == "images" else 1
+        self.M = L // self.T
+        self.n_shifts = self.M - (0 if include_zero_shift else 1)
+        p, q = np.triu_indices(self.T)
+        self._pairs = list(zip(p.tolist(), q.tolist(), strict=True))
+        n_lags = self.M // 2 + 1
+        self.n_features = sum(n_lags if pp == qq else self.M for pp, qq in self._pairs)
+
+    def features(self, spikes: np.ndarray, weighted: bool) -> np.ndarray:
+        """Autocorrelation features, float64 (n, n_features), of exact integer value <= 2 M.
+
+        ``weighted`` multiplies in the symmetry weights (put them on one side of the product).
+        The FFTs run in float32 first and are redone in float64 unless every value lies within
+        :data:`ROUNDING_SLACK` of an integer, so the rounded features are exact either way.
+        Rows are split over threads (NumPy and the FFT release the GIL).
+        """
+        n = spikes.shape[0]
+        out = np.empty((n, self.n_features))
+        workers = max(1, min(os.cpu_count() or 1, n // MIN_ROWS_PER_THREAD))
+        bounds = np.linspace(0, n, workers + 1).astype(int)
+        parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+        def job(rows: slice) -> None:
+            for dtype in (np.float32, np.float64):
+                slack = self._features(spikes[rows], weighted, dtype, out[rows])
+                if slack <= ROUNDING_SLACK:
+                    return
+            raise FcgraphError(f"autocorrelations of {self.M} images are beyond float64 FFT "
+                               f"precision (rounding slack {slack:.3f})")
+
+        if workers == 1:
+            job(parts[0])
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(job, parts))
+        return out
+
+    def _features(self, spikes: np.ndarray, weighted: bool, dtype: type[np.floating],
+                  out: np.ndarray) -> float:
+        """Write the features of ``spikes`` into ``out`` (n, n_features); return the rounding slack."""
+        n = spikes.shape[0]
+        # (n, T, M): phase-major so every FFT runs along the last, contiguous axis
+        x = np.ascontiguousarray(np.asarray(spikes).reshape(n, self.M, self.T).transpose(0, 2, 1),
+                                 dtype=dtype)
+        spec = np.fft.rfft(x, axis=-1)  # (n, T, M//2+1)
+        n_lags = self.M // 2 + 1
+        lag_w = _symmetric_lag_weights(self.M)
+        col, slack = 0, 0.0
+        for p in range(self.T):
+            cross = np.fft.irfft(np.conj(spec[:, p:p + 1]) * spec[:, p:], n=self.M, axis=-1)
+            exact = np.rint(cross)  # (n, T - p, M): R_pq(tau) for q = p .. T-1
+            cross -= exact
+            slack = max(slack, float(np.abs(cross, out=cross).max(initial=0.0)))
+            np.multiply(exact[:, 0, :n_lags], lag_w if weighted else 1.0,
+                        out=out[:, col:col + n_lags])
+            col += n_lags
+            width = (self.T - p - 1) * self.M
+            if width:  # off-diagonal phase pairs (p, q > p), all M lags; a view of out's columns
+                target = out[:, col:col + width].reshape(n, self.T - p - 1, self.M)
+                assert np.may_share_memory(target, out)  # splitting one axis never copies
+                np.multiply(exact[:, 1:], 2.0 if weighted else 1.0, out=target)
+                col += width
+        return slack
+
+    def phase_counts(self, spikes: np.ndarray) -> np.ndarray:
+        """Spikes per within-image phase, int64 (n, T) (one column for bins)."""
+        n = spikes.shape[0]
+        return np.asarray(spikes).reshape(n, self.M, self.T).sum(axis=1, dtype=np.int64)
+
+    def moments(self, sum_sq_all: np.ndarray, sum_all: np.ndarray,
+                observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, sd) float64 from the all-shift sums (int64) and the observed counts C_0."""
+        n = self.n_shifts
+        s1, s2 = sum_all, sum_sq_all
+        if not self.include_zero_shift:
+            s1 = s1 - observed
+            s2 = s2 - observed * observed
+        mean = s1 / n
+        if n - self.ddof <= 0:
+            return mean, np.full_like(mean, np.nan)
+        # Sum of squared deviations from a nearby integer c, in int64 (no cancellation):
+        # e = sum (C - c)**2 = s2 - c (2 s1 - n c), d = s1 - n c; SS about the mean = e - d**2 / n.
+        c = np.rint(mean).astype(np.int64)
+        d = s1 - n * c
+        e = s2 - c * (2 * s1 - n * c)
+        ss = e.astype(np.float64) - d.astype(np.float64) ** 2 / n
+        var = np.maximum(ss, 0.0) / (n - self.ddof)
+        return mean, np.sqrt(var)
+
+
+def float32_exact_limit(n_terms: int) -> float:
+    """Largest float32 dot product of non-negative integers that is certainly exact.
+
+    A float32 sum of K non-negative terms lies within gamma_K = K u / (1 - K u) (u = 2**-24) of
+    the true sum in any order; a result r <= (1 - gamma_K) 2**24 proves the true sum is <= 2**24,
+    so every product and partial sum was an exactly representable integer.
+    """
+    ku = n_terms * 2.0**-24
+    return (1.0 - ku / (1.0 - ku)) * 2.0**24 if ku < 0.5 else 0.0
+
+
+class ExactNullBlocks:
+    """The pre layer's autocorrelation features for :class:`ExactShiftNull`, and the products.
+
+    Pre features are kept (float64, or float32 -- exact -- to fit) within
+    :data:`FEATURE_CACHE_BYTES`, else recomputed per block of :data:`FEATURE_BLOCK_BYTES` for
+    every post tile. On the NumPy backend each block tries a
+    float32 product for the rows that may stay below 2**24 and keeps the rows proven exact by
+    :func:`float32_exact_limit`; the other rows (and every row on other backends, where TF32 may
+    be on) use float64, exact below 2**53.
+    """
+
+    def __init__(self, null: ExactShiftNull, pre: np.ndarray, backend: Backend) -> None:
+        self.null, self.pre, self.backend = null, pre, backend
+        self.rows = max(1, FEATURE_BLOCK_BYTES // (8 * max(null.n_features, 1)))
+        self.phase_counts = null.phase_counts(pre)
+        self.try_float32 = backend.name == "numpy" and 2 * null.M <= 2**24
+        self.limit = float32_exact_limit(null.n_features)
+        # float64 if it fits, else float32 (exact for integers up to 2 M <= 2**24), else none
+        n_pre, n_feat = pre.shape[0], null.n_features
+        dtypes = [np.float64] + ([np.float32] if 2 * null.M <= 2**24 else [])
+        fitting = [d for d in dtypes if n_pre * n_feat * np.dtype(d).itemsize <= FEATURE_CACHE_BYTES]
+        self._cached: np.ndarray | None = None
+        if fitting:
+            self._cached = np.empty((n_pre, n_feat), dtype=fitting[0])
+            for i0 in range(0, n_pre, self.rows):  # block by block: no second full copy
+                self._cached[i0:i0 + self.rows] = null.features(pre[i0:i0 + self.rows], True)
+
+    def _sum_squares(self, i0: int, i1: int, post_feats: np.ndarray,
+                     post_staged: dict[str, Any], guess: np.ndarray) -> np.ndarray:
+        """Exact sum over all shifts of C**2, int64 (i1 - i0, n_post), for pre rows i0 .. i1-1.
+
+        ``guess`` (i1 - i0, n_post) estimates the sums: when at least half the rows have every
+        guess well below the float32 limit, those rows try the float32 product (kept only where
+        proven exact); the rest use float64.
+        """
+        be = self.backend
+        cached = self._cached is not None
+        feats = self._cached[i0:i1] if cached else self.null.features(self.pre[i0:i1], True)
+        out = np.empty(guess.shape, dtype=np.int64)
+        wide = np.ones(guess.shape[0], dtype=bool)
+        rows = np.flatnonzero(guess.max(axis=1, initial=0.0) <= 0.5 * self.limit)
+        if self.try_float32 and 2 * rows.size >= guess.shape[0]:
+            if "float32" not in post_staged:
+                post_staged["float32"] = post_feats.astype(np.float32)
+            feats32 = feats.astype(np.float32, copy=False)
+            if rows.size < guess.shape[0]:
+                feats32 = feats32[rows]
+            narrow = feats32 @ post_staged["float32"].T
+            exact = (narrow <= self.limit).all(axis=1)
+            out[rows[exact]] = narrow[exact]
+            wide[rows[exact]] = False
+        if wide.any():
+            if "float64" not in post_staged:
+                post_staged["float64"] = be.asarray(post_feats, "float64")
+            rows = np.flatnonzero(wide)
+            block = feats if rows.size == feats.shape[0] else feats[rows]
+            prod = be.matmul_nt(be.asarray(block, "float64"), post_staged["float64"])
+            out[rows] = np.rint(be.to_numpy(prod))
+        return out
+
+    def moments(self, post: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, sd) float64 (n_pre, n_post_tile) for boolean post trains and their counts."""
+        null = self.null
+        post_feats = null.features(post, weighted=False)
+        sum_all = self.phase_counts @ null.phase_counts(post).T  # sum over all shifts of C
+        s1 = sum_all.astype(np.float64)
+        guess = s1 * s1 / null.M + s1  # ~ sum of C**2 (mean**2 + a Poisson-like variance, times M)
+        n_pre = self.pre.shape[0]
+        sum_sq = np.empty((n_pre, post.shape[0]), dtype=np.int64)
+        post_staged: dict[str, Any] = {}
+        for i0 in range(0, n_pre, self.rows):
+            i1 = min(i0 + self.rows, n_pre)
+            sum_sq[i0:i1] = self._sum_squares(i0, i1, post_feats, post_staged, guess[i0:i1])
+        return null.moments(sum_sq, sum_all, observed)
+
+
+def exact_null(pre: Spikes, post: Spikes, *, T: int | None = None, over: str = "images",
+               include_zero_shift: bool = False, ddof: int = 1,
+               backend: str | Backend = "numpy",
+               tile: int = DEFAULT_TILE) -> tuple[np.ndarray, np.ndarray]:
+    """Exact mean and SD of the cofiring count over all circular shifts of the post layer.
+
+    ``pre`` (n_pre, L), ``post`` (n_post, L): boolean trains or :class:`SpikeMatrix`.
+    ``over="images"`` (default, needs T with L = M T): the M - 1 whole-image shifts k T,
+    k = 1 .. M-1; ``over="bins"``: the L - 1 bin shifts 1 .. L-1. ``include_zero_shift`` adds
+    the zero shift (the observed alignment: then all M or all L shifts). The SD is the sample SD
+    over the shift set (``ddof=1``), as in :func:`~fcgraph.fc.shifts.shift_null`.
+    Returns (mean, sd), float64 (n_pre, n_post); post neurons go ``tile`` at a time.
+    """
+    be = get_backend(backend)
+    src_a, src_b = as_source(pre, "pre"), as_source(post, "post")
+    L = check_pair(src_a, src_b)
+    null = ExactShiftNull(L, over=over, T=T, include_zero_shift=include_zero_shift, ddof=ddof)
+    pre_rows = src_a.rows()
+    blocks = ExactNullBlocks(null, pre_rows, be)
+    staged_pre = StagedTrains(pre_rows, be)
+    mean = np.empty((src_a.n_neurons, src_b.n_neurons))
+    sd = np.empty_like(mean)
+    for j0 in range(0, src_b.n_neurons, tile):
+        post_rows = src_b.rows(j0, j0 + tile)
+        observed = counts_to_int64(be, summed_products(staged_pre, StagedTrains(post_rows, be),
+                                                       [(0, 0, L)]))
+        m, s = blocks.moments(post_rows, observed)
+        mean[:, j0:j0 + post_rows.shape[0]] = m
+        sd[:, j0:j0 + post_rows.shape[0]] = s
+    return mean, sd

@@ -1,0 +1,140 @@
+"""Shift nulls: the draw, the sampled null against brute force, the exact null over all shifts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fcgraph.fc.counts as counts_mod
+import fcgraph.fc.exact as exact_mod
+from fcgraph.errors import FcgraphError
+from fcgraph.fc import SpikeMatrix, draw_shifts, exact_null, get_backend, pearson, shift_null, sttc
+from tests.test_fc_reference import adversarial_trains, allclose_nan, brute_shift_counts
+
+
+def test_draw_shifts_whole_images_half_each_way() -> None:
+    s = draw_shifts(800, n_shifts=100, min_shift=40, shift_unit=8, seed=1)
+    assert s.shape == (100,) and s.dtype == np.int64
+    assert (s[:50] > 0).all() and (s[50:] < 0).all()
+    assert (np.abs(s) % 8 == 0).all() and (np.abs(s) >= 40).all() and (np.abs(s) <= 760).all()
+    assert len(set(s[:50].tolist())) == 50  # without replacement when enough magnitudes
+    assert np.array_equal(s, draw_shifts(800, 100, 40, 8, seed=1))
+    odd = draw_shifts(101, n_shifts=7, min_shift=3, shift_unit=1, seed=0)
+    assert odd.size == 7 and (odd != 0).all() and (np.abs(odd) >= 3).all()
+    with pytest.raises(FcgraphError):
+        draw_shifts(50, min_shift=40, shift_unit=8)
+
+
+@pytest.mark.parametrize("measure", ["cofire", "sttc", "pearson"])
+def test_shift_null_matches_brute_force(measure: str) -> None:
+    rng = np.random.default_rng(11)
+    L = 65
+    a, b = adversarial_trains(rng, L), rng.random((5, L)) < 0.3
+    shifts = [3, -7, 20, 64, 130, -200]
+    mean, sd = shift_null(a, b, shifts, measure=measure, tile=2)
+    if measure == "cofire":
+        vals = brute_shift_counts(a, b, shifts).astype(float)
+    else:
+        fn = sttc if measure == "sttc" else pearson
+        vals = np.array([fn(a, np.roll(b, s, axis=1)) for s in shifts])
+    assert allclose_nan(mean, vals.mean(axis=0))
+    assert allclose_nan(sd, vals.std(axis=0, ddof=1))
+
+
+def test_shift_null_tiled_sttc_matches_brute_force() -> None:
+    rng = np.random.default_rng(12)
+    a, b = rng.random((4, 48)) < 0.2, rng.random((3, 48)) < 0.2
+    shifts = [5, -9, 17]
+    mean, sd = shift_null(a, b, shifts, measure="sttc", dt=2)
+    vals = np.array([sttc(a, np.roll(b, s, axis=1), 2) for s in shifts])
+    assert allclose_nan(mean, vals.mean(axis=0)) and allclose_nan(sd, vals.std(axis=0, ddof=1))
+
+
+def test_shift_null_draw_needs_a_unit() -> None:
+    a = np.ones((1, 100), bool)
+    with pytest.raises(FcgraphError):
+        shift_null(a, a)
+    mean, sd = shift_null(a, a, T=10, n_shifts=4, measure="cofire")
+    assert mean[0, 0] == 100 and sd[0, 0] == 0.0
+
+
+@pytest.mark.parametrize(("T", "M"), [(1, 30), (3, 11), (8, 9), (5, 2)])
+@pytest.mark.parametrize("include_zero", [False, True])
+def test_exact_null_equals_brute_force(T: int, M: int, include_zero: bool) -> None:
+    L = T * M
+    rng = np.random.default_rng(T * 100 + M)
+    a, b = adversarial_trains(rng, L), np.vstack([adversarial_trains(rng, L)[3:], rng.random((2, L)) < 0.5])
+    first = 0 if include_zero else 1
+    for over, shifts in (("bins", range(first, L)), ("images", range(first * T, L, T))):
+        vals = brute_shift_counts(a, b, list(shifts)).astype(float)
+        mean, sd = exact_null(a, b, T=T, over=over, include_zero_shift=include_zero, tile=3)
+        assert np.allclose(mean, vals.mean(axis=0), rtol=1e-12, atol=1e-12)
+        if len(vals) > 1:
+            assert np.allclose(sd, vals.std(axis=0, ddof=1), rtol=1e-12, atol=1e-12)
+        else:
+            assert np.isnan(sd).all()
+
+
+def test_exact_null_equals_shift_null_over_all_shifts() -> None:
+    rng = np.random.default_rng(5)
+    T, M = 8, 40
+    L = T * M
+    a = (rng.random((20, L)) < rng.uniform(0.01, 0.6, (20, 1)))
+    b = (rng.random((15, L)) < rng.uniform(0.01, 0.6, (15, 1)))
+    for over, shifts in (("bins", range(1, L)), ("images", range(T, L, T))):
+        m_exact, s_exact = exact_null(a, b, T=T, over=over)
+        m_shift, s_shift = shift_null(a, b, list(shifts), measure="cofire")
+        assert np.allclose(m_exact, m_shift, rtol=1e-6, atol=0)
+        assert np.allclose(s_exact, s_shift, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("cache_bytes", [0, 6000, 1 << 30])  # none, float32, float64 cache
+def test_exact_null_zero_spread_is_exactly_zero_and_blocks(monkeypatch: pytest.MonkeyPatch,
+                                                           cache_bytes: int) -> None:
+    rng = np.random.default_rng(9)
+    T, M = 4, 25
+    a = np.vstack([np.ones((1, T * M), bool), np.zeros((1, T * M), bool), rng.random((5, T * M)) < 0.3])
+    b = rng.random((6, T * M)) < 0.3
+    whole = exact_null(a, b, T=T)
+    assert (whole[1][:2] == 0).all() and (whole[1][2:] > 0).all()
+    monkeypatch.setattr(exact_mod, "FEATURE_BLOCK_BYTES", 8 * 200)  # pre features in blocks
+    monkeypatch.setattr(exact_mod, "FEATURE_CACHE_BYTES", cache_bytes)  # 0: recomputed per tile
+    monkeypatch.setattr(exact_mod, "MIN_ROWS_PER_THREAD", 2)  # features on several threads
+    monkeypatch.setattr(counts_mod, "F32_EXACT_BINS", 32)  # chunked counts
+    blocked = exact_null(SpikeMatrix.from_bool(a), SpikeMatrix.from_bool(b), T=T, tile=4)
+    blocks = exact_mod.ExactNullBlocks(exact_mod.ExactShiftNull(T * M, T=T), a, get_backend())
+    assert blocks._cached is None if cache_bytes == 0 else blocks._cached.dtype == (
+        np.float32 if cache_bytes == 6000 else np.float64)
+    assert np.array_equal(whole[0], blocked[0]) and np.array_equal(whole[1], blocked[1])
+
+
+def test_exact_null_checks_T() -> None:
+    a = np.ones((1, 10), bool)
+    with pytest.raises(FcgraphError):
+        exact_null(a, a, T=3)
+    with pytest.raises(FcgraphError):
+        exact_null(a, a, T=2, over="nope")
+
+
+def test_float32_products_are_kept_only_where_proven_exact() -> None:
+    rng = np.random.default_rng(21)
+    T, M = 4, 30
+    a = rng.random((8, T * M)) < np.linspace(0.05, 0.9, 8)[:, None]
+    b = rng.random((5, T * M)) < 0.5
+    null = exact_mod.ExactShiftNull(T * M, over="images", T=T)
+    blocks = exact_mod.ExactNullBlocks(null, a, get_backend("numpy"))
+    feats_a, feats_b = null.features(a, weighted=True), null.features(b, weighted=False)
+    truth = np.rint(feats_a @ feats_b.T).astype(np.int64)  # float64: exact at this size
+    assert np.array_equal(truth, (brute_shift_counts(a, b, range(0, T * M, T)) ** 2).sum(axis=0))
+    for limit in (0.0, float(np.median(truth)), float(truth.max())):
+        blocks.limit = limit  # every row tries float32; rows above the limit must be redone
+        got = blocks._sum_squares(0, len(a), feats_b, {}, np.zeros(truth.shape))
+        assert np.array_equal(got, truth)
+    assert 0 < exact_mod.float32_exact_limit(32000) < 2**24
+    assert exact_mod.float32_exact_limit(10) > exact_mod.float32_exact_limit(10**6)
+    assert exact_mod.float32_exact_limit(2**23) == 0.0
+
+
+def test_float32_rounding_would_be_caught() -> None:
+    x = np.full((1, 4), 2**12 + 1, dtype=np.float32)  # true dot product 4 (2**12+1)**2 > 2**24
+    assert float((x @ x.T)[0, 0]) > exact_mod.float32_exact_limit(4)
