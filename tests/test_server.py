@@ -138,3 +138,12 @@ def test_stop_keeps_data_and_bulk_import_matches_unwind(local_state, tmp_path):
             assert set(again.action) == {"unchanged"}
     finally:
         server.stop(state)
+
+
+def test_a_reused_pid_is_not_taken_for_the_server(tmp_path):
+    state = tmp_path / "state"
+    layout = server.ServerLayout.of(state)
+    layout.root.mkdir(parents=True)
+    layout.info_file.write_text(f'{{"pid": {os.getpid()}, "bolt_port": 1, "http_port": 2}}')
+    assert not server.status(state).running
+    assert server.stop(state) is False

@@ -239,6 +239,21 @@ def _pid_alive(pid: int | None) -> bool:
         return True
 
 
+def _server_pid(layout: ServerLayout) -> int | None:
+    """The pid in server.json when that process is alive and is this folder's Neo4j.
+
+    A pid reused by an unrelated process after a reboot or crash does not count.
+    """
+    pid = _read_info(layout).get("pid")
+    if not isinstance(pid, int) or not _pid_alive(pid):
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return pid  # no /proc: trust the pid
+    return pid if f"--home-dir={layout.home}" in cmdline else None
+
+
 def _read_info(layout: ServerLayout) -> dict[str, object]:
     try:
         return json.loads(layout.info_file.read_text())
@@ -305,7 +320,7 @@ def start(
     """
     layout = ServerLayout.of(state)
     info = _read_info(layout)
-    if _pid_alive(info.get("pid")):  # type: ignore[arg-type]
+    if _server_pid(layout):
         conn = local_connection(state)
         deadline = time.monotonic() + timeout
         while not _bolt_ready(conn):
@@ -385,11 +400,10 @@ def _reap(pid: int) -> None:
 def stop(state: Path, *, timeout: float = 120.0) -> bool:
     """Shut the local server down cleanly; returns False when it was not running."""
     layout = ServerLayout.of(state)
-    info = _read_info(layout)
-    pid = info.get("pid")
-    if not _pid_alive(pid):  # type: ignore[arg-type]
+    pid = _server_pid(layout)
+    if pid is None:
         return False
-    clean = _terminate(int(pid), timeout)  # type: ignore[arg-type]
+    clean = _terminate(pid, timeout)
     if not clean:
         raise FcgraphError(f"Neo4j (pid {pid}) did not stop within {timeout:.0f} s and was killed; "
                            "its transaction log will be recovered at the next start")
@@ -400,13 +414,13 @@ def status(state: Path) -> ServerStatus:
     """Running or not, URI, PID, version, data folder and, when running, node/relationship counts."""
     layout = ServerLayout.of(state)
     info = _read_info(layout)
-    pid = info.get("pid")
-    running = _pid_alive(pid)  # type: ignore[arg-type]
+    pid = _server_pid(layout)
+    running = pid is not None
     creds = read_credentials(layout.credentials)
     uri = creds.get("NEO4J_URI", f"bolt://127.0.0.1:{info.get('bolt_port', 7687)}")
     http = f"http://127.0.0.1:{info['http_port']}" if "http_port" in info else None
     result = ServerStatus(running=running, uri=uri, http_url=http,
-                          pid=int(pid) if running and pid else None,  # type: ignore[arg-type]
+                          pid=pid,
                           version=str(info.get("version")) if info else None,
                           data_dir=layout.data, log_dir=layout.logs)
     if not running:
@@ -452,7 +466,7 @@ def import_csv(state: Path, csv_dir: Path) -> str:
     The local server must be stopped. Returns neo4j-admin's summary line.
     """
     layout = ServerLayout.of(state)
-    if _pid_alive(_read_info(layout).get("pid")):  # type: ignore[arg-type]
+    if _server_pid(layout):
         raise FcgraphError("stop the local Neo4j first (`fcgraph db stop`): a full import "
                            "replaces its database")
     args_file = Path(csv_dir) / "import.args"
