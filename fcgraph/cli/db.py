@@ -52,6 +52,9 @@ def start_cmd(
         st = server.start(state_dir(state), bolt_port=bolt_port, http_port=http_port, heap=heap,
                           pagecache=pagecache, timeout=timeout)
     console.print(f"Neo4j {st.version} running at {st.uri} (pid {st.pid})")
+    if not st.uri.endswith(f":{bolt_port}"):
+        console.print("[yellow]note:[/] it was already running on another port; "
+                      "`fcgraph db stop` first to change ports")
     console.print("credentials: `fcgraph db credentials`")
 
 
