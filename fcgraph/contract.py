@@ -32,7 +32,7 @@ from typing import Any
 import pyarrow as pa
 
 from fcgraph.errors import FcgraphError
-from fcgraph.io import atomic_write_text
+from fcgraph.io import atomic_write_text, read_json_object
 
 MANIFEST = "manifest.json"
 FORMAT = "fcgraph.run"
@@ -186,14 +186,7 @@ def write_manifest(root: Path, manifest: RunManifest) -> Path:
 def read_manifest(root: Path) -> RunManifest:
     """Parse and check ``root/manifest.json``; :class:`FcgraphError` names the problem."""
     path = Path(root) / MANIFEST
-    if not path.exists():
-        raise FcgraphError(f"{path}: no manifest (is {root} a run folder?)")
-    try:
-        data = json.loads(path.read_text())
-    except ValueError as exc:
-        raise FcgraphError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise FcgraphError(f"{path}: expected a JSON object")
+    data = read_json_object(path, f"no manifest (is {root} a run folder?)")
     run_id = data.get("run_id")
     if not isinstance(run_id, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", run_id):
         raise FcgraphError(f"{path}: run_id must be a non-empty name of letters, digits, _ . -")

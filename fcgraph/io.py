@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
+
+from fcgraph.errors import FcgraphError
 
 
-def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
-    """Write ``text`` to ``path`` atomically (temp file in the same folder, fsync, rename).
+def atomic_write(path: Path, write: Callable[[BinaryIO], None], *, mode: int | None = None) -> None:
+    """Call ``write(fh)`` on a temp file beside ``path``, fsync, then rename it over ``path``.
 
     ``mode`` (e.g. ``0o600``) is applied to the temp file before any byte is written, so a
-    secret is never readable by others, even briefly.
+    secret is never readable by others, even briefly. On any error the temp file is removed
+    and ``path`` is untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -20,14 +26,33 @@ def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None
     try:
         if mode is not None:
             os.fchmod(fd, mode)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`atomic_write`."""
+    atomic_write(path, lambda fh: fh.write(text.encode()), mode=mode)
+
+
+def read_json_object(path: Path, missing: str) -> dict:
+    """Parse a JSON object from ``path``; :class:`FcgraphError` with ``missing`` when absent."""
+    path = Path(path)
+    if not path.exists():
+        raise FcgraphError(f"{path}: {missing}")
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as exc:
+        raise FcgraphError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise FcgraphError(f"{path}: expected a JSON object")
+    return data
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from fcgraph.cli import db, demo, ingest, query
+from fcgraph.cli import db, demo, ingest, query, record, train
 
 app = typer.Typer(
     help="Functional connectomes of deep spiking networks, stored and queried in Neo4j.",
@@ -12,6 +12,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(db.app, name="db")
+train.register(app)
+record.register(app)
 ingest.register(app)
 query.register(app)
 demo.register(app)

@@ -1,0 +1,66 @@
+"""`fcgraph record`: spikes of a trained model's every spiking layer, per condition, into a run folder."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from fcgraph.cli.common import console, handle_errors
+from fcgraph.cli.progress import task_progress
+
+CONDITIONS_HELP = ("Condition to record (repeatable): clean, uniform:A, gaussian:S, fgsm:E, "
+                   "pgd:E:STEPS, permute:layer, permute:unit, untrained (A, S, E in pixel units 0..1).")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `record` to the main app."""
+    app.command("record")(record_cmd)
+
+
+@handle_errors
+def record_cmd(
+    model: Annotated[Path, typer.Argument(help="Checkpoint folder written by `fcgraph train`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Recording (run) folder to write or resume.")],
+    n_images: Annotated[int, typer.Option("--n-images", "-n", min=1,
+                                          help="Record the first N images of the split.")],
+    condition: Annotated[list[str], typer.Option("--condition", "-c", help=CONDITIONS_HELP)],
+    dataset: Annotated[str | None, typer.Option(
+        "--dataset", "-d", help="Dataset (default: the checkpoint's): digits, mnist, fashion-mnist, "
+        "cifar10, cifar100, imagefolder:PATH.")] = None,
+    split: Annotated[str, typer.Option(help="Split: test, train or all.")] = "test",
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per batch (memory is bounded by it).")
+                          ] = 64,
+    seed: Annotated[int, typer.Option(help="Seed of noise, attack starts, permutations, untrained weights.")
+                    ] = 0,
+    run_id: Annotated[str | None, typer.Option(help="Run id (default: from the folder name).")] = None,
+    data_root: Annotated[Path | None, typer.Option(
+        envvar="FCGRAPH_DATA_ROOT", help="Folder of torchvision datasets (default ~/.cache/fcgraph/datasets)."
+    )] = None,
+    download: Annotated[bool, typer.Option(help="Download a missing torchvision dataset.")] = True,
+    overwrite: Annotated[bool, typer.Option(help="Replace a recording with other settings in --out.")
+                         ] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Record every spiking layer's spikes under each condition (resumes after a kill)."""
+    from fcgraph.record import open_recording, parse_all, record
+
+    parse_all(condition)  # one-line errors before the model or data are loaded
+    with task_progress(progress) as update:
+        record(model, out, condition, n_images, dataset=dataset, split=split, data_root=data_root,
+               download=download, batch_size=batch_size, seed=seed, run_id=run_id, overwrite=overwrite,
+               command=shlex.join(["fcgraph", *sys.argv[1:]]), progress=update)
+    rec = open_recording(out, verify=False)
+    table = Table("condition", "accuracy", "attack success", "firing rate (min-max over layers)",
+                  "seconds", title=f"{out}: {rec.n_images} images x T = {rec.T}, {len(rec.layers)} layers")
+    for name in rec.conditions:
+        info = rec.condition_info(name)
+        rates = [layer["firing_rate"] for layer in info["layers"].values()]
+        success = info.get("attack_success_rate")
+        table.add_row(name, f"{info['accuracy']:.1%}", "" if success is None else f"{success:.1%}",
+                      f"{min(rates):.3f} - {max(rates):.3f}", f"{info['seconds']:.1f}")
+    console.print(table)

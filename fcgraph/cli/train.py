@@ -1,0 +1,80 @@
+"""`fcgraph train`: train a spiking ResNet into a checkpoint folder (resumable, deterministic on CPU)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from fcgraph.cli.common import console, handle_errors
+
+ARCH_NAMES = ("sew-small", "sew-resnet18", "spiking-resnet18", "tiny")
+DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "imagefolder:PATH")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `train` to the main app."""
+    app.command("train")(train_cmd)
+
+
+@handle_errors
+def train_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint folder to write (or resume).")],
+    model: Annotated[str, typer.Option("--model", "-m", help=f"Architecture: {', '.join(ARCH_NAMES)}.")
+                     ] = "sew-small",
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help=f"Dataset: {', '.join(DATASET_NAMES)}.")
+                       ] = "digits",
+    epochs: Annotated[int, typer.Option(min=1, help="Epochs (the cosine schedule spans them).")] = 8,
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per batch.")] = 64,
+    lr: Annotated[float, typer.Option(min=0.0, help="Adam's initial learning rate.")] = 1e-3,
+    weight_decay: Annotated[float, typer.Option(min=0.0, help="Adam weight decay.")] = 0.0,
+    T: Annotated[int, typer.Option("--T", "-T", min=1, help="Time steps per image.")] = 8,
+    neuron: Annotated[str, typer.Option(help="Neuron: plif, lif or if.")] = "plif",
+    tau: Annotated[float, typer.Option(help="Membrane time constant (initial tau for plif).")] = 2.0,
+    v_threshold: Annotated[float, typer.Option(help="Firing threshold.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of the initial weights and the batch order.")] = 0,
+    train_limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N training images.")
+                           ] = None,
+    test_limit: Annotated[int | None, typer.Option(min=1, help="Test on only the first N test images.")
+                          ] = None,
+    data_root: Annotated[Path | None, typer.Option(
+        envvar="FCGRAPH_DATA_ROOT", help="Folder of torchvision datasets (default ~/.cache/fcgraph/datasets)."
+    )] = None,
+    download: Annotated[bool, typer.Option(help="Download a missing torchvision dataset.")] = True,
+    restart: Annotated[bool, typer.Option(help="Discard a checkpoint in --out and start over.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+) -> None:
+    """Train a model with Adam and a cosine schedule; rerun the same command to resume after a kill."""
+    from fcgraph.models.neurons import NeuronSpec
+    from fcgraph.models.registry import ModelConfig
+    from fcgraph.models.train import TrainConfig, train
+
+    spec = NeuronSpec(kind=neuron, tau=tau, v_threshold=v_threshold)
+    ModelConfig(architecture=model, T=T, neuron=spec)  # checks the names before any data is loaded
+    config = TrainConfig(architecture=model, dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr,
+                         weight_decay=weight_decay, T=T, neuron=spec, seed=seed,
+                         train_limit=train_limit, test_limit=test_limit)
+    ran: list[dict] = []
+    columns = (TextColumn("epoch {task.fields[epoch]}/" + str(epochs)), BarColumn(), MofNCompleteColumn(),
+               TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.1%}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=not progress) as bar:
+        task = bar.add_task("train", total=None, epoch=0, loss=0.0, acc=0.0)
+
+        def on_batch(epoch: int, done: int, total: int, loss: float, acc: float) -> None:
+            bar.update(task, completed=done, total=total, epoch=epoch, loss=loss, acc=acc)
+
+        def on_epoch(record: dict) -> None:
+            ran.append(record)
+            bar.console.print(f"epoch {record['epoch']:>3}/{epochs}  loss {record['train_loss']:.4f}  "
+                              f"train {record['train_accuracy']:.2%}  test {record['test_accuracy']:.2%}  "
+                              f"({record['seconds']:.1f} s)", highlight=False, soft_wrap=True)
+
+        result = train(config, out, data_root=data_root, download=download, restart=restart,
+                       on_batch=on_batch, on_epoch=on_epoch)
+    metrics = result["metrics"]
+    note = "" if ran else " (already trained; nothing to do)"
+    console.print(f"[bold]{out}[/]: {model} on {dataset}, {metrics['epochs_done']} epochs, "
+                  f"test accuracy {metrics['test_accuracy']:.2%}, "
+                  f"{metrics['train_seconds']:.0f} s of training{note}", highlight=False, soft_wrap=True)

@@ -1,0 +1,138 @@
+"""Checkpoint folders: what ``fcgraph train`` writes and ``fcgraph record`` reads.
+
+::
+
+    CKPT/
+      config.json      {"format": "fcgraph.checkpoint", "model": ModelConfig, "training": TrainConfig,
+                        "dataset": {...}, "metrics": {...}, "complete": true, "versions": {...}}
+      model.pt         the SpikingClassifier's state_dict (torch.save; loaded with weights_only=True)
+      metrics.json     one record per epoch: train loss / accuracy, test accuracy, lr, seconds
+      train_state.pt   optimizer, scheduler and epoch, to resume an interrupted training
+
+Every file is written atomically (temporary file, fsync, rename), so a killed training leaves
+the previous epoch's files intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from fcgraph.errors import FcgraphError
+from fcgraph.io import atomic_write, atomic_write_text, read_json_object
+from fcgraph.models.classifier import SpikingClassifier
+from fcgraph.models.registry import ModelConfig, build_model
+
+CHECKPOINT_FORMAT = "fcgraph.checkpoint"
+CONFIG = "config.json"
+WEIGHTS = "model.pt"
+METRICS = "metrics.json"
+TRAIN_STATE = "train_state.pt"
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    """The parsed ``config.json`` of a checkpoint folder."""
+
+    path: Path
+    model: ModelConfig
+    dataset: str
+    split_seed: int
+    seed: int
+    complete: bool
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages that shape a model's numbers."""
+    import numpy
+    import spikingjelly
+    import torchvision
+
+    import fcgraph
+
+    return {"python": platform.python_version(), "fcgraph": fcgraph.__version__,
+            "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "spikingjelly": getattr(spikingjelly, "__version__", "2.0.0"), "numpy": numpy.__version__}
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """``torch.save`` atomically (temp file beside ``path``, fsync, rename)."""
+    atomic_write(path, lambda fh: torch.save(obj, fh))
+
+
+def load_torch(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)`` on CPU; a damaged file raises :class:`FcgraphError`."""
+    if not Path(path).exists():
+        raise FcgraphError(f"{path}: missing")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError, pickle.UnpicklingError, EOFError, ...
+        raise FcgraphError(f"{path}: cannot be read ({type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0] if str(exc) else 'damaged'})") from None
+
+
+def state_dict_hash(model: nn.Module) -> str:
+    """SHA-256 over the state_dict's names, dtypes, shapes and bytes (independent of file format)."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
+def write_config(folder: Path, data: dict[str, Any]) -> None:
+    atomic_write_text(Path(folder) / CONFIG, json.dumps(data, indent=2) + "\n")
+
+
+def read_config(folder: Path) -> CheckpointConfig:
+    """Parse ``folder/config.json``; :class:`FcgraphError` when the folder is not a checkpoint."""
+    folder = Path(folder)
+    if folder.is_file() and folder.name in (CONFIG, WEIGHTS):
+        folder = folder.parent
+    path = folder / CONFIG
+    if not folder.is_dir():
+        raise FcgraphError(f"checkpoint folder {folder} does not exist")
+    data = read_json_object(path, f"missing (is {folder} a checkpoint folder written by fcgraph train?)")
+    if data.get("format") != CHECKPOINT_FORMAT:
+        raise FcgraphError(f"{path}: not an fcgraph checkpoint config")
+    try:
+        return CheckpointConfig(path=folder, model=ModelConfig.from_json(data["model"]),
+                                dataset=str(data["dataset"]["name"]),
+                                split_seed=int(data["dataset"].get("split_seed", 0)),
+                                seed=int(data.get("seed", 0)), complete=bool(data.get("complete")),
+                                training=dict(data.get("training", {})),
+                                metrics=dict(data.get("metrics", {})), raw=data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FcgraphError(f"{path}: incomplete config ({exc!r})") from None
+
+
+def load_checkpoint(path: Path, *,
+                    allow_incomplete: bool = False) -> tuple[SpikingClassifier, CheckpointConfig]:
+    """(model in eval mode, its config) from a checkpoint folder (or its ``model.pt``)."""
+    config = read_config(Path(path))
+    if not config.complete and not allow_incomplete:
+        done = config.metrics.get("epochs_done", 0)
+        total = config.training.get("epochs", "?")
+        raise FcgraphError(f"checkpoint {config.path} is incomplete (epoch {done} of {total}); "
+                           "rerun the same fcgraph train command to finish it")
+    model = build_model(config.model, seed=0)
+    state = load_torch(config.path / WEIGHTS)
+    if not isinstance(state, dict):
+        raise FcgraphError(f"{config.path / WEIGHTS}: not a state_dict")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise FcgraphError(f"{config.path / WEIGHTS}: does not fit the {config.model.architecture} "
+                           f"in config.json ({str(exc).splitlines()[0]})") from None
+    return model.eval(), config

@@ -1,0 +1,244 @@
+"""``record``: run a trained model on N images under each condition and write the spikes.
+
+Every spiking layer is hooked with spikingjelly's ``monitor.OutputMonitor`` (multi-step, one
+[T, B, ...] output per batch), and the hook bit-packs each output at once (32x smaller than
+the float spikes). Packed batches are held until ``flush_bytes`` accumulate and then copied
+into each layer's file at their byte offset (see :mod:`fcgraph.record.layout`), so memory is
+bounded by one batch plus ``flush_bytes`` whatever N is. After each flush the condition's
+progress (images done, spike counts, correct predictions) is saved atomically; rerunning the
+same command after a kill resumes from there. Finished conditions are kept, so a rerun with
+more conditions records only the new ones, and the manifest lists every finished condition.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from spikingjelly.activation_based import monitor, neuron
+
+from fcgraph.contract import MANIFEST, RunManifest
+from fcgraph.datasets import load_dataset
+from fcgraph.errors import FcgraphError
+from fcgraph.io import atomic_write_text
+from fcgraph.models.checkpoint import load_checkpoint, state_dict_hash
+from fcgraph.models.classifier import SpikingClassifier
+from fcgraph.models.registry import build_model
+from fcgraph.models.structure import spiking_layers
+from fcgraph.record import layout
+from fcgraph.record.conditions import (
+    CALIBRATION_BATCH,
+    Condition,
+    add_noise,
+    attack,
+    parse_all,
+    permuted,
+    recalibrate_batchnorm,
+)
+from fcgraph.record.manifest import safe_run_id, write_recording_manifest
+from fcgraph.record.state import (
+    Setup,
+    complete_files_ok,
+    fresh_progress,
+    load_progress,
+    save_progress,
+)
+from fcgraph.record.writer import (
+    ArrayFileWriter,
+    BufferedSpikeWriters,
+    SpikeFileWriter,
+    pack_chunk,
+    spike_count,
+)
+
+#: progress(task, done, total), the signature of ``fcgraph.cli.progress.task_progress``.
+Progress = Callable[[str, int, int], None]
+#: Packed spikes held in memory before they are written (bounds memory whatever N is).
+FLUSH_BYTES = 16 << 20
+
+
+def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
+           dataset: str | None = None, split: str = "test", data_root: Path | None = None,
+           download: bool = True, batch_size: int = 64, seed: int = 0, run_id: str | None = None,
+           command: str | None = None, overwrite: bool = False, flush_bytes: int = FLUSH_BYTES,
+           progress: Progress | None = None) -> RunManifest:
+    """Record ``conditions`` of the first ``n_images`` of ``dataset``/``split`` into folder ``out``.
+
+    ``dataset`` defaults to the checkpoint's (with its train/test split). ``batch_size`` is
+    rounded up to a multiple of 8 / gcd(T, 8) images so chunks fill whole bytes. Spikes are held
+    until ``flush_bytes`` of them accumulate (at least one batch), then written, and the
+    progress saved: a killed recording resumes from the last such flush. ``progress(task, done,
+    total)`` is called as images are done. Returns the manifest written to ``out/manifest.json``.
+    """
+    parsed = parse_all(conditions)
+    if run_id is not None and safe_run_id(run_id) != run_id:
+        raise FcgraphError(f"bad --run-id {run_id!r}: use letters, digits, _ . - (starting with a "
+                           "letter or digit)")
+    if n_images < 1:
+        raise FcgraphError(f"--n-images must be at least 1 (got {n_images})")
+    if batch_size < 1:
+        raise FcgraphError(f"--batch-size must be at least 1 (got {batch_size})")
+    setup = _prepare(Path(checkpoint), Path(out), n_images, dataset, split, data_root, download,
+                     batch_size, seed, overwrite)
+    report = progress or (lambda task, done, total: None)
+    _write_labels(setup)
+    for condition in parsed:
+        _record_condition(setup, condition, report, flush_bytes)
+    return write_recording_manifest(setup, parsed, run_id, command)
+
+
+def _prepare(checkpoint: Path, root: Path, n_images: int, dataset: str | None, split: str,
+             data_root: Path | None, download: bool, batch_size: int, seed: int,
+             overwrite: bool) -> Setup:
+    model, config = load_checkpoint(checkpoint)
+    name = dataset or config.dataset
+    split_seed = config.split_seed if name == config.dataset else 0
+    data = load_dataset(name, split, data_root=data_root, split_seed=split_seed, download=download)
+    if n_images > len(data):
+        raise FcgraphError(f"{name} {split} has {len(data)} images; --n-images {n_images} is too many")
+    if data.num_classes > config.model.num_classes:
+        raise FcgraphError(f"{name} has {data.num_classes} classes but the model only "
+                           f"{config.model.num_classes}")
+    data = data.first(n_images)
+    T = config.model.T
+    multiple = layout.chunk_multiple(T)
+    batch_size = -(-batch_size // multiple) * multiple
+    layers = spiking_layers(model.backbone, T, (config.model.in_channels, config.model.image_size,
+                                                 config.model.image_size))
+    plan = {"model_sha256": state_dict_hash(model), "architecture": config.model.architecture,
+            "T": T, "dataset": name, "split": split, "split_seed": split_seed, "n_images": n_images,
+            "seed": seed, "batch_size": batch_size,
+            "layers": [[la.name, list(la.shape)] for la in layers]}
+    _claim_folder(root, plan, overwrite)
+    return Setup(root, model, config, data, layers, T, batch_size, seed, plan)
+
+
+def _claim_folder(root: Path, plan: dict[str, Any], overwrite: bool) -> None:
+    """Create ``root`` for this plan, or check that it holds the same recording (to resume)."""
+    plan_path = root / layout.STATE / layout.PLAN
+    if root.exists() and not root.is_dir():
+        raise FcgraphError(f"{root} is a file, not a folder; choose another --out")
+    if plan_path.exists():
+        try:
+            old = json.loads(plan_path.read_text())
+        except ValueError:
+            if not overwrite:
+                raise FcgraphError(f"{plan_path}: unreadable; pass --overwrite to start the "
+                                   "recording over") from None
+            old = {}
+        if old != plan and not overwrite:
+            diff = sorted(k for k in plan if old.get(k) != plan[k])
+            raise FcgraphError(f"{root} holds a recording with other settings ({', '.join(diff)}); "
+                               "choose another --out or pass --overwrite")
+        if old == plan:
+            return
+    elif root.exists() and any(root.iterdir()) and not overwrite:
+        raise FcgraphError(f"{root} is not empty and is not an fcgraph recording; choose a new --out")
+    if overwrite:
+        for name in (layout.SPIKES, layout.STATE):
+            shutil.rmtree(root / name, ignore_errors=True)
+        for name in (layout.LABELS, MANIFEST):
+            (root / name).unlink(missing_ok=True)
+    atomic_write_text(plan_path, json.dumps(plan, indent=1) + "\n")
+
+
+def _write_labels(setup: Setup) -> None:
+    """``labels.npy``: the int64 label of each recorded image (written once, atomically)."""
+    path = setup.root / layout.LABELS
+    if path.exists():
+        return
+    labels = np.concatenate([lab.numpy() for _, lab in setup.data.batches(max(setup.batch_size, 256))])
+    tmp = layout.partial(path)
+    with open(tmp, "wb") as fh:
+        np.save(fh, labels.astype(np.int64))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _condition_model(setup: Setup, condition: Condition, report: Progress) -> SpikingClassifier:
+    if condition.kind == "permute":
+        return permuted(setup.model, condition, setup.seed)
+    if condition.kind == "untrained":
+        model = build_model(setup.checkpoint.model, seed=setup.seed)
+        task = f"{condition.name} (BatchNorm)"
+        n = len(setup.data)
+        report(task, 0, n)
+        batches = (im for im, _ in setup.data.batches(CALIBRATION_BATCH))
+        return recalibrate_batchnorm(model, batches,
+                                     progress=lambda done: report(task, done, n))
+    return setup.model.eval()
+
+
+def _record_condition(setup: Setup, condition: Condition, report: Progress, flush_bytes: int) -> None:
+    """Record one condition, resuming from its saved progress; skip it when already complete."""
+    state = load_progress(setup, condition)
+    n, T = len(setup.data), setup.T
+    if complete_files_ok(setup, condition, state):
+        report(condition.name, n, n)
+        return
+    cdir = layout.condition_dir(setup.root, condition.name)
+    paths = [cdir / f"{la.name}.bits" for la in setup.layers] + [cdir / layout.PREDICTIONS]
+    if state.get("complete") or not all(layout.partial(p).exists() for p in paths):
+        state = fresh_progress(setup, condition.name)  # nothing to resume from: start over
+    rows = layout.row_bytes(T, n)
+    writers = {la.name: SpikeFileWriter(path, la.n_neurons, rows)
+               for la, path in zip(setup.layers, paths, strict=False)}
+    predictions = ArrayFileWriter(paths[-1], n)
+    model = _condition_model(setup, condition, report)
+    start = int(state["done"])
+    buffer = BufferedSpikeWriters(writers, T, start, flush_bytes)
+    report(condition.name, start, n)
+    began = time.perf_counter()
+    with monitor.OutputMonitor(model.backbone, instance=neuron.BaseNode,
+                               function_on_output=lambda s: pack_chunk(s.detach())) as mon:
+        mon.disable()
+        for images, labels in setup.data.batches(setup.batch_size, start=start):
+            x, clean_ok = _inputs(setup, condition, model, images, labels, range(start, start + len(labels)))
+            mon.enable()
+            with torch.no_grad():
+                predicted = model(x).argmax(1)
+            mon.disable()
+            packed = {la.name: mon[la.name][0] for la in setup.layers}  # packed in the hook
+            mon.clear_recorded_data()
+            for name, rows in packed.items():
+                state["spike_counts"][name] += spike_count(rows)
+            predictions.write(start, predicted.numpy().astype(np.int64))
+            state["correct"] += int((predicted == labels).sum())
+            if clean_ok is not None:
+                state["clean_correct"] += int(clean_ok.sum())
+                state["fooled"] += int(((predicted != labels) & clean_ok).sum())
+            start += len(labels)
+            if buffer.add_batch(packed, len(labels)) or start == n:
+                now = time.perf_counter()
+                state.update(done=buffer.flush(), seconds=state["seconds"] + now - began)
+                began = now
+                save_progress(setup, state)  # everything counted so far is in the files
+            report(condition.name, start, n)
+    files = {}
+    for writer in [*writers.values(), predictions]:
+        digest = writer.finish()
+        files[str(writer.path.relative_to(setup.root))] = {"sha256": digest,
+                                                          "bytes": writer.path.stat().st_size}
+    state["seconds"] += time.perf_counter() - began  # fsync and checksums count too
+    state.update(complete=True, files=files)
+    save_progress(setup, state)
+
+
+def _inputs(setup: Setup, condition: Condition, model: SpikingClassifier, images: torch.Tensor,
+            labels: torch.Tensor, ids: range) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(the batch as the condition presents it, for attacks which images the clean model gets right)."""
+    if condition.kind in ("uniform", "gaussian"):
+        return add_noise(condition, images, ids, setup.seed), None
+    if condition.is_attack:
+        with torch.no_grad():
+            clean_ok = model(images).argmax(1) == labels
+        return attack(condition, model, images, labels, ids, setup.seed), clean_ok
+    return images, None
