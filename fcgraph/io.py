@@ -13,19 +13,24 @@ from typing import BinaryIO
 from fcgraph.errors import FcgraphError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Callable[[BinaryIO], None], *, mode: int | None = None) -> None:
     """Call ``write(fh)`` on a temp file beside ``path``, fsync, then rename it over ``path``.
 
-    ``mode`` (e.g. ``0o600``) is applied to the temp file before any byte is written, so a
-    secret is never readable by others, even briefly. On any error the temp file is removed
-    and ``path`` is untouched.
+    The file gets ``mode`` (e.g. ``0o600``), applied before any byte is written so a secret is
+    never readable by others, even briefly; by default the mode a plain ``open`` would give
+    (0o666 less the umask). On any error the temp file is removed and ``path`` is untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        if mode is not None:
-            os.fchmod(fd, mode)
+        os.fchmod(fd, mode if mode is not None else 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()

@@ -73,21 +73,3 @@ def test_export_csv_writes_import_files(tmp_path, run_id):
                  if "/stage1.sn/" in line or "/stage2.sn/" in line or "/fc1.sn/" in line
                  or "/fc2.sn/" in line)
     assert len(rows) - 1 == 2 * n_post  # top-2 of 3 in-edges for every post neuron
-
-
-def test_demo_runs_end_to_end_against_the_configured_server(driver, neo4j_conn, tmp_path):
-    out = tmp_path / "demo"
-    try:
-        result = runner.invoke(app, ["demo", "--out", str(out)], env=env_of(neo4j_conn))
-        assert result.exit_code == 0, result.output
-        text = " ".join(result.output.split())
-        for heading in ("layer_summary", "edge_loss under uniform:0.2", "1FC group", "hubs"):
-            assert heading in text
-        expected = pq.ParquetFile(out / "fc/edges/clean.parquet").metadata.num_rows
-        assert driver.execute_query(
-            "MATCH (c:Condition {run_id: 'demo-synthetic', name: 'clean'}) RETURN c.n_edges AS n"
-        ).records[0]["n"] == expected
-        again = runner.invoke(app, ["demo", "--out", str(out)], env=env_of(neo4j_conn))
-        assert again.exit_code == 0 and "unchanged" in again.output
-    finally:
-        delete_run(driver, "demo-synthetic")

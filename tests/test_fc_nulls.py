@@ -88,7 +88,7 @@ def test_exact_null_equals_shift_null_over_all_shifts() -> None:
         assert np.allclose(s_exact, s_shift, rtol=1e-6, atol=0)
 
 
-@pytest.mark.parametrize("cache_bytes", [0, 6000, 1 << 30])  # none, float32, float64 cache
+@pytest.mark.parametrize("cache_bytes", [0, 1 << 30])  # none, float32 cache
 def test_exact_null_zero_spread_is_exactly_zero_and_blocks(monkeypatch: pytest.MonkeyPatch,
                                                            cache_bytes: int) -> None:
     rng = np.random.default_rng(9)
@@ -103,8 +103,7 @@ def test_exact_null_zero_spread_is_exactly_zero_and_blocks(monkeypatch: pytest.M
     monkeypatch.setattr(counts_mod, "F32_EXACT_BINS", 32)  # chunked counts
     blocked = exact_null(SpikeMatrix.from_bool(a), SpikeMatrix.from_bool(b), T=T, tile=4)
     blocks = exact_mod.ExactNullBlocks(exact_mod.ExactShiftNull(T * M, T=T), a, get_backend())
-    assert blocks._cached is None if cache_bytes == 0 else blocks._cached.dtype == (
-        np.float32 if cache_bytes == 6000 else np.float64)
+    assert blocks._cached is None if cache_bytes == 0 else blocks._cached.dtype == np.float32
     assert np.array_equal(whole[0], blocked[0]) and np.array_equal(whole[1], blocked[1])
 
 
@@ -116,20 +115,30 @@ def test_exact_null_checks_T() -> None:
         exact_null(a, a, T=2, over="nope")
 
 
-def test_float32_products_are_kept_only_where_proven_exact() -> None:
+@pytest.mark.parametrize("over", ["images", "bins"])
+def test_float32_products_are_kept_only_where_proven_exact(over: str) -> None:
     rng = np.random.default_rng(21)
     T, M = 4, 30
     a = rng.random((8, T * M)) < np.linspace(0.05, 0.9, 8)[:, None]
     b = rng.random((5, T * M)) < 0.5
-    null = exact_mod.ExactShiftNull(T * M, over="images", T=T)
-    blocks = exact_mod.ExactNullBlocks(null, a, get_backend("numpy"))
+    null = exact_mod.ExactShiftNull(T * M, over=over, T=T)
+    shifts = range(0, T * M, null.T)
+    truth = (brute_shift_counts(a, b, shifts) ** 2).sum(axis=0)
     feats_a, feats_b = null.features(a, weighted=True), null.features(b, weighted=False)
-    truth = np.rint(feats_a @ feats_b.T).astype(np.int64)  # float64: exact at this size
-    assert np.array_equal(truth, (brute_shift_counts(a, b, range(0, T * M, T)) ** 2).sum(axis=0))
-    for limit in (0.0, float(np.median(truth)), float(truth.max())):
-        blocks.limit = limit  # every row tries float32; rows above the limit must be redone
-        got = blocks._sum_squares(0, len(a), feats_b, {}, np.zeros(truth.shape))
+    assert np.array_equal(truth, np.rint(feats_a @ feats_b.T).astype(np.int64))
+    blocks = exact_mod.ExactNullBlocks(null, a, get_backend("numpy"))
+    g, d = null.baseline(null.phase_counts(b))
+    res = null.residuals(null.features(b, False, np.float32), g, weighted=False)
+    staged = {"res": res, "norms": np.sqrt((res.astype(np.float64) ** 2 * null.weights).sum(1))}
+    cross = np.rint(blocks.left @ null.cross_right(g, d).T).astype(np.int64)
+    products = np.outer(blocks.norms, staged["norms"])
+    for limit in (0.0, float(np.median(products)), exact_mod.NORM_PRODUCT_LIMIT):
+        blocks.limit = limit  # pairs above the limit must be redone in float64
+        got = cross + blocks._sum_squares(0, len(a), dict(staged))
         assert np.array_equal(got, truth)
+    # the residual norms bound every residual dot product (Cauchy-Schwarz)
+    resid = np.abs(blocks._cached.astype(np.float64)) @ np.abs(res.astype(np.float64)).T
+    assert (resid <= products * (1 + 1e-12)).all()
     assert 0 < exact_mod.float32_exact_limit(32000) < 2**24
     assert exact_mod.float32_exact_limit(10) > exact_mod.float32_exact_limit(10**6)
     assert exact_mod.float32_exact_limit(2**23) == 0.0

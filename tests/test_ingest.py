@@ -108,6 +108,12 @@ def test_ingest_counts_match_files(driver, small_run, run_id):
     n = driver.execute_query("MATCH (n:Neuron {uid: $u}) RETURN n {.channel, .y, .x} AS n",
                              u=f"{run_id}/a/21").records[0]["n"]
     assert n == {"channel": 1, "y": 1, "x": 1}
+    # each neuron also carries its layer's order as a label (Browser colours by label)
+    labels = driver.execute_query(
+        "MATCH (n:Neuron {run_id: $r}) RETURN n.layer AS layer, collect(DISTINCT labels(n)) AS labels",
+        r=run_id).records
+    assert {r["layer"]: r["labels"] for r in labels} == {
+        name: [["Neuron", f"L{order}"]] for order, name in enumerate(["a", "b", "c", "d"])}
     assert run_id in set(list_runs(driver).run_id)
 
 

@@ -138,8 +138,8 @@ def uids(run_id: str, *names: str) -> list[str]:
 def test_library_lists_every_query_with_parsed_headers():
     listed = queries.list_queries()
     assert list(listed.columns) == ["name", "description", "params"]
-    assert sorted(listed.name) == ["compare_runs", "edge_loss", "ensemble", "hubs",
-                                   "layer_summary", "lost_pathways", "pathways"]
+    assert sorted(listed.name) == ["compare_runs", "edge_loss", "ensemble", "gain_by_size", "hubs",
+                                   "layer_summary", "lost_pathways", "pathways", "top_ensembles"]
     assert all(listed.description.str.len() > 20)
     params = queries.query_params("hubs")
     assert list(params) == ["run_id", "condition", "direction", "top", "layer"]
@@ -153,8 +153,8 @@ def test_library_lists_every_query_with_parsed_headers():
     assert queries.query_text("ensemble").startswith("// name: ensemble\n")
 
 
-@pytest.mark.parametrize("name", ["compare_runs", "edge_loss", "ensemble", "hubs",
-                                  "layer_summary", "lost_pathways", "pathways"])
+@pytest.mark.parametrize("name", ["compare_runs", "edge_loss", "ensemble", "gain_by_size", "hubs",
+                                  "layer_summary", "lost_pathways", "pathways", "top_ensembles"])
 def test_every_query_uses_exactly_its_declared_params_and_never_writes(name):
     text = queries.query_text(name)
     body = "\n".join(line.split("//")[0] for line in text.splitlines())
@@ -444,7 +444,8 @@ def test_run_query_takes_cli_strings_and_reads_only(driver, runs):
     every = {"ensemble": {"uid": f"{a}/h1/0"}, "pathways": {"uid": f"{a}/in/0",
                                                            "target_layer": "out"},
              "edge_loss": {"condition": "uniform:0.1"}, "hubs": {}, "layer_summary": {},
-             "lost_pathways": {"condition": "uniform:0.1"}, "compare_runs": {"other_run_id": a}}
+             "lost_pathways": {"condition": "uniform:0.1"}, "compare_runs": {"other_run_id": a},
+             "gain_by_size": {}, "top_ensembles": {}}
     assert sorted(every) == sorted(queries.list_queries().name)
     for name, extra in every.items():
         values = queries.coerce_params(name, {"run_id": a, **extra})

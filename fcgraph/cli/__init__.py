@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from fcgraph.cli import db, demo, ingest, query, record, train
+from fcgraph.cli import analyze, db, demo, export, fc, ingest, query, record, train, view
 
 app = typer.Typer(
     help="Functional connectomes of deep spiking networks, stored and queried in Neo4j.",
@@ -14,8 +14,12 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 train.register(app)
 record.register(app)
+fc.register(app)
 ingest.register(app)
 query.register(app)
 demo.register(app)
+analyze.register(app)
+view.register(app)
+export.register(app)
 
 __all__ = ["app"]

@@ -55,6 +55,11 @@ def start_cmd(
     if not st.uri.endswith(f":{bolt_port}"):
         console.print("[yellow]note:[/] it was already running on another port; "
                       "`fcgraph db stop` first to change ports")
+    if st.browser_url:
+        console.print(f"Neo4j Browser: {st.browser_url} (fcgraph style and query guide on connect)")
+    else:
+        console.print("[yellow]note:[/] this server was started without Neo4j Browser; "
+                      "`fcgraph db stop` and start it again to serve it")
     console.print("credentials: `fcgraph db credentials`")
 
 

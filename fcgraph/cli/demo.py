@@ -1,13 +1,13 @@
-"""`fcgraph demo`: the main job end to end on what exists today.
+"""`fcgraph demo`: the main job end to end (train, record, fc, analyze, report, ingest, query).
 
-Until the recording and fc stages land, the demo builds a synthetic layered connectome with
-known structure (`fcgraph.synthetic`), starts the local Neo4j unless NEO4J_URI points elsewhere,
-ingests it, and prints the answers of a few named queries.
+A thin layer over :mod:`fcgraph.demo`: it prints each step, its progress and its answers.
 """
 
 from __future__ import annotations
 
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
@@ -16,14 +16,10 @@ from rich.table import Table
 
 from fcgraph.cli.common import StateDirOption, console, handle_errors
 from fcgraph.cli.progress import task_progress
-from fcgraph.contract import MANIFEST
+from fcgraph.demo import DEMO_CONDITIONS, DemoPlan
 from fcgraph.graph import server
-from fcgraph.graph.connection import resolve_connection, session_driver
-from fcgraph.graph.ingest import ingest_run
+from fcgraph.graph.connection import Connection, resolve_connection, session_driver
 from fcgraph.paths import state_dir
-from fcgraph.synthetic import make_synthetic_run
-
-DEMO_RUN = "demo-synthetic"
 
 
 def register(app: typer.Typer) -> None:
@@ -31,8 +27,8 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo_cmd)
 
 
-def _print_frame(title: str, frame, limit: int = 8, columns: list[str] | None = None) -> None:
-    frame = frame[columns] if columns else frame
+def print_frame(title: str, frame, limit: int = 10) -> None:
+    """A DataFrame as a Rich table (first ``limit`` rows; floats to 3 significant digits)."""
     table = Table(title=title, title_justify="left")
     for col in frame.columns:
         table.add_column(str(col))
@@ -43,58 +39,107 @@ def _print_frame(title: str, frame, limit: int = 8, columns: list[str] | None = 
         console.print(f"  ... {len(frame) - limit} more rows")
 
 
+def _connect(state: Path, bolt_port: int, http_port: int) -> tuple[Connection, str, str | None]:
+    """The configured Neo4j (NEO4J_URI), else the local one, started if needed: the connection,
+    a line saying which, and the Browser URL (local server only). Safe to run in a thread."""
+    if os.environ.get("NEO4J_URI"):
+        conn = resolve_connection(state_dir=state)
+        return conn, f"using NEO4J_URI={conn.uri}", None
+    st = server.start(state, bolt_port=bolt_port, http_port=http_port)
+    return server.local_connection(state), f"local Neo4j {st.version} at {st.uri}", st.browser_url
+
+
 @handle_errors
 def demo_cmd(
-    out: Annotated[Path, typer.Option(help="Where the demo's run folder is written.")] = Path(
-        "runs") / DEMO_RUN,
+    root: Annotated[Path, typer.Option("--root", help="Folder of the demo's checkpoint and run.")
+                    ] = Path("runs/demo"),
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="digits (offline), mnist, "
+                                         "fashion-mnist, cifar10, cifar100, imagefolder:PATH.")
+                       ] = "digits",
+    model: Annotated[str, typer.Option("--model", "-m", help="Architecture to train.")] = "sew-small",
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 6,
+    lr: Annotated[float, typer.Option(min=0.0, help="Adam's initial learning rate.")] = 1e-3,
+    train_limit: Annotated[int | None, typer.Option(min=1, help="Train on the first N images only.")
+                           ] = None,
+    split: Annotated[str, typer.Option(help="Images recorded: test, train or all.")] = "test",
+    n_images: Annotated[int | None, typer.Option(min=1, help="Record the first N images of the split.")
+                        ] = 240,
+    condition: Annotated[list[str] | None, typer.Option(
+        "--condition", "-c", help=f"Conditions (repeatable; default {' '.join(DEMO_CONDITIONS)}).")] = None,
+    top_k: Annotated[int, typer.Option(min=1, help="Strongest in-edges per neuron loaded into Neo4j.")
+                     ] = 10,
     state: StateDirOption = None,
     bolt_port: Annotated[int, typer.Option(help="Bolt port if the local Neo4j is started.")] = 7687,
     http_port: Annotated[int, typer.Option(help="HTTP port if the local Neo4j is started.")] = 7474,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
-    """Build a synthetic connectome, load it into Neo4j and answer named queries about it."""
-    from fcgraph.graph.queries import run_query
-    state_path = state_dir(state)
-    console.rule("[bold]1. a layered connectome with known structure")
-    if (out / MANIFEST).exists():
-        console.print(f"reusing {out}")
-    else:
-        make_synthetic_run(out, DEMO_RUN, conditions=("clean", "uniform:0.2"), fan_in=8)
-        console.print(f"wrote {out} (5 layers, clean and uniform:0.2 edge tables)")
-    console.rule("[bold]2. Neo4j")
-    if os.environ.get("NEO4J_URI"):
-        conn = resolve_connection(state_dir=state_path)
-        console.print(f"using NEO4J_URI={conn.uri}")
-    else:
-        with console.status("starting the local Neo4j (the first start fetches it)"):
-            st = server.start(state_path, bolt_port=bolt_port, http_port=http_port)
-        console.print(f"local Neo4j {st.version} at {st.uri}")
-        conn = server.local_connection(state_path)
-    console.rule("[bold]3. ingest")
+    """Train a spiking ResNet, record it under noise, attack and permutation, compute its functional
+    connectome, test the paper's findings, load it into Neo4j and answer named queries.
+
+    Rerunning reuses every finished step."""
+    from fcgraph import demo
+    from fcgraph.cli.record import condition_table
+    from fcgraph.cli.train import epoch_display
+    from fcgraph.record import open_recording
+
+    plan = DemoPlan(root=root, dataset=dataset, model=model, epochs=epochs, lr=lr, train_limit=train_limit,
+                    split=split, n_images=n_images, conditions=tuple(condition or DEMO_CONDITIONS),
+                    top_k=top_k)
+    started = time.monotonic()
+
+    console.rule(f"[bold]1/6 train {model} on {dataset}")
+    with epoch_display(epochs, progress) as (on_batch, on_epoch, ran):
+        config = demo.train_step(plan, on_batch, on_epoch)
+    metrics = config["metrics"]
+    console.print(f"{plan.checkpoint}: test accuracy {metrics['test_accuracy']:.1%}"
+                  f"{'' if ran else ' (reused)'}", highlight=False)
+
+    # Neo4j starts in the background (its own process) while the network is recorded and analysed
+    neo4j_ready = ThreadPoolExecutor(1).submit(_connect, state_dir(state), bolt_port, http_port)
+
+    console.rule("[bold]2/6 record every spiking layer under each condition")
+    with task_progress(progress) as update:
+        demo.record_step(plan, update)
+    rec = open_recording(plan.recording, verify=False)
+    console.print(condition_table(rec))
+
+    console.rule(f"[bold]3/6 functional connectivity ({plan.null} null; all significant edges on disk)")
+    with task_progress(progress) as update:
+        summary = demo.fc_step(plan, update)
+    per_condition = summary.groupby("condition", sort=False).agg(
+        layer_pairs=("pre_layer", "size"), tested=("tested", "sum"), significant=("significant", "sum"),
+        seconds=("seconds", "sum")).reset_index()
+    per_condition["density"] = per_condition.significant / per_condition.tested.clip(lower=1)
+    print_frame("significant edges per condition (all layer pairs)", per_condition)
+
+    console.rule("[bold]4/6 analysis: the five findings")
+    with task_progress(progress) as update:
+        result = demo.analysis_step(plan, update)
+    findings = result.get("findings", [])
+    if findings:
+        import pandas as pd
+
+        table = pd.DataFrame(findings)[["id", "claim", "value", "ci_low", "ci_high", "supported"]]
+        print_frame("the paper's findings on this run (criteria: README, analysis.json)", table)
+    console.print(f"report: {plan.recording / 'analysis' / 'report.html'}")
+
+    console.rule(f"[bold]5/6 Neo4j: load each neuron's {top_k} strongest in-edges per condition")
+    with console.status("waiting for Neo4j (the first start fetches it from Maven Central)"):
+        conn, which, browser = neo4j_ready.result()
+    console.print(which)
     with session_driver(conn) as driver:
-        with task_progress(True) as update:
-            result = ingest_run(driver, out, database=conn.database, progress=update)
-        _print_frame("conditions", result)
-        console.rule("[bold]4. named queries")
-        _print_frame("layer_summary", run_query(driver, "layer_summary",
-                                                {"run_id": DEMO_RUN}, conn.database), 12,
-                     ["pre_layer", "post_layer", "condition", "edges", "density", "mean_z"])
-        _print_frame("edge_loss under uniform:0.2",
-                     run_query(driver, "edge_loss", {"run_id": DEMO_RUN,
-                                                     "condition": "uniform:0.2"}, conn.database),
-                     columns=["pre_layer", "post_layer", "baseline_edges", "kept", "lost",
-                              "gained", "lost_fraction", "jaccard"])
-        uid = f"{DEMO_RUN}/fc1.sn/0"
-        _print_frame(f"ensemble of {uid} (its 1FC group)",
-                     run_query(driver, "ensemble", {"run_id": DEMO_RUN, "uid": uid},
-                               conn.database),
-                     columns=["pre_uid", "z", "value", "cofire", "null_mean", "null_sd"])
-        _print_frame("hubs (largest out-degree per layer)",
-                     run_query(driver, "hubs", {"run_id": DEMO_RUN, "direction": "out",
-                                                "top": 1}, conn.database),
-                     columns=["layer", "uid", "degree", "mean_z", "max_z"])
-    console.rule("[bold]5. explore")
-    console.print(f"""Neo4j is running at {conn.uri}; credentials: `fcgraph db credentials`.
-  fcgraph query --list                                  the named queries
-  fcgraph query ensemble -p run_id={DEMO_RUN} -p uid={uid}
-  eval "$(fcgraph db credentials --show)"; cypher-shell, notebooks and drivers use NEO4J_*
-  fcgraph db stop                                       when you are done""", highlight=False)
+        with task_progress(progress) as update:
+            loaded = demo.ingest_step(driver, plan, conn.database, update)
+        print_frame("loaded", loaded)
+        console.rule("[bold]6/6 named queries")
+        for title, frame in demo.example_queries(driver, rec.run_id, conn.database, plan.conditions):
+            print_frame(title, frame)
+
+    minutes = (time.monotonic() - started) / 60
+    console.rule(f"[bold]done in {minutes:.1f} min")
+    console.print(f"""Browse:
+  report        {plan.recording / 'analysis' / 'report.html'}
+  Neo4j Browser {browser or conn.uri} (user neo4j; password: `fcgraph db credentials --show`)
+  offline view  fcgraph view {rec.run_id} --layer-pair fc1.sn fc2.sn --out view.html
+  queries       fcgraph query --list;  fcgraph query hubs -p run_id={rec.run_id}
+  stop Neo4j    fcgraph db stop""", highlight=False)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from fcgraph.cli.common import console, handle_errors
 from fcgraph.cli.progress import task_progress
+
+if TYPE_CHECKING:
+    from fcgraph.record import Recording
 
 CONDITIONS_HELP = ("Condition to record (repeatable): clean, uniform:A, gaussian:S, fgsm:E, "
                    "pgd:E:STEPS, permute:layer, permute:unit, untrained (A, S, E in pixel units 0..1).")
@@ -54,13 +57,18 @@ def record_cmd(
         record(model, out, condition, n_images, dataset=dataset, split=split, data_root=data_root,
                download=download, batch_size=batch_size, seed=seed, run_id=run_id, overwrite=overwrite,
                command=shlex.join(["fcgraph", *sys.argv[1:]]), progress=update)
-    rec = open_recording(out, verify=False)
+    console.print(condition_table(open_recording(out, verify=False)))
+
+
+def condition_table(rec: Recording) -> Table:
+    """Accuracy, attack success, firing rates and time of each recorded condition."""
+    title = f"{rec.path}: {rec.n_images} images x T = {rec.T}, {len(rec.layers)} layers"
     table = Table("condition", "accuracy", "attack success", "firing rate (min-max over layers)",
-                  "seconds", title=f"{out}: {rec.n_images} images x T = {rec.T}, {len(rec.layers)} layers")
+                  "seconds", title=title)
     for name in rec.conditions:
         info = rec.condition_info(name)
         rates = [layer["firing_rate"] for layer in info["layers"].values()]
         success = info.get("attack_success_rate")
         table.add_row(name, f"{info['accuracy']:.1%}", "" if success is None else f"{success:.1%}",
                       f"{min(rates):.3f} - {max(rates):.3f}", f"{info['seconds']:.1f}")
-    console.print(table)
+    return table

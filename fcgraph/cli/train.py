@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +19,31 @@ DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "ima
 def register(app: typer.Typer) -> None:
     """Add `train` to the main app."""
     app.command("train")(train_cmd)
+
+
+@contextmanager
+def epoch_display(epochs: int, enabled: bool = True) -> Iterator[tuple[Callable, Callable, list[dict]]]:
+    """A progress bar over each epoch's batches and a line per finished epoch.
+
+    Yields ``(on_batch, on_epoch, ran)`` for :func:`fcgraph.models.train.train`; ``ran`` collects
+    the records of the epochs run (empty when the checkpoint was already complete).
+    """
+    ran: list[dict] = []
+    columns = (TextColumn("epoch {task.fields[epoch]}/" + str(epochs)), BarColumn(), MofNCompleteColumn(),
+               TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.1%}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=not enabled) as bar:
+        task = bar.add_task("train", total=None, epoch=0, loss=0.0, acc=0.0)
+
+        def on_batch(epoch: int, done: int, total: int, loss: float, acc: float) -> None:
+            bar.update(task, completed=done, total=total, epoch=epoch, loss=loss, acc=acc)
+
+        def on_epoch(record: dict) -> None:
+            ran.append(record)
+            bar.console.print(f"epoch {record['epoch']:>3}/{epochs}  loss {record['train_loss']:.4f}  "
+                              f"train {record['train_accuracy']:.2%}  test {record['test_accuracy']:.2%}  "
+                              f"({record['seconds']:.1f} s)", highlight=False, soft_wrap=True)
+
+        yield on_batch, on_epoch, ran
 
 
 @handle_errors
@@ -56,21 +83,7 @@ def train_cmd(
     config = TrainConfig(architecture=model, dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr,
                          weight_decay=weight_decay, T=T, neuron=spec, seed=seed,
                          train_limit=train_limit, test_limit=test_limit)
-    ran: list[dict] = []
-    columns = (TextColumn("epoch {task.fields[epoch]}/" + str(epochs)), BarColumn(), MofNCompleteColumn(),
-               TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.1%}"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True, disable=not progress) as bar:
-        task = bar.add_task("train", total=None, epoch=0, loss=0.0, acc=0.0)
-
-        def on_batch(epoch: int, done: int, total: int, loss: float, acc: float) -> None:
-            bar.update(task, completed=done, total=total, epoch=epoch, loss=loss, acc=acc)
-
-        def on_epoch(record: dict) -> None:
-            ran.append(record)
-            bar.console.print(f"epoch {record['epoch']:>3}/{epochs}  loss {record['train_loss']:.4f}  "
-                              f"train {record['train_accuracy']:.2%}  test {record['test_accuracy']:.2%}  "
-                              f"({record['seconds']:.1f} s)", highlight=False, soft_wrap=True)
-
+    with epoch_display(epochs, progress) as (on_batch, on_epoch, ran):
         result = train(config, out, data_root=data_root, download=download, restart=restart,
                        on_batch=on_batch, on_epoch=on_epoch)
     metrics = result["metrics"]

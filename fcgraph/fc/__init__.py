@@ -11,26 +11,32 @@ bitorder="little")``). Importable with NumPy alone; torch and CuPy are optional 
 - :func:`exact_null`: exact mean and SD of the count over ALL bin or whole-image shifts.
 - :func:`significant_edges`: the edge table and a report of every pair.
 - :func:`calibrate`: the false-edge rate of a rule on the image-reordered negative control.
+- :func:`compute_run`: a whole recording (every condition and layer pair) into the run
+  folder's edge and neuron tables, resumable (:mod:`fcgraph.fc.run`).
 """
 
 from fcgraph.fc.backend import Backend, get_backend
 from fcgraph.fc.calibration import calibrate
 from fcgraph.fc.counts import cofire, dilate, shifted_cofire
-from fcgraph.fc.edges import edges_to_arrow, significant_edges, top_k_mask
+from fcgraph.fc.edges import edge_table, edges_to_arrow, significant_edges, top_k_mask
 from fcgraph.fc.exact import exact_null
 from fcgraph.fc.measures import pearson, pearson_from_counts, sttc, sttc_from_counts
+from fcgraph.fc.run import FcParams, compute_run
 from fcgraph.fc.shifts import draw_shifts, shift_null
 from fcgraph.fc.spikes import SpikeMatrix, pack, permute_images, unpack
 from fcgraph.fc.stats import bh_qvalues, normal_upper_tail
 
 __all__ = [
     "Backend",
+    "FcParams",
     "SpikeMatrix",
     "bh_qvalues",
     "calibrate",
     "cofire",
+    "compute_run",
     "dilate",
     "draw_shifts",
+    "edge_table",
     "edges_to_arrow",
     "exact_null",
     "get_backend",

@@ -1,16 +1,376 @@
-"""Place for hand-written CuPy kernels (none yet).
+"""CuPy kernels: TF32/INT8 cuBLAS counts, shifted products without copies, a fused shift null.
 
-Today the ``cupy`` backend runs the same code as NumPy with ``cupy`` as the array module:
-float32 GEMMs of 0/1 matrices (exact up to 2**24 bins per product, also under TF32). Kernels
-that would belong here, each to be written together with a GPU test that compares it with the
-NumPy backend bit for bit (``pytest.importorskip("cupy")`` plus ``cupy.is_available()``):
+Importable without CuPy (everything CuPy-specific is built on first use); use
+:func:`available` before calling anything else. Nothing here has run on a GPU in the session
+that wrote it: ``scripts/gpu_check.sh`` runs ``tests/test_fc_cupy.py``, which compares every
+kernel with the NumPy backend bit for bit on counts.
 
-- a fused shifted-null kernel: for each shift, the two column-split products of
-  :func:`fcgraph.fc.counts.shifted_counts` plus the running sum, sum of squares and
-  exceedance count, without writing each shift's (n_pre, n_post) counts to memory;
-- an INT8 tensor-core GEMM (``cublasGemmEx`` with CUDA_R_8I inputs and CUBLAS_COMPUTE_32I) for
-  the cofiring counts, if it beats TF32 on the target GPU;
-- a popcount kernel over bit-packed trains, for memory-bound cases.
-
-The project field notes (GEMM facts for cofiring counts) list the CuPy facts these rest on.
+- :func:`gemm_nt`: ``out (+)= a[:, a0:a0+k] @ b[:, b0:b0+k].T`` for C-ordered float32 0/1
+  matrices through ``cublasGemmEx`` with ``CUBLAS_COMPUTE_32F_FAST_TF32``: column slices are
+  passed as pointer offsets with the full row length as leading dimension, so no slice or
+  rolled copy is made. 0/1 inputs are exact in TF32 and the accumulation is float32, so counts
+  are exact while k < 2**24 bins.
+- :func:`shifted_counts`: the counts of ``pre`` against ``numpy.roll(post, s, axis=1)`` as two
+  such products on split column ranges (DESIGN.md), the second accumulated with beta = 1.
+- :func:`counts_int8`: the same counts through INT8 tensor cores (``CUDA_R_8I`` inputs,
+  ``CUDA_R_32I`` output, ``CUBLAS_COMPUTE_32I``), rows padded to a multiple of 4 bytes.
+- :func:`popcount_counts`: counts from bit-packed trains (uint64 words, bit t of word w is
+  bin 64 w + t, as ``numpy.packbits(..., bitorder="little")`` viewed as little-endian uint64)
+  by a shared-memory tiled ``__popcll(a & b)`` kernel: for memory-bound cases (8x less memory
+  than float32 trains).
+- :class:`ShiftNullEngine`: the shift null of one layer pair, tile by tile: per shift two TF32
+  products into one float32 buffer and an elementwise kernel that accumulates, in int64, the
+  sum and the sum of squares of the counts and the number of shifts reaching the observed count;
+  then one fused kernel turns counts, spike counts and moments into the measure (STTC or
+  Pearson, double precision with FMA contraction off, the same operations in the same order as
+  :mod:`fcgraph.fc.measures`, so results equal NumPy's), the null mean and sample SD (combined
+  in int64 around a nearby integer, so an SD of 0 is exactly 0), z, and flags (tested, spread,
+  valid, negative tail, edge). Only the edges' numbers and five counters leave the device.
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fcgraph.errors import FcgraphError
+
+# cuBLAS / CUDA enum values (cublas_api.h, library_types.h)
+CUBLAS_OP_N, CUBLAS_OP_T = 0, 1
+CUDA_R_32F, CUDA_R_8I, CUDA_R_32I = 0, 3, 10
+CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_COMPUTE_32I = 68, 77, 72
+CUBLAS_GEMM_DEFAULT = -1
+CUBLAS_POINTER_MODE_HOST = 0
+#: Most bins one float32 product may sum and stay exact.
+F32_EXACT_BINS = 1 << 24
+
+FLAG_TESTED, FLAG_SPREAD, FLAG_VALID, FLAG_NEG, FLAG_EDGE = 1, 2, 4, 8, 16
+MEASURE_CODES = {"cofire": 0, "sttc": 1, "pearson": 2}
+
+_cache: dict[str, Any] = {}
+
+
+def cupy_module() -> Any:
+    """The ``cupy`` module when it imports and sees a GPU, else None (never raises)."""
+    from fcgraph.fc.backend import cupy_if_available
+
+    return cupy_if_available()
+
+
+def available() -> bool:
+    """True when CuPy imports and a GPU is usable."""
+    return cupy_module() is not None
+
+
+def _cp() -> Any:
+    cp = cupy_module()
+    if cp is None:
+        raise FcgraphError("CuPy is not installed or sees no GPU")
+    return cp
+
+
+# -- cuBLAS products ------------------------------------------------------------------------------
+
+
+def _check_rows(x: Any, dtype: str, name: str) -> None:
+    if x.dtype != np.dtype(dtype) or x.ndim != 2 or not x.flags.c_contiguous:
+        raise FcgraphError(f"{name} must be a C-ordered 2-D {dtype} device array, got {x.dtype} "
+                           f"{x.shape}")
+
+
+def gemm_nt(out: Any, a: Any, a0: int, b: Any, b0: int, k: int, *, beta: float = 0.0,
+            compute: int = CUBLAS_COMPUTE_32F_FAST_TF32) -> Any:
+    """``out = a[:, a0:a0+k] @ b[:, b0:b0+k].T + beta * out`` by ``cublasGemmEx``, no copies.
+
+    ``a`` (m, La), ``b`` (n, Lb) and ``out`` (m, n): C-ordered float32 device arrays. Row-major
+    ``out`` is column-major ``out.T`` = op(B) x op(A) with B = b's slice seen as a (k, n)
+    column-major matrix (leading dimension Lb, transposed) and A = a's slice as (k, m)
+    (leading dimension La): m_blas = n, n_blas = m.
+    """
+    _cp()  # a clear error without a GPU
+    from cupy.cuda import cublas, device
+
+    _check_rows(a, "float32", "a")
+    _check_rows(b, "float32", "b")
+    _check_rows(out, "float32", "out")
+    m, n = a.shape[0], b.shape[0]
+    if out.shape != (m, n):
+        raise FcgraphError(f"out has shape {out.shape}, expected {(m, n)}")
+    if not (a0 >= 0 and a0 + k <= a.shape[1] and b0 >= 0 and b0 + k <= b.shape[1]):
+        raise FcgraphError("column range outside the trains")
+    if k >= F32_EXACT_BINS:
+        raise FcgraphError(f"one product may sum at most 2**24 bins exactly, got {k}")
+    if k == 0 or m == 0 or n == 0:
+        if beta == 0.0:
+            out.fill(0)
+        return out
+    handle = device.get_cublas_handle()
+    cublas.setPointerMode(handle, CUBLAS_POINTER_MODE_HOST)
+    alpha_h = np.array(1.0, dtype=np.float32)
+    beta_h = np.array(beta, dtype=np.float32)
+    item = 4
+    cublas.gemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k,
+                  alpha_h.ctypes.data, b.data.ptr + b0 * item, CUDA_R_32F, b.shape[1],
+                  a.data.ptr + a0 * item, CUDA_R_32F, a.shape[1],
+                  beta_h.ctypes.data, out.data.ptr, CUDA_R_32F, n,
+                  compute, CUBLAS_GEMM_DEFAULT)
+    return out
+
+
+def counts_tf32(a: Any, b: Any, out: Any = None) -> Any:
+    """Exact cofiring counts (m, n) float32 of 0/1 float32 device trains a (m, L), b (n, L)."""
+    cp = _cp()
+    if out is None:
+        out = cp.empty((a.shape[0], b.shape[0]), dtype=cp.float32)
+    return gemm_nt(out, a, 0, b, 0, a.shape[1])
+
+
+def shifted_counts(a: Any, b: Any, shift: int, out: Any = None) -> Any:
+    """Counts (m, n) float32 of ``a`` against ``roll(b, shift, axis=1)``: two products, no copy.
+
+    roll(b, s)[:, t] = b[:, t - s], so the count is ``a[:, s:] . b[:, :L-s] + a[:, :s] .
+    b[:, L-s:]`` (s taken modulo L).
+    """
+    cp = _cp()
+    L = a.shape[1]
+    if b.shape[1] != L:
+        raise FcgraphError("a and b differ in length")
+    if out is None:
+        out = cp.empty((a.shape[0], b.shape[0]), dtype=cp.float32)
+    s = int(shift) % L
+    if s == 0:
+        return gemm_nt(out, a, 0, b, 0, L)
+    gemm_nt(out, a, s, b, 0, L - s)
+    return gemm_nt(out, a, 0, b, L - s, s, beta=1.0)
+
+
+def counts_int8(a: Any, b: Any) -> Any:
+    """Exact counts (m, n) int32 of 0/1 int8 device trains a (m, L), b (n, L) on INT8 tensor
+    cores (``cublasGemmEx``, CUBLAS_COMPUTE_32I, the "TN" layout INT8 needs). Bins and rows
+    are padded with zeros to multiples of 4 (cuBLAS's INT8 alignment rules)."""
+    cp = _cp()
+    from cupy.cuda import cublas, device
+
+    m, L = a.shape
+    n = b.shape[0]
+    pad, pad_m, pad_n = (-L) % 4, (-m) % 4, (-n) % 4  # leading dimensions multiples of 4
+    if pad or pad_m:
+        a = cp.pad(a, ((0, pad_m), (0, pad)))
+    if pad or pad_n:
+        b = cp.pad(b, ((0, pad_n), (0, pad)))
+    a = cp.ascontiguousarray(a, dtype=cp.int8)
+    b = cp.ascontiguousarray(b, dtype=cp.int8)
+    k = L + pad
+    m4, n4 = m + pad_m, n + pad_n
+    out = cp.empty((m4, n4), dtype=cp.int32)
+    handle = device.get_cublas_handle()
+    cublas.setPointerMode(handle, CUBLAS_POINTER_MODE_HOST)
+    alpha_h = np.array(1, dtype=np.int32)
+    beta_h = np.array(0, dtype=np.int32)
+    cublas.gemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, n4, m4, k,
+                  alpha_h.ctypes.data, b.data.ptr, CUDA_R_8I, k,
+                  a.data.ptr, CUDA_R_8I, k,
+                  beta_h.ctypes.data, out.data.ptr, CUDA_R_32I, n4,
+                  CUBLAS_COMPUTE_32I, CUBLAS_GEMM_DEFAULT)
+    return out if (m4, n4) == (m, n) else cp.ascontiguousarray(out[:m, :n])
+
+
+# -- bit-packed popcount ---------------------------------------------------------------------------
+
+_POPCOUNT_SRC = r"""
+extern "C" __global__ void fcgraph_popcount_counts(
+        const unsigned long long* __restrict__ a, const unsigned long long* __restrict__ b,
+        int* __restrict__ out, const int m, const int n, const int words) {
+    // 16 x 16 threads; each computes out[i, j]; word tiles of 32 staged in shared memory
+    __shared__ unsigned long long sa[16][33];
+    __shared__ unsigned long long sb[16][33];
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int i = blockIdx.y * 16 + ty, j = blockIdx.x * 16 + tx;
+    int acc = 0;
+    for (int w0 = 0; w0 < words; w0 += 32) {
+        for (int w = tx; w < 32; w += 16) {
+            const int col = w0 + w;
+            const int ra = blockIdx.y * 16 + ty, rb = blockIdx.x * 16 + ty;
+            sa[ty][w] = (ra < m && col < words) ? a[(long long)ra * words + col] : 0ULL;
+            sb[ty][w] = (rb < n && col < words) ? b[(long long)rb * words + col] : 0ULL;
+        }
+        __syncthreads();
+        #pragma unroll 8
+        for (int w = 0; w < 32; ++w) acc += __popcll(sa[ty][w] & sb[tx][w]);
+        __syncthreads();
+    }
+    if (i < m && j < n) out[(long long)i * n + j] = acc;
+}
+"""
+
+
+def pack_words(spikes: Any) -> Any:
+    """Boolean (n, L) device trains as uint64 words (n, ceil(L / 64)), bin t = bit t % 64 of
+    word t // 64 (little bit order; zero padding)."""
+    cp = _cp()
+    n, L = spikes.shape
+    packed = cp.packbits(spikes.astype(cp.bool_), axis=1, bitorder="little")  # (n, ceil(L/8))
+    width = -(-L // 64) * 8
+    if packed.shape[1] != width:
+        packed = cp.pad(packed, ((0, 0), (0, width - packed.shape[1])))
+    return cp.ascontiguousarray(packed).view(cp.uint64)
+
+
+def popcount_counts(a_words: Any, b_words: Any) -> Any:
+    """Counts (m, n) int32 from uint64 packed trains a (m, W), b (n, W) (see :func:`pack_words`)."""
+    cp = _cp()
+    if "popcount" not in _cache:
+        _cache["popcount"] = cp.RawKernel(_POPCOUNT_SRC, "fcgraph_popcount_counts")
+    m, words = a_words.shape
+    n = b_words.shape[0]
+    if b_words.shape[1] != words:
+        raise FcgraphError("packed trains differ in length")
+    a_words = cp.ascontiguousarray(a_words, dtype=cp.uint64)
+    b_words = cp.ascontiguousarray(b_words, dtype=cp.uint64)
+    out = cp.zeros((m, n), dtype=cp.int32)
+    grid = ((n + 15) // 16, (m + 15) // 16)
+    _cache["popcount"](grid, (16, 16), (a_words, b_words, out, np.int32(m), np.int32(n),
+                                        np.int32(words)))
+    return out
+
+
+# -- the fused shift null ------------------------------------------------------------------------
+
+_FINAL_SRC = r"""
+extern "C" __global__ void fcgraph_shift_final(
+        const float* __restrict__ obs, const long long* __restrict__ s1,
+        const long long* __restrict__ s2, const long long* __restrict__ na,
+        const long long* __restrict__ nb, const unsigned char* __restrict__ tested_pre,
+        const unsigned char* __restrict__ tested_post, const unsigned char* __restrict__ cand,
+        const int has_cand, const int m, const int n, const long long n_shifts,
+        const double L, const double zthr, const int measure,
+        double* __restrict__ value, double* __restrict__ mean, double* __restrict__ sd,
+        double* __restrict__ z, unsigned char* __restrict__ flags) {
+    const long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (k >= (long long)m * n) return;
+    const int i = (int)(k / n), j = (int)(k % n);
+    const double c = (double)obs[k];
+    const double a = (double)na[i], b = (double)nb[j];
+    // the measure, as fcgraph.fc.measures computes it (same operations, same order)
+    double v;
+    if (measure == 0) {
+        v = c;
+    } else if (measure == 1) {
+        const double pa = c / a, pb = c / b, ta = a / L, tb = b / L;
+        const double den_a = 1.0 - pa * tb, den_b = 1.0 - pb * ta;
+        v = 0.5 * ((pa - tb) / den_a + (pb - ta) / den_b);
+        if (!isfinite(pa) || !isfinite(pb) || den_a == 0.0 || den_b == 0.0) v = nan("");
+    } else {
+        v = (L * c - a * b) / sqrt(a * (L - a) * b * (L - b));
+        if (a == 0.0 || a == L || b == 0.0 || b == L) v = nan("");
+    }
+    // moments of the count over the shifts, exact in int64 around a nearby integer
+    const long long t1 = s1[k], t2 = s2[k];
+    const double mu = (double)t1 / (double)n_shifts;
+    const long long ci = (long long)rint(mu);
+    const long long d = t1 - n_shifts * ci;
+    const long long e = t2 - ci * (2 * t1 - n_shifts * ci);
+    double ss = (double)e - ((double)d * (double)d) / (double)n_shifts;
+    if (ss < 0.0) ss = 0.0;
+    const double sdev = n_shifts > 1 ? sqrt(ss / (double)(n_shifts - 1)) : nan("");
+    const double zz = (c - mu) / sdev;
+    unsigned char f = 0;
+    const bool tested = tested_pre[i] && tested_post[j] && (!has_cand || cand[k]);
+    if (tested) f |= 1;
+    if (sdev > 0.0) f |= 2;
+    const bool valid = tested && sdev > 0.0 && isfinite(v) && isfinite(zz);
+    if (valid) f |= 4;
+    if (valid && zz <= -zthr) f |= 8;
+    if (valid && zz >= zthr) f |= 16;
+    value[k] = v; mean[k] = mu; sd[k] = sdev; z[k] = zz; flags[k] = f;
+}
+"""
+
+
+def _kernels() -> dict[str, Any]:
+    cp = _cp()
+    if "acc" not in _cache:
+        _cache["acc"] = cp.ElementwiseKernel(
+            "float32 c, float32 obs", "int64 s1, int64 s2, int32 nge",
+            "long long v = (long long)c; s1 += v; s2 += v * v; nge += (c >= obs) ? 1 : 0;",
+            "fcgraph_shift_accumulate")
+        _cache["final"] = cp.RawKernel(_FINAL_SRC, "fcgraph_shift_final",
+                                       options=("--fmad=false",))
+    return _cache
+
+
+class ShiftNullEngine:
+    """The shift null of one layer pair on the GPU, computed a post tile at a time.
+
+    ``pre`` (n_pre, L) boolean host trains; ``shifts`` int bin offsets; ``measure`` one of
+    sttc, pearson, cofire (STTC at dt = 0); ``z`` threshold; ``tested_pre`` (n_pre,) bool.
+    """
+
+    def __init__(self, pre: np.ndarray, shifts: np.ndarray, *, measure: str, z: float,
+                 tested_pre: np.ndarray) -> None:
+        cp = _cp()
+        if measure not in MEASURE_CODES:
+            raise FcgraphError(f"unknown measure {measure!r}")
+        self.cp = cp
+        self.L = pre.shape[1]
+        if self.L >= F32_EXACT_BINS:
+            raise FcgraphError("the CuPy shift null handles L < 2**24 bins")
+        self.pre = cp.asarray(np.ascontiguousarray(pre, dtype=bool)).astype(cp.float32)  # cast on the GPU
+        self.na = cp.asarray(np.count_nonzero(pre, axis=1).astype(np.int64))
+        self.tested_pre = cp.asarray(np.asarray(tested_pre, dtype=np.uint8))
+        self.shifts = [int(s) for s in np.asarray(shifts).tolist()]
+        self.measure, self.z = measure, float(z)
+        self.k = _kernels()
+
+    def tile(self, post: np.ndarray, tested_post: np.ndarray,
+             candidates: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+        """Edges and pair counts of the pre layer against boolean post trains (n_tile, L).
+
+        Returns ``(picked, counts)``: picked holds pre_idx, post_local (int64), cofire (int64),
+        value, null_mean, null_sd, z (float64) of the edges ordered by post then pre; counts
+        holds tested, zero_spread, nonfinite, negative_tail.
+        """
+        cp = self.cp
+        m, n = self.pre.shape[0], post.shape[0]
+        b = cp.asarray(np.ascontiguousarray(post, dtype=bool)).astype(cp.float32)
+        nb = cp.asarray(np.count_nonzero(post, axis=1).astype(np.int64))
+        obs = counts_tf32(self.pre, b)
+        buf = cp.empty_like(obs)
+        s1 = cp.zeros((m, n), dtype=cp.int64)
+        s2 = cp.zeros((m, n), dtype=cp.int64)
+        nge = cp.zeros((m, n), dtype=cp.int32)
+        for s in self.shifts:
+            shifted_counts(self.pre, b, s, out=buf)
+            self.k["acc"](buf, obs, s1, s2, nge)
+        value = cp.empty((m, n), dtype=cp.float64)
+        mean, sd, zz = cp.empty_like(value), cp.empty_like(value), cp.empty_like(value)
+        flags = cp.empty((m, n), dtype=cp.uint8)
+        has_cand = candidates is not None
+        cand = cp.asarray(np.ascontiguousarray(candidates, dtype=np.uint8)) if has_cand else \
+            cp.zeros(1, dtype=cp.uint8)
+        total = m * n
+        threads = 256
+        self.k["final"](((total + threads - 1) // threads,), (threads,),
+                        (obs, s1, s2, self.na, nb, self.tested_pre,
+                         cp.asarray(np.asarray(tested_post, dtype=np.uint8)), cand,
+                         np.int32(has_cand), np.int32(m), np.int32(n),
+                         np.int64(len(self.shifts)), np.float64(self.L), np.float64(self.z),
+                         np.int32(MEASURE_CODES[self.measure]), value, mean, sd, zz, flags))
+        tested = (flags & FLAG_TESTED) != 0
+        spread = (flags & FLAG_SPREAD) != 0
+        valid = (flags & FLAG_VALID) != 0
+        counts = {"tested": int(cp.count_nonzero(tested)),
+                  "zero_spread": int(cp.count_nonzero(tested & ~spread)),
+                  "nonfinite": int(cp.count_nonzero(tested & spread & ~valid)),
+                  "negative_tail": int(cp.count_nonzero((flags & FLAG_NEG) != 0))}
+        # edges ordered by post, then pre: nonzero over the transposed flags
+        post_local, pre_idx = cp.nonzero(((flags & FLAG_EDGE) != 0).T)
+        picked = {"pre_idx": cp.asnumpy(pre_idx).astype(np.int64),
+                  "post_local": cp.asnumpy(post_local).astype(np.int64),
+                  "cofire": cp.asnumpy(cp.rint(obs[pre_idx, post_local])).astype(np.int64),
+                  "value": cp.asnumpy(value[pre_idx, post_local]),
+                  "null_mean": cp.asnumpy(mean[pre_idx, post_local]),
+                  "null_sd": cp.asnumpy(sd[pre_idx, post_local]),
+                  "z": cp.asnumpy(zz[pre_idx, post_local])}
+        return picked, counts

@@ -17,6 +17,7 @@ of pre autocorrelation features.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 #: Edge table columns in contract order (fcgraph.contract.EDGE_COLUMNS), then optional p, q.
 EDGE_COLUMN_ORDER = ("run_id", "condition", "pre_layer", "pre_idx", "post_layer", "post_idx",
                      "cofire", "value", "null_mean", "null_sd", "z")
+#: Candidate pairs: a boolean (n_pre, n_post) array or ``(j0, j1) -> bool (n_pre, j1 - j0)``.
+Candidates = np.ndarray | Callable[[int, int], np.ndarray]
 _NUMERIC = ("pre_idx", "post_idx", "cofire", "value", "null_mean", "null_sd", "z", "p", "q")
 
 
@@ -98,6 +101,31 @@ def edge_frame(arrays: dict[str, np.ndarray], *, run_id: str, condition: str, pr
     return pd.DataFrame(data, index=index)
 
 
+def edge_table(arrays: dict[str, np.ndarray], *, run_id: str, condition: str, pre_layer: str,
+               post_layer: str, with_pq: bool) -> pa.Table:
+    """The edge rows as an Arrow table with exactly the contract's schema (+ p, q), built
+    without pandas (string columns from a one-entry dictionary: fast for millions of rows)."""
+    import pyarrow as pa
+
+    from fcgraph.contract import EDGE_COLUMNS, OPTIONAL_EDGE_COLUMNS
+
+    n = arrays["pre_idx"].size
+    codes = pa.array(np.zeros(n, dtype=np.int32))
+
+    def text(value: str) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(codes, pa.array([value], pa.string())).cast(pa.string())
+
+    columns: dict[str, Any] = {"run_id": text(run_id), "condition": text(condition),
+                               "pre_layer": text(pre_layer), "post_layer": text(post_layer)}
+    for name in ("pre_idx", "post_idx", "cofire"):
+        columns[name] = pa.array(np.asarray(arrays[name], dtype=np.int64))
+    extra = ("p", "q") if with_pq else ()
+    for name in ("value", "null_mean", "null_sd", "z") + extra:
+        columns[name] = pa.array(np.asarray(arrays[name], dtype=np.float64))
+    fields = list(EDGE_COLUMNS.items()) + [(k, OPTIONAL_EDGE_COLUMNS[k]) for k in extra]
+    return pa.table({name: columns[name] for name, _ in fields}, schema=pa.schema(fields))
+
+
 def edges_to_arrow(edges: pd.DataFrame) -> pa.Table:
     """The edge DataFrame as an Arrow table with exactly the contract's schema (+ p, q if present)."""
     import pyarrow as pa
@@ -112,10 +140,10 @@ def edges_to_arrow(edges: pd.DataFrame) -> pa.Table:
 
 
 def _report(counts: dict[str, int], tested_pre: np.ndarray, tested_post: np.ndarray,
-            spikes_pre: np.ndarray, spikes_post: np.ndarray, *, significant: int, edges: int,
-            in_degree: np.ndarray, threshold: float, L: int, n_null: int) -> dict[str, Any]:
+            spikes_pre: np.ndarray, spikes_post: np.ndarray, *, pairs: int, significant: int,
+            edges: int, in_degree: np.ndarray, threshold: float, L: int,
+            n_null: int) -> dict[str, Any]:
     """The report dict of :func:`significant_edges` (documented there)."""
-    pairs = tested_pre.size * tested_post.size
     return {
         "pairs": pairs,
         "tested": counts["tested"],
@@ -182,7 +210,11 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
                       min_shift: int = 40, shift_unit: int | None = None, seed: int = 0,
                       backend: str | Backend = "numpy", tile: int = DEFAULT_TILE,
                       pre_layer: str = "pre", post_layer: str = "post", run_id: str = "run",
-                      condition: str = "clean") -> tuple[pd.DataFrame, dict[str, Any]]:
+                      condition: str = "clean", candidates: Candidates | None = None,
+                      dense: dict[str, Any] | None = None,
+                      sink: Callable[[pa.Table], None] | None = None,
+                      progress: Callable[[int, int], None] | None = None,
+                      ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Significant functional edges from a pre layer to a post layer, and a report.
 
     ``pre`` (n_pre, L), ``post`` (n_post, L): boolean trains or :class:`SpikeMatrix`, L = T x
@@ -207,6 +239,20 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
     in-edges per post neuron BEFORE the top_k cut), ``pre_spike_count`` / ``post_spike_count``;
     and ``nominal_rate`` (one-sided normal tail of the threshold), ``L``, ``n_shifts_used``,
     ``params``.
+
+    Streaming and restriction (used by :func:`fcgraph.fc.run.compute_run`):
+
+    - ``candidates``: a boolean (n_pre, n_post) array, or a function ``(j0, j1) -> bool
+      (n_pre, j1 - j0)`` giving the block for post neurons j0 .. j1-1: only candidate pairs are
+      tested, counted in ``pairs`` and eligible as edges (the FDR family is the tested
+      candidates). The products still cover every pair.
+    - ``dense``: arrays (or ``numpy.memmap``) of shape (n_pre, n_post) under any of the keys
+      cofire, value, null_mean, null_sd, z, filled tile by tile with every pair's numbers.
+    - ``sink``: called with each post tile's edges (a ``pyarrow.Table`` with the contract's
+      schema, rows in the final order) instead of collecting them, so memory stays bounded by a
+      tile; the returned ``edges`` is then empty. With ``fdr`` the family spans the whole layer
+      pair, so the edges are collected first, passed to ``sink`` once and also returned.
+    - ``progress``: called as ``progress(post_neurons_done, n_post)`` after each tile.
     """
     if measure not in MEASURES:
         raise FcgraphError(f"unknown measure {measure!r} (one of {', '.join(MEASURES)})")
@@ -230,47 +276,94 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
     count_null = _CountNull(null, unit, staged_pre, T=T, n_shifts=n_shifts, min_shift=min_shift,
                             seed=seed)
     n_null = count_null.n_shifts
+    fused = None
+    if (be.name == "cupy" and null == "shift" and tiled is None and fdr is None and dense is None
+            and L < 2**24):
+        from fcgraph.fc.cupy_kernels import ShiftNullEngine
+
+        fused = ShiftNullEngine(pre_rows, count_null.shifts, measure=measure, z=z,
+                                tested_pre=tested_pre)
 
     counts = dict.fromkeys(("tested", "zero_spread", "nonfinite", "negative_tail"), 0)
     rows = _Rows()
     in_degree = np.zeros(n_post, dtype=np.int64)
     significant = 0
+    n_pairs = 0
+    streaming = sink is not None and fdr is None
+    n_streamed = 0
     for j0 in range(0, n_post, tile):
         post_rows = src_b.rows(j0, j0 + tile)
         nb = post_rows.shape[0]
-        staged_post = StagedTrains(post_rows, be)
-        observed_dev = summed_products(staged_pre, staged_post, [(0, 0, L)])
-        c = counts_to_int64(be, observed_dev)
-        value = tiled(post_rows) if tiled is not None else measure_from_counts(
-            measure, c, spikes_pre, spikes_post[j0:j0 + nb], L)
-        mean, sd, n_ge = count_null.moments(staged_post, observed_dev, c, fdr is not None)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            zz = (c - mean) / sd
-        tested = tested_pre[:, None] & tested_post[None, j0:j0 + nb]
-        spread = sd > 0
-        valid = tested & spread & np.isfinite(value) & np.isfinite(zz)
-        counts["tested"] += int(tested.sum())
-        counts["zero_spread"] += int((tested & ~spread).sum())
-        counts["nonfinite"] += int((tested & spread & ~valid).sum())
-        counts["negative_tail"] += int((valid & (zz <= -z)).sum())
-        if fdr is None:
-            select = valid & (zz >= z)
-            p = None
+        block = None
+        if candidates is not None:
+            block = candidates(j0, j0 + nb) if callable(candidates) else candidates[:, j0:j0 + nb]
+            block = np.asarray(block, dtype=bool)
+            if block.shape != (src_a.n_neurons, nb):
+                raise FcgraphError(f"candidates block has shape {block.shape}, expected "
+                                   f"{(src_a.n_neurons, nb)}")
+            n_pairs += int(block.sum())
         else:
-            p = (1.0 + n_ge) / (1.0 + n_null) if n_ge is not None else normal_upper_tail(zz)
-            select = valid & (p <= fdr)
-        post_local, pre_idx = np.nonzero(select.T)
-        picked = {"pre_idx": pre_idx.astype(np.int64), "post_idx": (post_local + j0).astype(np.int64),
-                  "cofire": c[pre_idx, post_local], "value": value[pre_idx, post_local],
-                  "null_mean": mean[pre_idx, post_local], "null_sd": sd[pre_idx, post_local],
-                  "z": zz[pre_idx, post_local]}
+            n_pairs += src_a.n_neurons * nb
+        p = None
+        if fused is not None:  # CuPy: counts, null, measure and threshold on the GPU
+            got, tile_counts = fused.tile(post_rows, tested_post[j0:j0 + nb], block)
+            for key, number in tile_counts.items():
+                counts[key] += number
+            pre_idx = got["pre_idx"]
+            picked = {"pre_idx": pre_idx, "post_idx": got["post_local"] + j0,
+                      **{k: got[k] for k in ("cofire", "value", "null_mean", "null_sd", "z")}}
+        else:
+            staged_post = StagedTrains(post_rows, be)
+            observed_dev = summed_products(staged_pre, staged_post, [(0, 0, L)])
+            c = counts_to_int64(be, observed_dev)
+            value = tiled(post_rows) if tiled is not None else measure_from_counts(
+                measure, c, spikes_pre, spikes_post[j0:j0 + nb], L)
+            mean, sd, n_ge = count_null.moments(staged_post, observed_dev, c, fdr is not None)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                zz = (c - mean) / sd
+            tested = tested_pre[:, None] & tested_post[None, j0:j0 + nb]
+            if block is not None:
+                tested &= block
+            if dense is not None:
+                for key, arr in (("cofire", c), ("value", value), ("null_mean", mean),
+                                 ("null_sd", sd), ("z", zz)):
+                    if key in dense:
+                        dense[key][:, j0:j0 + nb] = arr
+            spread = sd > 0
+            valid = tested & spread & np.isfinite(value) & np.isfinite(zz)
+            counts["tested"] += int(tested.sum())
+            counts["zero_spread"] += int((tested & ~spread).sum())
+            counts["nonfinite"] += int((tested & spread & ~valid).sum())
+            counts["negative_tail"] += int((valid & (zz <= -z)).sum())
+            if fdr is None:
+                select = valid & (zz >= z)
+            else:
+                p = (1.0 + n_ge) / (1.0 + n_null) if n_ge is not None else normal_upper_tail(zz)
+                select = valid & (p <= fdr)
+            post_local, pre_idx = np.nonzero(select.T)
+            picked = {"pre_idx": pre_idx.astype(np.int64),
+                      "post_idx": (post_local + j0).astype(np.int64),
+                      "cofire": c[pre_idx, post_local], "value": value[pre_idx, post_local],
+                      "null_mean": mean[pre_idx, post_local], "null_sd": sd[pre_idx, post_local],
+                      "z": zz[pre_idx, post_local]}
         if p is not None:
             picked["p"] = p[pre_idx, post_local]
         elif top_k is not None:  # z rule: every in-edge of these post neurons is here
             significant += pre_idx.size
             in_degree += np.bincount(picked["post_idx"], minlength=n_post)
             picked = _take(picked, top_k_mask(picked["post_idx"], pre_idx, picked["z"], top_k))
-        rows.add(**picked)
+        if streaming:
+            if top_k is None:
+                significant += pre_idx.size
+                in_degree += np.bincount(picked["post_idx"], minlength=n_post)
+            order = np.lexsort((picked["pre_idx"], picked["post_idx"]))
+            n_streamed += order.size
+            sink(edge_table(_take(picked, order), run_id=run_id, condition=condition,
+                            pre_layer=pre_layer, post_layer=post_layer, with_pq=False))
+        else:
+            rows.add(**picked)
+        if progress is not None:
+            progress(j0 + nb, n_post)
 
     arrays = rows.arrays()
     if fdr is not None:
@@ -279,7 +372,7 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
     else:
         arrays.pop("p")
         arrays.pop("q")
-    if fdr is not None or top_k is None:
+    if not streaming and (fdr is not None or top_k is None):
         significant = arrays["pre_idx"].size
         in_degree = np.bincount(arrays["post_idx"], minlength=n_post).astype(np.int64)
         if top_k is not None:
@@ -289,9 +382,11 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
     arrays = _take(arrays, order)
     edges = edge_frame(arrays, run_id=run_id, condition=condition, pre_layer=pre_layer,
                        post_layer=post_layer, with_pq=fdr is not None)
-    report = _report(counts, tested_pre, tested_post, spikes_pre, spikes_post,
-                     significant=int(significant), edges=len(edges), in_degree=in_degree,
-                     threshold=z, L=L, n_null=n_null)
+    if sink is not None and not streaming:
+        sink(edges_to_arrow(edges))
+    report = _report(counts, tested_pre, tested_post, spikes_pre, spikes_post, pairs=n_pairs,
+                     significant=int(significant), edges=n_streamed if streaming else len(edges),
+                     in_degree=in_degree, threshold=z, L=L, n_null=n_null)
     report["params"] = {"T": T, "measure": measure, "dt": dt, "null": null, "z": z,
                         "min_spikes": min_spikes, "fdr": fdr, "top_k": top_k,
                         "n_shifts": n_shifts if null == "shift" else None,

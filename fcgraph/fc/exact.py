@@ -40,11 +40,26 @@ from fcgraph.fc.spikes import Spikes, as_source, check_pair
 #: Bytes of pre-layer features multiplied at once (bigger layers go block by block).
 FEATURE_BLOCK_BYTES = 256 << 20
 #: Bytes of pre-layer features kept for all post tiles (above this they are recomputed).
-FEATURE_CACHE_BYTES = 1 << 30
+FEATURE_CACHE_BYTES = 2 << 30
 #: Largest distance from an integer that an FFT autocorrelation may show and still be rounded.
 ROUNDING_SLACK = 0.125
 #: Feature rows per thread at least (smaller inputs run on one thread).
 MIN_ROWS_PER_THREAD = 128
+
+
+def _smooth(n: int) -> bool:
+    """True when n has no prime factor above 5 (a fast FFT length)."""
+    for f in (2, 3, 5):
+        while n % f == 0 and n > 1:
+            n //= f
+    return n == 1
+
+
+def _next_smooth(n: int) -> int:
+    """The smallest 5-smooth number >= n."""
+    while not _smooth(n):
+        n += 1
+    return n
 
 
 def _symmetric_lag_weights(n: int) -> np.ndarray:
@@ -76,17 +91,61 @@ class ExactShiftNull:
         self._pairs = list(zip(p.tolist(), q.tolist(), strict=True))
         n_lags = self.M // 2 + 1
         self.n_features = sum(n_lags if pp == qq else self.M for pp, qq in self._pairs)
+        # feature blocks in column order (as _features writes them): (p, q, width, c_P)
+        blocks = [(pp, qq, n_lags if pp == qq else self.M, 1 if pp == qq else 2)
+                  for pp in range(self.T) for qq in range(pp, self.T)]
+        self.block_p = np.array([b[0] for b in blocks])
+        self.block_q = np.array([b[1] for b in blocks])
+        self.block_c = np.array([b[3] for b in blocks], dtype=np.int64)
+        self.block_start = np.concatenate([[0], np.cumsum([b[2] for b in blocks])])
+        lag_w = _symmetric_lag_weights(self.M)
+        #: the symmetry weight of every feature column (lag weights on the diagonal, 2 off it)
+        self.weights = np.concatenate([lag_w if b[0] == b[1] else np.full(self.M, 2.0)
+                                       for b in blocks])
+        self.inverse_weights = 1.0 / self.weights
+        #: FFT length of the autocorrelations: M when 5-smooth, else a 5-smooth N >= 2 M - 1
+        self.fft_length = self.M if _smooth(self.M) else _next_smooth(2 * self.M - 1)
 
-    def features(self, spikes: np.ndarray, weighted: bool) -> np.ndarray:
+    def baseline(self, phase_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(g, d), int64 (n, n_blocks): g_P = round(n_p n_q / M), d_P = n_p n_q - M g_P."""
+        prod = phase_counts[:, self.block_p] * phase_counts[:, self.block_q]
+        g = (2 * prod + self.M) // (2 * self.M)
+        return g, prod - self.M * g
+
+    def residuals(self, features: np.ndarray, g: np.ndarray, weighted: bool) -> np.ndarray:
+        """Features minus their block baselines (times the weights when ``weighted``), in place.
+
+        Exact in float32 too: every value is an integer of magnitude below 4 M <= 2**24."""
+        gf = g.astype(features.dtype)
+        for k in range(len(self.block_c)):
+            a, b = self.block_start[k], self.block_start[k + 1]
+            if weighted:
+                features[:, a:b] -= gf[:, k:k + 1] * self.weights[a:b].astype(features.dtype)
+            else:
+                features[:, a:b] -= gf[:, k:k + 1]
+        return features
+
+    def cross_left(self, g: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """Left factor (n, 3 n_blocks) float64 of the baseline part of the sum of squares."""
+        c = self.block_c
+        return np.hstack([c * self.M * g, c * g, c * d]).astype(np.float64)
+
+    def cross_right(self, g: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """Right factor (n, 3 n_blocks) float64 of the baseline part of the sum of squares."""
+        return np.hstack([g, d, g]).astype(np.float64)
+
+    def features(self, spikes: np.ndarray, weighted: bool,
+                 dtype: type[np.floating] = np.float64) -> np.ndarray:
         """Autocorrelation features, float64 (n, n_features), of exact integer value <= 2 M.
 
         ``weighted`` multiplies in the symmetry weights (put them on one side of the product).
+        ``dtype`` float32 is exact too while 2 M <= 2**24 (every value is an integer <= 2 M).
         The FFTs run in float32 first and are redone in float64 unless every value lies within
         :data:`ROUNDING_SLACK` of an integer, so the rounded features are exact either way.
         Rows are split over threads (NumPy and the FFT release the GIL).
         """
         n = spikes.shape[0]
-        out = np.empty((n, self.n_features))
+        out = np.empty((n, self.n_features), dtype=dtype)
         workers = max(1, min(os.cpu_count() or 1, n // MIN_ROWS_PER_THREAD))
         bounds = np.linspace(0, n, workers + 1).astype(int)
         parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
@@ -113,12 +172,20 @@ class ExactShiftNull:
         # (n, T, M): phase-major so every FFT runs along the last, contiguous axis
         x = np.ascontiguousarray(np.asarray(spikes).reshape(n, self.M, self.T).transpose(0, 2, 1),
                                  dtype=dtype)
-        spec = np.fft.rfft(x, axis=-1)  # (n, T, M//2+1)
+        # An FFT of length M is slow when M has a large prime factor (1797 images = 3 x 599):
+        # then correlate linearly at a 5-smooth length N >= 2M - 1 and fold the negative lags,
+        # R(tau) = c[tau] + c[N - M + tau] (tau >= 1).
+        N = self.fft_length
+        spec = np.fft.rfft(x, n=N, axis=-1)  # (n, T, N//2+1)
         n_lags = self.M // 2 + 1
         lag_w = _symmetric_lag_weights(self.M)
         col, slack = 0, 0.0
         for p in range(self.T):
-            cross = np.fft.irfft(np.conj(spec[:, p:p + 1]) * spec[:, p:], n=self.M, axis=-1)
+            cross = np.fft.irfft(np.conj(spec[:, p:p + 1]) * spec[:, p:], n=N, axis=-1)
+            if N != self.M:
+                folded = cross[..., :self.M].copy()
+                folded[..., 1:] += cross[..., N - self.M + 1:]
+                cross = folded
             exact = np.rint(cross)  # (n, T - p, M): R_pq(tau) for q = p .. T-1
             cross -= exact
             slack = max(slack, float(np.abs(cross, out=cross).max(initial=0.0)))
@@ -170,79 +237,102 @@ def float32_exact_limit(n_terms: int) -> float:
     return (1.0 - ku / (1.0 - ku)) * 2.0**24 if ku < 0.5 else 0.0
 
 
+#: Bound on ||x|| ||y|| (Cauchy-Schwarz) under which a float32 dot product of integers is exact:
+#: every partial sum is an integer of magnitude <= sum |x_l y_l| <= ||x|| ||y|| <= 2**24. The
+#: margin covers the float64 rounding of the norms themselves.
+NORM_PRODUCT_LIMIT = 2.0**24 * (1.0 - 2.0**-20)
+
+
 class ExactNullBlocks:
     """The pre layer's autocorrelation features for :class:`ExactShiftNull`, and the products.
 
-    Pre features are kept (float64, or float32 -- exact -- to fit) within
-    :data:`FEATURE_CACHE_BYTES`, else recomputed per block of :data:`FEATURE_BLOCK_BYTES` for
-    every post tile. On the NumPy backend each block tries a
-    float32 product for the rows that may stay below 2**24 and keeps the rows proven exact by
-    :func:`float32_exact_limit`; the other rows (and every row on other backends, where TF32 may
-    be on) use float64, exact below 2**53.
+    The sum of squares is split exactly into a small part and a residual part. Within each
+    feature block P = (p, q) (phase pair; one block over bins) the autocorrelation R_pq(tau)
+    fluctuates around n_p n_q / M; with the integer g_P = round(n_p n_q / M), the residual
+    r = R - g, the block weight c_P (1 on the diagonal, 2 off it), the lag weights w (summing
+    to c_P M over a block) and d_P = n_p n_q - M g_P:
+
+        sum_l w_l R^a_l R^b_l = sum_P c_P (M g^a_P g^b_P + g^a_P d^b_P + d^a_P g^b_P)
+                                + sum_l w_l r^a_l r^b_l.
+
+    The first sum is a float64 product of 3 T (T + 1) / 2 columns (exact: all terms are far
+    below 2**53). The residuals are small integers (about the square root of R), so their
+    product runs in float32 on the NumPy backend for every pair whose weighted norms prove it
+    exact (:data:`NORM_PRODUCT_LIMIT`); the other pairs, and every pair on other backends
+    (where TF32 may be on), use float64, exact below 2**53. Pre residual features are kept in
+    float32 (exact: |w r| <= 4 M < 2**24) within :data:`FEATURE_CACHE_BYTES`, else recomputed per
+    block of :data:`FEATURE_BLOCK_BYTES` for every post tile.
     """
 
     def __init__(self, null: ExactShiftNull, pre: np.ndarray, backend: Backend) -> None:
         self.null, self.pre, self.backend = null, pre, backend
-        self.rows = max(1, FEATURE_BLOCK_BYTES // (8 * max(null.n_features, 1)))
-        self.phase_counts = null.phase_counts(pre)
-        self.try_float32 = backend.name == "numpy" and 2 * null.M <= 2**24
-        self.limit = float32_exact_limit(null.n_features)
-        # float64 if it fits, else float32 (exact for integers up to 2 M <= 2**24), else none
         n_pre, n_feat = pre.shape[0], null.n_features
-        dtypes = [np.float64] + ([np.float32] if 2 * null.M <= 2**24 else [])
-        fitting = [d for d in dtypes if n_pre * n_feat * np.dtype(d).itemsize <= FEATURE_CACHE_BYTES]
+        self.rows = max(1, FEATURE_BLOCK_BYTES // (8 * max(n_feat, 1)))
+        self.phase_counts = null.phase_counts(pre)
+        self.narrow = backend.name == "numpy" and 4 * null.M < 2**24
+        self.limit = NORM_PRODUCT_LIMIT
+        self.dtype = np.float32 if 4 * null.M < 2**24 else np.float64  # features stay exact
+        g, d = null.baseline(self.phase_counts)
+        self.left = null.cross_left(g, d)
+        self._g = g
+        self.norms = np.empty(n_pre)
         self._cached: np.ndarray | None = None
-        if fitting:
-            self._cached = np.empty((n_pre, n_feat), dtype=fitting[0])
-            for i0 in range(0, n_pre, self.rows):  # block by block: no second full copy
-                self._cached[i0:i0 + self.rows] = null.features(pre[i0:i0 + self.rows], True)
+        if n_pre * n_feat * 4 <= FEATURE_CACHE_BYTES and 4 * null.M < 2**24:
+            self._cached = np.empty((n_pre, n_feat), dtype=np.float32)
+        for i0 in range(0, n_pre, self.rows):  # block by block: no second full copy
+            res = self._residuals(i0, min(i0 + self.rows, n_pre))
+            if self._cached is not None:
+                self._cached[i0:i0 + res.shape[0]] = res
 
-    def _sum_squares(self, i0: int, i1: int, post_feats: np.ndarray,
-                     post_staged: dict[str, Any], guess: np.ndarray) -> np.ndarray:
-        """Exact sum over all shifts of C**2, int64 (i1 - i0, n_post), for pre rows i0 .. i1-1.
+    def _residuals(self, i0: int, i1: int) -> np.ndarray:
+        """Weighted residual features, float64 (i1 - i0, n_features); also fills the norms."""
+        null = self.null
+        res = null.residuals(null.features(self.pre[i0:i1], True, self.dtype), self._g[i0:i1],
+                             weighted=True)
+        self.norms[i0:i1] = np.sqrt(np.einsum("ij,ij,j->i", res, res,
+                                              null.inverse_weights.astype(res.dtype),
+                                              dtype=np.float64))
+        return res
 
-        ``guess`` (i1 - i0, n_post) estimates the sums: when at least half the rows have every
-        guess well below the float32 limit, those rows try the float32 product (kept only where
-        proven exact); the rest use float64.
-        """
+    def _sum_squares(self, i0: int, i1: int, post: dict[str, Any]) -> np.ndarray:
+        """The residual part of the sum of C**2, exact int64 (i1 - i0, n_post), for pre rows
+        i0 .. i1-1 against the staged post residuals ``post`` (see :meth:`moments`)."""
         be = self.backend
         cached = self._cached is not None
-        feats = self._cached[i0:i1] if cached else self.null.features(self.pre[i0:i1], True)
-        out = np.empty(guess.shape, dtype=np.int64)
-        wide = np.ones(guess.shape[0], dtype=bool)
-        rows = np.flatnonzero(guess.max(axis=1, initial=0.0) <= 0.5 * self.limit)
-        if self.try_float32 and 2 * rows.size >= guess.shape[0]:
-            if "float32" not in post_staged:
-                post_staged["float32"] = post_feats.astype(np.float32)
-            feats32 = feats.astype(np.float32, copy=False)
-            if rows.size < guess.shape[0]:
-                feats32 = feats32[rows]
-            narrow = feats32 @ post_staged["float32"].T
-            exact = (narrow <= self.limit).all(axis=1)
-            out[rows[exact]] = narrow[exact]
-            wide[rows[exact]] = False
-        if wide.any():
-            if "float64" not in post_staged:
-                post_staged["float64"] = be.asarray(post_feats, "float64")
-            rows = np.flatnonzero(wide)
-            block = feats if rows.size == feats.shape[0] else feats[rows]
-            prod = be.matmul_nt(be.asarray(block, "float64"), post_staged["float64"])
-            out[rows] = np.rint(be.to_numpy(prod))
+        feats = self._cached[i0:i1] if cached else self._residuals(i0, i1)
+        out = np.empty((i1 - i0, post["norms"].size), dtype=np.int64)
+        if self.narrow:
+            ok = self.norms[i0:i1, None] * post["norms"][None, :] <= self.limit
+            if "float32" not in post:
+                post["float32"] = post["res"].astype(np.float32, copy=False)
+            narrow = feats.astype(np.float32, copy=False) @ post["float32"].T
+            np.rint(narrow, out=narrow)
+            out[...] = narrow
+            bad_rows, bad_cols = np.flatnonzero(~ok.all(axis=1)), np.flatnonzero(~ok.all(axis=0))
+        else:
+            bad_rows, bad_cols = np.arange(i1 - i0), np.arange(post["norms"].size)
+        if bad_rows.size and bad_cols.size:
+            block = feats if bad_rows.size == feats.shape[0] else feats[bad_rows]
+            right = post["res"] if bad_cols.size == post["res"].shape[0] else post["res"][bad_cols]
+            prod = be.matmul_nt(be.asarray(block, "float64"), be.asarray(right, "float64"))
+            out[np.ix_(bad_rows, bad_cols)] = np.rint(be.to_numpy(prod))
         return out
 
     def moments(self, post: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(mean, sd) float64 (n_pre, n_post_tile) for boolean post trains and their counts."""
         null = self.null
-        post_feats = null.features(post, weighted=False)
-        sum_all = self.phase_counts @ null.phase_counts(post).T  # sum over all shifts of C
-        s1 = sum_all.astype(np.float64)
-        guess = s1 * s1 / null.M + s1  # ~ sum of C**2 (mean**2 + a Poisson-like variance, times M)
+        phase_post = null.phase_counts(post)
+        g, d = null.baseline(phase_post)
+        res = null.residuals(null.features(post, False, self.dtype), g, weighted=False)
+        staged = {"res": res, "norms": np.sqrt(np.einsum("ij,ij,j->i", res, res,
+                                                         null.weights.astype(res.dtype),
+                                                         dtype=np.float64))}
+        sum_all = self.phase_counts @ phase_post.T  # sum over all shifts of C
+        sum_sq = np.rint(self.left @ null.cross_right(g, d).T).astype(np.int64)
         n_pre = self.pre.shape[0]
-        sum_sq = np.empty((n_pre, post.shape[0]), dtype=np.int64)
-        post_staged: dict[str, Any] = {}
         for i0 in range(0, n_pre, self.rows):
             i1 = min(i0 + self.rows, n_pre)
-            sum_sq[i0:i1] = self._sum_squares(i0, i1, post_feats, post_staged, guess[i0:i1])
+            sum_sq[i0:i1] += self._sum_squares(i0, i1, staged)
         return null.moments(sum_sq, sum_all, observed)
 
 

@@ -169,12 +169,12 @@ def _ingest_neurons(driver: neo4j.Driver, database: str, root: Path, manifest: R
             _write(driver, database, """
                 UNWIND range(0, size($idx) - 1) AS i
                 MERGE (n:Neuron {uid: $prefix + toString($idx[i])})
-                SET n.run_id = $run_id, n.layer = $layer, n.layer_order = $order,
+                SET n:$($order_label), n.run_id = $run_id, n.layer = $layer, n.layer_order = $order,
                     n.idx = $idx[i], n.channel = $channel[i], n.y = $y[i], n.x = $x[i],
                     n.rate = CASE WHEN $rate[i] >= 0 THEN $rate[i] END,
                     n.spike_count = CASE WHEN $count[i] >= 0 THEN $count[i] END""",
                    prefix=f"{manifest.run_id}/{layer.name}/", run_id=manifest.run_id,
-                   layer=layer.name, order=layer.order, idx=idx[sl].tolist(),
+                   layer=layer.name, order=layer.order, order_label=f"L{layer.order}", idx=idx[sl].tolist(),
                    channel=channel[sl].tolist(), y=y[sl].tolist(), x=x[sl].tolist(),
                    rate=np.nan_to_num(rate[sl], nan=-1.0).tolist(), count=count[sl].tolist())
             done += len(idx[sl])
@@ -209,13 +209,15 @@ def _selected_rows(path: Path, selection: Selection) -> np.ndarray | None:
     z = table.column("z").to_numpy()
     keep = np.ones(len(z), dtype=bool) if selection.min_z is None else z >= selection.min_z
     if selection.top_k is not None:
-        frame = pd.DataFrame({"layer": table.column("post_layer").to_pandas(),
-                              "idx": table.column("post_idx").to_numpy(), "z": z})
-        frame = frame[keep]
-        rank = frame.groupby(["layer", "idx"], sort=False)["z"].rank(method="first",
-                                                                      ascending=False)
+        rows = np.flatnonzero(keep)
+        layer = pc.dictionary_encode(table.column("post_layer")).combine_chunks().indices
+        key = (layer.to_numpy().astype(np.int64)[rows] << 32) | table.column("post_idx").to_numpy()[rows]
+        order = np.lexsort((-z[rows], key))  # by post neuron, then z descending; stable on ties
+        sorted_key = key[order]
+        starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+        rank = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
         keep = np.zeros(len(z), dtype=bool)
-        keep[frame.index.to_numpy()[(rank <= selection.top_k).to_numpy()]] = True
+        keep[rows[order[rank < selection.top_k]]] = True
     return keep
 
 
@@ -399,6 +401,85 @@ def ingest_condition(driver: neo4j.Driver, root: Path, manifest: RunManifest, co
             "seconds": round(time.perf_counter() - t0, 3)}
 
 
+#: ``analysis/neurons.parquet`` columns set on ``:Neuron`` nodes (clean rows; NaN = not set).
+ANALYSIS_NEURON_PROPS = ("group_size", "gain", "gain_lo", "gain_hi", "threshold", "threshold_lo",
+                         "threshold_hi", "baseline", "r2", "r2_linear", "f_p", "threshold_linear",
+                         "event_threshold", "event_fraction", "mi_event", "mi_average",
+                         "mi_shuffle")
+
+
+def _ingest_analysis(driver: neo4j.Driver, database: str, root: Path,
+                     manifest: RunManifest) -> bool:
+    """Put ``fcgraph analyze`` results into the graph when ``analysis/`` holds them: neuron
+    properties (ANALYSIS_NEURON_PROPS, ``analysed``), each post layer's read-out accuracies on
+    its ``:Layer`` and the findings on the ``:Run`` as flat ``finding_<n>_*`` properties.
+    Skipped when unchanged (``Run.analysis_key``). Returns whether anything was written."""
+    folder = root / "analysis"
+    table_path, json_path = folder / "neurons.parquet", folder / "analysis.json"
+    if not table_path.exists() or not json_path.exists():
+        return False
+    key = f"{sha256_file(table_path)};{sha256_file(json_path)}"
+    done = _write(driver, database, "MATCH (r:Run {run_id: $run_id}) RETURN r.analysis_key AS k",
+                  run_id=manifest.run_id)[0]["k"]
+    if done == key:
+        return False
+    analysis = json.loads(json_path.read_text())
+    if analysis.get("run_id") != manifest.run_id:
+        raise FcgraphError(f"{json_path}: run_id {analysis.get('run_id')!r} is not the manifest's "
+                           f"{manifest.run_id!r}; rerun `fcgraph analyze`")
+    df = pd.read_parquet(table_path)
+    if "condition" in df:
+        df = df[df["condition"] == "clean"]
+    sizes = {la.name: la.n_neurons for la in manifest.layers}
+    bad = df[~df["layer"].isin(list(sizes)) | (df["idx"] < 0)
+             | (df["idx"] >= df["layer"].map(sizes).fillna(0))]
+    if len(bad):
+        raise FcgraphError(f"{table_path}: {len(bad)} rows name neurons the manifest does not have "
+                           f"(e.g. {bad['layer'].iloc[0]}/{bad['idx'].iloc[0]})")
+    for start in range(0, len(df), NEURON_BATCH):
+        part = df.iloc[start:start + NEURON_BATCH]
+        rows = []
+        for rec in part.to_dict("records"):
+            props = {"analysed": bool(rec.get("analysed", False))}
+            for name in ANALYSIS_NEURON_PROPS:
+                value = rec.get(name)
+                if isinstance(value, float | np.floating) and not np.isfinite(value):
+                    value = None
+                elif isinstance(value, np.generic):
+                    value = value.item()
+                props[name] = value
+            rows.append({"uid": neuron_uid(manifest.run_id, rec["layer"], int(rec["idx"])),
+                         "props": props})
+        _write(driver, database, """
+            UNWIND $rows AS row
+            MATCH (n:Neuron {uid: row.uid})
+            SET n += row.props""", rows=rows)
+    layers = []
+    for la in analysis.get("layers", []):
+        dec = la.get("decoding", {})
+        layers.append({"uid": f"{manifest.run_id}/{la['post_layer']}", "props": {
+            "decoding_event_accuracy": dec.get("event", {}).get("accuracy"),
+            "decoding_average_accuracy": dec.get("average", {}).get("accuracy"),
+            "decoding_shuffle_accuracy": dec.get("event", {}).get("shuffle_accuracy"),
+            "median_group_size": la.get("group_sizes", {}).get("median"),
+            "gain_size_rho": la.get("io", {}).get("gain_vs_size", {}).get("rho")}})
+    _write(driver, database, """
+        UNWIND $layers AS l
+        MATCH (x:Layer {uid: l.uid})
+        SET x += l.props""", layers=layers)
+    run_props: dict[str, Any] = {"analysis_key": key, "analysis_created": analysis.get("created")}
+    for f in analysis.get("findings", []):
+        prefix = f"finding_{f['id']}"
+        run_props.update({f"{prefix}_supported": f.get("supported"),
+                          f"{prefix}_value": f.get("value"), f"{prefix}_ci_low": f.get("ci_low"),
+                          f"{prefix}_ci_high": f.get("ci_high"),
+                          f"{prefix}_statistic": f.get("statistic"),
+                          f"{prefix}_criterion": f.get("criterion")})
+    _write(driver, database, "MATCH (r:Run {run_id: $run_id}) SET r += $props",
+           run_id=manifest.run_id, props=run_props)
+    return True
+
+
 def ingest_run(driver: neo4j.Driver, run_dir: str | Path, *, database: str = "neo4j",
                conditions: list[str] | None = None, replace: bool = False,
                batch_size: int = 20_000, workers: int = 2, top_k: int | None = None,
@@ -408,6 +489,8 @@ def ingest_run(driver: neo4j.Driver, run_dir: str | Path, *, database: str = "ne
     ``conditions`` limits the edge tables loaded (default: all listed in the manifest);
     ``top_k`` keeps each post neuron's K strongest in-edges by z, ``min_z`` a stricter threshold;
     ``workers`` edge transactions run concurrently (Neo4j uses one core per transaction).
+    When ``analysis/`` holds ``fcgraph analyze`` output, its neuron properties and findings
+    are added too (see :func:`_ingest_analysis`).
     Returns one row per condition: condition, action, edges, seconds.
     """
     root = Path(run_dir)
@@ -427,6 +510,7 @@ def ingest_run(driver: neo4j.Driver, run_dir: str | Path, *, database: str = "ne
         _ingest_neurons(driver, database, root, manifest, progress)
         _write(driver, database, "MATCH (r:Run {run_id: $run_id}) SET r.neurons_key = $k",
                run_id=manifest.run_id, k=neurons_key)
+    _ingest_analysis(driver, database, root, manifest)
     ids = _node_ids(driver, database, manifest)
     selection = Selection(top_k=top_k, min_z=min_z)
     rows = [ingest_condition(driver, root, manifest, name, database=database, replace=replace,

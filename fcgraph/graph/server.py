@@ -4,12 +4,17 @@ State folder layout (``fcgraph.paths.state_dir``, default ``~/.local/share/fcgra
 
     neo4j/
       lib/                 the server's jars (mvn dependency:copy-dependencies), .complete stamp
+      browser/             fcgraph-browser.jar: Neo4j Browser + fcgraph's style and guide
       home/conf/neo4j.conf written from the options at every start
       home/data/           databases and transaction logs (what `stop` preserves)
       home/logs/           neo4j.log, debug.log, query.log, console.log
       credentials.env      NEO4J_URI / NEO4J_USER / NEO4J_PASSWORD, mode 0600
       server.json          pid, ports, version of the running server
       pom.xml              the Maven project that resolves lib/
+
+Neo4j Browser (``org.neo4j.client:neo4j-browser``) is among the jars: the server serves it at
+``http://127.0.0.1:<http-port>/browser/``, and ``browser.post_connect_cmd`` applies fcgraph's
+style and opens its guide after connecting (see :mod:`fcgraph.viz.browser`).
 
 Authentication is on: the first ``start`` generates a password and sets it with
 ``neo4j-admin dbms set-initial-password`` through a Java argument file (mode 0600, deleted
@@ -38,8 +43,11 @@ from fcgraph.errors import FcgraphError
 from fcgraph.graph.connection import Connection, credentials_file, read_credentials
 from fcgraph.io import atomic_write_text
 from fcgraph.paths import RESOURCES_DIR
+from fcgraph.viz.browser import browser_settings, build_overlay
 
 NEO4J_VERSION = "5.26.28"
+NEO4J_BROWSER_VERSION = "5.24.0"  # the newest org.neo4j.client:neo4j-browser on Maven Central
+INSTALL_STAMP = f"{NEO4J_VERSION} browser {NEO4J_BROWSER_VERSION}"
 NEO4J_USER = "neo4j"
 DOCKER_HINT = "or run `docker compose up` and set NEO4J_URI / NEO4J_PASSWORD"
 JVM_OPTIONS = [
@@ -87,6 +95,10 @@ class ServerLayout:
         return self.home / "logs"
 
     @property
+    def browser(self) -> Path:
+        return self.root / "browser"
+
+    @property
     def info_file(self) -> Path:
         return self.root / "server.json"
 
@@ -112,12 +124,14 @@ class ServerStatus:
     log_dir: Path
     nodes: int | None = None
     relationships: int | None = None
+    browser_url: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
             "running": self.running,
             "uri": self.uri,
             "http": self.http_url,
+            "browser": self.browser_url,
             "pid": self.pid,
             "version": self.version,
             "data": str(self.data_dir),
@@ -148,13 +162,16 @@ def install(state: Path, *, quiet: bool = True) -> Path:
     """Resolve the server's jars from Maven Central into ``neo4j/lib`` (once); return lib/."""
     layout = ServerLayout.of(state)
     stamp = layout.lib / ".complete"
-    if stamp.exists() and stamp.read_text().strip() == NEO4J_VERSION:
+    if stamp.exists() and stamp.read_text().strip() == INSTALL_STAMP:
         return layout.lib
+    if stamp.exists() and _server_pid(layout):  # never swap the jars under a running server:
+        return layout.lib                        # the next start after a stop upgrades them
     mvn = shutil.which("mvn")
     if mvn is None:
         raise FcgraphError(f"Maven (mvn) is needed to fetch Neo4j from Maven Central; {DOCKER_HINT}")
     layout.root.mkdir(parents=True, exist_ok=True)
-    pom = (RESOURCES_DIR / "neo4j-pom.xml").read_text().replace("@NEO4J_VERSION@", NEO4J_VERSION)
+    pom = ((RESOURCES_DIR / "neo4j-pom.xml").read_text().replace("@NEO4J_VERSION@", NEO4J_VERSION)
+           .replace("@NEO4J_BROWSER_VERSION@", NEO4J_BROWSER_VERSION))
     atomic_write_text(layout.root / "pom.xml", pom)
     staging = layout.root / "lib.partial"
     shutil.rmtree(staging, ignore_errors=True)
@@ -168,7 +185,7 @@ def install(state: Path, *, quiet: bool = True) -> Path:
         raise FcgraphError(f"mvn could not fetch Neo4j {NEO4J_VERSION}: {tail[0]}")
     shutil.rmtree(layout.lib, ignore_errors=True)
     staging.rename(layout.lib)
-    (layout.lib / ".complete").write_text(NEO4J_VERSION)
+    (layout.lib / ".complete").write_text(INSTALL_STAMP)
     return layout.lib
 
 
@@ -194,6 +211,7 @@ db.tx_log.rotation.retention_policy=2 files
 server.directories.import=import
 dbms.usage_report.enabled=false
 """
+    conf += browser_settings(http_port)
     atomic_write_text(layout.conf / "neo4j.conf", conf)
 
 
@@ -346,7 +364,9 @@ def start(
                            f"{layout.credentials}; restore that file or remove {layout.home}")
     creds["NEO4J_URI"] = uri
     _write_credentials(layout.credentials, creds)
-    cmd = [java, f"-Xms{heap}", f"-Xmx{heap}", *JVM_OPTIONS, "-cp", f"{layout.lib}/*",
+    overlay = build_overlay(layout.lib, layout.browser, f"http://127.0.0.1:{http_port}")
+    classpath = f"{overlay}:{layout.lib}/*" if overlay else f"{layout.lib}/*"  # overlay first
+    cmd = [java, f"-Xms{heap}", f"-Xmx{heap}", *JVM_OPTIONS, "-cp", classpath,
            "org.neo4j.server.CommunityEntryPoint",
            f"--home-dir={layout.home}", f"--config-dir={layout.conf}"]
     with open(layout.logs / "console.log", "ab") as console:
@@ -354,7 +374,7 @@ def start(
                                 stdout=console, stderr=subprocess.STDOUT, start_new_session=True)
     atomic_write_text(layout.info_file, json.dumps({
         "pid": proc.pid, "bolt_port": bolt_port, "http_port": http_port,
-        "version": NEO4J_VERSION, "started": time.time(),
+        "version": NEO4J_VERSION, "started": time.time(), "browser": overlay is not None,
     }))
     conn = local_connection(state)
     deadline = time.monotonic() + timeout
@@ -419,7 +439,8 @@ def status(state: Path) -> ServerStatus:
     creds = read_credentials(layout.credentials)
     uri = creds.get("NEO4J_URI", f"bolt://127.0.0.1:{info.get('bolt_port', 7687)}")
     http = f"http://127.0.0.1:{info['http_port']}" if "http_port" in info else None
-    result = ServerStatus(running=running, uri=uri, http_url=http,
+    browser = f"{http}/browser/" if http and info.get("browser") else None
+    result = ServerStatus(running=running, uri=uri, http_url=http, browser_url=browser,
                           pid=pid,
                           version=str(info.get("version")) if info else None,
                           data_dir=layout.data, log_dir=layout.logs)
@@ -441,7 +462,7 @@ def status(state: Path) -> ServerStatus:
         return result
     return ServerStatus(running=True, uri=uri, http_url=http, pid=result.pid, version=version,
                         data_dir=layout.data, log_dir=layout.logs,
-                        nodes=counts["nodes"], relationships=counts["rels"])
+                        nodes=counts["nodes"], relationships=counts["rels"], browser_url=browser)
 
 
 def admin_command(state: Path, *args: str, timeout: float = 3600) -> subprocess.CompletedProcess:

@@ -1,0 +1,16 @@
+"""Ensemble analyses of a recorded run: the five findings of the paper, tested on any run.
+
+- :mod:`~fcgraph.analysis.groups`: 1FC groups (clean in-edges) and their sizes;
+- :mod:`~fcgraph.analysis.io_curve`: aggregate cofiring k(t), response curves, threshold-linear
+  fits with bootstrap CIs, gain vs group size;
+- :mod:`~fcgraph.analysis.events`, :mod:`~fcgraph.analysis.decoding`: rare high-cofiring events,
+  mutual information and cross-validated class read-out;
+- :mod:`~fcgraph.analysis.perturbations`: edge-set change per condition with chance levels;
+- :mod:`~fcgraph.analysis.findings`: the five claims, statistics and pre-registered criteria;
+- :mod:`~fcgraph.analysis.run`: :func:`analyze_run` (resumable) writing ``analysis/``;
+- :mod:`~fcgraph.analysis.figures`, :mod:`~fcgraph.analysis.report`: figures and HTML report.
+"""
+
+from fcgraph.analysis.run import AnalysisConfig, analyze_run, load_analysis
+
+__all__ = ["AnalysisConfig", "analyze_run", "load_analysis"]

@@ -1,0 +1,112 @@
+"""One self-contained HTML report of an analysis: figures embedded (base64 PNG), the findings
+table, per-layer numbers, the parameters and the provenance. No external URLs."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from fcgraph.analysis.run import analysis_dir, load_analysis
+from fcgraph.io import atomic_write_text
+
+_CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:0.9em}td,th{border:1px solid #ccc;
+padding:3px 6px;vertical-align:top}th{background:#f3f3f3}.yes{color:#070;font-weight:bold}
+.no{color:#a00;font-weight:bold}.na{color:#777}img{max-width:100%}pre{background:#f7f7f7;
+padding:0.5em;overflow-x:auto;font-size:0.8em}"""
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return html.escape(str(v))
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c if isinstance(c, _Raw) else _fmt(c)}</td>"
+                                    for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+class _Raw(str):
+    """Already-escaped HTML."""
+
+
+def _verdict(s: bool | None) -> _Raw:
+    if s is None:
+        return _Raw('<span class="na">not tested</span>')
+    return _Raw('<span class="yes">yes</span>' if s else '<span class="no">no</span>')
+
+
+def render_report(analysis: dict[str, Any], folder: Path) -> str:
+    """The report's HTML text; figures are read from ``folder`` (the analysis folder)."""
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>fcgraph analysis "
+             f"{html.escape(analysis['run_id'])}</title><style>{_CSS}</style></head><body>",
+             f"<h1>Ensemble analysis of run {html.escape(analysis['run_id'])}</h1>",
+             f"<p>{analysis['n_images']} images, T = {analysis['T']}, "
+             f"{analysis['n_classes']} classes; clean accuracy {_fmt(analysis.get('clean_accuracy'))}; "
+             f"created {html.escape(analysis['created'])}.</p>", "<h2>Findings</h2>",
+             _table(["#", "claim", "statistic", "value", "95% CI", "criterion (fixed in advance)",
+                     "supported", "note"],
+                    [[f["id"], f["claim"], f["statistic"], f["value"],
+                      _Raw(f"[{_fmt(f['ci_low'])}, {_fmt(f['ci_high'])}]"), f["criterion"],
+                      _verdict(f["supported"]), f.get("reason", "")]
+                     for f in analysis["findings"]])]
+    parts.append("<h2>Layers (clean)</h2>")
+    parts.append(_table(
+        ["layer pair", "neurons", "edges", "with group", "median size", "fitted",
+         "median gain", "median threshold", "R² ReLU / linear", "rho(gain,size) [CI]",
+         "event fraction", "decoding event / average / shuffle"],
+        [[f"{la['pre_layer']} → {la['post_layer']}", la["n_neurons"], la["clean_edges"],
+          la["group_sizes"]["fraction_with_group"], la["group_sizes"]["median"],
+          la["io"]["n_fitted"], la["io"]["median_gain"], la["io"]["median_threshold"],
+          _Raw(f"{_fmt(la['io']['median_r2'])} / {_fmt(la['io']['median_r2_linear'])}"),
+          _Raw(f"{_fmt(la['io']['gain_vs_size']['rho'])} [{_fmt(la['io']['gain_vs_size']['rho_lo'])}, "
+               f"{_fmt(la['io']['gain_vs_size']['rho_hi'])}]"),
+          la["events"]["median_event_fraction"],
+          _Raw(f"{_fmt(la['decoding']['event'].get('accuracy'))} / "
+               f"{_fmt(la['decoding']['average'].get('accuracy'))} / "
+               f"{_fmt(la['decoding']['event'].get('shuffle_accuracy'))}")]
+         for la in analysis["layers"]]))
+    if analysis.get("conditions"):
+        parts.append("<h2>Perturbations (vs clean)</h2>")
+        rows = []
+        for name, cond in analysis["conditions"].items():
+            for la in cond["layers"]:
+                e = la.get("edges", {})
+                rows.append([name, cond.get("accuracy"), f"{la['pre_layer']} → {la['post_layer']}",
+                             e.get("lost_fraction"), e.get("gained"), e.get("jaccard"),
+                             e.get("jaccard_chance"), e.get("neuron_jaccard"),
+                             e.get("neuron_survival"), la["io"]["median_gain"],
+                             la["io"]["median_threshold"],
+                             la["decoding"]["average"].get("accuracy")])
+        parts.append(_table(["condition", "accuracy", "layer pair", "lost fraction", "gained",
+                             "Jaccard", "chance", "neuron Jaccard", "survival", "median gain",
+                             "median threshold", "decoding (average)"], rows))
+    parts.append("<h2>Figures</h2>")
+    for rel in analysis.get("figures", []):
+        if rel.endswith(".png") and (folder / rel).exists():
+            data = base64.b64encode((folder / rel).read_bytes()).decode("ascii")
+            parts.append(f"<h3>{html.escape(Path(rel).stem)}</h3>"
+                         f"<img alt='{html.escape(rel)}' src='data:image/png;base64,{data}'>")
+    parts.append("<h2>Parameters</h2><pre>" + html.escape(json.dumps(analysis["parameters"],
+                                                                      indent=1)) + "</pre>")
+    parts.append("<h2>Provenance</h2><pre>" + html.escape(json.dumps(analysis["provenance"],
+                                                                      indent=1)) + "</pre>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(recording: Path | str) -> Path:
+    """Write ``RECORDING/analysis/report.html`` from its ``analysis.json``; returns the path."""
+    analysis = load_analysis(recording)
+    folder = analysis_dir(Path(recording))
+    path = folder / "report.html"
+    atomic_write_text(path, render_report(analysis, folder))
+    return path

@@ -1,0 +1,423 @@
+"""``analyze_run``: the ensemble analyses of a whole recording, resumable, in bounded memory.
+
+Reads the recording (``fcgraph.record``) and its edge tables through the manifest's ``fc``
+section (``RunManifest.edge_files``), and writes beside them::
+
+    RUN/analysis/analysis.json        every number, the five findings (see ``findings.py``)
+    RUN/analysis/neurons.parquet      one row per (condition, post-layer neuron analysed):
+                                      NEURON_COLUMNS below; clean rows for every post neuron
+                                      (group_size), fitted columns for the sampled ones
+    RUN/analysis/figures/*.png|svg    see ``figures.py``
+    RUN/analysis/.parts/<slug>/<k>.json   one per (condition, layer pair k), written atomically;
+                                      a rerun with the same parameters and inputs skips them
+
+For each consecutive layer pair (pre -> post), the 1FC group of every post neuron is its set of
+clean in-edges. Up to ``max_neurons`` post neurons per layer (those with a group of at least
+``min_group`` members and ``min_spikes`` clean spikes; a seeded random sample when there are
+more) are analysed under every condition with their *clean* groups: k(t), the input-output
+curve and its fits (bootstrap CIs under clean only), events and per-neuron MI, and the layer's
+population read-out. Memory per pair: one (n_sampled, L) k matrix plus ``chunk`` unpacked pre
+rows at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fcgraph.analysis import decoding
+from fcgraph.analysis.events import event_summary
+from fcgraph.analysis.groups import Groups, read_pair_edges, size_distribution
+from fcgraph.analysis.io_curve import fit_io, gain_vs_size
+from fcgraph.analysis.perturbations import compare_edges
+from fcgraph.contract import condition_slug
+from fcgraph.errors import FcgraphError
+from fcgraph.fc.spikes import unpack
+from fcgraph.io import atomic_write, atomic_write_text
+
+ANALYSIS_DIR = "analysis"
+PARTS = ".parts"
+FORMAT = "fcgraph.analysis"
+FORMAT_VERSION = 1
+ProgressFn = Callable[[str, int, int], None]
+
+#: Columns of ``analysis/neurons.parquet`` (float columns are NaN where not computed).
+NEURON_COLUMNS = ("condition", "layer", "idx", "pre_layer", "group_size", "analysed", "gain",
+                  "gain_lo", "gain_hi", "threshold", "threshold_lo", "threshold_hi", "baseline",
+                  "gain_norm", "threshold_norm", "r2", "r2_linear", "f_p", "threshold_linear",
+                  "n_k", "event_threshold", "event_fraction", "p_spike_event", "p_spike",
+                  "mi_event", "mi_average", "mi_shuffle")
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Parameters of an analysis (all of them change results, so all go into the part keys).
+
+    ``max_neurons``: post neurons analysed per layer (seeded sample; None = all eligible);
+    ``min_group`` / ``min_spikes``: eligibility; ``percentile``: event threshold; ``n_boot``:
+    bootstrap resamples of each clean fit; ``folds`` / ``n_shuffle``: decoding CV folds and
+    label shuffles; ``alpha``: F-test level for "threshold-linear beats linear";
+    ``conditions``: analyse only these (clean is always included).
+    """
+
+    max_neurons: int | None = 128
+    min_group: int = 3
+    min_spikes: int = 10
+    percentile: float = 95.0
+    n_boot: int = 200
+    folds: int = 5
+    n_shuffle: int = 1
+    alpha: float = 0.01
+    seed: int = 0
+    conditions: tuple[str, ...] | None = None
+    chunk: int = 1024
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["conditions"] = list(self.conditions) if self.conditions else None
+        d.pop("chunk")
+        return d
+
+
+def analysis_dir(root: Path) -> Path:
+    return Path(root) / ANALYSIS_DIR
+
+
+def _key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def _file_stamp(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        value = float(value)
+        return value if np.isfinite(value) else None
+    return value
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(_jsonable(data), indent=1) + "\n")
+
+
+def layer_pairs(rec: Any) -> list[tuple[str, str]]:
+    """Consecutive (pre, post) spiking layers in forward order."""
+    ordered = sorted(rec.layers, key=lambda la: la.order)
+    return [(a.name, b.name) for a, b in zip(ordered, ordered[1:], strict=False)]
+
+
+def sample_neurons(sizes: np.ndarray, counts: np.ndarray, config: AnalysisConfig,
+                   layer_order: int) -> np.ndarray:
+    """Eligible post neurons (group >= min_group, spikes >= min_spikes), a seeded sample of at
+    most ``max_neurons`` of them (stream [seed, layer_order]), ascending."""
+    eligible = np.flatnonzero((sizes >= config.min_group) & (counts >= config.min_spikes))
+    if config.max_neurons is not None and eligible.size > config.max_neurons:
+        rng = np.random.default_rng([config.seed, layer_order])
+        eligible = np.sort(rng.choice(eligible, size=config.max_neurons, replace=False))
+    return eligible
+
+
+def aggregate_k(packed: np.ndarray, L: int, groups: Groups, sampled: np.ndarray,
+                chunk: int = 1024) -> np.ndarray:
+    """k(t) of each sampled post neuron: int64 (n_sampled, L), from bit-packed pre rows
+    ``packed`` (n_pre, ceil(L/8)), unpacking ``chunk`` member rows at a time."""
+    members = [groups.members(j) for j in sampled]
+    union = np.unique(np.concatenate(members)) if members else np.zeros(0, np.int64)
+    k = np.zeros((len(sampled), L), dtype=np.float32)
+    if union.size == 0:
+        return k.astype(np.int64)
+    rows = np.concatenate([np.full(m.size, i) for i, m in enumerate(members)])
+    cols = np.searchsorted(union, np.concatenate(members))
+    for start in range(0, union.size, chunk):
+        sel = (cols >= start) & (cols < start + chunk)
+        block = np.zeros((len(sampled), min(chunk, union.size - start)), dtype=np.float32)
+        block[rows[sel], cols[sel] - start] = 1.0
+        spikes = unpack(np.asarray(packed[union[start:start + chunk]]), L).astype(np.float32)
+        k += block @ spikes
+    return np.rint(k).astype(np.int64)
+
+
+def _analyse_pair(rec: Any, condition: str, pre: str, post: str, groups: Groups,
+                  sampled: np.ndarray, config: AnalysisConfig, clean_edges: Any,
+                  edge_path: Path | None, n_pairs: int | None) -> dict[str, Any]:
+    """One (condition, layer pair): neuron rows, curves, layer decoding and edge change."""
+    T, L = rec.T, rec.L
+    labels = np.asarray(rec.labels)
+    is_clean = condition == "clean"
+    k = aggregate_k(rec.packed(condition, pre).packed, L, groups, sampled, config.chunk)
+    post_sp = unpack(np.asarray(rec.packed(condition, post).packed[sampled]), L) \
+        if sampled.size else np.zeros((0, L), dtype=bool)
+    rng = np.random.default_rng([config.seed, 7, rec.layer(post).order])
+    neurons, curves = [], {}
+    ev_feats, avg_feats = [], []
+    for i, j in enumerate(sampled):
+        size = int(groups.sizes[j])
+        fit, curve = fit_io(k[i], post_sp[i], T, n_boot=config.n_boot if is_clean else 0, rng=rng)
+        ev, ev_sp, all_sp = event_summary(k[i], post_sp[i], labels, T,
+                                          percentile=config.percentile, rng=rng)
+        ev_feats.append(ev_sp)
+        avg_feats.append(all_sp)
+        curves[int(j)] = curve
+        fitted = len(curve["k"]) >= 3
+        nan = float("nan")
+        neurons.append({
+            "condition": condition, "layer": post, "idx": int(j), "pre_layer": pre,
+            "group_size": size, "analysed": True,
+            "gain": fit.gain if fitted else nan, "gain_lo": fit.gain_lo, "gain_hi": fit.gain_hi,
+            "threshold": fit.theta if fitted else nan, "threshold_lo": fit.theta_lo,
+            "threshold_hi": fit.theta_hi, "baseline": fit.b if fitted else nan,
+            "gain_norm": fit.gain * size if fitted else nan,
+            "threshold_norm": fit.theta / size if fitted else nan,
+            "r2": fit.r2 if fitted else nan, "r2_linear": fit.r2_linear if fitted else nan,
+            "f_p": fit.f_p if fitted else nan,
+            "threshold_linear": bool(fitted and fit.f_p < config.alpha and fit.gain > 0),
+            "n_k": len(curve["k"]), "event_threshold": ev["event_threshold"],
+            "event_fraction": ev["event_fraction"],
+            "p_spike_event": ev["p_spike_event"] if ev["p_spike_event"] is not None else nan,
+            "p_spike": ev["p_spike"], "mi_event": ev["mi_event"], "mi_average": ev["mi_average"],
+            "mi_shuffle": ev["mi_shuffle"]})
+    out: dict[str, Any] = {"condition": condition, "pre_layer": pre, "post_layer": post,
+                           "n_sampled": int(sampled.size), "neurons": neurons,
+                           "curves": {str(j): c for j, c in list(curves.items())[:12]}}
+    frame = pd.DataFrame(neurons, columns=list(NEURON_COLUMNS))
+    fitted = frame[np.isfinite(frame["gain"].astype(float))] if len(frame) else frame
+    out["io"] = {
+        "n_fitted": int(len(fitted)),
+        "median_gain": _median(fitted, "gain"), "median_threshold": _median(fitted, "threshold"),
+        "median_gain_norm": _median(fitted, "gain_norm"),
+        "median_threshold_norm": _median(fitted, "threshold_norm"),
+        "median_r2": _median(fitted, "r2"), "median_r2_linear": _median(fitted, "r2_linear"),
+        "n_threshold_linear": int(fitted["threshold_linear"].sum()) if len(fitted) else 0,
+        "gain_vs_size": gain_vs_size(fitted["group_size"], fitted["gain"], seed=config.seed)
+        if len(fitted) else gain_vs_size([], []),
+        "gain_norm_vs_size": gain_vs_size(fitted["group_size"], fitted["gain_norm"],
+                                          seed=config.seed) if len(fitted) else gain_vs_size([], []),
+    }
+    out["events"] = {"median_event_fraction": _median(frame, "event_fraction"),
+                     "median_mi_event": _median(frame, "mi_event"),
+                     "median_mi_average": _median(frame, "mi_average"),
+                     "median_mi_shuffle": _median(frame, "mi_shuffle")}
+    if sampled.size:
+        ev_dec = decoding.decode(np.stack(ev_feats, 1), labels, folds=config.folds,
+                                 n_shuffle=config.n_shuffle, seed=config.seed)
+        avg_dec = decoding.decode(np.stack(avg_feats, 1), labels, folds=config.folds,
+                                  n_shuffle=config.n_shuffle, seed=config.seed)
+        diff = decoding.compare(ev_dec, avg_dec, seed=config.seed)
+    else:
+        ev_dec, avg_dec, diff = {"accuracy": None, "correct": None}, \
+            {"accuracy": None, "correct": None}, decoding.compare({}, {})
+    for d in (ev_dec, avg_dec):
+        c = d.get("correct")
+        d["correct"] = c.astype(int).tolist() if c is not None else None
+    out["decoding"] = {"event": ev_dec, "average": avg_dec, **diff}
+    if not is_clean and edge_path is not None:
+        other = read_pair_edges(edge_path, pre, post)
+        cmp = compare_edges(clean_edges, other, rec.layer(pre).n_neurons,
+                            rec.layer(post).n_neurons, n_pairs=n_pairs, seed=config.seed)
+        out["edges"] = cmp
+    return out
+
+
+def _median(frame: pd.DataFrame, col: str) -> float | None:
+    if not len(frame):
+        return None
+    v = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else None
+
+
+def _n_pairs(manifest: Any, condition: str, pre: str, post: str, key: str = "tested") -> int | None:
+    for row in manifest.fc.get("layer_pairs", {}).get(condition, []):
+        if row.get("pre_layer") == pre and row.get("post_layer") == post and row.get(key):
+            return int(row[key])
+    return None
+
+
+def analyze_run(recording: Path | str, config: AnalysisConfig = AnalysisConfig(), *,
+                progress: ProgressFn | None = None, restart: bool = False,
+                figures: bool = True) -> dict[str, Any]:
+    """Analyse a recording whose edges were computed (``fcgraph fc``); write and return the
+    ``analysis.json`` content (see :mod:`fcgraph.analysis` for its layout)."""
+    from fcgraph.analysis import findings as findings_mod
+    from fcgraph.record import open_recording
+
+    t0 = time.perf_counter()
+    rec = open_recording(recording, verify=False)
+    root = rec.path
+    edge_files = rec.manifest.edge_files(root)
+    if "clean" not in edge_files:
+        raise FcgraphError(f"{root}: no clean edge table in the manifest; run `fcgraph fc {root}` "
+                           "first (the 1FC groups are the clean edges)")
+    for path in edge_files.values():
+        if not path.exists():
+            raise FcgraphError(f"{path}: edge table listed in the manifest is missing")
+    if "clean" not in rec.conditions:
+        raise FcgraphError(f"{root}: no clean condition recorded")
+    wanted = ["clean"] + [c for c in rec.conditions if c != "clean"
+                          and (config.conditions is None or c in config.conditions)]
+    if config.conditions:
+        unknown = sorted(set(config.conditions) - set(rec.conditions))
+        if unknown:
+            raise FcgraphError(f"no condition {', '.join(unknown)} in {root}; conditions: "
+                               f"{', '.join(rec.conditions)}")
+    out_dir = analysis_dir(root)
+    parts = out_dir / PARTS
+    if restart and parts.exists():
+        for p in sorted(parts.rglob("*.json")):
+            p.unlink()
+    pairs = layer_pairs(rec)
+    total = len(pairs) * len(wanted)
+    done = 0
+    if progress:
+        progress("analysis", 0, total)
+    spike_stamps = {c: {la.name: _file_stamp(rec.spike_file(c, la.name)) for la in rec.layers}
+                    for c in wanted}
+    layers_out, cond_out = [], {c: [] for c in wanted}
+    neuron_frames = []
+    for k_pair, (pre, post) in enumerate(pairs):
+        post_info = rec.layer(post)
+        groups = Groups.from_file(edge_files["clean"], pre, post, post_info.n_neurons)
+        counts = rec.packed("clean", post).spike_counts()
+        sampled = sample_neurons(groups.sizes, counts, config, post_info.order)
+        clean_edges = (groups.pre, np.repeat(np.arange(post_info.n_neurons), groups.sizes))
+        neuron_frames.append(pd.DataFrame({
+            "condition": "clean", "layer": post, "idx": np.arange(post_info.n_neurons),
+            "pre_layer": pre, "group_size": groups.sizes, "analysed": False}))
+        for condition in wanted:
+            part = parts / condition_slug(condition) / f"{k_pair}.json"
+            edge_path = edge_files.get(condition)
+            key = _key(config.to_json(), condition, pre, post, spike_stamps[condition][pre],
+                       spike_stamps[condition][post], spike_stamps["clean"][post],
+                       _file_stamp(edge_files["clean"]),
+                       _file_stamp(edge_path) if edge_path else None)
+            result = None
+            if part.exists():
+                try:
+                    cached = json.loads(part.read_text())
+                    result = cached if cached.get("key") == key else None
+                except (OSError, ValueError):
+                    result = None
+            if result is None:
+                result = _analyse_pair(rec, condition, pre, post, groups, sampled, config,
+                                       clean_edges, edge_path,
+                                       _n_pairs(rec.manifest, condition, pre, post, "pairs"))
+                result["key"] = key
+                _write_json(part, result)
+                result = json.loads(part.read_text())
+            done += 1
+            if progress:
+                progress("analysis", done, total)
+            neuron_frames.append(pd.DataFrame(result.pop("neurons"), columns=list(NEURON_COLUMNS)))
+            result.pop("key", None)
+            if condition == "clean":
+                layers_out.append({"pre_layer": pre, "post_layer": post,
+                                   "order": post_info.order, "n_neurons": post_info.n_neurons,
+                                   "clean_edges": groups.n_edges,
+                                   "tested_pairs": _n_pairs(rec.manifest, "clean", pre, post),
+                                   "false_edge_rate": _false_rate(rec.manifest, pre, post),
+                                   "group_sizes": size_distribution(groups.sizes), **result})
+            else:
+                cond_out[condition].append(result)
+    neurons = _merge_neurons(neuron_frames)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(out_dir / "neurons.parquet", lambda fh: neurons.to_parquet(fh, index=False))
+    analysis = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "run_id": rec.run_id,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "parameters": config.to_json(),
+        "provenance": _provenance(rec),
+        "T": rec.T, "n_images": rec.n_images,
+        "layer_sizes": {la.name: la.n_neurons for la in rec.layers},
+        "n_classes": int(np.unique(rec.labels).size),
+        "layers": layers_out,
+        "conditions": {c: {"kind": c.split(":")[0], "accuracy": _accuracy(rec, c),
+                           "layers": cond_out[c]} for c in wanted if c != "clean"},
+        "clean_accuracy": _accuracy(rec, "clean"),
+        "neurons": f"{ANALYSIS_DIR}/neurons.parquet",
+    }
+    analysis["findings"] = findings_mod.evaluate(analysis, rec.manifest)
+    analysis["seconds"] = round(time.perf_counter() - t0, 3)
+    if figures:
+        from fcgraph.analysis.figures import make_figures
+        analysis["figures"] = make_figures(analysis, out_dir / "figures")
+    else:  # keep the figures of an earlier run, if any
+        analysis["figures"] = sorted(f"figures/{p.name}" for p in (out_dir / "figures").glob("*.*"))
+    _write_json(out_dir / "analysis.json", analysis)
+    return _jsonable(analysis)
+
+
+def _merge_neurons(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Clean rows for every post neuron (group_size) updated with the analysed rows."""
+    df = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    for col in NEURON_COLUMNS:
+        if col not in df:
+            df[col] = np.nan
+    df = df[list(NEURON_COLUMNS)]
+    df = df.drop_duplicates(["condition", "layer", "idx"], keep="last")
+    df["analysed"] = df["analysed"].astype(bool)
+    df["threshold_linear"] = df["threshold_linear"].fillna(False).astype(bool)
+    for col in ("idx", "group_size"):
+        df[col] = df[col].astype(np.int64)
+    for col in NEURON_COLUMNS:
+        if col not in ("condition", "layer", "pre_layer", "idx", "group_size", "analysed",
+                       "threshold_linear"):
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    return df.sort_values(["condition", "layer", "idx"]).reset_index(drop=True)
+
+
+def _false_rate(manifest: Any, pre: str, post: str) -> float | None:
+    for row in manifest.fc.get("layer_pairs", {}).get("clean", []):
+        if row.get("pre_layer") == pre and row.get("post_layer") == post:
+            cal = row.get("calibration") or {}
+            rate = cal.get("false_edge_rate", row.get("false_edge_rate"))
+            return float(rate) if rate is not None else None
+    return None
+
+
+def _accuracy(rec: Any, condition: str) -> float | None:
+    try:
+        acc = rec.condition_info(condition).get("accuracy")
+    except FcgraphError:
+        return None
+    return float(acc) if acc is not None else None
+
+
+def _provenance(rec: Any) -> dict[str, Any]:
+    from fcgraph import __version__
+
+    prov = dict(rec.manifest.provenance)
+    return {"recording": str(rec.path), "recording_provenance": prov,
+            "fc_parameters": rec.manifest.fc.get("parameters", {}), "fcgraph": __version__,
+            "conditions": rec.conditions, "layers": rec.layer_names}
+
+
+def load_analysis(recording: Path | str) -> dict[str, Any]:
+    """The ``analysis.json`` of a recording (FcgraphError when ``fcgraph analyze`` has not run)."""
+    path = analysis_dir(Path(recording)) / "analysis.json"
+    if not path.exists():
+        raise FcgraphError(f"{path}: missing; run `fcgraph analyze {recording}` first")
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise FcgraphError(f"{path}: not valid JSON ({exc})") from None

@@ -1,0 +1,185 @@
+"""Recordings with planted ensembles (known sizes, thresholds, gains, class-specific events),
+written per the recording and edge contracts, for tests, the demo and benchmarks.
+
+:func:`planted_spikes` draws two dense layers ``pre`` (n_pre,) and ``post`` (n_post,). Post
+neuron j owns a disjoint block of ``sizes[j]`` pre neurons (its planted ensemble); the rest of
+the pre layer is background. Ensemble j prefers class j mod n_classes (default: one class per
+ensemble): in an image of that class each bin is an event with probability ``p_event``, otherwise
+with ``p_event_other``; in an event bin members fire with a probability drawn from
+U(0.2, ``p_member_event``) (so k spans its range), otherwise with ``p_member``. The post neuron fires with
+probability clip(b_m + gains[j] * max(0, k(t) - thetas[j]), 0, 1), where b_m is a per-image
+baseline drawn from U(0, 2 ``baseline``), independent of the class, so average activity carries
+class information only through the events. With ``structure=False`` every neuron fires
+independently with the layer's mean rate (no ensembles, no class signal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fcgraph.contract import (
+    NEURON_SCHEMA,
+    LayerInfo,
+    RunManifest,
+    condition_slug,
+    parse_condition,
+    write_manifest,
+)
+from fcgraph.fc.spikes import pack
+from fcgraph.io import sha256_file
+
+
+def planted_spikes(*, n_images: int = 400, T: int = 8, n_classes: int | None = None,
+                   sizes: Sequence[int] = (4, 6, 8, 10, 12, 14), gains: Sequence[float] | None = None,
+                   thetas: Sequence[float] | None = None, n_background: int = 20,
+                   baseline: float = 0.05, p_event: float = 0.3, p_event_other: float = 0.01,
+                   p_member_event: float = 0.8, p_member: float = 0.05, structure: bool = True,
+                   seed: int = 0) -> dict[str, Any]:
+    """Planted spikes: ``pre`` bool (n_pre, L), ``post`` bool (n_post, L), ``labels`` int64
+    (n_images,), ``members`` (list of pre index arrays), ``gains``, ``thetas``, ``sizes``."""
+    rng = np.random.default_rng(seed)
+    sizes = np.asarray(sizes, dtype=np.int64)
+    gains = np.asarray(gains if gains is not None else 0.02 + 0.001 * sizes, dtype=float)
+    thetas = np.asarray(thetas if thetas is not None else 0.3 * sizes, dtype=float)
+    n_classes = n_classes or sizes.size
+    L = n_images * T
+    labels = np.arange(n_images) % n_classes
+    rng.shuffle(labels)
+    n_pre = int(sizes.sum()) + n_background
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    members = [np.arange(offsets[j], offsets[j + 1]) for j in range(sizes.size)]
+    pre = rng.random((n_pre, L)) < p_member
+    post = np.zeros((sizes.size, L), dtype=bool)
+    base = np.repeat(rng.uniform(0, 2 * baseline, n_images), T)
+    for j, mem in enumerate(members):
+        preferred = np.repeat(labels == j % n_classes, T)
+        event = rng.random(L) < np.where(preferred, p_event, p_event_other)
+        drive = np.where(event, rng.uniform(0.2, p_member_event, L), p_member)
+        pre[mem] = rng.random((mem.size, L)) < drive
+        k = pre[mem].sum(0)
+        prob = np.clip(base + gains[j] * np.maximum(0.0, k - thetas[j]), 0, 1)
+        post[j] = rng.random(L) < prob
+    if not structure:
+        pre = rng.random(pre.shape) < pre.mean()
+        post = rng.random(post.shape) < post.mean()
+    return {"pre": pre, "post": post, "labels": labels.astype(np.int64), "members": members,
+            "gains": gains, "thetas": thetas, "sizes": sizes, "T": T}
+
+
+def write_recording(root: Path, run_id: str, layers: Sequence[tuple[str, tuple[int, ...]]], T: int,
+                    labels: np.ndarray, spikes: dict[str, dict[str, np.ndarray]],
+                    accuracy: dict[str, float] | None = None) -> RunManifest:
+    """Write a recording folder (manifest with a ``recording`` section, labels, ``.bits``
+    files) from boolean spikes ``spikes[condition][layer]`` (n_neurons, T x n_images)."""
+    from fcgraph.record.manifest import RECORDING_FORMAT
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    labels = np.asarray(labels, dtype=np.int64)
+    np.save(root / "labels.npy", labels)
+    infos = [LayerInfo(name, i, tuple(shape), (layers[i - 1][0],) if i else ())
+             for i, (name, shape) in enumerate(layers)]
+
+    def entry(path: Path) -> dict[str, Any]:
+        return {"path": str(path.relative_to(root)), "sha256": sha256_file(path),
+                "bytes": path.stat().st_size}
+
+    conds: dict[str, Any] = {}
+    for condition, by_layer in spikes.items():
+        folder = root / "spikes" / condition_slug(condition)
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "predictions.npy", labels)
+        layer_entries = {}
+        for info in infos:
+            arr = np.asarray(by_layer[info.name], dtype=bool)
+            path = folder / f"{info.name}.bits"
+            path.write_bytes(pack(arr).tobytes())
+            layer_entries[info.name] = {**entry(path), "spike_count": int(arr.sum()),
+                                        "firing_rate": float(arr.mean())}
+        conds[condition] = {"accuracy": (accuracy or {}).get(condition, 1.0), "details": {},
+                            "predictions": entry(folder / "predictions.npy"),
+                            "layers": layer_entries}
+    recording = {"format": RECORDING_FORMAT, "format_version": 1,
+                 "labels": entry(root / "labels.npy"), "conditions": conds}
+    manifest = RunManifest(run_id=run_id, layers=infos,
+                           conditions=[parse_condition(c) for c in spikes], T=T,
+                           n_images=int(labels.size), provenance={"synthetic": True},
+                           extra={"recording": recording})
+    write_manifest(root, manifest)
+    return manifest
+
+
+def write_edges(root: Path, *, z: float = 3.0, min_spikes: int = 10) -> RunManifest:
+    """Compute every condition's edges between consecutive layers of the recording at ``root``
+    with :func:`fcgraph.fc.significant_edges` (exact whole-image null) and write them, the
+    neuron table and the manifest's ``fc`` section per the contract."""
+    import pandas as pd
+
+    from fcgraph.fc import edges_to_arrow, significant_edges
+    from fcgraph.record import open_recording
+
+    rec = open_recording(root, verify=False)
+    manifest = rec.manifest
+    (Path(root) / "fc" / "edges").mkdir(parents=True, exist_ok=True)
+    rels, pairs_info, neuron_rows = {}, {}, []
+    ordered = sorted(rec.layers, key=lambda la: la.order)
+    for condition in rec.conditions:
+        frames, infos = [], []
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            edges, report = significant_edges(rec.spikes(condition, a.name),
+                                              rec.spikes(condition, b.name), T=rec.T, null="exact",
+                                              z=z, min_spikes=min_spikes, pre_layer=a.name,
+                                              post_layer=b.name, run_id=rec.run_id,
+                                              condition=condition)
+            frames.append(edges)
+            infos.append({"pre_layer": a.name, "post_layer": b.name,
+                          **{k: int(report[k]) for k in ("pairs", "tested", "edges")}})
+        rel = f"fc/edges/{condition_slug(condition)}.parquet"
+        pq.write_table(edges_to_arrow(pd.concat(frames, ignore_index=True)), Path(root) / rel)
+        rels[condition], pairs_info[condition] = rel, infos
+        for la in rec.layers:
+            counts = rec.packed(condition, la.name).spike_counts()
+            idx = np.arange(la.n_neurons)
+            ch, y, x = la.position(idx)
+            neuron_rows.append(pa.table({
+                "layer": [la.name] * la.n_neurons, "idx": idx, "channel": ch, "y": y, "x": x,
+                "spike_count": counts, "rate": counts / rec.L,
+                "condition": [condition] * la.n_neurons},
+                schema=NEURON_SCHEMA.append(pa.field("condition", pa.string()))))
+    pq.write_table(pa.concat_tables(neuron_rows), Path(root) / "fc" / "neurons.parquet")
+    manifest.fc = {"parameters": {"measure": "sttc", "null": "exact", "z": z,
+                                  "min_spikes": min_spikes},
+                   "neurons": "fc/neurons.parquet", "edges": rels, "layer_pairs": pairs_info}
+    write_manifest(Path(root), manifest)
+    return manifest
+
+
+def make_planted_run(root: Path, *, run_id: str = "planted", structure: bool = True,
+                     perturbations: bool = True, seed: int = 0, **kwargs: Any) -> dict[str, Any]:
+    """A recording (layers ``pre`` -> ``post``) with its edges: ``clean`` from
+    :func:`planted_spikes`, and with ``perturbations`` also ``uniform:0.1`` (each spike kept with
+    probability 0.5, plus as many spikes added at random) and ``permute:layer`` (every neuron
+    independent at its clean rate). Returns the planted truth (as :func:`planted_spikes`)."""
+    truth = planted_spikes(structure=structure, seed=seed, **kwargs)
+    pre, post = truth["pre"], truth["post"]
+    rng = np.random.default_rng([seed, 1])
+    spikes = {"clean": {"pre": pre, "post": post}}
+    if perturbations:
+        def noisy(x: np.ndarray) -> np.ndarray:
+            return (x & (rng.random(x.shape) < 0.5)) | (rng.random(x.shape) < 0.5 * x.mean())
+
+        def shuffled(x: np.ndarray) -> np.ndarray:
+            return rng.random(x.shape) < x.mean(axis=1, keepdims=True)
+
+        spikes["uniform:0.1"] = {"pre": noisy(pre), "post": noisy(post)}
+        spikes["permute:layer"] = {"pre": shuffled(pre), "post": shuffled(post)}
+    write_recording(root, run_id, [("pre", (pre.shape[0],)), ("post", (post.shape[0],))],
+                    truth["T"], truth["labels"], spikes)
+    write_edges(root)
+    return truth

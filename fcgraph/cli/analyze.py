@@ -1,0 +1,78 @@
+"""`fcgraph analyze` and `fcgraph report`: the five findings tested on a run, and its HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from fcgraph.cli.common import console, handle_errors
+from fcgraph.cli.progress import task_progress
+
+Recording = Annotated[Path, typer.Argument(help="Recording folder with its fc edge tables "
+                                                "(`fcgraph record`, then `fcgraph fc`).")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `analyze` and `report` to the main app."""
+    app.command("analyze")(analyze_cmd)
+    app.command("report")(report_cmd)
+
+
+@handle_errors
+def analyze_cmd(
+    recording: Recording,
+    max_neurons: Annotated[int, typer.Option(
+        min=0, help="Post neurons analysed per layer (seeded sample of those with a group); "
+                    "0 = all.")] = 128,
+    min_group: Annotated[int, typer.Option(min=1, help="Smallest 1FC group analysed.")] = 3,
+    min_spikes: Annotated[int, typer.Option(min=0, help="Fewest clean spikes of an analysed "
+                                                        "neuron.")] = 10,
+    percentile: Annotated[float, typer.Option(min=0, max=100, help="Event threshold: percentile "
+                                                                   "of the neuron's k(t).")] = 95.0,
+    n_boot: Annotated[int, typer.Option(min=0, help="Bootstrap resamples (whole images) per "
+                                                    "clean fit.")] = 200,
+    folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds of the read-out.")] = 5,
+    n_shuffle: Annotated[int, typer.Option(min=0, help="Label shuffles of the read-out (chance level).")] = 1,
+    alpha: Annotated[float, typer.Option(min=0, max=1, help="F-test level: threshold-linear "
+                                                            "beats linear.")] = 0.01,
+    seed: Annotated[int, typer.Option(help="Seed of the neuron sample, bootstraps, CV.")] = 0,
+    condition: Annotated[list[str] | None, typer.Option(
+        "--condition", "-c", help="Analyse only these conditions besides clean (repeatable).")] = None,
+    restart: Annotated[bool, typer.Option(help="Discard saved partial results.")] = False,
+    report: Annotated[bool, typer.Option(help="Also write analysis/report.html.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Test the paper's five findings on a run: groups, input-output curves, events and decoding,
+    perturbations. Writes RECORDING/analysis/ (analysis.json, neurons.parquet, figures/)."""
+    from fcgraph.analysis import AnalysisConfig, analyze_run
+    from fcgraph.analysis.report import write_report
+
+    config = AnalysisConfig(max_neurons=max_neurons or None, min_group=min_group,
+                            min_spikes=min_spikes, percentile=percentile, n_boot=n_boot,
+                            folds=folds, n_shuffle=n_shuffle, alpha=alpha, seed=seed,
+                            conditions=tuple(condition) if condition else None)
+    with task_progress(progress) as update:
+        analysis = analyze_run(recording, config, progress=update, restart=restart)
+    table = Table("#", "statistic", "value", "95% CI", "supported", title=f"findings: {recording}")
+    for f in analysis["findings"]:
+        value = "–" if f["value"] is None else f"{f['value']:.3g}"
+        ci = "–" if f["ci_low"] is None else f"[{f['ci_low']:.3g}, {f['ci_high']:.3g}]"
+        verdict = {True: "yes", False: "no", None: "not tested"}[f["supported"]]
+        table.add_row(f["id"], f["statistic"], value, ci,
+                      verdict + (f" ({f['reason']})" if f.get("reason") else ""))
+    console.print(table)
+    out = Path(recording) / "analysis"
+    console.print(f"wrote {out / 'analysis.json'}, {out / 'neurons.parquet'}, {out / 'figures'}")
+    if report:
+        console.print(f"wrote {write_report(recording)}")
+
+
+@handle_errors
+def report_cmd(recording: Recording) -> None:
+    """Write RECORDING/analysis/report.html (one self-contained file) from analysis.json."""
+    from fcgraph.analysis.report import write_report
+
+    console.print(f"wrote {write_report(recording)}")

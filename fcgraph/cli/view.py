@@ -1,0 +1,87 @@
+"""`fcgraph view RUN --neuron UID | --pathway UID LAYER | --layer-pair PRE POST`: offline HTML."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fcgraph.cli.common import (
+    DatabaseOption,
+    PasswordOption,
+    StateDirOption,
+    UriOption,
+    UserOption,
+    connection,
+    console,
+    handle_errors,
+)
+from fcgraph.errors import FcgraphError
+from fcgraph.graph.connection import session_driver
+from fcgraph.viz.view import layer_pair_subgraph, neuron_subgraph, pathway_subgraph, write_view
+
+
+def register(app: typer.Typer) -> None:
+    """Add `view` to the main app."""
+    app.command("view")(view_cmd)
+
+
+def _given(pair: tuple[str, str] | None) -> tuple[str, str] | None:
+    return pair if pair and all(pair) else None
+
+
+@handle_errors
+def view_cmd(
+    run_id: Annotated[str, typer.Argument(help="The run (its run_id in the graph).")],
+    neuron: Annotated[str | None, typer.Option(
+        "--neuron", metavar="UID", help="A neuron, its 1FC group and its downstream targets.")] = None,
+    pathway: Annotated[tuple[str, str] | None, typer.Option(
+        "--pathway", metavar="UID LAYER",
+        help="The k strongest paths from neuron UID to layer LAYER.")] = None,
+    layer_pair: Annotated[tuple[str, str] | None, typer.Option(
+        "--layer-pair", metavar="PRE POST", help="The strongest edges from layer PRE to POST.")] = None,
+    condition: Annotated[list[str] | None, typer.Option(
+        "--condition", "-c", help="Condition(s) to draw (repeatable; default clean).")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many edges per direction / condition.",
+                                       min=1)] = 200,
+    k: Annotated[int, typer.Option("-k", help="Paths per condition (--pathway).", min=1)] = 10,
+    min_z: Annotated[float | None, typer.Option(help="Follow only edges with z >= this (--pathway).")
+                     ] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="HTML file to write (default view-RUN-....html here).", dir_okay=False)] = None,
+    state: StateDirOption = None,
+    uri: UriOption = None,
+    user: UserOption = None,
+    password: PasswordOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Write a self-contained HTML page of a subgraph (layered SVG; opens without network)."""
+    pathway, layer_pair = _given(pathway), _given(layer_pair)
+    chosen = [name for name, v in (("--neuron", neuron), ("--pathway", pathway),
+                                   ("--layer-pair", layer_pair)) if v]
+    if len(chosen) != 1:
+        raise FcgraphError("give exactly one of --neuron UID, --pathway UID LAYER, "
+                           "--layer-pair PRE POST")
+    conditions = condition or ["clean"]
+    conn = connection(uri, user, password, database, state)
+    with session_driver(conn) as driver, console.status("reading the subgraph"):
+        if neuron:
+            graph = neuron_subgraph(driver, run_id, neuron, conditions, limit=limit,
+                                    database=conn.database)
+            slug = neuron
+        elif pathway:
+            graph = pathway_subgraph(driver, run_id, pathway[0], pathway[1], conditions, k=k,
+                                     min_z=min_z, database=conn.database)
+            slug = f"{pathway[0]}-to-{pathway[1]}"
+        else:
+            assert layer_pair is not None
+            graph = layer_pair_subgraph(driver, run_id, layer_pair[0], layer_pair[1], conditions,
+                                        limit=limit, database=conn.database)
+            slug = f"{layer_pair[0]}-{layer_pair[1]}"
+    if out is None:
+        out = Path(re.sub(r"[^A-Za-z0-9_.-]+", "_", f"view-{run_id}-{slug}") + ".html")
+    write_view(graph, out)
+    console.print(f"{len(graph.nodes)} neurons, {len(graph.edges)} FC edges -> {out} "
+                  f"(open it in any browser; no network needed)", highlight=False)

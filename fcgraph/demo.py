@@ -1,0 +1,152 @@
+"""The main job end to end: train, record, fc, analyze, report, ingest, query.
+
+:class:`DemoPlan` says what the demo does; each ``*_step`` function runs one stage through that
+stage's own Python API, and every stage reuses what a previous run finished (training resumes or
+finds a complete checkpoint, recording and fc skip finished conditions and layer pairs, analysis
+keeps its finished parts, ingest finds unchanged tables already loaded). The CLI
+(`fcgraph demo`) only prints.
+
+Folder (``plan.root``, default ``runs/demo``)::
+
+    runs/demo/<model>-<dataset>/      the checkpoint (fcgraph train)
+    runs/demo/recording/              the run folder: spikes, fc/ edge tables, analysis/
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import neo4j
+import pandas as pd
+
+ProgressFn = Callable[[str, int, int], None]
+
+#: The demo's conditions: noise the digits survive, an attack, and the weight-permutation control.
+DEMO_CONDITIONS = ("clean", "uniform:0.1", "uniform:0.2", "fgsm:0.02", "permute:layer")
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """What `fcgraph demo` does; the defaults fit in 15 minutes on 2 CPU cores.
+
+    ``split`` / ``n_images`` choose the recorded images (``None``: the whole split); ``null`` is
+    the fc null (``exact``: all whole-image shifts, no sampling); ``top_k`` is how many of each
+    neuron's strongest significant in-edges are loaded into Neo4j (all edges stay on disk);
+    ``analysis_options`` go to :class:`fcgraph.analysis.AnalysisConfig` (the demo analyses 64
+    sampled neurons per layer, ``fcgraph analyze`` 128 by default).
+    """
+
+    root: Path = Path("runs/demo")
+    dataset: str = "digits"
+    model: str = "sew-small"
+    epochs: int = 6
+    lr: float = 1e-3
+    train_limit: int | None = None
+    split: str = "test"
+    n_images: int | None = 240
+    conditions: tuple[str, ...] = DEMO_CONDITIONS
+    null: str = "exact"
+    top_k: int = 10
+    seed: int = 0
+    data_root: Path | None = None
+    fc_options: dict[str, Any] = field(default_factory=dict)
+    analysis_options: dict[str, Any] = field(default_factory=lambda: {"max_neurons": 64})
+
+    @property
+    def checkpoint(self) -> Path:
+        return Path(self.root) / f"{self.model}-{self.dataset.replace(':', '_').replace('/', '_')}"
+
+    @property
+    def recording(self) -> Path:
+        return Path(self.root) / "recording"
+
+
+def train_step(plan: DemoPlan, on_batch: Callable | None = None,
+               on_epoch: Callable | None = None) -> dict[str, Any]:
+    """Train (or resume, or reuse) the checkpoint; returns its config.json (with ``metrics``)."""
+    from fcgraph.models.train import TrainConfig, train
+
+    config = TrainConfig(architecture=plan.model, dataset=plan.dataset, epochs=plan.epochs,
+                         lr=plan.lr, seed=plan.seed, train_limit=plan.train_limit)
+    return train(config, plan.checkpoint, data_root=plan.data_root, on_batch=on_batch,
+                 on_epoch=on_epoch)
+
+
+def record_step(plan: DemoPlan, progress: ProgressFn | None = None) -> None:
+    """Record every condition of the plan (finished ones are kept, a killed one resumes)."""
+    from fcgraph.datasets import load_dataset
+    from fcgraph.record import record
+
+    n_images = plan.n_images
+    if n_images is None:
+        n_images = len(load_dataset(plan.dataset, plan.split, data_root=plan.data_root))
+    record(plan.checkpoint, plan.recording, list(plan.conditions), n_images, split=plan.split,
+           data_root=plan.data_root, seed=plan.seed, run_id=_run_id(plan),
+           command="fcgraph demo", progress=progress)
+
+
+def _run_id(plan: DemoPlan) -> str:
+    return f"demo-{plan.model}-{plan.dataset}".replace(":", "-").replace("/", "-")
+
+
+def fc_step(plan: DemoPlan, progress: ProgressFn | None = None) -> pd.DataFrame:
+    """Significant edges of every condition and layer pair (all of them, on disk)."""
+    from fcgraph.fc.run import compute_run
+
+    return compute_run(plan.recording, null=plan.null, progress=progress, **plan.fc_options)
+
+
+def analysis_step(plan: DemoPlan, progress: ProgressFn | None = None) -> dict[str, Any]:
+    """The five findings and every statistic behind them; writes analysis/ and the HTML report."""
+    from fcgraph.analysis.report import write_report
+    from fcgraph.analysis.run import AnalysisConfig, analyze_run
+
+    result = analyze_run(plan.recording, AnalysisConfig(**plan.analysis_options), progress=progress)
+    write_report(plan.recording)
+    return result
+
+
+def ingest_step(driver: neo4j.Driver, plan: DemoPlan, database: str,
+                progress: ProgressFn | None = None) -> pd.DataFrame:
+    """Load the run with each neuron's ``top_k`` strongest in-edges per condition.
+
+    Unchanged tables are found loaded; a demo rerun on new data replaces its earlier graph."""
+    from fcgraph.graph.ingest import ingest_run
+
+    return ingest_run(driver, plan.recording, database=database, top_k=plan.top_k, replace=True,
+                      progress=progress)
+
+
+#: The columns of each named query that the demo prints.
+SHOWN_COLUMNS = {
+    "layer_summary": ["pre_layer", "post_layer", "condition", "edges", "density", "mean_z"],
+    "edge_loss": ["pre_layer", "post_layer", "baseline_edges", "kept", "lost", "gained", "lost_fraction",
+                  "jaccard"],
+    "hubs": ["layer", "uid", "degree", "mean_z", "max_z"],
+    "ensemble": ["pre_uid", "z", "value", "cofire", "null_mean", "null_sd"],
+}
+
+
+def example_queries(driver: neo4j.Driver, run_id: str, database: str,
+                    conditions: tuple[str, ...]) -> list[tuple[str, pd.DataFrame]]:
+    """A few named queries on the loaded run: (title, answer) pairs, answers cut to SHOWN_COLUMNS."""
+    from fcgraph.graph.queries import run_query
+
+    def ask(name: str, **params: Any) -> pd.DataFrame:
+        frame = run_query(driver, name, {"run_id": run_id, **params}, database)
+        return frame[[c for c in SHOWN_COLUMNS[name] if c in frame.columns]]
+
+    perturbed = next((c for c in conditions if c != "clean"), None)
+    answers = [("layer_summary: edges and density per layer pair and condition", ask("layer_summary"))]
+    if perturbed:
+        answers.append((f"edge_loss: clean edges lost under {perturbed}",
+                        ask("edge_loss", condition=perturbed)))
+    hubs = ask("hubs", direction="in", top=1)
+    answers.append(("hubs: the neuron with the largest 1FC group per layer", hubs))
+    if len(hubs):
+        uid = str(hubs.iloc[len(hubs) - 1]["uid"])
+        answers.append((f"ensemble: the 1FC group of {uid}", ask("ensemble", uid=uid)))
+    return answers

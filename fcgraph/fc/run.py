@@ -1,0 +1,567 @@
+"""A whole recording through the fc engine: every condition and layer pair into the run folder.
+
+:func:`compute_run` reads a recording folder (``fcgraph.record``), runs
+:func:`~fcgraph.fc.edges.significant_edges` on each chosen (condition, layer pair) and writes
+the contract's tables into the same folder::
+
+    RUN/fc/neurons.parquet            one row per (condition, layer, neuron): NEURON_COLUMNS
+                                      plus condition; spike_count over all L bins, rate =
+                                      spike_count / L (spikes per bin)
+    RUN/fc/edges/<slug>.parquet       one table per condition, one row per edge, in layer-pair
+                                      order, then post_idx, then pre_idx; a row group per post
+                                      tile of each layer pair
+    RUN/fc/dense/<slug>/<pre>__<post>.<key>.npy   with ``dense=True`` only: every pair's
+                                      cofire (int32), value, null_mean, null_sd, z (float32),
+                                      shape (n_pre, n_post)
+    RUN/manifest.json                 its ``fc`` section: parameters, neurons, edges, and per
+                                      condition and layer pair the counts of the report
+
+Resuming: each finished layer pair leaves ``fc/.parts/<slug>/<k>.parquet`` (its edges) and
+``<k>.json`` (its counts and the SHA-256 of the two spike files), both written atomically, the
+JSON last. A rerun with the same parameters skips every pair whose JSON exists; when all pairs
+of a condition are done they are concatenated (streamed row group by row group) into the edge
+table, ``done.json`` is written and the part tables are removed. ``fc/.parts/plan.json``
+holds the parameters that change results; a rerun with other parameters, a re-recorded spike
+file, or fc tables made otherwise, is refused with a message naming the difference, unless
+``restart=True`` discards the earlier fc output. Backend and tile size do not change results
+(all backends give identical edges), so they may change between runs.
+
+Candidate pairs (``candidates="receptive-field"``): for a conv pre layer (C1, H1, W1) and a
+conv post layer (C2, H2, W2) whose spatial sizes divide (s = H1 / H2 = W1 / W2, an integer
+>= 1), post neuron (c2, y2, x2) is tested against every pre channel at the positions a 3 x 3
+convolution with stride s and padding 1 reads: y1 in s*y2 - 1 .. s*y2 + 1 and x1 in
+s*x2 - 1 .. s*x2 + 1 (clipped to the layer). Any other pair of layers (a dense layer on either
+side, sizes that do not divide, a post layer larger than the pre layer) tests all pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fcgraph.errors import FcgraphError
+from fcgraph.fc.backend import Backend, get_backend
+from fcgraph.fc.calibration import calibrate as calibrate_pair
+from fcgraph.fc.counts import DEFAULT_TILE
+from fcgraph.fc.measures import MEASURES
+from fcgraph.fc.shifts import draw_shifts
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from fcgraph.contract import LayerInfo
+    from fcgraph.record.reader import Recording
+
+#: ``progress(task, done, total)``: one task per (condition, layer pair), done/total post neurons.
+ProgressFn = Callable[[str, int, int], None]
+#: Called after each layer pair is finished and saved: ``after_pair(condition, pre, post)``.
+PairHook = Callable[[str, str, str], None]
+
+FC_DIR = "fc"
+PARTS = ".parts"
+PLAN = "plan.json"
+DONE = "done.json"
+NEURONS = "fc/neurons.parquet"
+DENSE_KEYS = {"cofire": np.int32, "value": np.float32, "null_mean": np.float32,
+              "null_sd": np.float32, "z": np.float32}
+#: Counts of the per-pair report kept in the manifest and the summary.
+COUNT_KEYS = ("pairs", "tested", "untested", "untested_pre", "untested_post", "zero_spread",
+              "nonfinite", "negative_tail", "significant", "edges")
+RF_KERNEL = 3
+
+
+@dataclass(frozen=True)
+class FcParams:
+    """The settings that change results (stored in the manifest as ``fc.parameters``).
+
+    ``shift_unit``: "T" (whole images) or "1" (any bin offset); it also picks the exact null's
+    shift set (all whole-image shifts, or all bin shifts). ``n_shifts`` and ``min_shift`` apply
+    to ``null="shift"`` only (None for the exact null).
+    """
+
+    measure: str = "sttc"
+    null: str = "exact"
+    n_shifts: int | None = 100
+    min_shift: int | None = 40
+    shift_unit: str = "T"
+    min_spikes: int = 10
+    z: float = 3.0
+    fdr: float | None = None
+    top_k: int | None = None
+    calibrate: bool = False
+    pairs: str = "consecutive"
+    candidates: str = "all"
+    seed: int = 0
+    dense: bool = False
+
+    def __post_init__(self) -> None:
+        if self.measure not in MEASURES:
+            raise FcgraphError(f"unknown measure {self.measure!r} (one of {', '.join(MEASURES)})")
+        if self.null not in ("shift", "exact"):
+            raise FcgraphError(f"unknown null {self.null!r} (shift or exact)")
+        if self.shift_unit not in ("T", "1"):
+            raise FcgraphError(f"shift unit must be T (whole images) or 1 (any bin), got "
+                               f"{self.shift_unit!r}")
+        if self.null == "shift" and (self.n_shifts is None or self.n_shifts < 2):
+            raise FcgraphError(f"the shift null needs at least 2 shifts, got {self.n_shifts}")
+        if self.null == "shift" and (self.min_shift is None or self.min_shift < 1):
+            raise FcgraphError(f"min shift must be at least 1 bin, got {self.min_shift}")
+        if self.min_spikes < 0:
+            raise FcgraphError(f"min spikes must be >= 0, got {self.min_spikes}")
+        if not np.isfinite(self.z) or self.z <= 0:
+            raise FcgraphError(f"z must be a positive number, got {self.z}")
+        if self.fdr is not None and not 0 < self.fdr < 1:
+            raise FcgraphError(f"fdr must lie in (0, 1), got {self.fdr}")
+        if self.top_k is not None and self.top_k < 1:
+            raise FcgraphError(f"top k must be at least 1, got {self.top_k}")
+        if self.pairs not in ("consecutive", "feeders"):
+            raise FcgraphError(f"unknown pairs {self.pairs!r} (consecutive or feeders)")
+        if self.candidates not in ("all", "receptive-field"):
+            raise FcgraphError(f"unknown candidates {self.candidates!r} (all or receptive-field)")
+
+    @classmethod
+    def create(cls, **kwargs: Any) -> FcParams:
+        """Like the constructor, but n_shifts / min_shift are dropped for the exact null."""
+        if kwargs.get("null") == "exact":
+            kwargs["n_shifts"] = kwargs["min_shift"] = None
+        if "shift_unit" in kwargs:
+            kwargs["shift_unit"] = str(kwargs["shift_unit"])
+        return cls(**kwargs)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def rule(self, T: int) -> dict[str, Any]:
+        """Keyword arguments of :func:`~fcgraph.fc.edges.significant_edges` for these settings."""
+        rule: dict[str, Any] = {"T": T, "measure": self.measure, "null": self.null, "z": self.z,
+                                "min_spikes": self.min_spikes, "fdr": self.fdr,
+                                "shift_unit": T if self.shift_unit == "T" else 1, "seed": self.seed}
+        if self.null == "shift":
+            rule.update(n_shifts=self.n_shifts, min_shift=self.min_shift)
+        return rule
+
+
+# -- layer pairs and candidates ------------------------------------------------------------------
+
+
+def layer_pairs(layers: list[LayerInfo], which: str = "consecutive") -> list[tuple[str, str]]:
+    """(pre, post) layer names: consecutive spiking layers, or with ``which="feeders"`` also every
+    declared feeder (``LayerInfo.feeds_from``, e.g. across residual connections), ordered by
+    post layer, then pre layer."""
+    ordered = sorted(layers, key=lambda la: la.order)
+    pairs = {(a.name, b.name) for a, b in zip(ordered, ordered[1:], strict=False)}
+    if which == "feeders":
+        pairs |= {(src, la.name) for la in ordered for src in la.feeds_from}
+    elif which != "consecutive":
+        raise FcgraphError(f"unknown pairs {which!r} (consecutive or feeders)")
+    order = {la.name: la.order for la in ordered}
+    return sorted(pairs, key=lambda p: (order[p[1]], order[p[0]]))
+
+
+def receptive_field(pre: LayerInfo, post: LayerInfo,
+                    kernel: int = RF_KERNEL) -> Callable[[int, int], np.ndarray] | None:
+    """Candidate pairs of the receptive-field rule (module docstring) as a function
+    ``(j0, j1) -> bool (n_pre, j1 - j0)`` for post neurons j0 .. j1-1, or None (all pairs)."""
+    if len(pre.shape) != 3 or len(post.shape) != 3:
+        return None
+    _, h1, w1 = pre.shape
+    _, h2, w2 = post.shape
+    if h1 % h2 or w1 % w2 or h1 // h2 != w1 // w2:
+        return None
+    s, pad = h1 // h2, kernel // 2
+    y1, x1 = np.divmod(np.arange(h1 * w1), w1)  # pre positions
+    y2, x2 = np.divmod(np.arange(h2 * w2), w2)  # post positions
+    dy = y1[:, None] - (s * y2[None, :] - pad)
+    dx = x1[:, None] - (s * x2[None, :] - pad)
+    spatial = (dy >= 0) & (dy < kernel) & (dx >= 0) & (dx < kernel)  # (H1 W1, H2 W2)
+    pre_pos = np.arange(pre.n_neurons) % (h1 * w1)
+
+    def block(j0: int, j1: int) -> np.ndarray:
+        post_pos = np.arange(j0, j1) % (h2 * w2)
+        return spatial[pre_pos[:, None], post_pos[None, :]]
+
+    return block
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+
+def _slug(condition: str) -> str:
+    from fcgraph.contract import condition_slug
+
+    return condition_slug(condition)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    from fcgraph.io import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    from fcgraph.io import read_json_object
+
+    return read_json_object(path, "missing")
+
+
+class _Layout:
+    """Paths of one run folder's fc output."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.fc = root / FC_DIR
+        self.parts = self.fc / PARTS
+        self.plan = self.parts / PLAN
+
+    def cond_dir(self, condition: str) -> Path:
+        return self.parts / _slug(condition)
+
+    def part(self, condition: str, k: int) -> tuple[Path, Path]:
+        d = self.cond_dir(condition)
+        return d / f"{k:03d}.parquet", d / f"{k:03d}.json"
+
+    def done(self, condition: str) -> Path:
+        return self.cond_dir(condition) / DONE
+
+    def edges_rel(self, condition: str) -> str:
+        return f"{FC_DIR}/edges/{_slug(condition)}.parquet"
+
+    def dense_dir(self, condition: str) -> Path:
+        return self.fc / "dense" / _slug(condition)
+
+
+def _plan_for(rec: Recording, params: FcParams) -> dict[str, Any]:
+    return {"format": "fcgraph.fc-plan", "format_version": 1, "run_id": rec.run_id, "T": rec.T,
+            "n_images": rec.n_images,
+            "layers": [[la.name, list(la.shape)] for la in rec.layers],
+            "parameters": params.to_json()}
+
+
+def _plan_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
+    diffs = []
+    for key in ("run_id", "T", "n_images", "layers"):
+        if old.get(key) != new.get(key):
+            diffs.append(f"{key} differs")
+    op, np_ = old.get("parameters", {}), new["parameters"]
+    for key in np_:
+        if op.get(key) != np_[key]:
+            diffs.append(f"{key}: {op.get(key)} -> {np_[key]}")
+    return ", ".join(diffs)
+
+
+def _restart(lay: _Layout) -> None:
+    """Remove every fc output of the run folder (parts, edges, neurons, dense matrices)."""
+    for sub in (lay.parts, lay.fc / "edges", lay.fc / "dense"):
+        if sub.exists():
+            shutil.rmtree(sub)
+    (lay.root / NEURONS).unlink(missing_ok=True)
+
+
+def _check_plan(lay: _Layout, rec: Recording, plan: dict[str, Any], restart: bool) -> None:
+    """Refuse to mix results of other settings (see the module docstring), or restart."""
+    if restart:
+        _restart(lay)
+    elif lay.plan.exists():
+        old = _read_json(lay.plan)
+        diff = _plan_difference(old, plan)
+        if diff:
+            raise FcgraphError(f"{lay.parts} holds fc results computed with other settings ({diff}); "
+                               "rerun with the same settings to resume, or with --restart to "
+                               "discard them")
+    elif rec.manifest.fc.get("edges"):
+        raise FcgraphError(f"{lay.root} already has fc tables not made by a resumable `fcgraph fc` "
+                           "run; rerun with --restart to replace them")
+    if not lay.plan.exists():
+        lay.parts.mkdir(parents=True, exist_ok=True)
+        _write_json(lay.plan, plan)
+
+
+def _spike_hashes(rec: Recording, condition: str, pre: str, post: str) -> dict[str, str]:
+    layers = rec.condition_info(condition)["layers"]
+    return {"pre_sha256": layers[pre]["sha256"], "post_sha256": layers[post]["sha256"]}
+
+
+# -- one layer pair ------------------------------------------------------------------------------
+
+
+def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backend, tile: int,
+                  condition: str, k: int, pre: str, post: str,
+                  progress: ProgressFn | None) -> dict[str, Any]:
+    """Compute, save (part table, then its JSON) and return one layer pair's summary."""
+    import pyarrow.parquet as pq
+
+    from fcgraph.fc.edges import significant_edges
+    from fcgraph.io import atomic_write
+
+    pre_info, post_info = rec.layer(pre), rec.layer(post)
+    pre_sm, post_sm = rec.packed(condition, pre), rec.packed(condition, post)
+    cand = receptive_field(pre_info, post_info) if params.candidates == "receptive-field" else None
+    rule = params.rule(rec.T)
+    task = f"{condition} {pre}->{post}"
+    table_path, json_path = lay.part(condition, k)
+    dense = _open_dense(lay, condition, pre, post, pre_info.n_neurons, post_info.n_neurons) \
+        if params.dense else None
+    t0 = time.perf_counter()
+
+    def write(fh: Any) -> None:
+        writer: pq.ParquetWriter | None = None
+
+        def sink(table: pa.Table) -> None:
+            nonlocal writer
+            if writer is None:
+                writer = pq.ParquetWriter(fh, table.schema)
+            writer.write_table(table)
+
+        def tick(done: int, total: int) -> None:
+            if progress is not None:
+                progress(task, done, total)
+
+        _, report = significant_edges(
+            pre_sm, post_sm, **rule, top_k=params.top_k, backend=backend, tile=tile,
+            pre_layer=pre, post_layer=post, run_id=rec.run_id, condition=condition,
+            candidates=cand, dense=dense, sink=sink, progress=tick)
+        assert writer is not None  # every tile calls the sink
+        writer.close()
+        summary.update({key: int(report[key]) for key in COUNT_KEYS})
+        summary.update(nominal_rate=report["nominal_rate"], n_shifts_used=report["n_shifts_used"])
+
+    summary: dict[str, Any] = {"condition": condition, "pre_layer": pre, "post_layer": post,
+                               "candidates": "receptive-field" if cand is not None else "all",
+                               "backend": backend.name}
+    atomic_write(table_path, write)
+    if params.calibrate:
+        control = {k: v for k, v in rule.items() if k not in ("T", "seed")}
+        cal = calibrate_pair(pre_sm, post_sm, T=rec.T, seed=params.seed, backend=backend,
+                             tile=tile, candidates=cand, **control)
+        summary["calibration"] = {"false_edges": int(cal["false_edges"]),
+                                  "tested": int(cal["tested"]),
+                                  "false_edge_rate": _finite(cal["false_edge_rate"]),
+                                  "nominal_rate": cal["nominal_rate"], "ratio": _finite(cal["ratio"])}
+    if dense is not None:
+        _close_dense(dense)
+    summary["seconds"] = round(time.perf_counter() - t0, 3)
+    summary.update(_spike_hashes(rec, condition, pre, post))
+    _write_json(json_path, summary)
+    return summary
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def _open_dense(lay: _Layout, condition: str, pre: str, post: str, n_pre: int,
+                n_post: int) -> dict[str, Any]:
+    d = lay.dense_dir(condition)
+    d.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for key, dtype in DENSE_KEYS.items():
+        tmp = d / f".{pre}__{post}.{key}.npy.tmp"
+        out[key] = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(n_pre, n_post))
+    return out
+
+
+def _close_dense(dense: dict[str, Any]) -> None:
+    for arr in dense.values():
+        arr.flush()
+        tmp = Path(arr.filename)
+        del arr
+        os.replace(tmp, tmp.with_name(tmp.name[1:].removesuffix(".tmp")))
+
+
+# -- a condition's edge table, the neuron table, the manifest --------------------------------------
+
+
+def _assemble(lay: _Layout, condition: str, n_pairs: int) -> None:
+    """Concatenate the condition's part tables into its edge table (atomic, streamed)."""
+    import pyarrow.parquet as pq
+
+    from fcgraph.io import atomic_write
+
+    parts = [lay.part(condition, k)[0] for k in range(n_pairs)]
+    rows = 0
+
+    def write(fh: Any) -> None:
+        nonlocal rows
+        writer: pq.ParquetWriter | None = None
+        for path in parts:
+            pf = pq.ParquetFile(path)
+            if writer is None:
+                writer = pq.ParquetWriter(fh, pf.schema_arrow)
+            for i in range(pf.num_row_groups):
+                group = pf.read_row_group(i)
+                if group.num_rows:
+                    writer.write_table(group)
+                    rows += group.num_rows
+        assert writer is not None
+        writer.close()
+
+    atomic_write(lay.root / lay.edges_rel(condition), write)
+    _write_json(lay.done(condition), {"edges": rows, "file": lay.edges_rel(condition)})
+    for path in parts:
+        path.unlink(missing_ok=True)
+
+
+def _write_neurons(rec: Recording, lay: _Layout, conditions: list[str]) -> None:
+    """The neuron table for ``conditions`` (one row per condition, layer and neuron), atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from fcgraph.contract import NEURON_COLUMNS, OPTIONAL_NEURON_COLUMNS
+    from fcgraph.io import atomic_write
+
+    schema = pa.schema(list(NEURON_COLUMNS.items()) + list(OPTIONAL_NEURON_COLUMNS.items()))
+
+    def write(fh: Any) -> None:
+        with pq.ParquetWriter(fh, schema) as writer:
+            for condition in conditions:
+                for layer in rec.layers:
+                    idx = np.arange(layer.n_neurons, dtype=np.int64)
+                    channel, y, x = (np.asarray(v, dtype=np.int64) for v in layer.position(idx))
+                    count = rec.packed(condition, layer.name).spike_counts()
+                    n = layer.n_neurons
+                    writer.write_table(pa.table({
+                        "layer": pa.array([layer.name] * n, pa.string()), "idx": idx,
+                        "channel": channel, "y": y, "x": x, "spike_count": count,
+                        "rate": count / float(rec.L),
+                        "condition": pa.array([condition] * n, pa.string())}, schema=schema))
+
+    atomic_write(rec.path / NEURONS, write)
+
+
+def _update_manifest(rec: Recording, lay: _Layout, params: FcParams, done: list[str],
+                     summaries: dict[str, list[dict[str, Any]]]) -> None:
+    from fcgraph.contract import read_manifest, write_manifest
+
+    manifest = read_manifest(rec.path)
+    fc: dict[str, Any] = {
+        "parameters": {**params.to_json(), "rf_kernel": RF_KERNEL
+                       if params.candidates == "receptive-field" else None},
+        "neurons": NEURONS,
+        "edges": {c: lay.edges_rel(c) for c in done},
+        "layer_pairs": {c: [{k: v for k, v in s.items() if not k.endswith("sha256")}
+                            for s in summaries[c]] for c in done},
+    }
+    fc["parameters"] = {k: v for k, v in fc["parameters"].items() if v is not None}
+    if params.dense:
+        fc["dense"] = {c: str(lay.dense_dir(c).relative_to(rec.path)) for c in done}
+        fc["dense_files"] = "<pre>__<post>.<key>.npy, key in " + ", ".join(DENSE_KEYS)
+    manifest.fc = fc
+    write_manifest(rec.path, manifest)
+
+
+# -- the API -------------------------------------------------------------------------------------
+
+
+def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
+                params: FcParams | None = None, backend: str | Backend = "auto",
+                tile: int = DEFAULT_TILE, restart: bool = False,
+                progress: ProgressFn | None = None, after_pair: PairHook | None = None,
+                **settings: Any) -> pd.DataFrame:
+    """Significant edges of every chosen condition and layer pair of a recording (module doc).
+
+    ``recording``: a folder written by ``fcgraph record`` (the output goes into it).
+    ``conditions``: names (default: all recorded). ``params`` (or the same fields as keyword
+    ``settings``: measure, null, n_shifts, min_shift, shift_unit, min_spikes, z, fdr, top_k,
+    calibrate, pairs, candidates, seed, dense): see :class:`FcParams`. ``backend``: numpy,
+    torch[:device], cupy or auto; ``tile``: post neurons per block (memory is about
+    ``8 n_pre tile`` bytes times a few arrays). ``restart``: discard earlier fc output first.
+    ``progress(task, done, total)``: per layer pair, post neurons done. ``after_pair``: called
+    after each layer pair is saved (tests use it to simulate a kill).
+
+    Returns one row per (condition, layer pair): condition, pre_layer, post_layer, the report
+    counts (pairs, tested, untested, untested_pre, untested_post, zero_spread, nonfinite,
+    negative_tail, significant, edges), nominal_rate, candidates, backend, seconds, resumed
+    (True when read from an earlier run) and, with calibrate, false_edge_rate.
+    """
+    import pandas as pd
+
+    from fcgraph.record.reader import open_recording
+
+    if params is None:
+        params = FcParams.create(**settings)
+    elif settings:
+        raise FcgraphError(f"give params or settings, not both ({', '.join(settings)})")
+    if tile < 1:
+        raise FcgraphError(f"tile must be at least 1, got {tile}")
+    be = get_backend(backend)
+    rec = open_recording(recording)
+    chosen = list(rec.conditions) if not conditions else list(dict.fromkeys(conditions))
+    unknown = [c for c in chosen if c not in rec.conditions]
+    if unknown:
+        raise FcgraphError(f"no condition {unknown[0]!r} in {rec.path}; recorded: "
+                           f"{', '.join(rec.conditions) or 'none'}")
+    pairs = layer_pairs(rec.layers, params.pairs)
+    if not pairs:
+        raise FcgraphError(f"{rec.path} has no layer pair to correlate (one spiking layer?)")
+    if params.null == "shift":  # one-line error now rather than at the first layer pair
+        draw_shifts(rec.L, params.n_shifts, params.min_shift,
+                    rec.T if params.shift_unit == "T" else 1, params.seed)
+    lay = _Layout(rec.path)
+    _check_plan(lay, rec, _plan_for(rec, params), restart)
+
+    rows: list[dict[str, Any]] = []
+    summaries: dict[str, list[dict[str, Any]]] = {}
+    for condition in chosen:
+        summaries[condition] = []
+        assembled = lay.done(condition).exists() and (rec.path / lay.edges_rel(condition)).exists()
+        for k, (pre, post) in enumerate(pairs):
+            _, json_path = lay.part(condition, k)
+            if json_path.exists():
+                summary = _read_json(json_path)
+                if (summary.get("pre_layer"), summary.get("post_layer")) != (pre, post):
+                    raise FcgraphError(f"{json_path}: holds {summary.get('pre_layer')} -> "
+                                       f"{summary.get('post_layer')}, expected {pre} -> {post}; "
+                                       "rerun with --restart")
+                if {k2: summary.get(k2) for k2 in ("pre_sha256", "post_sha256")} != \
+                        _spike_hashes(rec, condition, pre, post):
+                    raise FcgraphError(f"the spikes of {condition} ({pre} or {post}) changed since "
+                                       "their fc results were computed; rerun with --restart")
+                resumed = True
+                if progress is not None:
+                    n = rec.layer(post).n_neurons
+                    progress(f"{condition} {pre}->{post}", n, n)
+            elif assembled:
+                raise FcgraphError(f"{lay.cond_dir(condition)} lacks {json_path.name}; rerun with "
+                                   "--restart")
+            else:
+                summary = _compute_pair(rec, lay, params, be, tile, condition, k, pre, post,
+                                        progress)
+                resumed = False
+                if after_pair is not None:
+                    after_pair(condition, pre, post)
+            summaries[condition].append(summary)
+            row = {key: summary.get(key) for key in ("condition", "pre_layer", "post_layer",
+                                                     *COUNT_KEYS, "nominal_rate", "candidates",
+                                                     "backend", "seconds")}
+            row["resumed"] = resumed
+            if params.calibrate:
+                row["false_edge_rate"] = (summary.get("calibration") or {}).get("false_edge_rate")
+            rows.append(row)
+        if not assembled:
+            _assemble(lay, condition, len(pairs))
+
+    done = [c for c in rec.conditions if lay.done(c).exists()
+            and (rec.path / lay.edges_rel(c)).exists()]
+    for condition in done:
+        if condition not in summaries:
+            summaries[condition] = [_read_json(lay.part(condition, k)[1]) for k in range(len(pairs))]
+    _write_neurons(rec, lay, done)
+    _update_manifest(rec, lay, params, done, summaries)
+    return pd.DataFrame(rows)

@@ -1,0 +1,1 @@
+"""Looking at the graph: Neo4j Browser assets, the Bloom perspective and the offline HTML view."""

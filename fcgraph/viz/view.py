@@ -1,0 +1,254 @@
+"""The offline view: one self-contained HTML page of a subgraph, drawn as a layered SVG.
+
+Three subgraphs can be read from Neo4j (READ sessions, parameters only):
+
+- :func:`neuron_subgraph`: a neuron, its 1FC group (live in-edges) and its downstream targets
+  (live out-edges), strongest ``limit`` of each per condition;
+- :func:`pathway_subgraph`: the ``k`` strongest paths from a neuron to a target layer
+  (:func:`fcgraph.graph.queries.strongest_paths`, exact);
+- :func:`layer_pair_subgraph`: the strongest ``limit`` live edges from one layer to another.
+
+:func:`render_html` writes the page: the data as inline JSON and a small inline script that lays
+it out (x = layer order, y = neuron index within the layer), draws edges with a width that grows
+with z, colours nodes by ``gain`` when the graph has it (else by layer), and shows every property
+on hover (an SVG ``<title>`` plus a tooltip). No network, no server, no third-party script.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import neo4j
+
+from fcgraph.errors import FcgraphError
+from fcgraph.graph import queries
+from fcgraph.io import atomic_write_text
+from fcgraph.paths import RESOURCES_DIR
+
+
+@dataclass
+class Subgraph:
+    """Nodes (every property, keyed by uid) and FC edges of one view."""
+
+    run_id: str
+    title: str
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    edges: list[dict[str, Any]] = field(default_factory=list)
+    focus: list[str] = field(default_factory=list)
+
+    def edge_keys(self) -> set[tuple[str, str, str]]:
+        """(pre uid, post uid, condition) of every edge."""
+        return {(e["pre"], e["post"], e["condition"]) for e in self.edges}
+
+
+def _read(driver: neo4j.Driver, database: str, query: str, **params: Any) -> list[neo4j.Record]:
+    return driver.execute_query(query, params, routing_=neo4j.RoutingControl.READ,
+                                database_=database).records
+
+
+def _check_scope(driver: neo4j.Driver, database: str, run_id: str, conditions: Sequence[str],
+                 uids: Sequence[str] = (), layers: Sequence[str] = ()) -> None:
+    """Raise :class:`FcgraphError` naming the first run / condition / neuron / layer not found."""
+    rec = _read(driver, database, """
+        OPTIONAL MATCH (r:Run {run_id: $run_id})
+        CALL (r) {
+          OPTIONAL MATCH (r)-[:HAS_CONDITION]->(c:Condition) RETURN collect(c.name) AS conds }
+        CALL (r) {
+          OPTIONAL MATCH (r)-[:HAS_LAYER]->(l:Layer) RETURN collect(l.name) AS layers }
+        CALL () {
+          OPTIONAL MATCH (n:Neuron) WHERE n.uid IN $uids AND n.run_id = $run_id
+          RETURN collect(n.uid) AS found }
+        RETURN r IS NOT NULL AS run, conds, layers, found""",
+                run_id=run_id, uids=list(uids))[0]
+    if not rec["run"]:
+        raise FcgraphError(f"run {run_id!r} is not in the graph")
+    for name in conditions:
+        if name not in rec["conds"]:
+            raise FcgraphError(f"run {run_id!r} has no condition {name!r} "
+                               f"(it has: {', '.join(sorted(rec['conds'])) or 'none'})")
+    for uid in uids:
+        if uid not in rec["found"]:
+            raise FcgraphError(f"no neuron {uid!r} in run {run_id!r} (uids are <run_id>/<layer>/<idx>)")
+    for layer in layers:
+        if layer not in rec["layers"]:
+            raise FcgraphError(f"run {run_id!r} has no layer {layer!r} "
+                               f"(it has: {', '.join(rec['layers'])})")
+
+
+def _add_nodes(driver: neo4j.Driver, database: str, graph: Subgraph) -> None:
+    uids = sorted({e["pre"] for e in graph.edges} | {e["post"] for e in graph.edges}
+                  | set(graph.focus))
+    for rec in _read(driver, database, """
+            UNWIND $uids AS uid
+            MATCH (n:Neuron {uid: uid}) WHERE n.run_id = $run_id
+            RETURN properties(n) AS props""", uids=uids, run_id=graph.run_id):
+        props = dict(rec["props"])
+        graph.nodes[props["uid"]] = props
+
+
+_EDGE_ROW = """RETURN pre, post, c.name AS condition, r.z AS z, r.value AS value,
+       r.cofire AS cofire, r.null_mean AS null_mean, r.null_sd AS null_sd"""
+
+
+def _edges(records: list[neo4j.Record]) -> list[dict[str, Any]]:
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for rec in records:
+        row = dict(rec)
+        key = (row["pre"], row["post"], row["condition"])
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
+def neuron_subgraph(driver: neo4j.Driver, run_id: str, uid: str, conditions: Sequence[str] = ("clean",),
+                    *, limit: int = 200, database: str = "neo4j") -> Subgraph:
+    """A neuron with its 1FC group (in-edges) and downstream targets (out-edges)."""
+    _check_scope(driver, database, run_id, conditions, uids=[uid])
+    records = _read(driver, database, """
+        MATCH (n:Neuron {uid: $uid}) WHERE n.run_id = $run_id
+        MATCH (c:Condition {run_id: $run_id}) WHERE c.name IN $conditions
+        CALL (n, c) {
+          MATCH (a:Neuron)-[r:FC]->(n) WHERE r.condition = c.name AND r.gen = c.gen
+          RETURN a.uid AS pre, n.uid AS post, r ORDER BY r.z DESC LIMIT $limit
+          UNION
+          MATCH (n)-[r:FC]->(b:Neuron) WHERE r.condition = c.name AND r.gen = c.gen
+          RETURN n.uid AS pre, b.uid AS post, r ORDER BY r.z DESC LIMIT $limit
+        }
+        """ + _EDGE_ROW, uid=uid, run_id=run_id, conditions=list(conditions), limit=limit)
+    graph = Subgraph(run_id, f"neuron {uid} ({', '.join(conditions)})", edges=_edges(records),
+                     focus=[uid])
+    _add_nodes(driver, database, graph)
+    return graph
+
+
+def layer_pair_subgraph(driver: neo4j.Driver, run_id: str, pre_layer: str, post_layer: str,
+                        conditions: Sequence[str] = ("clean",), *, limit: int = 500,
+                        database: str = "neo4j") -> Subgraph:
+    """The strongest ``limit`` live edges (per condition) from ``pre_layer`` to ``post_layer``."""
+    _check_scope(driver, database, run_id, conditions, layers=[pre_layer, post_layer])
+    records = _read(driver, database, """
+        MATCH (c:Condition {run_id: $run_id}) WHERE c.name IN $conditions
+        CALL (c) {
+          MATCH (a:Neuron {run_id: $run_id, layer: $pre_layer})-[r:FC]->(b:Neuron)
+          WHERE b.layer = $post_layer AND r.condition = c.name AND r.gen = c.gen
+          RETURN a.uid AS pre, b.uid AS post, r ORDER BY r.z DESC, pre, post LIMIT $limit
+        }
+        """ + _EDGE_ROW, run_id=run_id, conditions=list(conditions), pre_layer=pre_layer,
+                    post_layer=post_layer, limit=limit)
+    graph = Subgraph(run_id, f"{pre_layer} -> {post_layer} ({', '.join(conditions)})",
+                     edges=_edges(records))
+    _add_nodes(driver, database, graph)
+    return graph
+
+
+def pathway_subgraph(driver: neo4j.Driver, run_id: str, uid: str, target_layer: str,
+                     conditions: Sequence[str] = ("clean",), *, k: int = 10,
+                     min_z: float | None = None, database: str = "neo4j") -> Subgraph:
+    """The union of the ``k`` strongest paths (per condition) from ``uid`` to ``target_layer``."""
+    _check_scope(driver, database, run_id, conditions, uids=[uid], layers=[target_layer])
+    edges: list[dict[str, Any]] = []
+    for condition in conditions:
+        paths = queries.strongest_paths(driver, run_id, uid, target_layer, condition, k=k,
+                                        min_z=min_z, database=database)
+        for path, zs, values in zip(paths["path"], paths["z"], paths["value"], strict=True):
+            for i, (z, value) in enumerate(zip(zs, values, strict=True)):
+                edges.append({"pre": path[i], "post": path[i + 1], "condition": condition,
+                              "z": z, "value": value})
+    graph = Subgraph(run_id, f"pathways {uid} -> {target_layer} ({', '.join(conditions)})",
+                     edges=_dedupe(edges), focus=[uid])
+    _add_nodes(driver, database, graph)
+    return graph
+
+
+def _dedupe(edges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for edge in edges:
+        seen.setdefault((edge["pre"], edge["post"], edge["condition"]), edge)
+    return list(seen.values())
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        return _plain(value.item())
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def graph_payload(graph: Subgraph) -> dict[str, Any]:
+    """The JSON the page embeds: nodes (uid, layer, layer_order, idx, props), edges, focus."""
+    nodes = []
+    for uid, props in sorted(graph.nodes.items(),
+                             key=lambda kv: (kv[1].get("layer_order", 0), kv[1].get("idx", 0))):
+        nodes.append({"uid": uid, "layer": props.get("layer"),
+                      "order": props.get("layer_order", 0), "idx": props.get("idx", 0),
+                      "props": {k: _plain(v) for k, v in sorted(props.items())}})
+    edges = [{k: _plain(v) for k, v in e.items()} for e in graph.edges
+             if e["pre"] in graph.nodes and e["post"] in graph.nodes]
+    return {"run_id": graph.run_id, "title": graph.title, "nodes": nodes, "edges": edges,
+            "focus": graph.focus}
+
+
+def render_html(graph: Subgraph) -> str:
+    """The self-contained page (inline JSON, CSS and script; no external reference)."""
+    payload = json.dumps(graph_payload(graph), allow_nan=False, separators=(",", ":"))
+    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    title = html.escape(f"fcgraph: {graph.title}")
+    parts = {"@CSP@": _CSP, "@TITLE@": title, "@DATA@": payload,
+             "@SCRIPT@": (RESOURCES_DIR / "view.js").read_text()}
+    return re.sub("|".join(parts), lambda m: parts[m.group(0)], _PAGE)  # one pass: data stays data
+
+
+def write_view(graph: Subgraph, out: Path) -> Path:
+    """Write the page to ``out`` (atomically) and return it."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, render_html(graph))
+    return out
+
+
+#: the page may load nothing: no network, no file other than itself
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="@CSP@">
+<title>@TITLE@</title>
+<style>
+body{font:13px system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;background:#fafafa}
+header{padding:10px 16px;background:#fff;border-bottom:1px solid #ddd}
+header h1{font-size:16px;margin:0 0 4px}
+#meta{color:#555}
+#legend{display:flex;gap:16px;flex-wrap:wrap;margin-top:6px;align-items:center}
+.sw{display:inline-block;width:11px;height:11px;border-radius:50%;margin-right:4px;vertical-align:-1px}
+#wrap{overflow:auto;padding:8px}
+svg text{font-size:10px;fill:#333;pointer-events:none}
+svg .col{font-size:12px;font-weight:600;fill:#111}
+svg path.edge{fill:none;stroke-opacity:.55}
+svg path.edge:hover{stroke-opacity:1}
+svg g.node circle{stroke:#333;stroke-width:1}
+svg g.node.focus circle{stroke:#000;stroke-width:3}
+svg.dim path.edge{stroke-opacity:.07}
+svg.dim path.edge.hi{stroke-opacity:.95}
+#tip{position:fixed;display:none;background:#fff;border:1px solid #999;padding:6px 8px;
+ font:12px ui-monospace,monospace;white-space:pre;pointer-events:none;box-shadow:0 2px 6px #0003}
+</style></head>
+<body>
+<header><h1 id="title"></h1><div id="meta"></div><div id="legend"></div></header>
+<div id="wrap"></div><div id="tip"></div>
+<script id="fcgraph-data" type="application/json">@DATA@</script>
+<script>@SCRIPT@</script>
+</body></html>
+"""

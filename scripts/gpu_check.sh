@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# GPU check of the fc engine's CuPy kernels, on a machine with CuPy and a GPU but not the rest of
+# fcgraph's dependencies (no neo4j, typer, torch needed; numpy + pytest, pandas for edge tables).
+#   1. tests/test_fc_cupy.py: TF32 / INT8 / popcount counts bit for bit against NumPy, shifted
+#      products, the fused shift null's edges against the NumPy backend;
+#   2. benchmarks/fc.py gpu: a whole sew-small-sized condition (layers 8192 ... 1024, L = 8000,
+#      100 shifts) end to end, against cuBLAS TF32 throughput measured in the same run.
+# Prints every figure; results go to benchmarks/results/fc.json (section "gpu") or, with
+# OUT set (the device tool's output folder), to $OUT/fc-gpu.json as well. Under five minutes.
+#   scripts/gpu_check.sh            full benchmark
+#   scripts/gpu_check.sh --quick    layers / 4 (for a first try)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONUNBUFFERED=1
+status=0
+
+echo "== environment"
+$PY - <<'EOF' || exit 1
+import numpy, cupy
+print("numpy", numpy.__version__, "cupy", cupy.__version__)
+props = cupy.cuda.runtime.getDeviceProperties(0)
+print("device", props["name"], "compute capability", props["major"], props["minor"],
+      "memory GiB", round(cupy.cuda.Device(0).mem_info[1] / 2**30, 1))
+import fcgraph.fc.cupy_kernels as ck
+assert ck.available(), "fcgraph sees no usable GPU"
+EOF
+
+echo "== CuPy tests (tests/test_fc_cupy.py)"
+# --noconftest: tests/conftest.py imports the Neo4j driver, which this machine lacks
+timeout 150 $PY -m pytest --noconftest -p no:cacheprovider -q -rs tests/test_fc_cupy.py || status=1
+
+echo "== GPU benchmark (benchmarks/fc.py gpu $*)"
+out=benchmarks/results/fc.json
+if [ -n "${OUT:-}" ]; then out="$OUT/fc-gpu.json"; fi
+timeout 150 $PY benchmarks/fc.py gpu --out "$out" "$@" || status=1
+exit $status

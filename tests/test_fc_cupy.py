@@ -1,0 +1,114 @@
+"""CuPy kernels against the NumPy backend: counts bit for bit, nulls and edges identical.
+
+Needs only NumPy and pytest (pandas for the edge tables), so it runs on a GPU machine without
+the rest of fcgraph's dependencies: ``scripts/gpu_check.sh`` runs it with ``--noconftest``.
+Skipped where CuPy is missing or sees no GPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fcgraph.fc import cofire, shift_null, shifted_cofire, significant_edges
+from fcgraph.fc import cupy_kernels as ck
+
+pytestmark = pytest.mark.skipif(not ck.available(), reason="CuPy with a GPU is not available")
+
+
+def adversarial(seed: int, n: int, L: int, T: int = 8) -> np.ndarray:
+    """Boolean (n, L): a silent row, a full row, very sparse and very dense rows, a within-image
+    rhythm (silent at each image's first step)."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, L)) < rng.uniform(0.01, 0.5, (n, 1))
+    x[0] = False
+    if n > 1:
+        x[1] = True
+    if n > 3:
+        x[2] = rng.random(L) < 0.002
+        x[3] = rng.random(L) < 0.97
+    if n > 5:
+        x[4:, ::T] = False
+    return x
+
+
+SHAPES = [(1, 1, 8), (3, 5, 77), (17, 9, 64), (40, 33, 1001), (130, 70, 2048)]
+
+
+@pytest.mark.parametrize(("n_pre", "n_post", "L"), SHAPES)
+def test_counts_tf32_int8_popcount_are_exact(n_pre, n_post, L):
+    cp = ck.cupy_module()
+    a, b = adversarial(1, n_pre, L), adversarial(2, n_post, L)
+    want = cofire(a, b)
+    got = ck.counts_tf32(cp.asarray(a, dtype=cp.float32), cp.asarray(b, dtype=cp.float32))
+    assert np.array_equal(cp.asnumpy(got).astype(np.int64), want)
+    got8 = ck.counts_int8(cp.asarray(a, dtype=cp.int8), cp.asarray(b, dtype=cp.int8))
+    assert np.array_equal(cp.asnumpy(got8).astype(np.int64), want)
+    words_a, words_b = ck.pack_words(cp.asarray(a)), ck.pack_words(cp.asarray(b))
+    assert words_a.shape == (n_pre, -(-L // 64))
+    assert np.array_equal(cp.asnumpy(ck.popcount_counts(words_a, words_b)).astype(np.int64), want)
+
+
+@pytest.mark.parametrize("shift", [0, 1, 8, 63, -5, 1000, 1001, -1000])
+def test_shifted_counts_need_no_rolled_copy(shift):
+    cp = ck.cupy_module()
+    a, b = adversarial(3, 40, 1001), adversarial(4, 33, 1001)
+    got = ck.shifted_counts(cp.asarray(a, dtype=cp.float32), cp.asarray(b, dtype=cp.float32), shift)
+    assert np.array_equal(cp.asnumpy(got).astype(np.int64), shifted_cofire(a, b, shift))
+    assert np.array_equal(cp.asnumpy(got).astype(np.int64), cofire(a, np.roll(b, shift, axis=1)))
+
+
+def test_gemm_on_column_slices_accumulates():
+    cp = ck.cupy_module()
+    a, b = adversarial(5, 20, 300), adversarial(6, 10, 300)
+    da, db = cp.asarray(a, dtype=cp.float32), cp.asarray(b, dtype=cp.float32)
+    out = cp.zeros((20, 10), dtype=cp.float32)
+    ck.gemm_nt(out, da, 7, db, 100, 150)
+    ck.gemm_nt(out, da, 0, db, 0, 3, beta=1.0)
+    want = cofire(a[:, 7:157], b[:, 100:250]) + cofire(a[:, :3], b[:, :3])
+    assert np.array_equal(cp.asnumpy(out).astype(np.int64), want)
+
+
+@pytest.mark.parametrize("measure", ["sttc", "pearson", "cofire"])
+def test_fused_shift_null_edges_equal_numpy(measure):
+    pytest.importorskip("pandas")
+    T, M = 8, 250
+    rng = np.random.default_rng(7)
+    pre = adversarial(8, 300, T * M)
+    drivers = rng.choice(300, 200)
+    post = (pre[drivers] & (rng.random((200, T * M)) < 0.4)) | (rng.random((200, T * M)) < 0.08)
+    post[0] = False
+    rule = {"T": T, "measure": measure, "null": "shift", "n_shifts": 100, "z": 3.0, "tile": 64}
+    want, rep_np = significant_edges(pre, post, backend="numpy", **rule)
+    got, rep_cp = significant_edges(pre, post, backend="cupy", **rule)
+    for key in ("pairs", "tested", "untested", "zero_spread", "nonfinite", "negative_tail",
+                "significant", "edges"):
+        assert rep_cp[key] == rep_np[key], key
+    assert len(got) == len(want) > 100
+    for col in ("pre_idx", "post_idx", "cofire"):
+        assert np.array_equal(got[col].to_numpy(), want[col].to_numpy()), col
+    for col in ("value", "null_mean", "null_sd", "z"):
+        np.testing.assert_allclose(got[col].to_numpy(), want[col].to_numpy(), rtol=1e-12, atol=1e-12)
+    # the null itself, against shift_null (mean, sample SD) on the same shifts
+    mean, sd = shift_null(pre[:50], post[:40], T=T, n_shifts=100, measure="cofire")
+    sub, _ = significant_edges(pre[:50], post[:40], backend="cupy", **{**rule, "z": -1e9})
+    i, j = sub.pre_idx.to_numpy(), sub.post_idx.to_numpy()
+    assert i.size > 500
+    np.testing.assert_allclose(sub.null_mean.to_numpy(), mean[i, j], rtol=1e-12)
+    np.testing.assert_allclose(sub.null_sd.to_numpy(), sd[i, j], rtol=1e-12)
+
+
+def test_fused_path_with_top_k_and_candidates_and_exact_null():
+    pytest.importorskip("pandas")
+    T, M = 4, 300
+    pre, post = adversarial(9, 120, T * M, T), adversarial(10, 90, T * M, T)
+    post[:40] |= pre[:40] & (np.random.default_rng(1).random((40, T * M)) < 0.5)
+    cand = np.random.default_rng(2).random((120, 90)) < 0.5
+    for rule in ({"null": "shift", "top_k": 3, "candidates": cand, "n_shifts": 40, "shift_unit": 1},
+                 {"null": "exact"}, {"null": "exact", "shift_unit": 1, "fdr": 0.05}):
+        want, rep_np = significant_edges(pre, post, T=T, backend="numpy", tile=32, **rule)
+        got, rep_cp = significant_edges(pre, post, T=T, backend="cupy", tile=32, **rule)
+        assert rep_cp["significant"] == rep_np["significant"] and rep_cp["tested"] == rep_np["tested"]
+        assert np.array_equal(got.pre_idx.to_numpy(), want.pre_idx.to_numpy())
+        assert np.array_equal(got.post_idx.to_numpy(), want.post_idx.to_numpy())
+        np.testing.assert_allclose(got.z.to_numpy(), want.z.to_numpy(), rtol=1e-12)
