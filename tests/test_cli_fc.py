@@ -93,7 +93,7 @@ def test_fc_output_ingests_into_neo4j(rec_dir, driver, run_id):
     (["--candidates", "rf"], "unknown candidates 'rf'"),
     (["--backend", "tpu"], "unknown backend 'tpu'"),
     (["-c", "clean,fgsm:0.1"], "no condition 'fgsm:0.1'"),
-    (["--min-shift", "100000"], "no shift of at least 100000 bins"),
+    (["--null", "shift", "--min-shift", "100000"], "no shift of at least 100000 bins"),
     (["--z", "-1"], "z must be a positive number"),
 ])
 def test_bad_arguments_are_one_line_errors(rec_dir, args, message):

@@ -41,8 +41,8 @@ def test_list_prints_one_line_per_query():
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert [line.split()[0] for line in lines] == ["compare_runs", "edge_loss", "ensemble",
-                                                   "hubs", "layer_summary", "lost_pathways",
-                                                   "pathways"]
+                                                   "gain_by_size", "hubs", "layer_summary",
+                                                   "lost_pathways", "pathways", "top_ensembles"]
     params = runner.invoke(app, ["query", "hubs", "--list"])
     assert params.exit_code == 0
     assert params.stdout.splitlines()[2].startswith("direction: string(in|out) = out")

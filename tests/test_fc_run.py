@@ -255,7 +255,7 @@ def test_bad_settings_are_one_line_errors(rec_copy):
     for settings, message in [({"measure": "phi"}, "unknown measure"), ({"null": "gauss"}, "unknown null"),
                               ({"shift_unit": "2"}, "shift unit"), ({"fdr": 1.5}, "fdr must"),
                               ({"pairs": "all"}, "unknown pairs"), ({"candidates": "rf"}, "candidates"),
-                              ({"min_shift": 10_000}, "no shift of at least"),
+                              ({"null": "shift", "min_shift": 10_000}, "no shift of at least"),
                               ({"conditions": ["fgsm:0.1"]}, "no condition 'fgsm:0.1'"),
                               ({"backend": "tpu"}, "unknown backend")]:
         with pytest.raises(FcgraphError, match=message) as info:

@@ -160,7 +160,8 @@ def test_every_query_uses_exactly_its_declared_params_and_never_writes(name):
     body = "\n".join(line.split("//")[0] for line in text.splitlines())
     assert set(re.findall(r"\$(\w+)", body)) == set(queries.query_params(name))
     assert not re.search(r"\b(CREATE|MERGE|SET|DELETE|REMOVE|DETACH|LOAD)\b", body, re.I)
-    assert "r.gen" in body or "s.gen" in body  # every edge read is filtered to its live gen
+    if ":FC" in body:  # every edge read is filtered to its live gen
+        assert "r.gen" in body or "s.gen" in body
 
 
 def test_param_validation_one_line_errors():

@@ -103,7 +103,7 @@ def _write_neurons(out: Path, root: Path, manifest: RunManifest) -> None:
 
     stats = _neuron_stats(root, manifest)
     header = ["uid:ID(Neuron)", "run_id", "layer", "layer_order:int", "idx:long", "channel:long",
-              "y:long", "x:long", "rate:double", "spike_count:long"]
+              "y:long", "x:long", "rate:double", "spike_count:long", ":LABEL"]
     with pacsv.CSVWriter(out / "neurons.csv", pa.schema([(h, pa.string()) for h in header])) as w:
         for layer in manifest.layers:
             idx = np.arange(layer.n_neurons, dtype=np.int64)
@@ -120,7 +120,8 @@ def _write_neurons(out: Path, root: Path, manifest: RunManifest) -> None:
             cols = [uid, pa.array([manifest.run_id] * layer.n_neurons),
                     pa.array([layer.name] * layer.n_neurons),
                     pa.array(np.full(layer.n_neurons, layer.order)), pa.array(idx),
-                    pa.array(channel), pa.array(y), pa.array(x), rate, count]
+                    pa.array(channel), pa.array(y), pa.array(x), rate, count,
+                    pa.array([f"L{layer.order}"] * layer.n_neurons)]  # the label ingest sets too
             w.write_table(pa.table([c.cast(pa.string()) for c in cols], names=header))
 
 
