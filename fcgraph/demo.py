@@ -49,7 +49,7 @@ class DemoPlan:
     n_images: int | None = 240
     conditions: tuple[str, ...] = DEMO_CONDITIONS
     null: str = "exact"
-    top_k: int = 10
+    top_k: int = 5
     seed: int = 0
     data_root: Path | None = None
     fc_options: dict[str, Any] = field(default_factory=dict)
@@ -140,10 +140,13 @@ def example_queries(driver: neo4j.Driver, run_id: str, database: str,
         return frame[[c for c in SHOWN_COLUMNS[name] if c in frame.columns]]
 
     perturbed = next((c for c in conditions if c != "clean"), None)
-    answers = [("layer_summary: edges and density per layer pair and condition", ask("layer_summary"))]
+    summary = ask("layer_summary")  # residual feeder pairs (not computed by fc) have no edges
+    answers = [("layer_summary: edges and density per layer pair and condition",
+                summary[summary.edges > 0])]
     if perturbed:
+        loss = ask("edge_loss", condition=perturbed)
         answers.append((f"edge_loss: clean edges lost under {perturbed}",
-                        ask("edge_loss", condition=perturbed)))
+                        loss[(loss.baseline_edges > 0) | (loss.gained > 0)]))
     hubs = ask("hubs", direction="in", top=1)
     answers.append(("hubs: the neuron with the largest 1FC group per layer", hubs))
     if len(hubs):

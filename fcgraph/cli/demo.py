@@ -67,7 +67,7 @@ def demo_cmd(
     condition: Annotated[list[str] | None, typer.Option(
         "--condition", "-c", help=f"Conditions (repeatable; default {' '.join(DEMO_CONDITIONS)}).")] = None,
     top_k: Annotated[int, typer.Option(min=1, help="Strongest in-edges per neuron loaded into Neo4j.")
-                     ] = 10,
+                     ] = 5,
     state: StateDirOption = None,
     bolt_port: Annotated[int, typer.Option(help="Bolt port if the local Neo4j is started.")] = 7687,
     http_port: Annotated[int, typer.Option(help="HTTP port if the local Neo4j is started.")] = 7474,
