@@ -131,6 +131,33 @@ def test_report_counts_on_constructed_cases() -> None:
     assert report["pre_spike_count"].tolist() == pre.sum(axis=1).tolist()
 
 
+@pytest.mark.parametrize("kw", [{}, {"null": "shift"}, {"fdr": 0.2}, {"top_k": 2},
+                                {"measure": "sttc", "dt": 1}, {"measure": "pearson"}])
+def test_untested_neurons_left_out_of_the_products_change_nothing(kw: dict) -> None:
+    """Untested neurons (scattered, whole tiles of them too) are skipped in the products; the
+    edges and every count equal those of the full computation (``dense`` computes all pairs)."""
+    pre, post, _ = planted(seed=6, n_pre=50, n_post=45)
+    rng = np.random.default_rng(6)
+    for x, rows in ((pre, rng.choice(50, 20, replace=False)), (post, np.r_[0:12, 30, 31, 44])):
+        x[rows] = False
+        x[rows, 3::500] = True  # 5 spikes: untested
+    cand = rng.random((50, 45)) < 0.7
+    sunk = []
+    compact, rep_c = significant_edges(pre, post, T=T, tile=6, candidates=cand,
+                                       sink=sunk.append if not kw else None, **kw)
+    if not kw:  # streamed: every span calls the sink, in order
+        compact = pd.concat([t.to_pandas() for t in sunk], ignore_index=True)
+        assert len(sunk) == -(-(45 - 15) // 6)
+    full, rep_f = significant_edges(pre, post, T=T, tile=6, candidates=cand, dense={}, **kw)
+    assert rep_c["untested_post"] == 15 and rep_c["untested_pre"] == 20 and len(full) >= 10
+    pd.testing.assert_frame_equal(compact.reset_index(drop=True), full.reset_index(drop=True),
+                                  check_dtype=False, check_exact=True)
+    for key in ("pairs", "tested", "untested", "zero_spread", "nonfinite", "negative_tail",
+                "significant", "edges"):
+        assert rep_c[key] == rep_f[key], key
+    assert np.array_equal(rep_c["post_in_degree"], rep_f["post_in_degree"])
+
+
 def test_min_spikes_zero_counts_silent_pairs_as_zero_spread() -> None:
     a = np.zeros((2, 16), bool)
     a[1, ::3] = True

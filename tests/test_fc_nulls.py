@@ -60,7 +60,11 @@ def test_shift_null_draw_needs_a_unit() -> None:
 
 @pytest.mark.parametrize(("T", "M"), [(1, 30), (3, 11), (8, 9), (5, 2)])
 @pytest.mark.parametrize("include_zero", [False, True])
-def test_exact_null_equals_brute_force(T: int, M: int, include_zero: bool) -> None:
+@pytest.mark.parametrize("sums", ["float64", "int64"])
+def test_exact_null_equals_brute_force(monkeypatch: pytest.MonkeyPatch, T: int, M: int,
+                                       include_zero: bool, sums: str) -> None:
+    if sums == "int64":  # the path of recordings too long for exact float64 sums
+        monkeypatch.setattr(exact_mod, "FLOAT64_EXACT", 0)
     L = T * M
     rng = np.random.default_rng(T * 100 + M)
     a, b = adversarial_trains(rng, L), np.vstack([adversarial_trains(rng, L)[3:], rng.random((2, L)) < 0.5])
@@ -68,6 +72,7 @@ def test_exact_null_equals_brute_force(T: int, M: int, include_zero: bool) -> No
     for over, shifts in (("bins", range(first, L)), ("images", range(first * T, L, T))):
         vals = brute_shift_counts(a, b, list(shifts)).astype(float)
         mean, sd = exact_null(a, b, T=T, over=over, include_zero_shift=include_zero, tile=3)
+        assert exact_mod.ExactShiftNull(L, over=over, T=T).sum_dtype is getattr(np, sums)
         assert np.allclose(mean, vals.mean(axis=0), rtol=1e-12, atol=1e-12)
         if len(vals) > 1:
             assert np.allclose(sd, vals.std(axis=0, ddof=1), rtol=1e-12, atol=1e-12)
@@ -128,8 +133,14 @@ def test_float32_products_are_kept_only_where_proven_exact(over: str) -> None:
     assert np.array_equal(truth, np.rint(feats_a @ feats_b.T).astype(np.int64))
     blocks = exact_mod.ExactNullBlocks(null, a, get_backend("numpy"))
     g, d = null.baseline(null.phase_counts(b))
-    res = null.residuals(null.features(b, False, np.float32), g, weighted=False)
-    staged = {"res": res, "norms": np.sqrt((res.astype(np.float64) ** 2 * null.weights).sum(1))}
+    res, norms = null.residual_features(b, g, False, np.float32)
+    assert np.array_equal(res, feats_b - np.repeat(g, np.diff(null.block_start), axis=1))
+    exact_norms = np.sqrt((res.astype(np.float64) ** 2 * null.weights).sum(1))
+    assert (norms >= exact_norms).all() and (norms <= exact_norms * (1 + 2**-9)).all()
+    with pytest.MonkeyPatch.context() as mp:  # too many terms for float32 sums: float64 sums
+        mp.setattr(exact_mod.ExactShiftNull, "_norm_inflation", lambda self: 1.0)
+        assert np.allclose(null.residual_features(b, g, False)[1], exact_norms, rtol=1e-12)
+    staged = {"res": res, "norms": norms}
     cross = np.rint(blocks.left @ null.cross_right(g, d).T).astype(np.int64)
     products = np.outer(blocks.norms, staged["norms"])
     for limit in (0.0, float(np.median(products)), exact_mod.NORM_PRODUCT_LIMIT):
@@ -147,3 +158,19 @@ def test_float32_products_are_kept_only_where_proven_exact(over: str) -> None:
 def test_float32_rounding_would_be_caught() -> None:
     x = np.full((1, 4), 2**12 + 1, dtype=np.float32)  # true dot product 4 (2**12+1)**2 > 2**24
     assert float((x @ x.T)[0, 0]) > exact_mod.float32_exact_limit(4)
+
+
+@pytest.mark.parametrize("M", [30, 37])  # 37 images: a prime FFT length, correlated at N >= 2M-1
+def test_features_are_the_same_with_numpy_fft(monkeypatch, M: int) -> None:
+    """Without SciPy the FFTs fall back to numpy.fft: the same exact integers."""
+    rng = np.random.default_rng(23)
+    T = 4
+    a = rng.random((70, T * M)) < rng.uniform(0.05, 0.9, (70, 1))
+    null = exact_mod.ExactShiftNull(T * M, T=T)
+    g, _ = null.baseline(null.phase_counts(a))
+    monkeypatch.setattr(exact_mod, "FFT_CHUNK_BYTES", 1)  # one row at a time
+    with_scipy = null.residual_features(a, g, True)
+    monkeypatch.setattr(exact_mod, "fft_module", lambda: np.fft)
+    with_numpy = null.residual_features(a, g, True)
+    assert np.array_equal(with_scipy[0], with_numpy[0])
+    assert np.allclose(with_scipy[1], with_numpy[1], rtol=1e-12)

@@ -10,14 +10,14 @@ one-sided p-values of z (exact null) or empirical p-values (1 + #shifts with C_s
 family with p = 1; edges are the pairs with q <= fdr. ``top_k`` then keeps, for every post
 neuron, its K in-edges with the largest z (ties: lower pre_idx first).
 
-Post neurons are processed ``tile`` at a time, so memory stays bounded by a few
+Tested post neurons are processed ``tile`` at a time, so memory stays bounded by a few
 (n_pre, tile) float64 arrays, the float32 pre trains and, for the exact null, a bounded block
 of pre autocorrelation features.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +25,11 @@ import numpy as np
 
 from fcgraph.errors import FcgraphError
 from fcgraph.fc.backend import Backend, get_backend
-from fcgraph.fc.counts import DEFAULT_TILE, StagedTrains, counts_to_int64, summed_products
+from fcgraph.fc.counts import DEFAULT_TILE, StagedTrains, summed_products
 from fcgraph.fc.exact import ExactNullBlocks, ExactShiftNull
-from fcgraph.fc.measures import MEASURES, TiledSttc, measure_from_counts
+from fcgraph.fc.measures import MEASURES, TiledSttc, measure_from_counts, measure_of_pairs
 from fcgraph.fc.shifts import count_null_block, resolve_shifts
-from fcgraph.fc.spikes import Spikes, as_source, check_pair
+from fcgraph.fc.spikes import Spikes, SpikeSource, as_source, check_pair
 from fcgraph.fc.stats import bh_qvalues, normal_upper_tail
 
 if TYPE_CHECKING:
@@ -204,6 +204,33 @@ class _CountNull:
         return res.mean, res.sd, res.n_ge
 
 
+
+def _post_tiles(keep: np.ndarray, n_post: int,
+                tile: int) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Post tiles: (s0, s1, idx) with idx up to ``tile`` kept neurons, all within s0 .. s1-1.
+
+    The spans s0 .. s1-1 cover 0 .. n_post-1 once, in order (so candidate blocks and progress
+    follow the original neuron order, untested neurons included)."""
+    if n_post == 0:
+        return
+    starts = list(range(0, keep.size, tile)) or [0]
+    for k, a in enumerate(starts):
+        s0 = 0 if k == 0 else int(keep[a])
+        s1 = int(keep[starts[k + 1]]) if k + 1 < len(starts) else n_post
+        yield s0, s1, keep[a:a + tile]
+
+
+def _degenerate(spike_counts: np.ndarray, L: int) -> np.ndarray:
+    """Neurons whose trains make a measure undefined: silent, or spiking in every bin."""
+    return (spike_counts == 0) | (spike_counts == L)
+
+
+def _rows_at(src: SpikeSource, s0: int, s1: int, idx: np.ndarray) -> np.ndarray:
+    """Boolean trains (idx.size, L) of neurons ``idx``, all within s0 .. s1-1."""
+    rows = src.rows(s0, s1)
+    return rows if idx.size == s1 - s0 else rows[idx - s0]
+
+
 def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc", dt: int = 0,
                       null: str = "exact", z: float = 3.0, min_spikes: int = 10,
                       fdr: float | None = None, top_k: int | None = None, n_shifts: int = 100,
@@ -245,7 +272,7 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
     - ``candidates``: a boolean (n_pre, n_post) array, or a function ``(j0, j1) -> bool
       (n_pre, j1 - j0)`` giving the block for post neurons j0 .. j1-1: only candidate pairs are
       tested, counted in ``pairs`` and eligible as edges (the FDR family is the tested
-      candidates). The products still cover every pair.
+      candidates). The products still cover every pair of tested neurons.
     - ``dense``: arrays (or ``numpy.memmap``) of shape (n_pre, n_post) under any of the keys
       cofire, value, null_mean, null_sd, z, filled tile by tile with every pair's numbers.
     - ``sink``: called with each post tile's edges (a ``pyarrow.Table`` with the contract's
@@ -253,6 +280,9 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
       tile; the returned ``edges`` is then empty. With ``fdr`` the family spans the whole layer
       pair, so the edges are collected first, passed to ``sink`` once and also returned.
     - ``progress``: called as ``progress(post_neurons_done, n_post)`` after each tile.
+
+    Neurons with fewer than ``min_spikes`` spikes are left out of every product (a tile holds
+    up to ``tile`` tested post neurons), unless ``dense`` asks for every pair's numbers.
     """
     if measure not in MEASURES:
         raise FcgraphError(f"unknown measure {measure!r} (one of {', '.join(MEASURES)})")
@@ -270,7 +300,13 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
     spikes_pre, spikes_post = src_a.spike_counts(), src_b.spike_counts()
     tested_pre, tested_post = spikes_pre >= min_spikes, spikes_post >= min_spikes
 
+    # Untested neurons can never be in an edge: leave them out of every product (unless the
+    # dense matrices, which hold every pair, are asked for).
+    keep_pre = np.flatnonzero(tested_pre) if dense is None else np.arange(src_a.n_neurons)
+    keep_post = np.flatnonzero(tested_post) if dense is None else np.arange(n_post)
     pre_rows = src_a.rows()
+    if keep_pre.size < src_a.n_neurons:
+        pre_rows = pre_rows[keep_pre]
     staged_pre = StagedTrains(pre_rows, be)
     tiled = TiledSttc(pre_rows, dt, be) if measure == "sttc" and dt > 0 else None
     count_null = _CountNull(null, unit, staged_pre, T=T, n_shifts=n_shifts, min_shift=min_shift,
@@ -282,7 +318,7 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
         from fcgraph.fc.cupy_kernels import ShiftNullEngine
 
         fused = ShiftNullEngine(pre_rows, count_null.shifts, measure=measure, z=z,
-                                tested_pre=tested_pre)
+                                tested_pre=tested_pre[keep_pre])
 
     counts = dict.fromkeys(("tested", "zero_spread", "nonfinite", "negative_tail"), 0)
     rows = _Rows()
@@ -291,63 +327,85 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
     n_pairs = 0
     streaming = sink is not None and fdr is None
     n_streamed = 0
-    for j0 in range(0, n_post, tile):
-        post_rows = src_b.rows(j0, j0 + tile)
-        nb = post_rows.shape[0]
+    for s0, s1, post_idx in _post_tiles(keep_post, n_post, tile):
         block = None
         if candidates is not None:
-            block = candidates(j0, j0 + nb) if callable(candidates) else candidates[:, j0:j0 + nb]
+            block = candidates(s0, s1) if callable(candidates) else candidates[:, s0:s1]
             block = np.asarray(block, dtype=bool)
-            if block.shape != (src_a.n_neurons, nb):
+            if block.shape != (src_a.n_neurons, s1 - s0):
                 raise FcgraphError(f"candidates block has shape {block.shape}, expected "
-                                   f"{(src_a.n_neurons, nb)}")
+                                   f"{(src_a.n_neurons, s1 - s0)}")
             n_pairs += int(block.sum())
+            block = block[np.ix_(keep_pre, post_idx - s0)]
         else:
-            n_pairs += src_a.n_neurons * nb
+            n_pairs += src_a.n_neurons * (s1 - s0)
         p = None
-        if fused is not None:  # CuPy: counts, null, measure and threshold on the GPU
-            got, tile_counts = fused.tile(post_rows, tested_post[j0:j0 + nb], block)
+        if post_idx.size == 0 or keep_pre.size == 0:  # nothing to test in this span
+            pre_local = post_local = np.empty(0, np.int64)
+            got = {k: np.empty(0, np.int64 if k == "cofire" else np.float64)
+                   for k in ("cofire", "value", "null_mean", "null_sd", "z")}
+        elif fused is not None:  # CuPy: counts, null, measure and threshold on the GPU
+            post_rows = _rows_at(src_b, s0, s1, post_idx)
+            got, tile_counts = fused.tile(post_rows, tested_post[post_idx], block)
             for key, number in tile_counts.items():
                 counts[key] += number
-            pre_idx = got["pre_idx"]
-            picked = {"pre_idx": pre_idx, "post_idx": got["post_local"] + j0,
-                      **{k: got[k] for k in ("cofire", "value", "null_mean", "null_sd", "z")}}
+            pre_local, post_local = got["pre_idx"], got["post_local"]
         else:
+            post_rows = _rows_at(src_b, s0, s1, post_idx)
             staged_post = StagedTrains(post_rows, be)
             observed_dev = summed_products(staged_pre, staged_post, [(0, 0, L)])
-            c = counts_to_int64(be, observed_dev)
-            value = tiled(post_rows) if tiled is not None else measure_from_counts(
-                measure, c, spikes_pre, spikes_post[j0:j0 + nb], L)
+            c = np.rint(be.to_numpy(observed_dev))  # exact integers, float
+            na, nb = spikes_pre[keep_pre], spikes_post[post_idx]
+            # dt = 0 measures are finite unless a neuron is silent or always on: then they are
+            # computed for the selected pairs only
+            lazy = tiled is None and dense is None and not (
+                _degenerate(na, L).any() or _degenerate(nb, L).any())
+            value = None if lazy else tiled(post_rows) if tiled is not None else \
+                measure_from_counts(measure, c, na, nb, L)
             mean, sd, n_ge = count_null.moments(staged_post, observed_dev, c, fdr is not None)
             with np.errstate(divide="ignore", invalid="ignore"):
                 zz = (c - mean) / sd
-            tested = tested_pre[:, None] & tested_post[None, j0:j0 + nb]
+            tested = None  # None: every pair of the tile is tested
+            if not (tested_pre[keep_pre].all() and tested_post[post_idx].all()):
+                tested = tested_pre[keep_pre][:, None] & tested_post[None, post_idx]
             if block is not None:
-                tested &= block
-            if dense is not None:
+                tested = block if tested is None else tested & block
+            if dense is not None:  # not compacted: post_idx is s0 .. s1-1
                 for key, arr in (("cofire", c), ("value", value), ("null_mean", mean),
                                  ("null_sd", sd), ("z", zz)):
                     if key in dense:
-                        dense[key][:, j0:j0 + nb] = arr
+                        dense[key][:, s0:s1] = arr
             spread = sd > 0
-            valid = tested & spread & np.isfinite(value) & np.isfinite(zz)
-            counts["tested"] += int(tested.sum())
-            counts["zero_spread"] += int((tested & ~spread).sum())
-            counts["nonfinite"] += int((tested & spread & ~valid).sum())
-            counts["negative_tail"] += int((valid & (zz <= -z)).sum())
+            valid = spread & np.isfinite(zz)
+            if value is not None:
+                valid &= np.isfinite(value)
+            if tested is not None:
+                spread &= tested
+                valid &= tested
+            n_tested = zz.size if tested is None else np.count_nonzero(tested)
+            n_spread, n_valid = np.count_nonzero(spread), np.count_nonzero(valid)
+            counts["tested"] += n_tested
+            counts["zero_spread"] += n_tested - n_spread
+            counts["nonfinite"] += n_spread - n_valid
+            counts["negative_tail"] += int(np.count_nonzero(valid & (zz <= -z)))
             if fdr is None:
                 select = valid & (zz >= z)
             else:
                 p = (1.0 + n_ge) / (1.0 + n_null) if n_ge is not None else normal_upper_tail(zz)
                 select = valid & (p <= fdr)
-            post_local, pre_idx = np.nonzero(select.T)
-            picked = {"pre_idx": pre_idx.astype(np.int64),
-                      "post_idx": (post_local + j0).astype(np.int64),
-                      "cofire": c[pre_idx, post_local], "value": value[pre_idx, post_local],
-                      "null_mean": mean[pre_idx, post_local], "null_sd": sd[pre_idx, post_local],
-                      "z": zz[pre_idx, post_local]}
+            post_local, pre_local = np.nonzero(select.T)
+            cofire = c[pre_local, post_local]
+            got = {"cofire": cofire.astype(np.int64),
+                   "value": value[pre_local, post_local] if value is not None else
+                   measure_of_pairs(measure, cofire, na[pre_local], nb[post_local], L),
+                   "null_mean": mean[pre_local, post_local], "null_sd": sd[pre_local, post_local],
+                   "z": zz[pre_local, post_local]}
+        picked = {"pre_idx": keep_pre[pre_local].astype(np.int64),
+                  "post_idx": post_idx[post_local].astype(np.int64),
+                  **{k: got[k] for k in ("cofire", "value", "null_mean", "null_sd", "z")}}
+        pre_idx = picked["pre_idx"]
         if p is not None:
-            picked["p"] = p[pre_idx, post_local]
+            picked["p"] = p[pre_local, post_local]
         elif top_k is not None:  # z rule: every in-edge of these post neurons is here
             significant += pre_idx.size
             in_degree += np.bincount(picked["post_idx"], minlength=n_post)
@@ -363,7 +421,7 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
         else:
             rows.add(**picked)
         if progress is not None:
-            progress(j0 + nb, n_post)
+            progress(s1, n_post)
 
     arrays = rows.arrays()
     if fdr is not None:

@@ -14,8 +14,9 @@ R_pq(tau) = R_qp(-tau) and the symmetry of R_pp). The features are integers comp
 and rounded (checked: every FFT value must lie within 1/8 of an integer, else the FFT is redone
 in float64); the product runs in float32 for pairs it proves exact (sums below 2**24, see
 :func:`float32_exact_limit`) and in float64 otherwise, exact while the sums stay below 2**53
-(N * L**2 < 2**53 for N shifts); the moments are combined in int64 around a nearby integer. So
-the null mean and SD are exact to float64 rounding, and a null SD of 0 is exactly 0.
+(N * L**2 < 2**53 for N shifts); the moments are combined around a nearby integer, in float64
+while every integer involved stays below 2**53 and in int64 beyond. So the null mean and SD
+are exact to float64 rounding, and a null SD of 0 is exactly 0.
 
 The shift set excludes the zero shift (the observed alignment) unless asked: removing its term
 C_0 from both sums is exact and free. The SD is the SAMPLE SD (ddof = 1) over the shift set, the
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -43,8 +45,22 @@ FEATURE_BLOCK_BYTES = 256 << 20
 FEATURE_CACHE_BYTES = 2 << 30
 #: Largest distance from an integer that an FFT autocorrelation may show and still be rounded.
 ROUNDING_SLACK = 0.125
+#: Bytes of one FFT work array (n_rows, T, fft_length) float64: rows go a few at a time (4 MB:
+#: measured best, between cache reuse and per-call overhead).
+FFT_CHUNK_BYTES = 4 << 20
+#: Integers below this are exact in float64 (tests lower it to reach the int64 path).
+FLOAT64_EXACT = 2**53
 #: Feature rows per thread at least (smaller inputs run on one thread).
 MIN_ROWS_PER_THREAD = 128
+
+
+def fft_module() -> ModuleType:
+    """``scipy.fft`` (faster, releases the GIL) when SciPy is installed, else ``numpy.fft``."""
+    try:
+        import scipy.fft
+    except ImportError:
+        return np.fft
+    return scipy.fft
 
 
 def _smooth(n: int) -> bool:
@@ -102,7 +118,6 @@ class ExactShiftNull:
         #: the symmetry weight of every feature column (lag weights on the diagonal, 2 off it)
         self.weights = np.concatenate([lag_w if b[0] == b[1] else np.full(self.M, 2.0)
                                        for b in blocks])
-        self.inverse_weights = 1.0 / self.weights
         #: FFT length of the autocorrelations: M when 5-smooth, else a 5-smooth N >= 2 M - 1
         self.fft_length = self.M if _smooth(self.M) else _next_smooth(2 * self.M - 1)
 
@@ -111,19 +126,6 @@ class ExactShiftNull:
         prod = phase_counts[:, self.block_p] * phase_counts[:, self.block_q]
         g = (2 * prod + self.M) // (2 * self.M)
         return g, prod - self.M * g
-
-    def residuals(self, features: np.ndarray, g: np.ndarray, weighted: bool) -> np.ndarray:
-        """Features minus their block baselines (times the weights when ``weighted``), in place.
-
-        Exact in float32 too: every value is an integer of magnitude below 4 M <= 2**24."""
-        gf = g.astype(features.dtype)
-        for k in range(len(self.block_c)):
-            a, b = self.block_start[k], self.block_start[k + 1]
-            if weighted:
-                features[:, a:b] -= gf[:, k:k + 1] * self.weights[a:b].astype(features.dtype)
-            else:
-                features[:, a:b] -= gf[:, k:k + 1]
-        return features
 
     def cross_left(self, g: np.ndarray, d: np.ndarray) -> np.ndarray:
         """Left factor (n, 3 n_blocks) float64 of the baseline part of the sum of squares."""
@@ -136,94 +138,168 @@ class ExactShiftNull:
 
     def features(self, spikes: np.ndarray, weighted: bool,
                  dtype: type[np.floating] = np.float64) -> np.ndarray:
-        """Autocorrelation features, float64 (n, n_features), of exact integer value <= 2 M.
+        """Autocorrelation features, (n, n_features) of ``dtype``, of exact integer value <= 2 M.
 
         ``weighted`` multiplies in the symmetry weights (put them on one side of the product).
         ``dtype`` float32 is exact too while 2 M <= 2**24 (every value is an integer <= 2 M).
-        The FFTs run in float32 first and are redone in float64 unless every value lies within
-        :data:`ROUNDING_SLACK` of an integer, so the rounded features are exact either way.
-        Rows are split over threads (NumPy and the FFT release the GIL).
+        """
+        zero = np.zeros((spikes.shape[0], len(self.block_c)), dtype=np.int64)
+        return self.residual_features(spikes, zero, weighted, dtype)[0]
+
+    def residual_features(self, spikes: np.ndarray, g: np.ndarray, weighted: bool,
+                          dtype: type[np.floating] = np.float32) -> tuple[np.ndarray, np.ndarray]:
+        """(res, norms): features minus their block baselines ``g`` (int64 (n, n_blocks), see
+        :meth:`baseline`), (n, n_features) of ``dtype``, times the symmetry weights when
+        ``weighted``; and upper bounds of the weighted norms sqrt(sum_l w_l r_l**2), float64
+        (n,), at most a relative 2**-9 above them (float32 dot products and their proven error
+        bound, :meth:`_norm_inflation`; the Cauchy-Schwarz test needs upper bounds only).
+
+        Exact: every residual is an integer of magnitude <= M, so float32 holds it while
+        4 M < 2**24. The FFTs run in float32 first and are
+        redone in float64 unless every value lies within :data:`ROUNDING_SLACK` of an integer.
+        Rows go a few at a time (cache-sized) and are split over threads (the FFTs of
+        :func:`fft_module` and NumPy release the GIL).
         """
         n = spikes.shape[0]
         out = np.empty((n, self.n_features), dtype=dtype)
+        norms = np.empty(n)
         workers = max(1, min(os.cpu_count() or 1, n // MIN_ROWS_PER_THREAD))
         bounds = np.linspace(0, n, workers + 1).astype(int)
-        parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        step = max(1, FFT_CHUNK_BYTES // (8 * self.T * self.fft_length))
 
-        def job(rows: slice) -> None:
-            for dtype in (np.float32, np.float64):
-                slack = self._features(spikes[rows], weighted, dtype, out[rows])
-                if slack <= ROUNDING_SLACK:
-                    return
-            raise FcgraphError(f"autocorrelations of {self.M} images are beyond float64 FFT "
-                               f"precision (rounding slack {slack:.3f})")
+        def job(a: int, b: int) -> None:
+            for i0 in range(a, b, step):
+                rows = slice(i0, min(i0 + step, b))
+                for fft_dtype in (np.float32, np.float64):
+                    slack = self._residual_rows(spikes[rows], g[rows], weighted, fft_dtype,
+                                                out[rows], norms[rows])
+                    if slack <= ROUNDING_SLACK:
+                        break
+                else:
+                    raise FcgraphError(f"autocorrelations of {self.M} images are beyond float64 "
+                                       f"FFT precision (rounding slack {slack:.3f})")
 
         if workers == 1:
-            job(parts[0])
+            job(0, n)
         else:
             with ThreadPoolExecutor(workers) as pool:
-                list(pool.map(job, parts))
-        return out
+                list(pool.map(job, bounds[:-1].tolist(), bounds[1:].tolist()))
+        return out, norms
 
-    def _features(self, spikes: np.ndarray, weighted: bool, dtype: type[np.floating],
-                  out: np.ndarray) -> float:
-        """Write the features of ``spikes`` into ``out`` (n, n_features); return the rounding slack."""
+    def _residual_rows(self, spikes: np.ndarray, g: np.ndarray, weighted: bool,
+                       fft_dtype: type[np.floating], out: np.ndarray, norms: np.ndarray) -> float:
+        """Fill ``out`` and ``norms`` for a few rows (see :meth:`residual_features`); return the
+        rounding slack of the FFTs."""
         n = spikes.shape[0]
         # (n, T, M): phase-major so every FFT runs along the last, contiguous axis
         x = np.ascontiguousarray(np.asarray(spikes).reshape(n, self.M, self.T).transpose(0, 2, 1),
-                                 dtype=dtype)
+                                 dtype=fft_dtype)
         # An FFT of length M is slow when M has a large prime factor (1797 images = 3 x 599):
         # then correlate linearly at a 5-smooth length N >= 2M - 1 and fold the negative lags,
         # R(tau) = c[tau] + c[N - M + tau] (tau >= 1).
         N = self.fft_length
-        spec = np.fft.rfft(x, n=N, axis=-1)  # (n, T, N//2+1)
+        fft = fft_module()
+        spec = fft.rfft(x, n=N, axis=-1)  # (n, T, N//2+1)
         n_lags = self.M // 2 + 1
         lag_w = _symmetric_lag_weights(self.M)
-        col, slack = 0, 0.0
+        direct = N == self.M
+        inflate = self._norm_inflation()
+        sq = np.zeros(n)
+        col, blk, slack = 0, 0, 0.0
         for p in range(self.T):
-            cross = np.fft.irfft(np.conj(spec[:, p:p + 1]) * spec[:, p:], n=N, axis=-1)
-            if N != self.M:
+            k = self.T - p
+            prod = np.conj(spec[:, p:p + 1]) * spec[:, p:]
+            if direct:  # M g off the zero frequency is g off every lag (the residuals r)
+                prod[..., 0] -= (self.M * g[:, blk:blk + k]).astype(x.dtype)
+            cross = fft.irfft(prod, n=N, axis=-1)
+            if not direct:
                 folded = cross[..., :self.M].copy()
                 folded[..., 1:] += cross[..., N - self.M + 1:]
                 cross = folded
-            exact = np.rint(cross)  # (n, T - p, M): R_pq(tau) for q = p .. T-1
-            cross -= exact
-            slack = max(slack, float(np.abs(cross, out=cross).max(initial=0.0)))
-            np.multiply(exact[:, 0, :n_lags], lag_w if weighted else 1.0,
-                        out=out[:, col:col + n_lags])
+                cross -= g[:, blk:blk + k, None].astype(cross.dtype)
+            blk += k
+            res = np.rint(cross)  # (n, T - p, M): R_pq(tau) - g for q = p .. T-1
+            cross -= res
+            slack = max(slack, float(cross.max(initial=0.0)), -float(cross.min(initial=0.0)))
+            # sum_l w_l r_l**2 = 2 sum_l r_l**2 - r_0**2 (- r_{M/2}**2 for even M) on the diagonal
+            diag = res[:, 0, :n_lags]
+            edges = diag[:, 0].astype(np.float64) ** 2
+            if self.M % 2 == 0:
+                edges += diag[:, -1].astype(np.float64) ** 2
+            sq += 2.0 * inflate * self._dot(diag, inflate) - edges
+            if k > 1:
+                off = res[:, 1:].reshape(n, (k - 1) * self.M)
+                sq += 2.0 * inflate * self._dot(off, inflate)
+            np.multiply(diag, lag_w if weighted else 1.0, out=out[:, col:col + n_lags],
+                        casting="unsafe")
             col += n_lags
-            width = (self.T - p - 1) * self.M
+            width = (k - 1) * self.M
             if width:  # off-diagonal phase pairs (p, q > p), all M lags; a view of out's columns
-                target = out[:, col:col + width].reshape(n, self.T - p - 1, self.M)
+                target = out[:, col:col + width].reshape(n, k - 1, self.M)
                 assert np.may_share_memory(target, out)  # splitting one axis never copies
-                np.multiply(exact[:, 1:], 2.0 if weighted else 1.0, out=target)
+                np.multiply(res[:, 1:], 2.0 if weighted else 1.0, out=target, casting="unsafe")
                 col += width
+        np.sqrt(sq, out=norms)
         return slack
+
+    def _norm_inflation(self) -> float:
+        """Factor that turns float32 sums of squares of residual rows into upper bounds.
+
+        A float32 sum of K non-negative terms (each a product rounded at most once) lies
+        within gamma_{K+1} = (K+1) u / (1 - (K+1) u), u = 2**-24, of the true sum in any
+        summation order, so the true sum is at most the computed one / (1 - gamma_{K+1}).
+        1.0 means: too many terms, sum in float64 instead (:meth:`_dot`)."""
+        terms = max(self.M // 2 + 1, (self.T - 1) * self.M) + 1
+        gamma = terms * 2.0**-24 / (1.0 - terms * 2.0**-24) if terms * 2.0**-24 < 0.5 else 1.0
+        return 1.0 / (1.0 - gamma) * (1.0 + 2.0**-40) if gamma < 2.0**-8 else 1.0
+
+    @staticmethod
+    def _dot(rows: np.ndarray, inflate: float) -> np.ndarray:
+        """Row-wise sums of squares, float64 (n,): a float32 dot product when ``inflate`` > 1
+        (bounded by it), else summed in float64."""
+        if inflate > 1.0:
+            return np.vecdot(rows, rows).astype(np.float64)
+        return np.einsum("ij,ij->i", rows, rows, dtype=np.float64)
 
     def phase_counts(self, spikes: np.ndarray) -> np.ndarray:
         """Spikes per within-image phase, int64 (n, T) (one column for bins)."""
         n = spikes.shape[0]
         return np.asarray(spikes).reshape(n, self.M, self.T).sum(axis=1, dtype=np.int64)
 
+    @property
+    def sum_dtype(self) -> type[np.number]:
+        """dtype that holds the moment sums exactly: float64 while every integer of
+        :meth:`moments` (at most 2 N L**2 for N = all shifts) stays below
+        :data:`FLOAT64_EXACT`, else int64."""
+        return np.float64 if 2 * self.M * self.L**2 < FLOAT64_EXACT else np.int64
+
     def moments(self, sum_sq_all: np.ndarray, sum_all: np.ndarray,
                 observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(mean, sd) float64 from the all-shift sums (int64) and the observed counts C_0."""
+        """(mean, sd) float64 from the all-shift sums and the observed counts C_0 (arrays of
+        exact integer values, computed in :attr:`sum_dtype`)."""
         n = self.n_shifts
-        s1, s2 = sum_all, sum_sq_all
+        dtype = self.sum_dtype
+        s1, s2 = sum_all.astype(dtype, copy=False), sum_sq_all.astype(dtype, copy=False)
         if not self.include_zero_shift:
-            s1 = s1 - observed
-            s2 = s2 - observed * observed
+            obs = observed.astype(dtype, copy=False)
+            s1 = s1 - obs
+            s2 = s2 - obs * obs
         mean = s1 / n
         if n - self.ddof <= 0:
             return mean, np.full_like(mean, np.nan)
-        # Sum of squared deviations from a nearby integer c, in int64 (no cancellation):
+        # Sum of squared deviations from a nearby integer c, exact (no cancellation):
         # e = sum (C - c)**2 = s2 - c (2 s1 - n c), d = s1 - n c; SS about the mean = e - d**2 / n.
-        c = np.rint(mean).astype(np.int64)
-        d = s1 - n * c
-        e = s2 - c * (2 * s1 - n * c)
-        ss = e.astype(np.float64) - d.astype(np.float64) ** 2 / n
-        var = np.maximum(ss, 0.0) / (n - self.ddof)
-        return mean, np.sqrt(var)
+        c = np.rint(mean).astype(dtype, copy=False)
+        t = c * n
+        d = s1 - t
+        np.subtract(2 * s1, t, out=t)
+        np.multiply(c, t, out=t)
+        e = np.subtract(s2, t, out=t)
+        ss = e.astype(np.float64, copy=False)
+        ss -= d.astype(np.float64, copy=False) ** 2 / n
+        np.maximum(ss, 0.0, out=ss)
+        ss /= n - self.ddof
+        return mean, np.sqrt(ss, out=ss)
 
 
 def float32_exact_limit(n_terms: int) -> float:
@@ -285,29 +361,26 @@ class ExactNullBlocks:
                 self._cached[i0:i0 + res.shape[0]] = res
 
     def _residuals(self, i0: int, i1: int) -> np.ndarray:
-        """Weighted residual features, float64 (i1 - i0, n_features); also fills the norms."""
-        null = self.null
-        res = null.residuals(null.features(self.pre[i0:i1], True, self.dtype), self._g[i0:i1],
-                             weighted=True)
-        self.norms[i0:i1] = np.sqrt(np.einsum("ij,ij,j->i", res, res,
-                                              null.inverse_weights.astype(res.dtype),
-                                              dtype=np.float64))
+        """Weighted residual features (i1 - i0, n_features) of pre rows i0 .. i1-1; also fills
+        their norms."""
+        res, self.norms[i0:i1] = self.null.residual_features(self.pre[i0:i1], self._g[i0:i1],
+                                                             True, self.dtype)
         return res
 
     def _sum_squares(self, i0: int, i1: int, post: dict[str, Any]) -> np.ndarray:
-        """The residual part of the sum of C**2, exact int64 (i1 - i0, n_post), for pre rows
-        i0 .. i1-1 against the staged post residuals ``post`` (see :meth:`moments`)."""
+        """The residual part of the sum of C**2, exact integers in ``null.sum_dtype``
+        (i1 - i0, n_post), for pre rows i0 .. i1-1 against the staged post residuals ``post``
+        (see :meth:`moments`)."""
         be = self.backend
         cached = self._cached is not None
         feats = self._cached[i0:i1] if cached else self._residuals(i0, i1)
-        out = np.empty((i1 - i0, post["norms"].size), dtype=np.int64)
+        out = np.empty((i1 - i0, post["norms"].size), dtype=self.null.sum_dtype)
         if self.narrow:
             ok = self.norms[i0:i1, None] * post["norms"][None, :] <= self.limit
             if "float32" not in post:
                 post["float32"] = post["res"].astype(np.float32, copy=False)
             narrow = feats.astype(np.float32, copy=False) @ post["float32"].T
-            np.rint(narrow, out=narrow)
-            out[...] = narrow
+            np.rint(narrow, out=out, casting="unsafe")
             bad_rows, bad_cols = np.flatnonzero(~ok.all(axis=1)), np.flatnonzero(~ok.all(axis=0))
         else:
             bad_rows, bad_cols = np.arange(i1 - i0), np.arange(post["norms"].size)
@@ -323,12 +396,13 @@ class ExactNullBlocks:
         null = self.null
         phase_post = null.phase_counts(post)
         g, d = null.baseline(phase_post)
-        res = null.residuals(null.features(post, False, self.dtype), g, weighted=False)
-        staged = {"res": res, "norms": np.sqrt(np.einsum("ij,ij,j->i", res, res,
-                                                         null.weights.astype(res.dtype),
-                                                         dtype=np.float64))}
-        sum_all = self.phase_counts @ phase_post.T  # sum over all shifts of C
-        sum_sq = np.rint(self.left @ null.cross_right(g, d).T).astype(np.int64)
+        res, norms = null.residual_features(post, g, False, self.dtype)
+        staged = {"res": res, "norms": norms}
+        if null.sum_dtype is np.float64:  # sum over all shifts of C (BLAS when exact)
+            sum_all = self.phase_counts.astype(np.float64) @ phase_post.T.astype(np.float64)
+        else:
+            sum_all = self.phase_counts @ phase_post.T
+        sum_sq = np.rint(self.left @ null.cross_right(g, d).T).astype(null.sum_dtype, copy=False)
         n_pre = self.pre.shape[0]
         for i0 in range(0, n_pre, self.rows):
             i1 = min(i0 + self.rows, n_pre)

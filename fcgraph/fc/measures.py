@@ -47,11 +47,27 @@ def _sttc_formula(pa: np.ndarray, pb: np.ndarray, ta: np.ndarray, tb: np.ndarray
 
 def sttc_from_counts(c: np.ndarray, n_pre: np.ndarray, n_post: np.ndarray, L: int) -> np.ndarray:
     """STTC at dt = 0, float64 (n_pre, n_post), from counts c (n_pre, n_post) and spike counts."""
+    return _elementwise("sttc", c, np.asarray(n_pre)[:, None], np.asarray(n_post)[None, :], L)
+
+
+def _elementwise(measure: str, c: np.ndarray, na: np.ndarray, nb: np.ndarray,
+                 L: int) -> np.ndarray:
+    """``measure`` at dt = 0 of broadcastable counts and spike counts, float64."""
     c = np.asarray(c, dtype=np.float64)
-    na = np.asarray(n_pre, dtype=np.float64)[:, None]
-    nb = np.asarray(n_post, dtype=np.float64)[None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return _sttc_formula(c / na, c / nb, na / L, nb / L)
+    na, nb = np.asarray(na, dtype=np.float64), np.asarray(nb, dtype=np.float64)
+    if measure == "cofire":
+        return np.broadcast_to(c, np.broadcast_shapes(c.shape, na.shape, nb.shape)).copy()
+    if measure == "sttc":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _sttc_formula(c / na, c / nb, na / L, nb / L)
+    if measure == "pearson":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = (L * c - na * nb) / np.sqrt(na * (L - na) * nb * (L - nb))
+        bad = (na == 0) | (na == L) | (nb == 0) | (nb == L)
+        out = np.asarray(out, dtype=np.float64)
+        out[np.broadcast_to(bad, out.shape)] = np.nan
+        return out
+    raise FcgraphError(f"unknown measure {measure!r} (one of {', '.join(MEASURES)})")
 
 
 def sttc_from_tiles(hits_pre: np.ndarray, hits_post: np.ndarray, n_pre: np.ndarray,
@@ -76,27 +92,25 @@ def sttc_from_tiles(hits_pre: np.ndarray, hits_post: np.ndarray, n_pre: np.ndarr
 def pearson_from_counts(c: np.ndarray, n_pre: np.ndarray, n_post: np.ndarray,
                         L: int) -> np.ndarray:
     """Pearson (phi) coefficient, float64 (n_pre, n_post); NaN for silent or always-on trains."""
-    c = np.asarray(c, dtype=np.float64)
-    na = np.asarray(n_pre, dtype=np.float64)[:, None]
-    nb = np.asarray(n_post, dtype=np.float64)[None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = (L * c - na * nb) / np.sqrt(na * (L - na) * nb * (L - nb))
-    bad = (na == 0) | (na == L) | (nb == 0) | (nb == L)
-    out = np.asarray(out, dtype=np.float64)
-    out[np.broadcast_to(bad, out.shape)] = np.nan
-    return out
+    return _elementwise("pearson", c, np.asarray(n_pre)[:, None], np.asarray(n_post)[None, :], L)
 
 
 def measure_from_counts(measure: str, c: np.ndarray, n_pre: np.ndarray, n_post: np.ndarray,
                         L: int) -> np.ndarray:
-    """``measure`` ("sttc" at dt = 0, "pearson" or "cofire") of counts c, float64."""
-    if measure == "sttc":
-        return sttc_from_counts(c, n_pre, n_post, L)
-    if measure == "pearson":
-        return pearson_from_counts(c, n_pre, n_post, L)
-    if measure == "cofire":
-        return np.asarray(c, dtype=np.float64)
-    raise FcgraphError(f"unknown measure {measure!r} (one of {', '.join(MEASURES)})")
+    """``measure`` ("sttc" at dt = 0, "pearson" or "cofire") of counts c (n_pre, n_post) and
+    the spike counts n_pre (n_pre,), n_post (n_post,), float64 (n_pre, n_post)."""
+    return _elementwise(measure, c, np.asarray(n_pre)[:, None], np.asarray(n_post)[None, :], L)
+
+
+def measure_of_pairs(measure: str, c: np.ndarray, n_pre: np.ndarray, n_post: np.ndarray,
+                     L: int) -> np.ndarray:
+    """``measure`` at dt = 0 of k listed pairs, float64 (k,): counts c (k,) and the spike
+    counts n_pre (k,), n_post (k,) of each pair's two neurons. Bit for bit the values of
+    :func:`measure_from_counts` (the same elementwise arithmetic).
+
+    Finite whenever neither neuron is silent or fires in every bin (see the module docstring),
+    so a caller may compute it for chosen pairs only."""
+    return _elementwise(measure, c, n_pre, n_post, L)
 
 
 class TiledSttc:

@@ -95,10 +95,11 @@ class RunningMoments:
             self.ref = x
             self.s1 = x * 0
             self.s2 = x * 0
-        else:
+        else:  # in place: no new arrays per shift
             d = x - self.ref
-            self.s1 = self.s1 + d
-            self.s2 = self.s2 + d * d
+            self.s1 += d
+            d *= d
+            self.s2 += d
         self.n += 1
 
     def result(self, ddof: int) -> tuple[Any, Any]:
