@@ -257,8 +257,9 @@ class ExactShiftNull:
     def _dot(rows: np.ndarray, inflate: float) -> np.ndarray:
         """Row-wise sums of squares, float64 (n,): a float32 dot product when ``inflate`` > 1
         (bounded by it), else summed in float64."""
-        if inflate > 1.0:
-            return np.vecdot(rows, rows).astype(np.float64)
+        if inflate > 1.0:  # (einsum on NumPy < 2.0: the same bound holds in any order)
+            dot = np.vecdot(rows, rows) if hasattr(np, "vecdot") else np.einsum("ij,ij->i", rows, rows)
+            return dot.astype(np.float64)
         return np.einsum("ij,ij->i", rows, rows, dtype=np.float64)
 
     def phase_counts(self, spikes: np.ndarray) -> np.ndarray:
