@@ -307,6 +307,8 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
     pre_rows = src_a.rows()
     if keep_pre.size < src_a.n_neurons:
         pre_rows = pre_rows[keep_pre]
+    tested_kept, spikes_kept = tested_pre[keep_pre], spikes_pre[keep_pre]
+    degenerate_pre = bool(_degenerate(spikes_kept, L).any())
     staged_pre = StagedTrains(pre_rows, be)
     tiled = TiledSttc(pre_rows, dt, be) if measure == "sttc" and dt > 0 else None
     count_null = _CountNull(null, unit, staged_pre, T=T, n_shifts=n_shifts, min_shift=min_shift,
@@ -318,7 +320,7 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
         from fcgraph.fc.cupy_kernels import ShiftNullEngine
 
         fused = ShiftNullEngine(pre_rows, count_null.shifts, measure=measure, z=z,
-                                tested_pre=tested_pre[keep_pre])
+                                tested_pre=tested_kept)
 
     counts = dict.fromkeys(("tested", "zero_spread", "nonfinite", "negative_tail"), 0)
     rows = _Rows()
@@ -355,19 +357,19 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
             staged_post = StagedTrains(post_rows, be)
             observed_dev = summed_products(staged_pre, staged_post, [(0, 0, L)])
             c = np.rint(be.to_numpy(observed_dev))  # exact integers, float
-            na, nb = spikes_pre[keep_pre], spikes_post[post_idx]
+            na, nb = spikes_kept, spikes_post[post_idx]
             # dt = 0 measures are finite unless a neuron is silent or always on: then they are
             # computed for the selected pairs only
             lazy = tiled is None and dense is None and not (
-                _degenerate(na, L).any() or _degenerate(nb, L).any())
+                degenerate_pre or _degenerate(nb, L).any())
             value = None if lazy else tiled(post_rows) if tiled is not None else \
                 measure_from_counts(measure, c, na, nb, L)
             mean, sd, n_ge = count_null.moments(staged_post, observed_dev, c, fdr is not None)
             with np.errstate(divide="ignore", invalid="ignore"):
                 zz = (c - mean) / sd
             tested = None  # None: every pair of the tile is tested
-            if not (tested_pre[keep_pre].all() and tested_post[post_idx].all()):
-                tested = tested_pre[keep_pre][:, None] & tested_post[None, post_idx]
+            if not (tested_kept.all() and tested_post[post_idx].all()):
+                tested = tested_kept[:, None] & tested_post[None, post_idx]
             if block is not None:
                 tested = block if tested is None else tested & block
             if dense is not None:  # not compacted: post_idx is s0 .. s1-1

@@ -120,6 +120,8 @@ class ExactShiftNull:
                                        for b in blocks])
         #: FFT length of the autocorrelations: M when 5-smooth, else a 5-smooth N >= 2 M - 1
         self.fft_length = self.M if _smooth(self.M) else _next_smooth(2 * self.M - 1)
+        #: factor bounding float32 sums of squared residuals (see :meth:`_norm_inflation`)
+        self.norm_inflation = self._norm_inflation()
 
     def baseline(self, phase_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(g, d), int64 (n, n_blocks): g_P = round(n_p n_q / M), d_P = n_p n_q - M g_P."""
@@ -152,7 +154,7 @@ class ExactShiftNull:
         :meth:`baseline`), (n, n_features) of ``dtype``, times the symmetry weights when
         ``weighted``; and upper bounds of the weighted norms sqrt(sum_l w_l r_l**2), float64
         (n,), at most a relative 2**-9 above them (float32 dot products and their proven error
-        bound, :meth:`_norm_inflation`; the Cauchy-Schwarz test needs upper bounds only).
+        bound, :attr:`norm_inflation`; the Cauchy-Schwarz test needs upper bounds only).
 
         Exact: every residual is an integer of magnitude <= M, so float32 holds it while
         4 M < 2**24. The FFTs run in float32 first and are
@@ -203,7 +205,7 @@ class ExactShiftNull:
         n_lags = self.M // 2 + 1
         lag_w = _symmetric_lag_weights(self.M)
         direct = N == self.M
-        inflate = self._norm_inflation()
+        inflate = self.norm_inflation
         sq = np.zeros(n)
         col, blk, slack = 0, 0, 0.0
         for p in range(self.T):
