@@ -155,7 +155,7 @@ def condition_trains(args: argparse.Namespace) -> tuple[list[tuple[str, Any]], i
         cond = args.condition or rec.conditions[0]
         layers = [(la.name, rec.packed(cond, la.name)) for la in rec.layers]
         return layers, rec.T, f"recording {args.recording} condition {cond} (L = {rec.L})"
-    scale = 4 if args.quick else 1
+    scale = args.scale or (4 if args.quick else 1)
     T = args.T
     n_images = args.images or (600 if args.quick else 1797)
     rng = np.random.default_rng(1)
@@ -227,7 +227,7 @@ def bench_gpu(args: argparse.Namespace) -> None:
     cp = ck.cupy_module()
     if cp is None:
         raise SystemExit("gpu benchmark: CuPy with a GPU is not available")
-    scale = 4 if args.quick else 1
+    scale = args.scale or (4 if args.quick else 1)
     sizes = [n // scale for n in SEW_SMALL]
     T, L, n_shifts = args.T, (args.bins or 8000) // args.T * args.T, 100
     name = cp.cuda.runtime.getDeviceProperties(0)["name"]
@@ -297,7 +297,8 @@ def bench_gpu(args: argparse.Namespace) -> None:
                  "per_pair_seconds": per_pair, "edges": int(edges),
                  "tf32_tflops": tf32 / 1e12, "engine_tflops": rate / 1e12,
                  "ratio engine / cuBLAS TF32": rate / tf32,
-                 "command": "benchmarks/fc.py gpu" + (" --quick" if args.quick else "")}, args.out)
+                 "command": "benchmarks/fc.py gpu" + (" --quick" if args.quick else "")
+                 + (f" --scale {args.scale}" if args.scale else "")}, args.out)
 
 
 def main() -> None:
@@ -316,6 +317,8 @@ def main() -> None:
     parser.add_argument("--shift-slice", type=int, default=256,
                         help="condition: post neurons of the largest pair timed with 100 shifts")
     parser.add_argument("--skip-bins", action="store_true", help="condition: skip the all-bins exact null")
+    parser.add_argument("--scale", type=int, default=None,
+                        help="gpu: divide the layer sizes by this (--quick: 4)")
     parser.add_argument("--gpu-tile", type=int, default=8192, help="gpu: post neurons per tile")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()

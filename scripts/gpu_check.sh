@@ -9,6 +9,8 @@
 # OUT set (the device tool's output folder), to $OUT/fc-gpu.json as well. Under five minutes.
 #   scripts/gpu_check.sh            full benchmark
 #   scripts/gpu_check.sh --quick    layers / 4 (for a first try)
+# CI runs this script on the CPU against tests/cuda_emulator (a stand-in for CuPy) with
+# `--scale 64 --bins 800`: see tests/test_fc_cupy_emulated.py.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -21,7 +23,8 @@ $PY - <<'EOF' || exit 1
 import numpy, cupy
 print("numpy", numpy.__version__, "cupy", cupy.__version__)
 props = cupy.cuda.runtime.getDeviceProperties(0)
-print("device", props["name"], "compute capability", props["major"], props["minor"],
+name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+print("device", name, "compute capability", props["major"], props["minor"],
       "memory GiB", round(cupy.cuda.Device(0).mem_info[1] / 2**30, 1))
 import fcgraph.fc.cupy_kernels as ck
 assert ck.available(), "fcgraph sees no usable GPU"

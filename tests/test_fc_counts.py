@@ -103,18 +103,6 @@ def test_fc_imports_with_numpy_alone_and_auto_backend() -> None:
         get_backend("tpu")
 
 
-def test_cupy_backend_matches_numpy_when_a_gpu_is_there() -> None:
-    pytest.importorskip("cupy")
-    from fcgraph.fc.backend import cupy_if_available
-
-    if cupy_if_available() is None:
-        pytest.skip("CuPy sees no GPU")
-    rng = np.random.default_rng(0)
-    a, b = rng.random((9, 77)) < 0.3, rng.random((5, 77)) < 0.3
-    assert np.array_equal(cofire(a, b, backend="cupy"), ref_counts(a, b))
-    assert np.array_equal(shifted_cofire(a, b, 13, backend="cupy"), ref_counts(a, np.roll(b, 13, axis=1)))
-
-
 def test_torch_backend_counts_with_and_without_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("torch")
     from fcgraph.fc import exact_null, shift_null

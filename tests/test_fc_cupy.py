@@ -10,7 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fcgraph.fc import cofire, shift_null, shifted_cofire, significant_edges
+from fcgraph.fc import (
+    cofire,
+    exact_null,
+    pearson,
+    shift_null,
+    shifted_cofire,
+    significant_edges,
+    sttc,
+)
 from fcgraph.fc import cupy_kernels as ck
 
 pytestmark = pytest.mark.skipif(not ck.available(), reason="CuPy with a GPU is not available")
@@ -47,6 +55,22 @@ def test_counts_tf32_int8_popcount_are_exact(n_pre, n_post, L):
     words_a, words_b = ck.pack_words(cp.asarray(a)), ck.pack_words(cp.asarray(b))
     assert words_a.shape == (n_pre, -(-L // 64))
     assert np.array_equal(cp.asnumpy(ck.popcount_counts(words_a, words_b)).astype(np.int64), want)
+
+
+def test_the_generic_cupy_backend_equals_numpy():
+    a, b = adversarial(13, 40, 1000), adversarial(14, 33, 1000)
+    assert np.array_equal(cofire(a, b, backend="cupy"), cofire(a, b))
+    assert np.array_equal(shifted_cofire(a, b, 13, backend="cupy"), shifted_cofire(a, b, 13))
+    for dt in (0, 2):
+        np.testing.assert_allclose(sttc(a, b, dt, backend="cupy"), sttc(a, b, dt), rtol=1e-12)
+    np.testing.assert_allclose(pearson(a, b, backend="cupy"), pearson(a, b), rtol=1e-12)
+    for ours, ref in zip(shift_null(a, b, [8, 24, -40], measure="cofire", backend="cupy"),
+                         shift_null(a, b, [8, 24, -40], measure="cofire"), strict=True):
+        np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=0)
+    for over in ("images", "bins"):
+        for ours, ref in zip(exact_null(a, b, T=8, over=over, backend="cupy"),
+                             exact_null(a, b, T=8, over=over), strict=True):
+            np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("shift", [0, 1, 8, 63, -5, 1000, 1001, -1000])
@@ -98,6 +122,25 @@ def test_fused_shift_null_edges_equal_numpy(measure):
     np.testing.assert_allclose(sub.null_sd.to_numpy(), sd[i, j], rtol=1e-12)
 
 
+def test_shift_batches_sum_the_same_moments():
+    T, M = 4, 200
+    pre, post = adversarial(11, 50, T * M, T), adversarial(12, 30, T * M, T)
+    shifts = np.arange(1, 12) * T
+    tested = np.ones(50, bool)
+    results = [ck.ShiftNullEngine(pre, shifts, measure="sttc", z=-1e9, tested_pre=tested,
+                                  batch=batch).tile(post, np.ones(30, bool))
+               for batch in (1, 3, 8, 64)]
+    mean, sd = shift_null(pre, post, shifts=shifts, measure="cofire")
+    for picked, counts in results:
+        assert counts == results[0][1]
+        i, j = picked["pre_idx"], picked["post_local"]
+        assert i.size > 1000
+        np.testing.assert_allclose(picked["null_mean"], mean[i, j], rtol=1e-12)
+        np.testing.assert_allclose(picked["null_sd"], sd[i, j], rtol=1e-12)
+        for key in picked:
+            assert np.array_equal(picked[key], results[0][0][key], equal_nan=True), key
+
+
 def test_fused_path_with_top_k_and_candidates_and_exact_null():
     pytest.importorskip("pandas")
     T, M = 4, 300
@@ -105,6 +148,7 @@ def test_fused_path_with_top_k_and_candidates_and_exact_null():
     post[:40] |= pre[:40] & (np.random.default_rng(1).random((40, T * M)) < 0.5)
     cand = np.random.default_rng(2).random((120, 90)) < 0.5
     for rule in ({"null": "shift", "top_k": 3, "candidates": cand, "n_shifts": 40, "shift_unit": 1},
+                 {"null": "shift", "n_shifts": 40, "fdr": 0.05}, {"null": "shift", "dt": 2},
                  {"null": "exact"}, {"null": "exact", "shift_unit": 1, "fdr": 0.05}):
         want, rep_np = significant_edges(pre, post, T=T, backend="numpy", tile=32, **rule)
         got, rep_cp = significant_edges(pre, post, T=T, backend="cupy", tile=32, **rule)

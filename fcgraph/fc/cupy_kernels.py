@@ -1,9 +1,10 @@
 """CuPy kernels: TF32/INT8 cuBLAS counts, shifted products without copies, a fused shift null.
 
 Importable without CuPy (everything CuPy-specific is built on first use); use
-:func:`available` before calling anything else. Nothing here has run on a GPU in the session
-that wrote it: ``scripts/gpu_check.sh`` runs ``tests/test_fc_cupy.py``, which compares every
-kernel with the NumPy backend bit for bit on counts.
+:func:`available` before calling anything else. ``tests/test_fc_cupy.py`` compares every kernel
+with the NumPy backend (counts bit for bit). CI runs it against a CPU stand-in for CuPy
+(``tests/cuda_emulator``: the kernels compiled with g++, cuBLAS's gemmEx by its definition,
+bounds-checked); on a GPU ``scripts/gpu_check.sh`` runs it against CuPy itself.
 
 - :func:`gemm_nt`: ``out (+)= a[:, a0:a0+k] @ b[:, b0:b0+k].T`` for C-ordered float32 0/1
   matrices through ``cublasGemmEx`` with ``CUBLAS_COMPUTE_32F_FAST_TF32``: column slices are
@@ -19,9 +20,9 @@ kernel with the NumPy backend bit for bit on counts.
   by a shared-memory tiled ``__popcll(a & b)`` kernel: for memory-bound cases (8x less memory
   than float32 trains).
 - :class:`ShiftNullEngine`: the shift null of one layer pair, tile by tile: per shift two TF32
-  products into one float32 buffer and an elementwise kernel that accumulates, in int64, the
-  sum and the sum of squares of the counts and the number of shifts reaching the observed count;
-  then one fused kernel turns counts, spike counts and moments into the measure (STTC or
+  products into one of ``batch`` float32 buffers, and per batch one kernel that adds the
+  buffers' counts and squared counts to int64 sums (one pass over the sums per batch, not per
+  shift); then one fused kernel turns counts, spike counts and moments into the measure (STTC or
   Pearson, double precision with FMA contraction off, the same operations in the same order as
   :mod:`fcgraph.fc.measures`, so results equal NumPy's), the null mean and sample SD (combined
   in int64 around a nearby integer, so an SD of 0 is exactly 0), z, and flags (tested, spread,
@@ -47,6 +48,9 @@ F32_EXACT_BINS = 1 << 24
 
 FLAG_TESTED, FLAG_SPREAD, FLAG_VALID, FLAG_NEG, FLAG_EDGE = 1, 2, 4, 8, 16
 MEASURE_CODES = {"cofire": 0, "sttc": 1, "pearson": 2}
+
+#: Most bytes of shifted-count buffers one :class:`ShiftNullEngine` tile holds.
+BATCH_BYTES = 2 << 30
 
 _cache: dict[str, Any] = {}
 
@@ -210,11 +214,11 @@ def pack_words(spikes: Any) -> Any:
     word t // 64 (little bit order; zero padding)."""
     cp = _cp()
     n, L = spikes.shape
-    packed = cp.packbits(spikes.astype(cp.bool_), axis=1, bitorder="little")  # (n, ceil(L/8))
-    width = -(-L // 64) * 8
-    if packed.shape[1] != width:
-        packed = cp.pad(packed, ((0, 0), (0, width - packed.shape[1])))
-    return cp.ascontiguousarray(packed).view(cp.uint64)
+    width = -(-L // 64) * 64
+    bits = cp.zeros((n, width), dtype=cp.bool_)
+    bits[:, :L] = spikes
+    # cupy.packbits has no axis: rows of whole words pack the same flat
+    return cp.packbits(bits.ravel(), bitorder="little").reshape(n, width // 8).view(cp.uint64)
 
 
 def popcount_counts(a_words: Any, b_words: Any) -> Any:
@@ -229,6 +233,8 @@ def popcount_counts(a_words: Any, b_words: Any) -> Any:
     a_words = cp.ascontiguousarray(a_words, dtype=cp.uint64)
     b_words = cp.ascontiguousarray(b_words, dtype=cp.uint64)
     out = cp.zeros((m, n), dtype=cp.int32)
+    if m == 0 or n == 0:  # an empty grid is not a valid launch
+        return out
     grid = ((n + 15) // 16, (m + 15) // 16)
     _cache["popcount"](grid, (16, 16), (a_words, b_words, out, np.int32(m), np.int32(n),
                                         np.int32(words)))
@@ -288,27 +294,50 @@ extern "C" __global__ void fcgraph_shift_final(
 """
 
 
+_ACCUMULATE_SRC = r"""
+extern "C" __global__ void fcgraph_shift_accumulate(
+        const float* __restrict__ counts, const int n_buf, const long long total,
+        long long* __restrict__ s1, long long* __restrict__ s2) {
+    // counts: n_buf shifted-count matrices of `total` pairs each; one pass adds all of them
+    const long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (k >= total) return;
+    long long a = 0, b = 0;
+    for (int g = 0; g < n_buf; ++g) {
+        const long long v = (long long)counts[g * total + k];
+        a += v;
+        b += v * v;
+    }
+    s1[k] += a;
+    s2[k] += b;
+}
+"""
+
+
 def _kernels() -> dict[str, Any]:
     cp = _cp()
     if "acc" not in _cache:
-        _cache["acc"] = cp.ElementwiseKernel(
-            "float32 c, float32 obs", "int64 s1, int64 s2, int32 nge",
-            "long long v = (long long)c; s1 += v; s2 += v * v; nge += (c >= obs) ? 1 : 0;",
-            "fcgraph_shift_accumulate")
+        _cache["acc"] = cp.RawKernel(_ACCUMULATE_SRC, "fcgraph_shift_accumulate")
         _cache["final"] = cp.RawKernel(_FINAL_SRC, "fcgraph_shift_final",
                                        options=("--fmad=false",))
     return _cache
+
+
+def _launch(kernel: Any, total: int, args: tuple[Any, ...], threads: int = 256) -> None:
+    """One thread per pair: ``kernel`` over ``total`` > 0 elements."""
+    kernel(((total + threads - 1) // threads,), (threads,), args)
 
 
 class ShiftNullEngine:
     """The shift null of one layer pair on the GPU, computed a post tile at a time.
 
     ``pre`` (n_pre, L) boolean host trains; ``shifts`` int bin offsets; ``measure`` one of
-    sttc, pearson, cofire (STTC at dt = 0); ``z`` threshold; ``tested_pre`` (n_pre,) bool.
+    sttc, pearson, cofire (STTC at dt = 0); ``z`` threshold; ``tested_pre`` (n_pre,) bool;
+    ``batch``: shifted-count matrices summed per pass of the accumulating kernel (fewer passes
+    over the int64 moments), within :data:`BATCH_BYTES` of buffers.
     """
 
     def __init__(self, pre: np.ndarray, shifts: np.ndarray, *, measure: str, z: float,
-                 tested_pre: np.ndarray) -> None:
+                 tested_pre: np.ndarray, batch: int = 8) -> None:
         cp = _cp()
         if measure not in MEASURE_CODES:
             raise FcgraphError(f"unknown measure {measure!r}")
@@ -320,7 +349,7 @@ class ShiftNullEngine:
         self.na = cp.asarray(np.count_nonzero(pre, axis=1).astype(np.int64))
         self.tested_pre = cp.asarray(np.asarray(tested_pre, dtype=np.uint8))
         self.shifts = [int(s) for s in np.asarray(shifts).tolist()]
-        self.measure, self.z = measure, float(z)
+        self.measure, self.z, self.batch = measure, float(z), max(1, int(batch))
         self.k = _kernels()
 
     def tile(self, post: np.ndarray, tested_post: np.ndarray,
@@ -333,30 +362,37 @@ class ShiftNullEngine:
         """
         cp = self.cp
         m, n = self.pre.shape[0], post.shape[0]
+        if m == 0 or n == 0:  # an empty grid is not a valid launch
+            empty = {k: np.empty(0, np.int64 if k in ("pre_idx", "post_local", "cofire")
+                                 else np.float64)
+                     for k in ("pre_idx", "post_local", "cofire", "value", "null_mean", "null_sd",
+                               "z")}
+            return empty, dict.fromkeys(("tested", "zero_spread", "nonfinite", "negative_tail"), 0)
         b = cp.asarray(np.ascontiguousarray(post, dtype=bool)).astype(cp.float32)
         nb = cp.asarray(np.count_nonzero(post, axis=1).astype(np.int64))
         obs = counts_tf32(self.pre, b)
-        buf = cp.empty_like(obs)
+        total = m * n
+        n_buf = max(1, min(self.batch, len(self.shifts), BATCH_BYTES // (4 * total)))
+        bufs = cp.empty((n_buf, m, n), dtype=cp.float32)
         s1 = cp.zeros((m, n), dtype=cp.int64)
         s2 = cp.zeros((m, n), dtype=cp.int64)
-        nge = cp.zeros((m, n), dtype=cp.int32)
-        for s in self.shifts:
-            shifted_counts(self.pre, b, s, out=buf)
-            self.k["acc"](buf, obs, s1, s2, nge)
+        for g0 in range(0, len(self.shifts), n_buf):
+            group = self.shifts[g0:g0 + n_buf]
+            for g, s in enumerate(group):
+                shifted_counts(self.pre, b, s, out=bufs[g])
+            _launch(self.k["acc"], total, (bufs, np.int32(len(group)), np.int64(total), s1, s2))
         value = cp.empty((m, n), dtype=cp.float64)
         mean, sd, zz = cp.empty_like(value), cp.empty_like(value), cp.empty_like(value)
         flags = cp.empty((m, n), dtype=cp.uint8)
         has_cand = candidates is not None
         cand = cp.asarray(np.ascontiguousarray(candidates, dtype=np.uint8)) if has_cand else \
             cp.zeros(1, dtype=cp.uint8)
-        total = m * n
-        threads = 256
-        self.k["final"](((total + threads - 1) // threads,), (threads,),
-                        (obs, s1, s2, self.na, nb, self.tested_pre,
-                         cp.asarray(np.asarray(tested_post, dtype=np.uint8)), cand,
-                         np.int32(has_cand), np.int32(m), np.int32(n),
-                         np.int64(len(self.shifts)), np.float64(self.L), np.float64(self.z),
-                         np.int32(MEASURE_CODES[self.measure]), value, mean, sd, zz, flags))
+        _launch(self.k["final"], total,
+                (obs, s1, s2, self.na, nb, self.tested_pre,
+                 cp.asarray(np.asarray(tested_post, dtype=np.uint8)), cand, np.int32(has_cand),
+                 np.int32(m), np.int32(n), np.int64(len(self.shifts)), np.float64(self.L),
+                 np.float64(self.z), np.int32(MEASURE_CODES[self.measure]), value, mean, sd, zz,
+                 flags))
         tested = (flags & FLAG_TESTED) != 0
         spread = (flags & FLAG_SPREAD) != 0
         valid = (flags & FLAG_VALID) != 0
