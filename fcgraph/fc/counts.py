@@ -42,12 +42,14 @@ class StagedTrains:
         self.host = spikes
         self.backend = backend
         self.n, self.L = spikes.shape
-        self.whole = backend.asarray(spikes, "float32") if exact_chunk() >= self.L else None
+        self._whole: Any = None  # staged on first use
 
     def cols(self, start: int, stop: int) -> Any:
         """Columns start .. stop-1 as a float32 device array of shape (n, stop - start)."""
-        if self.whole is not None:
-            return self.whole[:, start:stop]
+        if exact_chunk() >= self.L:
+            if self._whole is None:
+                self._whole = self.backend.asarray(self.host, "float32")
+            return self._whole[:, start:stop]
         return self.backend.asarray(self.host[:, start:stop], "float32")
 
 

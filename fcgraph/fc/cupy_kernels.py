@@ -327,17 +327,25 @@ def _launch(kernel: Any, total: int, args: tuple[Any, ...], threads: int = 256) 
     kernel(((total + threads - 1) // threads,), (threads,), args)
 
 
+def _spike_counts(trains: np.ndarray, known: np.ndarray | None) -> np.ndarray:
+    """Spikes per row, int64 (n,): ``known`` when given, else counted."""
+    counts = np.count_nonzero(trains, axis=1) if known is None else known
+    return np.ascontiguousarray(counts, dtype=np.int64)
+
+
 class ShiftNullEngine:
     """The shift null of one layer pair on the GPU, computed a post tile at a time.
 
     ``pre`` (n_pre, L) boolean host trains; ``shifts`` int bin offsets; ``measure`` one of
     sttc, pearson, cofire (STTC at dt = 0); ``z`` threshold; ``tested_pre`` (n_pre,) bool;
+    ``spike_counts``: the pre neurons' spikes (n_pre,) when already known;
     ``batch``: shifted-count matrices summed per pass of the accumulating kernel (fewer passes
     over the int64 moments), within :data:`BATCH_BYTES` of buffers.
     """
 
     def __init__(self, pre: np.ndarray, shifts: np.ndarray, *, measure: str, z: float,
-                 tested_pre: np.ndarray, batch: int = 8) -> None:
+                 tested_pre: np.ndarray, spike_counts: np.ndarray | None = None,
+                 batch: int = 8) -> None:
         cp = _cp()
         if measure not in MEASURE_CODES:
             raise FcgraphError(f"unknown measure {measure!r}")
@@ -346,15 +354,17 @@ class ShiftNullEngine:
         if self.L >= F32_EXACT_BINS:
             raise FcgraphError("the CuPy shift null handles L < 2**24 bins")
         self.pre = cp.asarray(np.ascontiguousarray(pre, dtype=bool)).astype(cp.float32)  # cast on the GPU
-        self.na = cp.asarray(np.count_nonzero(pre, axis=1).astype(np.int64))
+        self.na = cp.asarray(_spike_counts(pre, spike_counts))
         self.tested_pre = cp.asarray(np.asarray(tested_pre, dtype=np.uint8))
         self.shifts = [int(s) for s in np.asarray(shifts).tolist()]
         self.measure, self.z, self.batch = measure, float(z), max(1, int(batch))
         self.k = _kernels()
 
-    def tile(self, post: np.ndarray, tested_post: np.ndarray,
-             candidates: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-        """Edges and pair counts of the pre layer against boolean post trains (n_tile, L).
+    def tile(self, post: np.ndarray, tested_post: np.ndarray, candidates: np.ndarray | None = None,
+             spike_counts: np.ndarray | None = None,
+             ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+        """Edges and pair counts of the pre layer against boolean post trains (n_tile, L)
+        (``spike_counts``: theirs, (n_tile,), when already known).
 
         Returns ``(picked, counts)``: picked holds pre_idx, post_local (int64), cofire (int64),
         value, null_mean, null_sd, z (float64) of the edges ordered by post then pre; counts
@@ -369,7 +379,7 @@ class ShiftNullEngine:
                                "z")}
             return empty, dict.fromkeys(("tested", "zero_spread", "nonfinite", "negative_tail"), 0)
         b = cp.asarray(np.ascontiguousarray(post, dtype=bool)).astype(cp.float32)
-        nb = cp.asarray(np.count_nonzero(post, axis=1).astype(np.int64))
+        nb = cp.asarray(_spike_counts(post, spike_counts))
         obs = counts_tf32(self.pre, b)
         total = m * n
         n_buf = max(1, min(self.batch, len(self.shifts), BATCH_BYTES // (4 * total)))

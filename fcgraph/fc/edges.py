@@ -320,7 +320,7 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
         from fcgraph.fc.cupy_kernels import ShiftNullEngine
 
         fused = ShiftNullEngine(pre_rows, count_null.shifts, measure=measure, z=z,
-                                tested_pre=tested_kept)
+                                tested_pre=tested_kept, spike_counts=spikes_kept)
 
     counts = dict.fromkeys(("tested", "zero_spread", "nonfinite", "negative_tail"), 0)
     rows = _Rows()
@@ -348,7 +348,8 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
                    for k in ("cofire", "value", "null_mean", "null_sd", "z")}
         elif fused is not None:  # CuPy: counts, null, measure and threshold on the GPU
             post_rows = _rows_at(src_b, s0, s1, post_idx)
-            got, tile_counts = fused.tile(post_rows, tested_post[post_idx], block)
+            got, tile_counts = fused.tile(post_rows, tested_post[post_idx], block,
+                                          spike_counts=spikes_post[post_idx])
             for key, number in tile_counts.items():
                 counts[key] += number
             pre_local, post_local = got["pre_idx"], got["post_local"]
