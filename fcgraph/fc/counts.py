@@ -70,7 +70,10 @@ def summed_products(a: StagedTrains, b: StagedTrains, pieces: list[Piece]) -> An
         prod = backend.matmul_nt(a.cols(i, i + n), b.cols(j, j + n))
         if total > chunk:
             prod = backend.astype(prod, "float64")
-        acc = prod if acc is None else acc + prod
+        if acc is None:
+            acc = prod
+        else:  # acc is a fresh product: add in place
+            acc += prod
     return acc
 
 

@@ -81,7 +81,9 @@ class NullMoments:
 class RunningMoments:
     """Mean and SD over a stream of equally shaped arrays, shifted by the first for stability.
 
-    With integer-valued counts every sum is exact in float64, so identical values give SD 0.
+    Arrays are float64 of any backend, or NumPy float32 holding exact values (then subtracted
+    in float64 into one scratch array, with no new array per call). With integer-valued
+    counts every sum is exact in float64, so identical values give SD 0.
     """
 
     def __init__(self) -> None:
@@ -89,13 +91,21 @@ class RunningMoments:
         self.ref: Any = None
         self.s1: Any = None
         self.s2: Any = None
+        self._scratch: np.ndarray | None = None
 
     def add(self, x: Any) -> None:
         if self.ref is None:
-            self.ref = x
-            self.s1 = x * 0
-            self.s2 = x * 0
-        else:  # in place: no new arrays per shift
+            self.ref = x.astype(np.float64) if isinstance(x, np.ndarray) else x
+            self.s1 = self.ref * 0  # NaN where the first array is NaN
+            self.s2 = self.ref * 0
+        elif isinstance(x, np.ndarray):
+            if self._scratch is None:
+                self._scratch = np.empty_like(self.ref)
+            d = np.subtract(x, self.ref, out=self._scratch, dtype=np.float64)
+            self.s1 += d
+            np.multiply(d, d, out=d)
+            self.s2 += d
+        else:  # one new array (d) per call
             d = x - self.ref
             self.s1 += d
             d *= d
@@ -124,7 +134,7 @@ def count_null_block(pre: StagedTrains, post: StagedTrains, shifts: np.ndarray, 
     n_ge = None
     for s in shifts:
         counts = summed_products(pre, post, shift_pieces(pre.L, int(s)))
-        moments.add(be.astype(counts, "float64"))
+        moments.add(counts if isinstance(counts, np.ndarray) else be.astype(counts, "float64"))
         if observed is not None:
             hit = be.astype(counts >= observed, "int64")
             n_ge = hit if n_ge is None else n_ge + hit
