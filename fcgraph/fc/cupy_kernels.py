@@ -296,14 +296,14 @@ extern "C" __global__ void fcgraph_shift_final(
 
 _ACCUMULATE_SRC = r"""
 extern "C" __global__ void fcgraph_shift_accumulate(
-        const float* __restrict__ counts, const int n_buf, const long long total,
-        long long* __restrict__ s1, long long* __restrict__ s2) {
-    // counts: n_buf shifted-count matrices of `total` pairs each; one pass adds all of them
+        const float* __restrict__ counts, const int n_buf, const long long stride,
+        const long long total, long long* __restrict__ s1, long long* __restrict__ s2) {
+    // counts: n_buf shifted-count matrices of `total` pairs, `stride` apart; one pass adds all
     const long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (k >= total) return;
     long long a = 0, b = 0;
     for (int g = 0; g < n_buf; ++g) {
-        const long long v = (long long)counts[g * total + k];
+        const long long v = (long long)counts[g * stride + k];
         a += v;
         b += v * v;
     }
@@ -382,15 +382,17 @@ class ShiftNullEngine:
         nb = cp.asarray(_spike_counts(post, spike_counts))
         obs = counts_tf32(self.pre, b)
         total = m * n
-        n_buf = max(1, min(self.batch, len(self.shifts), BATCH_BYTES // (4 * total)))
-        bufs = cp.empty((n_buf, m, n), dtype=cp.float32)
+        stride = -(-total // 64) * 64  # each buffer 256-byte aligned, as cuBLAS likes
+        n_buf = max(1, min(self.batch, len(self.shifts), BATCH_BYTES // (4 * stride)))
+        bufs = cp.empty((n_buf, stride), dtype=cp.float32)
         s1 = cp.zeros((m, n), dtype=cp.int64)
         s2 = cp.zeros((m, n), dtype=cp.int64)
         for g0 in range(0, len(self.shifts), n_buf):
             group = self.shifts[g0:g0 + n_buf]
             for g, s in enumerate(group):
-                shifted_counts(self.pre, b, s, out=bufs[g])
-            _launch(self.k["acc"], total, (bufs, np.int32(len(group)), np.int64(total), s1, s2))
+                shifted_counts(self.pre, b, s, out=bufs[g, :total].reshape(m, n))
+            _launch(self.k["acc"], total, (bufs, np.int32(len(group)), np.int64(stride),
+                                           np.int64(total), s1, s2))
         value = cp.empty((m, n), dtype=cp.float64)
         mean, sd, zz = cp.empty_like(value), cp.empty_like(value), cp.empty_like(value)
         flags = cp.empty((m, n), dtype=cp.uint8)
