@@ -389,8 +389,13 @@ class ExactNullBlocks:
             bad_rows, bad_cols = np.arange(i1 - i0), np.arange(post["norms"].size)
         if bad_rows.size and bad_cols.size:
             block = feats if bad_rows.size == feats.shape[0] else feats[bad_rows]
-            right = post["res"] if bad_cols.size == post["res"].shape[0] else post["res"][bad_cols]
-            prod = be.matmul_nt(be.asarray(block, "float64"), be.asarray(right, "float64"))
+            if bad_cols.size == post["res"].shape[0]:  # staged once per post tile
+                if "wide" not in post:
+                    post["wide"] = be.asarray(post["res"], "float64")
+                right = post["wide"]
+            else:
+                right = be.asarray(post["res"][bad_cols], "float64")
+            prod = be.matmul_nt(be.asarray(block, "float64"), right)
             out[np.ix_(bad_rows, bad_cols)] = np.rint(be.to_numpy(prod))
         return out
 
