@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # GPU check of the fc engine's CuPy kernels, on a machine with CuPy and a GPU but not the rest of
-# fcgraph's dependencies (no neo4j, typer, torch needed; numpy + pytest, pandas for edge tables).
+# fcgraph's dependencies (no neo4j or typer needed: numpy, pytest, pandas and pyarrow for edge
+# tables, torch for its CUDA tests).
 #   1. tests/test_fc_cupy.py: TF32 / INT8 / popcount counts bit for bit against NumPy, shifted
-#      products, the fused shift null's edges against the NumPy backend;
+#      products, the fused shift null's edges against the NumPy backend; then
+#      tests/test_fc_torch_cuda.py: the torch backend on CUDA against NumPy;
 #   2. benchmarks/fc.py gpu: a whole sew-small-sized condition (layers 8192 ... 1024, L = 8000,
 #      100 shifts) end to end, against cuBLAS TF32 throughput measured in the same run.
 # Prints every figure; results go to benchmarks/results/fc.json (section "gpu") or, with
-# OUT set (the device tool's output folder), to $OUT/fc-gpu.json as well. Under five minutes.
+# OUT set (the device tool's output folder), to $OUT/fc-gpu.json instead. Under five minutes.
 #   scripts/gpu_check.sh            full benchmark
 #   scripts/gpu_check.sh --quick    layers / 4 (for a first try)
 # CI runs this script on the CPU against tests/cuda_emulator (a stand-in for CuPy) with
@@ -33,6 +35,9 @@ EOF
 echo "== CuPy tests (tests/test_fc_cupy.py)"
 # --noconftest: tests/conftest.py imports the Neo4j driver, which this machine lacks
 timeout 150 $PY -m pytest --noconftest -p no:cacheprovider -q -rs tests/test_fc_cupy.py || status=1
+
+echo "== torch on CUDA (tests/test_fc_torch_cuda.py)"
+timeout 90 $PY -m pytest --noconftest -p no:cacheprovider -q -rs tests/test_fc_torch_cuda.py || status=1
 
 echo "== GPU benchmark (benchmarks/fc.py gpu $*)"
 out=benchmarks/results/fc.json
