@@ -356,6 +356,7 @@ class ExactNullBlocks:
         self._g = g
         self.norms = np.empty(n_pre)
         self._cached: np.ndarray | None = None
+        self._device: Any = None  # the cache on the backend's device, when not NumPy
         if n_pre * n_feat * 4 <= FEATURE_CACHE_BYTES and 4 * null.M < 2**24:
             self._cached = np.empty((n_pre, n_feat), dtype=np.float32)
         for i0 in range(0, n_pre, self.rows):  # block by block: no second full copy
@@ -369,6 +370,16 @@ class ExactNullBlocks:
         res, self.norms[i0:i1] = self.null.residual_features(self.pre[i0:i1], self._g[i0:i1],
                                                              True, self.dtype)
         return res
+
+    def _staged_rows(self, i0: int, i1: int) -> Any:
+        """Cached pre rows i0 .. i1-1 as float64 on the backend: on a device (CuPy, torch),
+        from one float32 copy of the cache staged there for the whole layer pair."""
+        be = self.backend
+        if be.name == "numpy":
+            return self._cached[i0:i1].astype(np.float64)
+        if self._device is None:
+            self._device = be.asarray(self._cached, "float32")
+        return be.astype(self._device[i0:i1], "float64")
 
     def _sum_squares(self, i0: int, i1: int, post: dict[str, Any]) -> np.ndarray:
         """The residual part of the sum of C**2, exact integers in ``null.sum_dtype``
@@ -388,14 +399,17 @@ class ExactNullBlocks:
         else:
             bad_rows, bad_cols = np.arange(i1 - i0), np.arange(post["norms"].size)
         if bad_rows.size and bad_cols.size:
-            block = feats if bad_rows.size == feats.shape[0] else feats[bad_rows]
+            if bad_rows.size == feats.shape[0]:
+                block = self._staged_rows(i0, i1) if cached else be.asarray(feats, "float64")
+            else:
+                block = be.asarray(feats[bad_rows], "float64")
             if bad_cols.size == post["res"].shape[0]:  # staged once per post tile
                 if "wide" not in post:
                     post["wide"] = be.asarray(post["res"], "float64")
                 right = post["wide"]
             else:
                 right = be.asarray(post["res"][bad_cols], "float64")
-            prod = be.matmul_nt(be.asarray(block, "float64"), right)
+            prod = be.matmul_nt(block, right)
             out[np.ix_(bad_rows, bad_cols)] = np.rint(be.to_numpy(prod))
         return out
 
