@@ -214,6 +214,7 @@ def bench_condition(args: argparse.Namespace) -> None:
         "note": "the 100-shift null was timed on a slice of the largest layer pair and "
                 "extrapolated linearly in neuron pairs, not run on the whole condition",
         "command": "benchmarks/fc.py condition" + (" --quick" if args.quick else "")
+                   + (f" --scale {args.scale}" if args.scale else "")
                    + (f" --recording {args.recording}" if args.recording else ""),
     }, args.out)
 
@@ -318,7 +319,8 @@ def main() -> None:
                         help="condition: post neurons of the largest pair timed with 100 shifts")
     parser.add_argument("--skip-bins", action="store_true", help="condition: skip the all-bins exact null")
     parser.add_argument("--scale", type=int, default=None,
-                        help="gpu: divide the layer sizes by this (--quick: 4)")
+                        help="condition (synthetic) / gpu: divide the layer sizes by this "
+                             "(--quick: 4)")
     parser.add_argument("--gpu-tile", type=int, default=8192, help="gpu: post neurons per tile")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
