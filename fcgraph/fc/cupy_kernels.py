@@ -4,7 +4,8 @@ Importable without CuPy (everything CuPy-specific is built on first use); use
 :func:`available` before calling anything else. ``tests/test_fc_cupy.py`` compares every kernel
 with the NumPy backend (counts bit for bit). CI runs it against a CPU stand-in for CuPy
 (``tests/cuda_emulator``: the kernels compiled with g++, cuBLAS's gemmEx by its definition,
-bounds-checked); on a GPU ``scripts/gpu_check.sh`` runs it against CuPy itself.
+bounds-checked), and ``tests/test_fc_nvrtc.py`` compiles the kernels with NVRTC; on a GPU
+``scripts/gpu_check.sh`` runs the tests against CuPy itself.
 
 - :func:`gemm_nt`: ``out (+)= a[:, a0:a0+k] @ b[:, b0:b0+k].T`` for C-ordered float32 0/1
   matrices through ``cublasGemmEx`` with ``CUBLAS_COMPUTE_32F_FAST_TF32``: column slices are
@@ -26,7 +27,7 @@ bounds-checked); on a GPU ``scripts/gpu_check.sh`` runs it against CuPy itself.
   Pearson, double precision with FMA contraction off, the same operations in the same order as
   :mod:`fcgraph.fc.measures`, so results equal NumPy's), the null mean and sample SD (combined
   in int64 around a nearby integer, so an SD of 0 is exactly 0), z, and flags (tested, spread,
-  valid, negative tail, edge). Only the edges' numbers and five counters leave the device.
+  valid, negative tail, edge). Only the edges' numbers and four counters leave the device.
 """
 
 from __future__ import annotations
