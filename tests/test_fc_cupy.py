@@ -139,6 +139,11 @@ def test_shift_batches_sum_the_same_moments():
         np.testing.assert_allclose(picked["null_sd"], sd[i, j], rtol=1e-12)
         for key in picked:
             assert np.array_equal(picked[key], results[0][0][key], equal_nan=True), key
+    # an empty tile launches nothing and gives nothing
+    picked, counts = ck.ShiftNullEngine(pre, shifts, measure="sttc", z=3.0,
+                                        tested_pre=tested).tile(post[:0], np.ones(0, bool))
+    assert counts == {"tested": 0, "zero_spread": 0, "nonfinite": 0, "negative_tail": 0}
+    assert all(v.size == 0 for v in picked.values())
 
 
 def test_fused_path_with_top_k_and_candidates_and_exact_null():

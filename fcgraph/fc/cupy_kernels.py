@@ -324,8 +324,10 @@ def _kernels() -> dict[str, Any]:
 
 
 def _launch(kernel: Any, total: int, args: tuple[Any, ...], threads: int = 256) -> None:
-    """One thread per pair: ``kernel`` over ``total`` > 0 elements."""
-    kernel(((total + threads - 1) // threads,), (threads,), args)
+    """One thread per pair: ``kernel`` over ``total`` elements (none: no launch, since an empty
+    grid is not a valid one)."""
+    if total:
+        kernel(((total + threads - 1) // threads,), (threads,), args)
 
 
 def _spike_counts(trains: np.ndarray, known: np.ndarray | None) -> np.ndarray:
@@ -373,17 +375,11 @@ class ShiftNullEngine:
         """
         cp = self.cp
         m, n = self.pre.shape[0], post.shape[0]
-        if m == 0 or n == 0:  # an empty grid is not a valid launch
-            empty = {k: np.empty(0, np.int64 if k in ("pre_idx", "post_local", "cofire")
-                                 else np.float64)
-                     for k in ("pre_idx", "post_local", "cofire", "value", "null_mean", "null_sd",
-                               "z")}
-            return empty, dict.fromkeys(("tested", "zero_spread", "nonfinite", "negative_tail"), 0)
         b = cp.asarray(np.ascontiguousarray(post, dtype=bool)).astype(cp.float32)
         nb = cp.asarray(_spike_counts(post, spike_counts))
         obs = counts_tf32(self.pre, b)
         total = m * n
-        stride = -(-total // 64) * 64  # each buffer 256-byte aligned, as cuBLAS likes
+        stride = max(64, -(-total // 64) * 64)  # each buffer 256-byte aligned, as cuBLAS likes
         n_buf = max(1, min(self.batch, len(self.shifts), BATCH_BYTES // (4 * stride)))
         bufs = cp.empty((n_buf, stride), dtype=cp.float32)
         s1 = cp.zeros((m, n), dtype=cp.int64)

@@ -371,12 +371,10 @@ class ExactNullBlocks:
                                                              True, self.dtype)
         return res
 
-    def _staged_rows(self, i0: int, i1: int) -> Any:
-        """Cached pre rows i0 .. i1-1 as float64 on the backend: on a device (CuPy, torch),
-        from one float32 copy of the cache staged there for the whole layer pair."""
+    def _device_rows(self, i0: int, i1: int) -> Any:
+        """Cached pre rows i0 .. i1-1 as float64 on a device backend (CuPy, torch), from one
+        float32 copy of the cache staged there for the whole layer pair."""
         be = self.backend
-        if be.name == "numpy":
-            return self._cached[i0:i1].astype(np.float64)
         if self._device is None:
             self._device = be.asarray(self._cached, "float32")
         return be.astype(self._device[i0:i1], "float64")
@@ -400,7 +398,8 @@ class ExactNullBlocks:
             bad_rows, bad_cols = np.arange(i1 - i0), np.arange(post["norms"].size)
         if bad_rows.size and bad_cols.size:
             if bad_rows.size == feats.shape[0]:
-                block = self._staged_rows(i0, i1) if cached else be.asarray(feats, "float64")
+                on_device = cached and be.name != "numpy"
+                block = self._device_rows(i0, i1) if on_device else be.asarray(feats, "float64")
             else:
                 block = be.asarray(feats[bad_rows], "float64")
             if bad_cols.size == post["res"].shape[0]:  # staged once per post tile

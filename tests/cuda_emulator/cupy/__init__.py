@@ -5,7 +5,7 @@ CuPy array where it matters for finding bugs -- it refuses implicit conversion t
 arithmetic with host arrays (CuPy raises TypeError there), exposes ``data.ptr`` for raw calls,
 and every allocation is registered so that raw memory accesses can be bounds-checked.
 ``cuda.cublas.gemmEx`` follows the cuBLAS column-major definition and checks its leading
-dimensions and extents; :class:`RawKernel` and :class:`ElementwiseKernel` compile the CUDA C++
+dimensions and extents; :class:`RawKernel` compiles the CUDA C++
 source with g++ (see :mod:`cupy._kernels`), with bounds-checked pointer arguments.
 
 Used only by ``tests/test_fc_cupy_emulated.py``, which puts this folder first on PYTHONPATH
@@ -253,6 +253,6 @@ def is_available() -> bool:
 
 
 from cupy import cuda, random  # noqa: E402
-from cupy._kernels import ElementwiseKernel, RawKernel  # noqa: E402
+from cupy._kernels import RawKernel  # noqa: E402
 
-__all__ = ["ElementwiseKernel", "RawKernel", "asarray", "asnumpy", "cuda", "ndarray", "random"]
+__all__ = ["RawKernel", "asarray", "asnumpy", "cuda", "ndarray", "random"]

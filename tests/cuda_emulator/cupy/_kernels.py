@@ -1,4 +1,4 @@
-"""CUDA C++ kernels of the CPU stand-in, compiled with g++ and run block by block.
+"""CUDA C++ raw kernels of the CPU stand-in, compiled with g++ and run block by block.
 
 :class:`RawKernel` compiles the kernel source unchanged except for its parameter list: every
 pointer parameter becomes a bounds-checked pointer (an out-of-bounds index is reported after
@@ -8,9 +8,6 @@ real threads meeting at a ``std::barrier``, with ``__shared__`` variables shared
 others run thread after thread. Arguments are checked as a GPU cannot: device arrays only, C
 order, element and scalar types equal to the parameters'. Without ``--fmad=false`` the code is
 compiled with FMA contraction, as NVRTC does by default.
-
-:class:`ElementwiseKernel` wraps the operation in a loop over the elements, inputs as ``const``
-values and outputs as references (CuPy's contract).
 """
 
 from __future__ import annotations
@@ -31,9 +28,6 @@ C_TYPES = {"float": np.float32, "double": np.float64, "int": np.int32, "unsigned
            "long long": np.int64, "long long int": np.int64, "unsigned long long": np.uint64,
            "unsigned char": np.uint8, "signed char": np.int8, "char": np.int8,
            "short": np.int16, "bool": np.bool_}
-CUPY_TYPES = {"float32": "float", "float64": "double", "int8": "signed char", "int32": "int",
-              "int64": "long long", "uint8": "unsigned char", "uint32": "unsigned int",
-              "uint64": "unsigned long long", "bool": "bool"}
 
 PRELUDE = r"""
 #include <barrier>
@@ -194,57 +188,3 @@ extern "C" int emu_launch(unsigned gx, unsigned gy, unsigned gz, unsigned bx, un
         oob = self.lib.emu_launch(*[ctypes.c_uint(v) for v in grid3 + block3], pointers, sizes)
         if oob:
             raise RuntimeError(f"{self.name}: out-of-bounds memory access in the kernel")
-
-
-class ElementwiseKernel:
-    """``cupy.ElementwiseKernel(in_params, out_params, operation, name)``, same-shape operands."""
-
-    def __init__(self, in_params: str, out_params: str, operation: str, name: str = "kernel",
-                 **kwargs: Any) -> None:
-        def parse(params: str) -> list[tuple[str, str]]:
-            out = []
-            for p in params.split(","):
-                ptype, pname = p.split()
-                if ptype not in CUPY_TYPES:
-                    raise ValueError(f"the emulator does not know the type {ptype!r}")
-                out.append((ptype, pname))
-            return out
-
-        self.ins, self.outs = parse(in_params), parse(out_params)
-        lines = [f"const {CUPY_TYPES[t]} {n} = ((const {CUPY_TYPES[t]}*)args[{k}])[i];"
-                 for k, (t, n) in enumerate(self.ins)]
-        lines += [f"{CUPY_TYPES[t]}& {n} = (({CUPY_TYPES[t]}*)args[{k + len(self.ins)}])[i];"
-                  for k, (t, n) in enumerate(self.outs)]
-        source = PRELUDE + (
-            'extern "C" int emu_elementwise(long long n_elements, void** args) {\n'
-            "    for (long long i = 0; i < n_elements; ++i) {\n        "
-            + "\n        ".join(lines) + f"\n        {{ {operation} }}\n    }}\n    return 0;\n}}\n")
-        self.name = name
-        self.lib = _compile(source, ("--fmad=true",))
-
-    def __call__(self, *args: Any) -> Any:
-        n_in, n_out = len(self.ins), len(self.outs)
-        if len(args) not in (n_in, n_in + n_out):
-            raise TypeError(f"{self.name}: wrong number of arguments")
-        shape = args[0].shape
-        if len(args) == n_in:
-            args = (*args, *(cupy.empty(shape, dtype=t) for t, _ in self.outs))
-        pointers = (ctypes.c_void_p * len(args))()
-        keep = []
-        for i, (arg, (ptype, pname)) in enumerate(zip(args, self.ins + self.outs, strict=True)):
-            if not isinstance(arg, cupy.ndarray):
-                raise TypeError(f"{self.name} {pname}: not a device array ({type(arg).__name__})")
-            if arg.shape != shape:
-                raise ValueError(f"{self.name} {pname}: shape {arg.shape}, expected {shape} "
-                                 "(no broadcasting in the emulator)")
-            if i >= n_in:
-                if arg.dtype != np.dtype(ptype) or not arg.flags.c_contiguous:
-                    raise TypeError(f"{self.name} output {pname}: {arg.dtype}, expected a "
-                                    f"C-ordered {ptype} array")
-            elif arg.dtype != np.dtype(ptype) or not arg.flags.c_contiguous:
-                arg = cupy.ascontiguousarray(arg, dtype=ptype)  # CuPy casts inputs
-                keep.append(arg)
-            pointers[i] = arg.data.ptr
-        self.lib.emu_elementwise(ctypes.c_longlong(int(np.prod(shape))), pointers)
-        outs = args[n_in:]
-        return outs[0] if n_out == 1 else outs
