@@ -118,6 +118,9 @@ def test_browser_connects_styles_and_draws_the_ensemble(browser_url, driver, neo
             page.get_by_test_id("connect").click()
             # post_connect_cmd: the style is applied and the guide opens
             page.get_by_text("fcgraph: the named queries").wait_for(timeout=60_000)
+            # the :style frame can be drawn after the guide's (seen once, under a loaded machine)
+            page.get_by_test_id("frameCommand").filter(has_text=":style").first.wait_for(
+                timeout=30_000)
             commands = [c.inner_text() for c in page.get_by_test_id("frameCommand").all()]
             assert any(":style" in c and "fcgraph.grass" in c for c in commands), commands
             editor = page.get_by_test_id("activeEditor")
