@@ -28,8 +28,10 @@ props = cupy.cuda.runtime.getDeviceProperties(0)
 name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
 print("device", name, "compute capability", props["major"], props["minor"],
       "memory GiB", round(cupy.cuda.Device(0).mem_info[1] / 2**30, 1))
-import fcgraph.fc.cupy_kernels as ck
-assert ck.available(), "fcgraph sees no usable GPU"
+from fcgraph.fc.backend import cupy_status
+usable, detail = cupy_status()  # a cuBLAS product and an NVRTC kernel, checked
+assert usable is not None, f"fcgraph cannot use this GPU: {detail}"
+print("fcgraph's backend auto: cupy on", detail)
 EOF
 
 echo "== CuPy tests (tests/test_fc_cupy.py)"

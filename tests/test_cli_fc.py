@@ -37,7 +37,10 @@ def test_fc_command_writes_tables_and_resumes(rec_dir):
         assert rows == sum(p["edges"] for p in manifest.fc["layer_pairs"][condition])
         assert all(p["candidates"] == ("all" if p["post_layer"] == "fc1.sn" else "receptive-field")
                    for p in manifest.fc["layer_pairs"][condition])
+        assert all(p["backend"] == "numpy" and p["backend_detail"] == ""
+                   for p in manifest.fc["layer_pairs"][condition])
     assert "ingest with" in result.output
+    assert result.output.startswith("backend: numpy\n")
     again = runner.invoke(app, args)
     n = 2 * (len(manifest.layers) - 1)
     assert again.exit_code == 0 and f"{n} of {n} layer pairs were finished by an earlier run" in again.output

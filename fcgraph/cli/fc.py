@@ -53,7 +53,8 @@ def fc_cmd(
         help="all pairs, or receptive-field: for conv layers only pre neurons under the post "
              "neuron's 3x3 kernel (stride = ratio of the spatial sizes).")] = "all",
     backend: Annotated[str, typer.Option(
-        help="auto (CuPy with a GPU, else NumPy), numpy, torch, torch:cuda, cupy.")] = "auto",
+        help="auto (CuPy with a usable GPU, else NumPy; the run says which and why), numpy, "
+             "torch, torch:cuda, cupy.")] = "auto",
     conditions: Annotated[list[str] | None, typer.Option(
         "--conditions", "--condition", "-c",
         help="Conditions to compute (repeatable or comma-separated); default: all recorded.")] = None,
@@ -68,15 +69,26 @@ def fc_cmd(
     progress: Annotated[bool, typer.Option(help="Show a progress bar per layer pair.")] = True,
 ) -> None:
     """Compute significant edges between consecutive spiking layers (resumes after a kill)."""
+    from fcgraph.fc.backend import get_backend
     from fcgraph.fc.run import FcParams, compute_run
 
     params = FcParams.create(measure=measure, null=null, n_shifts=n_shifts, min_shift=min_shift,
                              shift_unit=shift_unit, min_spikes=min_spikes, z=z, fdr=fdr,
                              top_k=top_k, calibrate=calibrate, pairs=pairs, candidates=candidates,
                              seed=seed, dense=dense)
+    chosen = get_backend(backend, warn=False)  # the run's first line says why auto fell back
     with task_progress(progress) as update:
+        said: list[bool] = []
+
+        def announce_then_update(task: str, done: int, total: int) -> None:
+            if not said:  # once the input is checked, so that errors stay one line
+                console.print(f"backend: {chosen.describe()}", highlight=False)
+                said.append(True)
+            update(task, done, total)
+
         summary = compute_run(recording, conditions=_conditions(conditions), params=params,
-                              backend=backend, tile=tile, restart=restart, progress=update)
+                              backend=chosen, tile=tile, restart=restart,
+                              progress=announce_then_update)
     columns = ["condition", "layer pair", "tested", "untested", "zero SD", "non-finite",
                "z <= -thr", "significant", "edges"]
     if calibrate:

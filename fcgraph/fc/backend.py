@@ -11,13 +11,16 @@ Names accepted by :func:`get_backend`:
 - ``"torch"`` (CUDA when available, else CPU), ``"torch:cpu"``, ``"torch:cuda"``,
   ``"torch:cuda:1"``: ``torch.matmul`` on float32 tensors. 0/1 inputs are exact under TF32 too
   and accumulation is float32, so the global TF32 setting does not change any count.
-- ``"cupy"``: the NumPy code path run with ``cupy`` as the array module (not yet verified on a
-  GPU; fused kernels belong in :mod:`fcgraph.fc.cupy_kernels`).
-- ``"auto"``: CuPy when it imports and sees a GPU, else NumPy.
+- ``"cupy"``: the NumPy code path run with ``cupy`` as the array module, and the fused kernels
+  of :mod:`fcgraph.fc.cupy_kernels` where a path has them.
+- ``"auto"``: CuPy when it imports, sees a GPU and passes a small cuBLAS and NVRTC test
+  (:func:`cupy_status`), else NumPy.
 """
 
 from __future__ import annotations
 
+import functools
+import warnings
 from types import ModuleType
 from typing import Any
 
@@ -29,9 +32,15 @@ from fcgraph.errors import FcgraphError
 class Backend:
     """Host NumPy (or a NumPy-compatible module such as CuPy) as the array module."""
 
-    def __init__(self, xp: ModuleType = np, name: str = "numpy") -> None:
+    def __init__(self, xp: ModuleType = np, name: str = "numpy", detail: str = "") -> None:
         self.xp = xp
         self.name = name
+        #: what the backend runs on, or why ``auto`` chose NumPy: one line for people
+        self.detail = detail
+
+    def describe(self) -> str:
+        """``name`` and, when known, the device or the reason it was chosen (one line)."""
+        return f"{self.name} ({self.detail})" if self.detail else self.name
 
     def asarray(self, x: np.ndarray, dtype: str) -> Any:
         """Host array ``x`` on the device as ``dtype`` ("float32", "float64", "int64", ...)."""
@@ -70,7 +79,8 @@ class TorchBackend(Backend):
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise FcgraphError("backend torch:cuda asked for, but torch sees no CUDA device")
         self.device = torch.device(device)
-        super().__init__(np, f"torch:{self.device}")
+        detail = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else ""
+        super().__init__(np, f"torch:{self.device}", detail)
 
     def _dtype(self, dtype: str) -> Any:
         return getattr(self.torch, dtype)
@@ -92,32 +102,76 @@ class TorchBackend(Backend):
         return x.detach().cpu().numpy()
 
 
-def cupy_if_available() -> ModuleType | None:
-    """The ``cupy`` module when it imports and sees a GPU, else None (never raises)."""
+_PROBE_KERNEL = r"""
+extern "C" __global__ void fcgraph_probe(int* out) { out[threadIdx.x] = 7 * (int)threadIdx.x; }
+"""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+@functools.cache
+def cupy_status() -> tuple[ModuleType | None, str]:
+    """``(cupy, "GPU name")`` when CuPy imports, sees a GPU and can use it, else ``(None, why)``.
+
+    "Can use it" means a small float32 product (cuBLAS) and a kernel compiled at run time
+    (NVRTC) both give the right numbers: a CUDA install missing either library fails here
+    rather than at the first layer pair. Probed once per process; never raises.
+    """
     try:
         import cupy
-    except (ImportError, OSError):
-        return None
+    except ImportError:
+        return None, "CuPy is not installed"
+    except OSError as exc:
+        return None, f"CuPy does not load ({_first_line(exc)})"
     try:
-        return cupy if cupy.is_available() else None
-    except Exception:  # a broken CUDA install can fail in many ways
-        return None
+        if cupy.cuda.runtime.getDeviceCount() == 0:
+            return None, "CuPy sees no GPU"
+    except Exception as exc:  # no driver, an old driver, no device: CuPy raises its own errors
+        return None, f"CuPy sees no GPU ({_first_line(exc)})"
+    try:
+        index = cupy.cuda.Device().id
+        name = cupy.cuda.runtime.getDeviceProperties(index)["name"]
+        name = name.decode() if isinstance(name, bytes) else str(name)
+        ones = cupy.ones((3, 5), dtype=cupy.float32)
+        product_ok = cupy.asnumpy(ones @ ones.T).tolist() == [[5.0] * 3] * 3
+        out = cupy.zeros(4, dtype=cupy.int32)
+        cupy.RawKernel(_PROBE_KERNEL, "fcgraph_probe")((1,), (4,), (out,))
+        kernel_ok = cupy.asnumpy(out).tolist() == [0, 7, 14, 21]
+    except Exception as exc:  # a broken CUDA install can fail in many ways
+        return None, f"CuPy sees a GPU but cannot use it ({_first_line(exc)})"
+    if not (product_ok and kernel_ok):
+        return None, "CuPy sees a GPU but its test product or kernel gave wrong numbers"
+    return cupy, f"GPU {index}: {name}"
 
 
-def get_backend(backend: str | Backend = "numpy") -> Backend:
-    """The :class:`Backend` called ``backend`` (see the module docstring for the names)."""
+def cupy_if_available() -> ModuleType | None:
+    """The ``cupy`` module when :func:`cupy_status` finds a usable GPU, else None."""
+    return cupy_status()[0]
+
+
+def get_backend(backend: str | Backend = "numpy", *, warn: bool = True) -> Backend:
+    """The :class:`Backend` called ``backend`` (see the module docstring for the names).
+
+    ``auto`` falls back to NumPy when CuPy finds no usable GPU (:func:`cupy_status`; the
+    reason is in the backend's ``detail``); when CuPy sees a GPU but cannot use it, it also
+    issues a :class:`RuntimeWarning` unless ``warn`` is False (the CLI prints the reason).
+    """
     if isinstance(backend, Backend):
         return backend
     if backend == "numpy":
         return Backend()
-    if backend == "auto":
-        cupy = cupy_if_available()
-        return Backend(cupy, "cupy") if cupy is not None else Backend()
-    if backend == "cupy":
-        cupy = cupy_if_available()
-        if cupy is None:
-            raise FcgraphError("backend cupy asked for, but CuPy is not installed or sees no GPU")
-        return Backend(cupy, "cupy")
+    if backend in ("auto", "cupy"):
+        cupy, detail = cupy_status()
+        if cupy is not None:
+            return Backend(cupy, "cupy", detail)
+        if backend == "cupy":
+            raise FcgraphError(f"backend cupy asked for, but {detail}")
+        if warn and "sees a GPU" in detail:
+            warnings.warn(f"{detail}; using NumPy", RuntimeWarning, stacklevel=2)
+        return Backend(np, "numpy", detail)
     if backend == "torch" or backend.startswith("torch:"):
         try:
             return TorchBackend(backend.partition(":")[2] or None)

@@ -344,7 +344,7 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
 
     summary: dict[str, Any] = {"condition": condition, "pre_layer": pre, "post_layer": post,
                                "candidates": "receptive-field" if cand is not None else "all",
-                               "backend": backend.name}
+                               "backend": backend.name, "backend_detail": backend.detail}
     atomic_write(table_path, write)
     if params.calibrate:
         control = {k: v for k, v in rule.items() if k not in ("T", "seed")}
