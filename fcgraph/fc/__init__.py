@@ -9,7 +9,8 @@ bitorder="little")``). Importable with NumPy alone; torch and CuPy are optional 
 - :func:`sttc`, :func:`pearson`: pairwise measures, float64 (n_pre, n_post).
 - :func:`shift_null`: mean and sample SD over circular shifts of the whole post layer.
 - :func:`exact_null`: exact mean and SD of the count over ALL bin or whole-image shifts.
-- :func:`significant_edges`: the edge table and a report of every pair.
+- :func:`significant_edges`: the edge table and a report of every pair
+  (:class:`FeatureRelay`: the exact null's features of a layer shared by consecutive pairs).
 - :func:`calibrate`: the false-edge rate of a rule on the image-reordered negative control.
 - :func:`compute_run`: a whole recording (every condition and layer pair) into the run
   folder's edge and neuron tables, resumable (:mod:`fcgraph.fc.run`).
@@ -20,6 +21,7 @@ from fcgraph.fc.calibration import calibrate
 from fcgraph.fc.counts import cofire, dilate, shifted_cofire
 from fcgraph.fc.edges import edge_table, edges_to_arrow, significant_edges, top_k_mask
 from fcgraph.fc.exact import exact_null
+from fcgraph.fc.feature_relay import FeatureRelay
 from fcgraph.fc.measures import pearson, pearson_from_counts, sttc, sttc_from_counts
 from fcgraph.fc.run import FcParams, compute_run
 from fcgraph.fc.shifts import draw_shifts, shift_null
@@ -29,6 +31,7 @@ from fcgraph.fc.stats import bh_qvalues, normal_upper_tail
 __all__ = [
     "Backend",
     "FcParams",
+    "FeatureRelay",
     "SpikeMatrix",
     "bh_qvalues",
     "calibrate",

@@ -17,7 +17,7 @@ of pre autocorrelation features.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from fcgraph.errors import FcgraphError
 from fcgraph.fc.backend import Backend, get_backend
 from fcgraph.fc.counts import DEFAULT_TILE, StagedTrains, summed_products
 from fcgraph.fc.exact import ExactNullBlocks, ExactShiftNull
+from fcgraph.fc.feature_relay import FeatureRelay
 from fcgraph.fc.measures import MEASURES, TiledSttc, measure_from_counts, measure_of_pairs
 from fcgraph.fc.shifts import count_null_block, resolve_shifts
 from fcgraph.fc.spikes import Spikes, SpikeSource, as_source, check_pair
@@ -180,14 +181,20 @@ class _CountNull:
     """The null of the cofiring count for one layer pair: exact, or sampled shifts."""
 
     def __init__(self, null: str, unit: int, pre: StagedTrains, *, T: int, n_shifts: int,
-                 min_shift: int, seed: int) -> None:
+                 min_shift: int, seed: int, relay: FeatureRelay | None = None,
+                 pre_layer: Hashable = None, pre_rows: np.ndarray | None = None) -> None:
         self.pre = pre
         self.shifts: np.ndarray | None = None
         self.exact: ExactNullBlocks | None = None
+        #: where the exact null sends each post tile's features (the relay), if anywhere
+        self.keep: Callable[[np.ndarray, np.ndarray], None] | None = None
         if null == "exact":
             spec = ExactShiftNull(pre.L, over="images" if unit == T else "bins", T=T)
-            self.exact = ExactNullBlocks(spec, pre.host, pre.backend)
+            features = relay.take(pre_layer, spec, pre_rows) if relay is not None else None
+            self.exact = ExactNullBlocks(spec, pre.host, pre.backend, features)
             self.n_shifts = spec.n_shifts
+            if relay is not None:
+                self.keep = relay.keep
         else:
             self.shifts = resolve_shifts(pre.L, None, T=T, n_shifts=n_shifts, min_shift=min_shift,
                                          shift_unit=unit, seed=seed)
@@ -197,7 +204,7 @@ class _CountNull:
                 exceedances: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(mean, sd, n_ge) float64 (n_pre, n_tile); n_ge (shift null, when asked) int64."""
         if self.exact is not None:
-            mean, sd = self.exact.moments(post.host, observed)
+            mean, sd = self.exact.moments(post.host, observed, keep=self.keep)
             return mean, sd, None
         res = count_null_block(self.pre, post, self.shifts,
                                observed=observed_dev if exceedances else None)
@@ -241,6 +248,7 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
                       dense: dict[str, Any] | None = None,
                       sink: Callable[[pa.Table], None] | None = None,
                       progress: Callable[[int, int], None] | None = None,
+                      relay: FeatureRelay | None = None,
                       ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Significant functional edges from a pre layer to a post layer, and a report.
 
@@ -280,6 +288,10 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
       tile; the returned ``edges`` is then empty. With ``fdr`` the family spans the whole layer
       pair, so the edges are collected first, passed to ``sink`` once and also returned.
     - ``progress``: called as ``progress(post_neurons_done, n_post)`` after each tile.
+    - ``relay``: a :class:`~fcgraph.fc.feature_relay.FeatureRelay` shared by the calls of a
+      chain of layer pairs of one condition: the exact null's features of this post layer are
+      kept there and reused when the next call's pre layer is the same (``condition``,
+      ``post_layer``) with the same tested neurons and null, instead of computed again.
 
     Neurons with fewer than ``min_spikes`` spikes are left out of every product (a tile holds
     up to ``tile`` tested post neurons), unless ``dense`` asks for every pair's numbers.
@@ -312,7 +324,10 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
     staged_pre = StagedTrains(pre_rows, be)
     tiled = TiledSttc(pre_rows, dt, be) if measure == "sttc" and dt > 0 else None
     count_null = _CountNull(null, unit, staged_pre, T=T, n_shifts=n_shifts, min_shift=min_shift,
-                            seed=seed)
+                            seed=seed, relay=relay, pre_layer=(condition, pre_layer),
+                            pre_rows=keep_pre)
+    if relay is not None and count_null.exact is not None:
+        relay.start((condition, post_layer), count_null.exact.null, keep_post)
     n_null = count_null.n_shifts
     fused = None
     if (be.name == "cupy" and null == "shift" and tiled is None and fdr is None and dense is None

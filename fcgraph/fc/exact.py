@@ -28,6 +28,7 @@ same definition as :func:`fcgraph.fc.shifts.shift_null`, so ``exact_null(over="b
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
@@ -341,9 +342,15 @@ class ExactNullBlocks:
     (where TF32 may be on), use float64, exact below 2**53. Pre residual features are kept in
     float32 (exact: |w r| <= 4 M < 2**24) within :data:`FEATURE_CACHE_BYTES`, else recomputed per
     block of :data:`FEATURE_BLOCK_BYTES` for every post tile.
+
+    ``features``: the pre rows' UNweighted residual features (n_pre, n_features) float32 and
+    their norms (n_pre,), as :meth:`moments` computed them for these neurons as a post layer
+    (see :class:`~fcgraph.fc.feature_relay.FeatureRelay`); taken over (weighted in place)
+    instead of computed again, when they fit the cache.
     """
 
-    def __init__(self, null: ExactShiftNull, pre: np.ndarray, backend: Backend) -> None:
+    def __init__(self, null: ExactShiftNull, pre: np.ndarray, backend: Backend,
+                 features: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.null, self.pre, self.backend = null, pre, backend
         n_pre, n_feat = pre.shape[0], null.n_features
         self.rows = max(1, FEATURE_BLOCK_BYTES // (8 * max(n_feat, 1)))
@@ -357,12 +364,27 @@ class ExactNullBlocks:
         self.norms = np.empty(n_pre)
         self._cached: np.ndarray | None = None
         self._device: Any = None  # the cache on the backend's device, when not NumPy
-        if n_pre * n_feat * 4 <= FEATURE_CACHE_BYTES and 4 * null.M < 2**24:
+        if cacheable_features(null, n_pre):
+            if features is not None:
+                self._cached, self.norms = self._weigh(null, *features, n_pre)
+                return
             self._cached = np.empty((n_pre, n_feat), dtype=np.float32)
         for i0 in range(0, n_pre, self.rows):  # block by block: no second full copy
             res = self._residuals(i0, min(i0 + self.rows, n_pre))
             if self._cached is not None:
                 self._cached[i0:i0 + res.shape[0]] = res
+
+    @staticmethod
+    def _weigh(null: ExactShiftNull, res: np.ndarray, norms: np.ndarray,
+               n_pre: int) -> tuple[np.ndarray, np.ndarray]:
+        """Unweighted residual features, weighted in place (exact: weights 1 or 2), with norms."""
+        if res.shape != (n_pre, null.n_features) or res.dtype != np.float32 or norms.shape != (n_pre,):
+            raise FcgraphError(f"features of shape {res.shape} ({res.dtype}) do not fit {n_pre} "
+                               f"neurons x {null.n_features} features (float32)")
+        weights = null.weights.astype(np.float32)
+        for i0 in range(0, n_pre, 256):
+            res[i0:i0 + 256] *= weights
+        return res, np.asarray(norms, dtype=np.float64)
 
     def _residuals(self, i0: int, i1: int) -> np.ndarray:
         """Weighted residual features (i1 - i0, n_features) of pre rows i0 .. i1-1; also fills
@@ -412,12 +434,19 @@ class ExactNullBlocks:
             out[np.ix_(bad_rows, bad_cols)] = np.rint(be.to_numpy(prod))
         return out
 
-    def moments(self, post: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(mean, sd) float64 (n_pre, n_post_tile) for boolean post trains and their counts."""
+    def moments(self, post: np.ndarray, observed: np.ndarray,
+                keep: Callable[[np.ndarray, np.ndarray], None] | None = None,
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, sd) float64 (n_pre, n_post_tile) for boolean post trains and their counts.
+
+        ``keep(res, norms)``, when given, receives the tile's unweighted residual features and
+        norms (what ``features`` of a later :class:`ExactNullBlocks` takes)."""
         null = self.null
         phase_post = null.phase_counts(post)
         g, d = null.baseline(phase_post)
         res, norms = null.residual_features(post, g, False, self.dtype)
+        if keep is not None:
+            keep(res, norms)
         staged = {"res": res, "norms": norms}
         if null.sum_dtype is np.float64:  # sum over all shifts of C (BLAS when exact)
             sum_all = self.phase_counts.astype(np.float64) @ phase_post.T.astype(np.float64)
@@ -429,6 +458,12 @@ class ExactNullBlocks:
             i1 = min(i0 + self.rows, n_pre)
             sum_sq[i0:i1] += self._sum_squares(i0, i1, staged)
         return null.moments(sum_sq, sum_all, observed)
+
+
+def cacheable_features(null: ExactShiftNull, n_rows: int) -> bool:
+    """True when the residual features of ``n_rows`` neurons are kept whole (float32, exact,
+    within :data:`FEATURE_CACHE_BYTES`)."""
+    return n_rows * null.n_features * 4 <= FEATURE_CACHE_BYTES and 4 * null.M < 2**24
 
 
 def exact_null(pre: Spikes, post: Spikes, *, T: int | None = None, over: str = "images",

@@ -51,6 +51,7 @@ from fcgraph.errors import FcgraphError
 from fcgraph.fc.backend import Backend, get_backend
 from fcgraph.fc.calibration import calibrate as calibrate_pair
 from fcgraph.fc.counts import DEFAULT_TILE
+from fcgraph.fc.feature_relay import FeatureRelay
 from fcgraph.fc.measures import MEASURES
 from fcgraph.fc.shifts import draw_shifts
 
@@ -303,8 +304,9 @@ def _spike_hashes(rec: Recording, condition: str, pre: str, post: str) -> dict[s
 
 def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backend, tile: int,
                   condition: str, k: int, pre: str, post: str,
-                  progress: ProgressFn | None) -> dict[str, Any]:
-    """Compute, save (part table, then its JSON) and return one layer pair's summary."""
+                  progress: ProgressFn | None, relay: FeatureRelay) -> dict[str, Any]:
+    """Compute, save (part table, then its JSON) and return one layer pair's summary
+    (``relay``: exact-null features handed from each pair to the next)."""
     import pyarrow.parquet as pq
 
     from fcgraph.fc.edges import significant_edges
@@ -336,7 +338,7 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
         _, report = significant_edges(
             pre_sm, post_sm, **rule, top_k=params.top_k, backend=backend, tile=tile,
             pre_layer=pre, post_layer=post, run_id=rec.run_id, condition=condition,
-            candidates=cand, dense=dense, sink=sink, progress=tick)
+            candidates=cand, dense=dense, sink=sink, progress=tick, relay=relay)
         assert writer is not None  # every tile calls the sink
         writer.close()
         summary.update({key: int(report[key]) for key in COUNT_KEYS})
@@ -518,6 +520,7 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
 
     rows: list[dict[str, Any]] = []
     summaries: dict[str, list[dict[str, Any]]] = {}
+    relay = FeatureRelay()
     for condition in chosen:
         summaries[condition] = []
         assembled = lay.done(condition).exists() and (rec.path / lay.edges_rel(condition)).exists()
@@ -542,7 +545,7 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
                                    "--restart")
             else:
                 summary = _compute_pair(rec, lay, params, be, tile, condition, k, pre, post,
-                                        progress)
+                                        progress, relay)
                 resumed = False
                 if after_pair is not None:
                     after_pair(condition, pre, post)
