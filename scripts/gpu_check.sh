@@ -6,7 +6,8 @@
 #      products, the fused shift null's edges against the NumPy backend; then
 #      tests/test_fc_torch_cuda.py: the torch backend on CUDA against NumPy;
 #   2. benchmarks/fc.py gpu: a whole sew-small-sized condition (layers 8192 ... 1024, L = 8000,
-#      100 shifts) end to end, against cuBLAS TF32 throughput measured in the same run.
+#      100 shifts) end to end, against cuBLAS TF32 throughput measured in the same run; then the
+#      same condition with the default exact null (FFT features on the CPU, products on the GPU).
 # Prints every figure; results go to benchmarks/results/fc.json (section "gpu") or, with
 # OUT set (the device tool's output folder), to $OUT/fc-gpu.json instead. Under five minutes.
 #   scripts/gpu_check.sh            full benchmark
@@ -44,5 +45,5 @@ timeout 90 $PY -m pytest --noconftest -p no:cacheprovider -q -rs tests/test_fc_t
 echo "== GPU benchmark (benchmarks/fc.py gpu $*)"
 out=benchmarks/results/fc.json
 if [ -n "${OUT:-}" ]; then out="$OUT/fc-gpu.json"; fi
-timeout 150 $PY benchmarks/fc.py gpu --out "$out" "$@" || status=1
+timeout 180 $PY benchmarks/fc.py gpu --out "$out" "$@" || status=1
 exit $status

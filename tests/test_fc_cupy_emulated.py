@@ -50,4 +50,5 @@ def test_gpu_check_runs_every_cupy_test_and_the_benchmark_on_the_emulator(tmp_pa
     assert "skipped" not in summary and "failed" not in summary, summary
     result = json.loads((tmp_path / "fc-gpu.json").read_text())["gpu"]
     assert result["layers"] == [128, 128, 128, 64, 64, 32, 32, 16, 16] and result["edges"] > 0
-    assert len(result["per_pair_seconds"]) == 8
+    assert len(result["per_pair_seconds"]) == len(result["exact_per_pair_seconds"]) == 8
+    assert result["exact_edges"] > 0
