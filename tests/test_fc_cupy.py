@@ -73,6 +73,35 @@ def test_the_generic_cupy_backend_equals_numpy():
             np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=0)
 
 
+def test_exact_null_float32_products_on_the_gpu_are_ieee_and_exact():
+    import fcgraph.fc.exact as exact_mod
+    from fcgraph.fc import get_backend
+
+    cp = ck.cupy_module()
+    be = get_backend("cupy")
+    assert be.exact_float32
+    # 2049 needs 12 significant bits: TF32 (10) would make it 2048
+    x = cp.asarray(np.array([[2049.0, 1.0]], dtype=np.float32))
+    y = cp.asarray(np.array([[3.0, 5.0], [2049.0, 0.0]], dtype=np.float32))
+    assert cp.asnumpy(be.matmul_nt_float32(x, y)).tolist() == [[6152.0, 2049.0**2]]
+    rng = np.random.default_rng(21)
+    T, M = 4, 30
+    a = rng.random((8, T * M)) < np.linspace(0.05, 0.9, 8)[:, None]
+    b = rng.random((5, T * M)) < 0.5
+    null = exact_mod.ExactShiftNull(T * M, T=T)
+    truth = sum(cofire(a, np.roll(b, s, axis=1)) ** 2 for s in range(0, T * M, T))
+    blocks = exact_mod.ExactNullBlocks(null, a, be)
+    assert blocks.narrow and blocks._cached is not None
+    g, d = null.baseline(null.phase_counts(b))
+    res, norms = null.residual_features(b, g, False, np.float32)
+    cross = np.rint(blocks.left @ null.cross_right(g, d).T).astype(np.int64)
+    products = np.outer(blocks.norms, norms)
+    for limit in (0.0, float(np.median(products)), exact_mod.NORM_PRODUCT_LIMIT):
+        blocks.limit = limit  # pairs above it are redone in float64 on the GPU
+        got = cross + blocks._sum_squares(0, len(a), {"res": res, "norms": norms})
+        assert np.array_equal(got, truth)
+
+
 @pytest.mark.parametrize("shift", [0, 1, 8, 63, -5, 1000, 1001, -1000])
 def test_shifted_counts_need_no_rolled_copy(shift):
     cp = ck.cupy_module()

@@ -58,6 +58,14 @@ class Backend:
         """``a @ b.T`` for a (m, k) and b (n, k): (m, n)."""
         return a @ b.T
 
+    #: whether :meth:`matmul_nt_float32` is plain IEEE float32 arithmetic (no TF32)
+    exact_float32 = True
+
+    def matmul_nt_float32(self, a: Any, b: Any) -> Any:
+        """``a @ b.T`` of float32 device arrays in IEEE float32 (exact while every partial sum
+        is an integer below 2**24); only where :attr:`exact_float32` is True."""
+        return a @ b.T
+
     def to_numpy(self, x: Any) -> np.ndarray:
         if self.xp is np:
             return np.asarray(x)
@@ -67,8 +75,26 @@ class Backend:
         return f"<fcgraph.fc backend {self.name}>"
 
 
+class CupyBackend(Backend):
+    """CuPy as the array module; float32 products that must be exact go through cuBLAS with
+    CUBLAS_COMPUTE_32F_PEDANTIC, so no TF32 setting (``CUPY_TF32``) can round them."""
+
+    def __init__(self, cupy: ModuleType, detail: str = "") -> None:
+        super().__init__(cupy, "cupy", detail)
+
+    def matmul_nt_float32(self, a: Any, b: Any) -> Any:
+        from fcgraph.fc.cupy_kernels import CUBLAS_COMPUTE_32F_PEDANTIC, gemm_nt
+
+        xp = self.xp
+        a, b = xp.ascontiguousarray(a), xp.ascontiguousarray(b)
+        out = xp.empty((a.shape[0], b.shape[0]), dtype=xp.float32)
+        return gemm_nt(out, a, 0, b, 0, a.shape[1], compute=CUBLAS_COMPUTE_32F_PEDANTIC)
+
+
 class TorchBackend(Backend):
-    """``torch.matmul`` on a chosen device."""
+    """``torch.matmul`` on a chosen device (its float32 products may use TF32 on CUDA)."""
+
+    exact_float32 = False
 
     def __init__(self, device: str | None = None) -> None:
         import torch
@@ -166,7 +192,7 @@ def get_backend(backend: str | Backend = "numpy", *, warn: bool = True) -> Backe
     if backend in ("auto", "cupy"):
         cupy, detail = cupy_status()
         if cupy is not None:
-            return Backend(cupy, "cupy", detail)
+            return CupyBackend(cupy, detail)
         if backend == "cupy":
             raise FcgraphError(f"backend cupy asked for, but {detail}")
         if warn and "sees a GPU" in detail:

@@ -42,6 +42,7 @@ from fcgraph.errors import FcgraphError
 CUBLAS_OP_N, CUBLAS_OP_T = 0, 1
 CUDA_R_32F, CUDA_R_8I, CUDA_R_32I = 0, 3, 10
 CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_COMPUTE_32I = 68, 77, 72
+CUBLAS_COMPUTE_32F_PEDANTIC = 69  # IEEE float32 whatever the handle's math mode
 CUBLAS_GEMM_DEFAULT = -1
 CUBLAS_POINTER_MODE_HOST = 0
 #: Most bins one float32 product may sum and stay exact.

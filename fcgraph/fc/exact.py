@@ -337,11 +337,12 @@ class ExactNullBlocks:
 
     The first sum is a float64 product of 3 T (T + 1) / 2 columns (exact: all terms are far
     below 2**53). The residuals are small integers (about the square root of R), so their
-    product runs in float32 on the NumPy backend for every pair whose weighted norms prove it
-    exact (:data:`NORM_PRODUCT_LIMIT`); the other pairs, and every pair on other backends
-    (where TF32 may be on), use float64, exact below 2**53. Pre residual features are kept in
-    float32 (exact: |w r| <= 4 M < 2**24) within :data:`FEATURE_CACHE_BYTES`, else recomputed per
-    block of :data:`FEATURE_BLOCK_BYTES` for every post tile.
+    product runs in IEEE float32 (NumPy; CuPy through cuBLAS's pedantic float32, never TF32)
+    for every pair whose weighted norms prove it exact (:data:`NORM_PRODUCT_LIMIT`); the other
+    pairs, and every pair on torch (where TF32 may be on), use float64, exact below 2**53. Pre
+    residual features are kept in float32 (exact: |w r| <= 4 M < 2**24) within
+    :data:`FEATURE_CACHE_BYTES`, else recomputed per block of :data:`FEATURE_BLOCK_BYTES` for
+    every post tile.
 
     ``features``: the pre rows' UNweighted residual features (n_pre, n_features) float32 and
     their norms (n_pre,), as :meth:`moments` computed them for these neurons as a post layer
@@ -355,7 +356,7 @@ class ExactNullBlocks:
         n_pre, n_feat = pre.shape[0], null.n_features
         self.rows = max(1, FEATURE_BLOCK_BYTES // (8 * max(n_feat, 1)))
         self.phase_counts = null.phase_counts(pre)
-        self.narrow = backend.name == "numpy" and 4 * null.M < 2**24
+        self.narrow = backend.exact_float32 and 4 * null.M < 2**24
         self.limit = NORM_PRODUCT_LIMIT
         self.dtype = np.float32 if 4 * null.M < 2**24 else np.float64  # features stay exact
         g, d = null.baseline(self.phase_counts)
@@ -393,13 +394,13 @@ class ExactNullBlocks:
                                                              True, self.dtype)
         return res
 
-    def _device_rows(self, i0: int, i1: int) -> Any:
-        """Cached pre rows i0 .. i1-1 as float64 on a device backend (CuPy, torch), from one
+    def _device_rows(self, i0: int, i1: int, dtype: str) -> Any:
+        """Cached pre rows i0 .. i1-1 as ``dtype`` on a device backend (CuPy, torch), from one
         float32 copy of the cache staged there for the whole layer pair."""
         be = self.backend
         if self._device is None:
             self._device = be.asarray(self._cached, "float32")
-        return be.astype(self._device[i0:i1], "float64")
+        return be.astype(self._device[i0:i1], dtype)
 
     def _sum_squares(self, i0: int, i1: int, post: dict[str, Any]) -> np.ndarray:
         """The residual part of the sum of C**2, exact integers in ``null.sum_dtype``
@@ -407,21 +408,23 @@ class ExactNullBlocks:
         (see :meth:`moments`)."""
         be = self.backend
         cached = self._cached is not None
+        on_device = cached and be.name != "numpy"
         feats = self._cached[i0:i1] if cached else self._residuals(i0, i1)
         out = np.empty((i1 - i0, post["norms"].size), dtype=self.null.sum_dtype)
-        if self.narrow:
+        if self.narrow:  # IEEE float32 (NumPy, or cuBLAS without TF32): exact where ok
             ok = self.norms[i0:i1, None] * post["norms"][None, :] <= self.limit
-            if "float32" not in post:
-                post["float32"] = post["res"].astype(np.float32, copy=False)
-            narrow = feats.astype(np.float32, copy=False) @ post["float32"].T
+            if "float32" not in post:  # staged once per post tile
+                post["float32"] = be.asarray(post["res"], "float32")
+            left = self._device_rows(i0, i1, "float32") if on_device else be.asarray(feats, "float32")
+            narrow = be.to_numpy(be.matmul_nt_float32(left, post["float32"]))
             np.rint(narrow, out=out, casting="unsafe")
             bad_rows, bad_cols = np.flatnonzero(~ok.all(axis=1)), np.flatnonzero(~ok.all(axis=0))
         else:
             bad_rows, bad_cols = np.arange(i1 - i0), np.arange(post["norms"].size)
         if bad_rows.size and bad_cols.size:
             if bad_rows.size == feats.shape[0]:
-                on_device = cached and be.name != "numpy"
-                block = self._device_rows(i0, i1) if on_device else be.asarray(feats, "float64")
+                block = self._device_rows(i0, i1, "float64") if on_device else \
+                    be.asarray(feats, "float64")
             else:
                 block = be.asarray(feats[bad_rows], "float64")
             if bad_cols.size == post["res"].shape[0]:  # staged once per post tile

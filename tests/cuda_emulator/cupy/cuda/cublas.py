@@ -19,6 +19,7 @@ import cupy
 CUBLAS_OP_N, CUBLAS_OP_T = 0, 1
 CUDA_R_32F, CUDA_R_8I, CUDA_R_32I = 0, 3, 10
 CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_COMPUTE_32I = 68, 77, 72
+CUBLAS_COMPUTE_32F_PEDANTIC = 69
 CUBLAS_POINTER_MODE_HOST, CUBLAS_POINTER_MODE_DEVICE = 0, 1
 _DTYPES = {CUDA_R_32F: np.dtype(np.float32), CUDA_R_8I: np.dtype(np.int8),
            CUDA_R_32I: np.dtype(np.int32)}
@@ -76,7 +77,8 @@ def gemmEx(handle: int, transa: int, transb: int, m: int, n: int, k: int, alpha:
            ldc: int, computeType: int, algo: int) -> None:
     if min(m, n, k) < 0 or transa not in (0, 1) or transb not in (0, 1):
         raise CUBLASError("CUBLAS_STATUS_INVALID_VALUE: sizes or operations")
-    if computeType in (CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32):
+    if computeType in (CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_PEDANTIC,
+                       CUBLAS_COMPUTE_32F_FAST_TF32):
         if not Atype == Btype == Ctype == CUDA_R_32F:
             raise CUBLASError("CUBLAS_STATUS_NOT_SUPPORTED: 32F compute wants 32F matrices here")
         acc, scalar = np.dtype(np.float32), np.dtype(np.float32)
