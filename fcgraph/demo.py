@@ -22,6 +22,8 @@ from typing import Any
 import neo4j
 import pandas as pd
 
+from fcgraph.fc.backend import Backend
+
 ProgressFn = Callable[[str, int, int], None]
 
 #: The demo's conditions: noise the digits survive, an attack, and the weight-permutation control.
@@ -92,11 +94,16 @@ def _run_id(plan: DemoPlan) -> str:
     return f"demo-{plan.model}-{plan.dataset}".replace(":", "-").replace("/", "-")
 
 
-def fc_step(plan: DemoPlan, progress: ProgressFn | None = None) -> pd.DataFrame:
-    """Significant edges of every condition and layer pair (all of them, on disk)."""
+def fc_step(plan: DemoPlan, progress: ProgressFn | None = None,
+            backend: Backend | str | None = None) -> pd.DataFrame:
+    """Significant edges of every condition and layer pair (all of them, on disk);
+    ``backend`` (default: the plan's ``fc_options``, else auto) runs the products."""
     from fcgraph.fc.run import compute_run
 
-    return compute_run(plan.recording, null=plan.null, progress=progress, **plan.fc_options)
+    options = dict(plan.fc_options)
+    if backend is not None:
+        options["backend"] = backend
+    return compute_run(plan.recording, null=plan.null, progress=progress, **options)
 
 
 def analysis_step(plan: DemoPlan, progress: ProgressFn | None = None) -> dict[str, Any]:

@@ -27,7 +27,8 @@ def test_demo_runs_every_stage_and_reuses_them(driver, neo4j_conn, tmp_path):
         run_id = manifest.run_id
         text = " ".join(result.output.split())
         for heading in ("1/6 train", "2/6 record", "3/6 functional", "4/6 analysis", "5/6 Neo4j",
-                        "6/6 named queries", "layer_summary", "edge_loss", "report.html"):
+                        "6/6 named queries", "layer_summary", "edge_loss", "report.html",
+                        "backend: numpy"):
             assert heading in text, heading
         assert (rec / "analysis" / "analysis.json").exists()
         assert (rec / "analysis" / "report.html").exists()

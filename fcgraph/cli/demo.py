@@ -17,6 +17,7 @@ from rich.table import Table
 from fcgraph.cli.common import StateDirOption, console, handle_errors
 from fcgraph.cli.progress import task_progress
 from fcgraph.demo import DEMO_CONDITIONS, DemoPlan
+from fcgraph.fc.backend import get_backend
 from fcgraph.graph import server
 from fcgraph.graph.connection import Connection, resolve_connection, session_driver
 from fcgraph.paths import state_dir
@@ -104,8 +105,10 @@ def demo_cmd(
     console.print(condition_table(rec))
 
     console.rule(f"[bold]3/6 functional connectivity ({plan.null} null; all significant edges on disk)")
+    backend = get_backend(plan.fc_options.get("backend", "auto"), warn=False)
+    console.print(f"backend: {backend.describe()}", highlight=False)
     with task_progress(progress) as update:
-        summary = demo.fc_step(plan, update)
+        summary = demo.fc_step(plan, update, backend)
     per_condition = summary.groupby("condition", sort=False).agg(
         layer_pairs=("pre_layer", "size"), tested=("tested", "sum"), significant=("significant", "sum"),
         seconds=("seconds", "sum")).reset_index()
