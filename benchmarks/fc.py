@@ -277,6 +277,24 @@ def bench_gpu(args: argparse.Namespace) -> None:
     print(f"INT8 GEMM (first call, with conversion): {int8_s * 1e3:.1f} ms; popcount kernel: "
           f"{pop_s * 1e3:.1f} ms ({2.0 * n0 * n0 * L / pop_s / 1e12:.1f} T bit-op/s)")
     del a, b, out, words_a, words_b
+    # the shift null with packed trains (popcount; for trains too long for float32) against the
+    # float32 one, on the largest pair with 10 shifts
+    shifts = np.arange(1, 11) * T
+    engine_s = {}
+
+    def engine(x: np.ndarray, y: np.ndarray, packed: bool) -> None:
+        ck.ShiftNullEngine(x, shifts, measure="sttc", z=3.0, tested_pre=np.ones(len(x), bool),
+                           packed=packed).tile(y, np.ones(len(y), bool))
+        cp.cuda.Device().synchronize()
+
+    for packed in (False, True):
+        engine(layers[0][:64], layers[1][:64], packed)  # compile
+        t0 = time.perf_counter()
+        engine(layers[0], layers[1], packed)
+        engine_s[packed] = time.perf_counter() - t0
+    print(f"shift null, {n0} x {sizes[1]}, 10 shifts: float32 trains {engine_s[False]:.2f} s, packed "
+          f"trains {engine_s[True]:.2f} s ({engine_s[True] / engine_s[False]:.1f}x; packed only "
+          "when float32 trains would not fit)")
     # warm-up: compile the kernels on a small pair
     significant_edges(layers[-2][:64], layers[-1][:64], T=T, null="shift", n_shifts=4,
                       backend="cupy", sink=lambda frame: None)
@@ -300,7 +318,9 @@ def bench_gpu(args: argparse.Namespace) -> None:
     print(f"per layer pair (s): {per_pair}")
     result = {"device": name, "layers": sizes, "L": L, "T": T, "n_shifts": n_shifts,
               "seconds": {"whole condition, end to end": total, "TF32 GEMM": gemm_s,
-                          "INT8 GEMM first call": int8_s, "popcount counts": pop_s},
+                          "INT8 GEMM first call": int8_s, "popcount counts": pop_s,
+                          "largest pair, 10 shifts, float32 trains": engine_s[False],
+                          "largest pair, 10 shifts, packed trains": engine_s[True]},
               "per_pair_seconds": per_pair, "edges": int(edges),
               "tf32_tflops": tf32 / 1e12, "engine_tflops": rate / 1e12,
               "ratio engine / cuBLAS TF32": rate / tf32,

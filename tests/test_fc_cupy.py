@@ -175,6 +175,34 @@ def test_shift_batches_sum_the_same_moments():
     assert all(v.size == 0 for v in picked.values())
 
 
+@pytest.mark.parametrize("L", [1, 63, 64, 65, 1001])
+def test_packed_trains_roll_as_numpy_rolls_them(L):
+    cp = ck.cupy_module()
+    x = adversarial(15, 7, L, T=1)
+    words = cp.asarray(ck.host_words(x))
+    assert np.array_equal(cp.asnumpy(words), cp.asnumpy(ck.pack_words(cp.asarray(x))))
+    for shift in (0, 1, -5, 64, L - 1, 3 * L + 2):
+        want = ck.host_words(np.roll(x, shift, axis=1))
+        assert np.array_equal(cp.asnumpy(ck.roll_words(words, L, shift)), want), shift
+
+
+def test_packed_shift_null_equals_the_float32_one():
+    T, M = 4, 130  # L = 520: not a whole number of words
+    pre, post = adversarial(16, 40, T * M, T), adversarial(17, 24, T * M, T)
+    post[:10] |= pre[:10] & (np.random.default_rng(3).random((10, T * M)) < 0.5)
+    shifts = np.array([4, 64, -8, 200, 517, -300])
+    tested = np.ones(40, bool)
+    results = [ck.ShiftNullEngine(pre, shifts, measure="sttc", z=-1e9, tested_pre=tested,
+                                  batch=4, packed=packed).tile(post, np.ones(24, bool))
+               for packed in (False, True)]
+    assert results[1][1] == results[0][1]
+    assert results[0][0]["pre_idx"].size > 500
+    for key in results[0][0]:
+        assert np.array_equal(results[1][0][key], results[0][0][key], equal_nan=True), key
+    assert not ck.needs_packing(8192, 8000, free_bytes=80 << 30)  # sew-small on an H100
+    assert ck.needs_packing(8192, 10**6, free_bytes=15 << 30)  # 10**6 bins on a T4
+
+
 def test_fused_path_with_top_k_and_candidates_and_exact_null():
     pytest.importorskip("pandas")
     T, M = 4, 300

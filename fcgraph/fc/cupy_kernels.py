@@ -18,8 +18,9 @@ bounds-checked), and ``tests/test_fc_nvrtc.py`` compiles the kernels with NVRTC;
   ``CUDA_R_32I`` output, ``CUBLAS_COMPUTE_32I``), rows padded to a multiple of 4 bytes.
 - :func:`popcount_counts`: counts from bit-packed trains (uint64 words, bit t of word w is
   bin 64 w + t, as ``numpy.packbits(..., bitorder="little")`` viewed as little-endian uint64)
-  by a shared-memory tiled ``__popcll(a & b)`` kernel: for memory-bound cases (8x less memory
-  than float32 trains).
+  by a shared-memory tiled ``__popcll(a & b)`` kernel, and :func:`roll_words` (a circular roll
+  of packed trains): for trains too long to fit the GPU as float32 (32x less memory); the shift
+  null switches to them when float32 trains would not fit (:func:`needs_packing`).
 - :class:`ShiftNullEngine`: the shift null of one layer pair, tile by tile: per shift two TF32
   products into one of ``batch`` float32 buffers, and per batch one kernel that adds the
   buffers' counts and squared counts to int64 sums (one pass over the sums per batch, not per
@@ -223,8 +224,54 @@ def pack_words(spikes: Any) -> Any:
     return cp.packbits(bits.ravel(), bitorder="little").reshape(n, width // 8).view(cp.uint64)
 
 
-def popcount_counts(a_words: Any, b_words: Any) -> Any:
-    """Counts (m, n) int32 from uint64 packed trains a (m, W), b (n, W) (see :func:`pack_words`)."""
+def host_words(spikes: np.ndarray) -> np.ndarray:
+    """Boolean host trains (n, L) as the uint64 words of :func:`pack_words` (n, ceil(L / 64)),
+    packed on the host (8x less to copy to the device than bytes, 32x less than float32)."""
+    n, L = spikes.shape
+    width = -(-L // 64) * 8
+    out = np.zeros((n, width), dtype=np.uint8)
+    out[:, :-(-L // 8)] = np.packbits(np.asarray(spikes, dtype=bool), axis=1, bitorder="little")
+    return out.view("<u8")
+
+
+_ROLL_SRC = r"""
+extern "C" __global__ void fcgraph_roll_words(
+        const unsigned long long* __restrict__ in, unsigned long long* __restrict__ out,
+        const int n, const int words, const long long L, const long long s) {
+    // out row = numpy.roll(in row, s) on L bits packed little-endian in `words` words (s in 0..L-1)
+    const long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (k >= (long long)n * words) return;
+    const long long row = k / words, w = k % words;
+    unsigned long long acc = 0ULL;
+    for (int b = 0; b < 64; ++b) {
+        const long long t = w * 64 + b;
+        if (t >= L) break;
+        long long u = t - s;
+        if (u < 0) u += L;
+        acc |= ((in[row * words + (u >> 6)] >> (u & 63)) & 1ULL) << b;
+    }
+    out[k] = acc;
+}
+"""
+
+
+def roll_words(words: Any, L: int, shift: int, out: Any = None) -> Any:
+    """``numpy.roll`` by ``shift`` bins of packed trains (n, W) uint64 of L bins (zero padding
+    kept), as packed trains (n, W)."""
+    cp = _cp()
+    if "roll" not in _cache:
+        _cache["roll"] = cp.RawKernel(_ROLL_SRC, "fcgraph_roll_words")
+    n, width = words.shape
+    if out is None:
+        out = cp.empty_like(words)
+    _launch(_cache["roll"], n * width, (words, out, np.int32(n), np.int32(width), np.int64(L),
+                                        np.int64(int(shift) % L)))
+    return out
+
+
+def popcount_counts(a_words: Any, b_words: Any, out: Any = None) -> Any:
+    """Counts (m, n) int32 from uint64 packed trains a (m, W), b (n, W) (see :func:`pack_words`);
+    ``out``: a C-ordered (m, n) int32 device array to fill."""
     cp = _cp()
     if "popcount" not in _cache:
         _cache["popcount"] = cp.RawKernel(_POPCOUNT_SRC, "fcgraph_popcount_counts")
@@ -234,7 +281,12 @@ def popcount_counts(a_words: Any, b_words: Any) -> Any:
         raise FcgraphError("packed trains differ in length")
     a_words = cp.ascontiguousarray(a_words, dtype=cp.uint64)
     b_words = cp.ascontiguousarray(b_words, dtype=cp.uint64)
-    out = cp.zeros((m, n), dtype=cp.int32)
+    if out is None:
+        out = cp.empty((m, n), dtype=cp.int32)
+    else:
+        _check_rows(out, "int32", "out")
+        if out.shape != (m, n):
+            raise FcgraphError(f"out has shape {out.shape}, expected {(m, n)}")
     if m == 0 or n == 0:  # an empty grid is not a valid launch
         return out
     grid = ((n + 15) // 16, (m + 15) // 16)
@@ -331,6 +383,18 @@ def _launch(kernel: Any, total: int, args: tuple[Any, ...], threads: int = 256) 
         kernel(((total + threads - 1) // threads,), (threads,), args)
 
 
+#: Share of the free device memory that float32 trains may take before the shift null packs.
+FLOAT32_TRAINS_SHARE = 0.5
+
+
+def needs_packing(n_pre: int, L: int, free_bytes: int | None = None) -> bool:
+    """True when float32 pre trains (n_pre, L) and a post tile as large would take more than
+    :data:`FLOAT32_TRAINS_SHARE` of the free device memory (``free_bytes``, default: asked)."""
+    if free_bytes is None:
+        free_bytes = _cp().cuda.Device().mem_info[0]
+    return 2 * 4 * n_pre * L > FLOAT32_TRAINS_SHARE * free_bytes
+
+
 def _spike_counts(trains: np.ndarray, known: np.ndarray | None) -> np.ndarray:
     """Spikes per row, int64 (n,): ``known`` when given, else counted."""
     counts = np.count_nonzero(trains, axis=1) if known is None else known
@@ -344,12 +408,15 @@ class ShiftNullEngine:
     sttc, pearson, cofire (STTC at dt = 0); ``z`` threshold; ``tested_pre`` (n_pre,) bool;
     ``spike_counts``: the pre neurons' spikes (n_pre,) when already known;
     ``batch``: shifted-count matrices summed per pass of the accumulating kernel (fewer passes
-    over the int64 moments), within :data:`BATCH_BYTES` of buffers.
+    over the int64 moments), within :data:`BATCH_BYTES` of buffers. ``packed``: count with the
+    bit-packed popcount kernel (each shift a rolled copy of the packed post tile) instead of
+    TF32 products of float32 trains: 32x less memory for the trains, several times slower;
+    None (default) chooses it only when float32 trains would not fit (:func:`needs_packing`).
     """
 
     def __init__(self, pre: np.ndarray, shifts: np.ndarray, *, measure: str, z: float,
                  tested_pre: np.ndarray, spike_counts: np.ndarray | None = None,
-                 batch: int = 8) -> None:
+                 batch: int = 8, packed: bool | None = None) -> None:
         cp = _cp()
         if measure not in MEASURE_CODES:
             raise FcgraphError(f"unknown measure {measure!r}")
@@ -357,7 +424,11 @@ class ShiftNullEngine:
         self.L = pre.shape[1]
         if self.L >= F32_EXACT_BINS:
             raise FcgraphError("the CuPy shift null handles L < 2**24 bins")
-        self.pre = cp.asarray(np.ascontiguousarray(pre, dtype=bool)).astype(cp.float32)  # cast on the GPU
+        self.packed = needs_packing(pre.shape[0], self.L) if packed is None else bool(packed)
+        if self.packed:
+            self.pre = cp.asarray(host_words(pre))
+        else:  # cast on the GPU
+            self.pre = cp.asarray(np.ascontiguousarray(pre, dtype=bool)).astype(cp.float32)
         self.na = cp.asarray(_spike_counts(pre, spike_counts))
         self.tested_pre = cp.asarray(np.asarray(tested_pre, dtype=np.uint8))
         self.shifts = [int(s) for s in np.asarray(shifts).tolist()]
@@ -376,19 +447,31 @@ class ShiftNullEngine:
         """
         cp = self.cp
         m, n = self.pre.shape[0], post.shape[0]
-        b = cp.asarray(np.ascontiguousarray(post, dtype=bool)).astype(cp.float32)
         nb = cp.asarray(_spike_counts(post, spike_counts))
-        obs = counts_tf32(self.pre, b)
         total = m * n
         stride = max(64, -(-total // 64) * 64)  # each buffer 256-byte aligned, as cuBLAS likes
         n_buf = max(1, min(self.batch, len(self.shifts), BATCH_BYTES // (4 * stride)))
         bufs = cp.empty((n_buf, stride), dtype=cp.float32)
         s1 = cp.zeros((m, n), dtype=cp.int64)
         s2 = cp.zeros((m, n), dtype=cp.int64)
+        if self.packed:
+            b = cp.asarray(host_words(post))
+            rolled, counts_i = cp.empty_like(b), cp.empty((m, n), dtype=cp.int32)
+            obs = popcount_counts(self.pre, b, out=counts_i).astype(cp.float32)
+
+            def shifted(s: int, out: Any) -> None:  # exact: counts < L < 2**24
+                out[...] = popcount_counts(self.pre, roll_words(b, self.L, s, out=rolled),
+                                           out=counts_i)
+        else:
+            b = cp.asarray(np.ascontiguousarray(post, dtype=bool)).astype(cp.float32)
+            obs = counts_tf32(self.pre, b)
+
+            def shifted(s: int, out: Any) -> None:
+                shifted_counts(self.pre, b, s, out=out)
         for g0 in range(0, len(self.shifts), n_buf):
             group = self.shifts[g0:g0 + n_buf]
             for g, s in enumerate(group):
-                shifted_counts(self.pre, b, s, out=bufs[g, :total].reshape(m, n))
+                shifted(s, bufs[g, :total].reshape(m, n))
             _launch(self.k["acc"], total, (bufs, np.int32(len(group)), np.int64(stride),
                                            np.int64(total), s1, s2))
         value = cp.empty((m, n), dtype=cp.float64)
