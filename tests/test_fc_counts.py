@@ -8,6 +8,7 @@ import pytest
 import fcgraph.fc.counts as counts_mod
 from fcgraph.errors import FcgraphError
 from fcgraph.fc import SpikeMatrix, cofire, dilate, pack, permute_images, shifted_cofire, unpack
+from fcgraph.fc.backend import Backend
 from tests.test_fc_reference import adversarial_trains, ref_counts
 
 LENGTHS = [1, 7, 63, 64, 65, 130]
@@ -120,3 +121,35 @@ def test_torch_backend_counts_with_and_without_chunks(monkeypatch: pytest.Monkey
         for ours, ref in zip(exact_null(a, b, T=8, backend="torch:cpu"), exact_null(a, b, T=8),
                              strict=True):
             assert np.allclose(ours, ref, rtol=1e-12, atol=0)
+
+
+class SmallDevice(Backend):
+    """NumPy standing in for a GPU whose memory holds 100 bins of 40 neurons' float32 trains."""
+
+    def staging_bytes(self) -> int:
+        return 4 * 40 * 100
+
+
+def test_trains_too_long_for_the_device_go_a_time_chunk_at_a_time() -> None:
+    from fcgraph.fc import exact_null, shift_null, significant_edges, sttc
+    from fcgraph.fc.counts import StagedTrains
+
+    rng = np.random.default_rng(4)
+    T, M = 4, 251  # L = 1004: 11 chunks of at most 100 bins for 40 neurons
+    a = rng.random((40, T * M)) < rng.uniform(0.02, 0.4, (40, 1))
+    b = rng.random((25, T * M)) < 0.2
+    b[:10] |= a[:10] & (rng.random((10, T * M)) < 0.5)
+    small = SmallDevice()
+    assert StagedTrains(a, small).chunk == 100 and StagedTrains(b, small).chunk == 160
+    assert StagedTrains(a, Backend()).chunk == counts_mod.F32_EXACT_BINS
+    assert np.array_equal(cofire(a, b, backend=small), cofire(a, b))
+    assert np.array_equal(shifted_cofire(a, b, 37, backend=small), shifted_cofire(a, b, 37))
+    assert np.array_equal(sttc(a, b, 2, backend=small), sttc(a, b, 2), equal_nan=True)
+    for got, want in zip(exact_null(a, b, T=T, backend=small), exact_null(a, b, T=T), strict=True):
+        assert np.array_equal(got, want)
+    for got, want in zip(shift_null(a, b, T=T, n_shifts=10, backend=small),
+                         shift_null(a, b, T=T, n_shifts=10), strict=True):
+        assert np.array_equal(got, want)
+    edges, _ = significant_edges(a, b, T=T, tile=8, backend=small)
+    want, _ = significant_edges(a, b, T=T, tile=8)
+    assert len(edges) == len(want) > 0 and edges.equals(want)

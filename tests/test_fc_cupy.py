@@ -73,6 +73,20 @@ def test_the_generic_cupy_backend_equals_numpy():
             np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=0)
 
 
+def test_trains_too_long_for_the_gpu_are_staged_a_time_chunk_at_a_time(monkeypatch):
+    from fcgraph.fc.backend import CupyBackend
+    from fcgraph.fc.counts import StagedTrains
+
+    a, b = adversarial(18, 40, 1000), adversarial(19, 33, 1000)
+    be = CupyBackend(ck.cupy_module())
+    assert 0 < be.staging_bytes() <= ck.free_device_bytes()
+    monkeypatch.setattr(CupyBackend, "staging_bytes", lambda self: 4 * 40 * 128)
+    assert StagedTrains(a, be).chunk == 128
+    assert np.array_equal(cofire(a, b, backend=be), cofire(a, b))
+    for ours, ref in zip(exact_null(a, b, T=8, backend=be), exact_null(a, b, T=8), strict=True):
+        np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=0)
+
+
 def test_exact_null_float32_products_on_the_gpu_are_ieee_and_exact():
     import fcgraph.fc.exact as exact_mod
     from fcgraph.fc import get_backend

@@ -66,6 +66,11 @@ class Backend:
         is an integer below 2**24); only where :attr:`exact_float32` is True."""
         return a @ b.T
 
+    def staging_bytes(self) -> int | None:
+        """Bytes one float32 train matrix may take on the device before it is staged a time
+        chunk at a time; None: no limit (host memory)."""
+        return None
+
     def to_numpy(self, x: Any) -> np.ndarray:
         if self.xp is np:
             return np.asarray(x)
@@ -73,6 +78,10 @@ class Backend:
 
     def __repr__(self) -> str:
         return f"<fcgraph.fc backend {self.name}>"
+
+
+#: Share of a GPU's free memory that one staged float32 train matrix may take.
+STAGING_SHARE = 0.25
 
 
 class CupyBackend(Backend):
@@ -89,6 +98,12 @@ class CupyBackend(Backend):
         a, b = xp.ascontiguousarray(a), xp.ascontiguousarray(b)
         out = xp.empty((a.shape[0], b.shape[0]), dtype=xp.float32)
         return gemm_nt(out, a, 0, b, 0, a.shape[1], compute=CUBLAS_COMPUTE_32F_PEDANTIC)
+
+    def staging_bytes(self) -> int | None:
+        """A quarter of the device memory free now (CuPy's pool's free blocks included)."""
+        from fcgraph.fc.cupy_kernels import free_device_bytes
+
+        return int(STAGING_SHARE * free_device_bytes())
 
 
 class TorchBackend(Backend):
@@ -126,6 +141,14 @@ class TorchBackend(Backend):
 
     def to_numpy(self, x: Any) -> np.ndarray:
         return x.detach().cpu().numpy()
+
+    def staging_bytes(self) -> int | None:
+        if self.device.type != "cuda":
+            return None
+        cuda = self.torch.cuda
+        free = cuda.mem_get_info(self.device)[0]
+        return int(STAGING_SHARE * (free + cuda.memory_reserved(self.device)
+                                    - cuda.memory_allocated(self.device)))
 
 
 _PROBE_KERNEL = r"""

@@ -35,18 +35,31 @@ def exact_chunk() -> int:
     return F32_EXACT_BINS
 
 
+def staging_chunk(backend: Backend, n: int, L: int) -> int:
+    """Most bins of (n, L) trains staged on ``backend`` at once: every bin unless one product's
+    exactness (:data:`F32_EXACT_BINS`) or the device's memory (:meth:`Backend.staging_bytes`:
+    float32 trains too long for a GPU) calls for time chunks."""
+    chunk = exact_chunk()
+    budget = backend.staging_bytes()
+    if budget is not None and n:
+        chunk = min(chunk, max(64, budget // (4 * n)))
+    return chunk
+
+
 class StagedTrains:
-    """Boolean (n, L) trains on a backend as float32 0/1, staged whole or a time chunk at a time."""
+    """Boolean (n, L) trains on a backend as float32 0/1, staged whole (once) or, when
+    :func:`staging_chunk` says so, a time chunk at a time (each product stages its chunk)."""
 
     def __init__(self, spikes: np.ndarray, backend: Backend) -> None:
         self.host = spikes
         self.backend = backend
         self.n, self.L = spikes.shape
+        self.chunk = staging_chunk(backend, self.n, self.L)
         self._whole: Any = None  # staged on first use
 
     def cols(self, start: int, stop: int) -> Any:
         """Columns start .. stop-1 as a float32 device array of shape (n, stop - start)."""
-        if exact_chunk() >= self.L:
+        if self.chunk >= self.L:
             if self._whole is None:
                 self._whole = self.backend.asarray(self.host, "float32")
             return self._whole[:, start:stop]
@@ -56,10 +69,12 @@ class StagedTrains:
 def summed_products(a: StagedTrains, b: StagedTrains, pieces: list[Piece]) -> Any:
     """sum over pieces of ``a[:, i:i+n] @ b[:, j:j+n].T`` as a device array of exact integers.
 
-    float32 when the pieces sum at most :data:`F32_EXACT_BINS` bins, else float64 (chunked).
+    Products go a time chunk at a time (the smaller of ``a.chunk`` and ``b.chunk``); the sum is
+    float32 when the pieces sum at most :data:`F32_EXACT_BINS` bins (every partial sum is then
+    an integer below 2**24), else float64.
     """
     backend = a.backend
-    chunk = exact_chunk()
+    chunk = min(a.chunk, b.chunk)
     total = sum(length for _, _, length in pieces)
     parts = [(i + off, j + off, min(chunk, length - off))
              for i, j, length in pieces if length > 0 for off in range(0, length, chunk)]
@@ -68,7 +83,7 @@ def summed_products(a: StagedTrains, b: StagedTrains, pieces: list[Piece]) -> An
     acc = None
     for i, j, n in parts:
         prod = backend.matmul_nt(a.cols(i, i + n), b.cols(j, j + n))
-        if total > chunk:
+        if total > exact_chunk():
             prod = backend.astype(prod, "float64")
         if acc is None:
             acc = prod

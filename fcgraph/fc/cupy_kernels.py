@@ -387,11 +387,19 @@ def _launch(kernel: Any, total: int, args: tuple[Any, ...], threads: int = 256) 
 FLOAT32_TRAINS_SHARE = 0.5
 
 
+def free_device_bytes() -> int:
+    """Bytes the current device could allocate now: free memory plus the free blocks CuPy's
+    memory pool holds."""
+    cp = _cp()
+    return int(cp.cuda.Device().mem_info[0]) + int(cp.get_default_memory_pool().free_bytes())
+
+
 def needs_packing(n_pre: int, L: int, free_bytes: int | None = None) -> bool:
     """True when float32 pre trains (n_pre, L) and a post tile as large would take more than
-    :data:`FLOAT32_TRAINS_SHARE` of the free device memory (``free_bytes``, default: asked)."""
+    :data:`FLOAT32_TRAINS_SHARE` of the free device memory (``free_bytes``, default:
+    :func:`free_device_bytes`)."""
     if free_bytes is None:
-        free_bytes = _cp().cuda.Device().mem_info[0]
+        free_bytes = free_device_bytes()
     return 2 * 4 * n_pre * L > FLOAT32_TRAINS_SHARE * free_bytes
 
 

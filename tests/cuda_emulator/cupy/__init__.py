@@ -252,6 +252,17 @@ def is_available() -> bool:
     return True
 
 
+class _MemoryPool:
+    """No pool here: freed arrays go back to the host at once."""
+
+    def free_bytes(self) -> int:
+        return 0
+
+
+def get_default_memory_pool() -> _MemoryPool:
+    return _MemoryPool()
+
+
 from cupy import cuda, random  # noqa: E402
 from cupy._kernels import RawKernel  # noqa: E402
 
