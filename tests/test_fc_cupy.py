@@ -98,6 +98,11 @@ def test_exact_null_float32_products_on_the_gpu_are_ieee_and_exact():
     x = cp.asarray(np.array([[2049.0, 1.0]], dtype=np.float32))
     y = cp.asarray(np.array([[3.0, 5.0], [2049.0, 0.0]], dtype=np.float32))
     assert cp.asnumpy(be.matmul_nt_float32(x, y)).tolist() == [[6152.0, 2049.0**2]]
+    with pytest.MonkeyPatch.context() as mp:  # more columns than one cuBLAS call may sum
+        mp.setattr(ck, "F32_EXACT_BINS", 3)
+        u, v = np.arange(14.0, dtype=np.float32).reshape(2, 7), np.ones((3, 7), np.float32)
+        got = be.matmul_nt_float32(cp.asarray(u), cp.asarray(v))
+        assert cp.asnumpy(got).tolist() == (u @ v.T).tolist()
     rng = np.random.default_rng(21)
     T, M = 4, 30
     a = rng.random((8, T * M)) < np.linspace(0.05, 0.9, 8)[:, None]

@@ -92,12 +92,16 @@ class CupyBackend(Backend):
         super().__init__(cupy, "cupy", detail)
 
     def matmul_nt_float32(self, a: Any, b: Any) -> Any:
-        from fcgraph.fc.cupy_kernels import CUBLAS_COMPUTE_32F_PEDANTIC, gemm_nt
+        import fcgraph.fc.cupy_kernels as ck
 
         xp = self.xp
         a, b = xp.ascontiguousarray(a), xp.ascontiguousarray(b)
         out = xp.empty((a.shape[0], b.shape[0]), dtype=xp.float32)
-        return gemm_nt(out, a, 0, b, 0, a.shape[1], compute=CUBLAS_COMPUTE_32F_PEDANTIC)
+        k, step = a.shape[1], ck.F32_EXACT_BINS - 1  # gemm_nt takes fewer than 2**24 columns
+        for k0 in range(0, max(k, 1), step):  # exactness is the caller's (a norm bound)
+            ck.gemm_nt(out, a, k0, b, k0, min(step, k - k0), beta=0.0 if k0 == 0 else 1.0,
+                       compute=ck.CUBLAS_COMPUTE_32F_PEDANTIC)
+        return out
 
     def staging_bytes(self) -> int | None:
         """A quarter of the device memory free now (CuPy's pool's free blocks included)."""
