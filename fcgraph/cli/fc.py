@@ -77,13 +77,14 @@ def fc_cmd(
                              top_k=top_k, calibrate=calibrate, pairs=pairs, candidates=candidates,
                              seed=seed, dense=dense)
     chosen = get_backend(backend, warn=False)  # the run's first line says why auto fell back
+    said = False
     with task_progress(progress) as update:
-        said: list[bool] = []
 
         def announce_then_update(task: str, done: int, total: int) -> None:
+            nonlocal said
             if not said:  # once the input is checked, so that errors stay one line
                 console.print(f"backend: {chosen.describe()}", highlight=False)
-                said.append(True)
+                said = True
             update(task, done, total)
 
         summary = compute_run(recording, conditions=_conditions(conditions), params=params,

@@ -80,7 +80,8 @@ class Backend:
         return f"<fcgraph.fc backend {self.name}>"
 
 
-#: Share of a GPU's free memory that one staged float32 train matrix may take.
+#: Share of a GPU's free memory that one staged float32 train matrix may take (beyond it: time
+#: chunks, or packed trains in the fused shift null).
 STAGING_SHARE = 0.25
 
 

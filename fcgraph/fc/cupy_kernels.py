@@ -227,10 +227,11 @@ def pack_words(spikes: Any) -> Any:
 def host_words(spikes: np.ndarray) -> np.ndarray:
     """Boolean host trains (n, L) as the uint64 words of :func:`pack_words` (n, ceil(L / 64)),
     packed on the host (8x less to copy to the device than bytes, 32x less than float32)."""
+    from fcgraph.fc.spikes import pack
+
     n, L = spikes.shape
-    width = -(-L // 64) * 8
-    out = np.zeros((n, width), dtype=np.uint8)
-    out[:, :-(-L // 8)] = np.packbits(np.asarray(spikes, dtype=bool), axis=1, bitorder="little")
+    out = np.zeros((n, -(-L // 64) * 8), dtype=np.uint8)
+    out[:, :-(-L // 8)] = pack(spikes)
     return out.view("<u8")
 
 
@@ -383,10 +384,6 @@ def _launch(kernel: Any, total: int, args: tuple[Any, ...], threads: int = 256) 
         kernel(((total + threads - 1) // threads,), (threads,), args)
 
 
-#: Share of the free device memory that float32 trains may take before the shift null packs.
-FLOAT32_TRAINS_SHARE = 0.5
-
-
 def free_device_bytes() -> int:
     """Bytes the current device could allocate now: free memory plus the free blocks CuPy's
     memory pool holds."""
@@ -395,12 +392,14 @@ def free_device_bytes() -> int:
 
 
 def needs_packing(n_pre: int, L: int, free_bytes: int | None = None) -> bool:
-    """True when float32 pre trains (n_pre, L) and a post tile as large would take more than
-    :data:`FLOAT32_TRAINS_SHARE` of the free device memory (``free_bytes``, default:
-    :func:`free_device_bytes`)."""
+    """True when float32 pre trains (n_pre, L) would take more than the share of the free device
+    memory (``free_bytes``, default: :func:`free_device_bytes`) that one staged train matrix
+    may take (:data:`fcgraph.fc.backend.STAGING_SHARE`, the rule the other paths follow)."""
+    from fcgraph.fc.backend import STAGING_SHARE
+
     if free_bytes is None:
         free_bytes = free_device_bytes()
-    return 2 * 4 * n_pre * L > FLOAT32_TRAINS_SHARE * free_bytes
+    return 4 * n_pre * L > STAGING_SHARE * free_bytes
 
 
 def _spike_counts(trains: np.ndarray, known: np.ndarray | None) -> np.ndarray:

@@ -382,9 +382,7 @@ class ExactNullBlocks:
         if res.shape != (n_pre, null.n_features) or res.dtype != np.float32 or norms.shape != (n_pre,):
             raise FcgraphError(f"features of shape {res.shape} ({res.dtype}) do not fit {n_pre} "
                                f"neurons x {null.n_features} features (float32)")
-        weights = null.weights.astype(np.float32)
-        for i0 in range(0, n_pre, 256):
-            res[i0:i0 + 256] *= weights
+        np.multiply(res, null.weights.astype(np.float32), out=res)
         return res, np.asarray(norms, dtype=np.float64)
 
     def _residuals(self, i0: int, i1: int) -> np.ndarray:
