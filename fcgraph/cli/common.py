@@ -56,7 +56,9 @@ def connection(uri: str | None, user: str | None, password: str | None, database
 
 
 def handle_errors(func: F) -> F:
-    """Turn :class:`FcgraphError` (and Ctrl-C) into one line on stderr and a non-zero exit."""
+    """Turn :class:`FcgraphError` (and Ctrl-C) into one line on stderr and a non-zero exit:
+    2 for a bad flag or argument (:class:`BadArgument`), 1 for bad data or no server, 130 for
+    Ctrl-C."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -64,7 +66,7 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except FcgraphError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+            raise typer.Exit(exc.exit_code) from None
         except (Neo4jError, DriverError) as exc:
             message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
             err_console.print(f"[bold red]error:[/] Neo4j: {message.strip().splitlines()[0]}",
