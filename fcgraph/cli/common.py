@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import functools
+import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from neo4j.exceptions import DriverError, Neo4jError
+from neo4j.exceptions import DriverError, IncompleteCommit, Neo4jError, ServiceUnavailable, SessionExpired
 from rich.console import Console
 
 from fcgraph.errors import FcgraphError
 from fcgraph.graph.connection import Connection, resolve_connection
 from fcgraph.paths import state_dir
+
+# the driver's retry warnings would reach stderr through logging's last-resort handler: the
+# CLI reports a lost connection once, in one line (handle_errors)
+logging.getLogger("neo4j").addHandler(logging.NullHandler())
 
 console = Console()
 err_console = Console(stderr=True)
@@ -67,9 +73,13 @@ def handle_errors(func: F) -> F:
         except FcgraphError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except (ServiceUnavailable, SessionExpired, IncompleteCommit) as exc:
+            err_console.print(f"[bold red]error:[/] the connection to Neo4j was lost "
+                              f"({_first_line(exc)}); check that it runs (`fcgraph db status`), "
+                              "then rerun the same command", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
         except (Neo4jError, DriverError) as exc:
-            message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-            err_console.print(f"[bold red]error:[/] Neo4j: {message.strip().splitlines()[0]}",
+            err_console.print(f"[bold red]error:[/] Neo4j: {_first_line(exc)}",
                               highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
@@ -77,3 +87,10 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of a driver error, without the driver's address objects' reprs."""
+    text = (getattr(exc, "message", None) or str(exc) or type(exc).__name__).strip().splitlines()[0]
+    text = re.sub(r"\s*\(ResolvedIPv[46]Address\(\([^)]*\)\)\)", "", text)
+    return re.sub(r"IPv[46]Address\(\('([^']+)', (\d+)\)\)", r"\1:\2", text)

@@ -41,18 +41,28 @@ def install_cmd(state: StateDirOption = None) -> None:
 @handle_errors
 def start_cmd(
     state: StateDirOption = None,
-    bolt_port: Annotated[int, typer.Option(help="Bolt port on 127.0.0.1.", min=1, max=65535)] = 7687,
-    http_port: Annotated[int, typer.Option(help="HTTP port on 127.0.0.1.", min=1, max=65535)] = 7474,
+    bolt_port: Annotated[int | None, typer.Option(
+        help="Bolt port on 127.0.0.1 [default: the last start's, else 7687].", min=1, max=65535,
+        show_default=False)] = None,
+    http_port: Annotated[int | None, typer.Option(
+        help="HTTP port on 127.0.0.1 [default: the last start's, else 7474].", min=1, max=65535,
+        show_default=False)] = None,
     heap: Annotated[str, typer.Option(help="JVM heap size.")] = "1g",
     pagecache: Annotated[str, typer.Option(help="Neo4j page cache size.")] = "512m",
     timeout: Annotated[float, typer.Option(help="Seconds to wait for Bolt.")] = 180.0,
+    initial_password: Annotated[
+        str | None,
+        typer.Option("--initial-password", envvar="FCGRAPH_INITIAL_PASSWORD", show_envvar=True,
+                     show_default=False,
+                     help="The password the first start sets (default: 32 generated letters and "
+                          "digits); any printable characters, at least 8. Never printed.")] = None,
 ) -> None:
-    """Start the local Neo4j 5.26 Community in the background (idempotent)."""
+    """Start the local Neo4j 5.26 Community in the background (idempotent; two at once start one)."""
     with console.status("starting Neo4j (the first start fetches it from Maven Central)"):
         st = server.start(state_dir(state), bolt_port=bolt_port, http_port=http_port, heap=heap,
-                          pagecache=pagecache, timeout=timeout)
+                          pagecache=pagecache, timeout=timeout, initial_password=initial_password)
     console.print(f"Neo4j {st.version} running at {st.uri} (pid {st.pid})")
-    if not st.uri.endswith(f":{bolt_port}"):
+    if bolt_port is not None and not st.uri.endswith(f":{bolt_port}"):
         console.print("[yellow]note:[/] it was already running on another port; "
                       "`fcgraph db stop` first to change ports")
     if st.browser_url:

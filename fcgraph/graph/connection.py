@@ -9,6 +9,7 @@ never printed or logged.
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import neo4j
 from neo4j.exceptions import AuthError, ClientError, ServiceUnavailable
 
 from fcgraph.errors import FcgraphError
+from fcgraph.io import atomic_write_text
 from fcgraph.paths import state_dir as resolve_state_dir
 
 DEFAULT_URI = "bolt://127.0.0.1:7687"
@@ -41,15 +43,28 @@ def credentials_file(state: Path) -> Path:
 
 
 def read_credentials(path: Path) -> dict[str, str]:
-    """Parse ``KEY=value`` lines of a credentials file; empty when it does not exist."""
+    """Parse the ``KEY=value`` lines of a credentials file (values shell-quoted, as
+    :func:`write_credentials` writes them); empty when the file does not exist."""
     if not path.exists():
         return {}
     values: dict[str, str] = {}
     for line in path.read_text().splitlines():
-        key, sep, value = line.strip().partition("=")
+        key, sep, value = line.partition("=")
+        key = key.strip()
         if sep and key and not key.startswith("#"):
-            values[key] = value
+            try:
+                words = shlex.split(value)
+            except ValueError:
+                raise FcgraphError(f"{path}: the value of {key} is not properly quoted") from None
+            values[key] = words[0] if len(words) == 1 else value.strip()
     return values
+
+
+def write_credentials(path: Path, uri: str, user: str, password: str) -> None:
+    """Write ``NEO4J_URI`` / ``NEO4J_USER`` / ``NEO4J_PASSWORD`` lines (mode 0600, atomically),
+    each value shell-quoted so that the file can also be sourced by a shell."""
+    lines = {"NEO4J_URI": uri, "NEO4J_USER": user, "NEO4J_PASSWORD": password}
+    atomic_write_text(path, "".join(f"{k}={shlex.quote(v)}\n" for k, v in lines.items()), mode=0o600)
 
 
 def resolve_connection(

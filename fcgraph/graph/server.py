@@ -16,14 +16,17 @@ Neo4j Browser (``org.neo4j.client:neo4j-browser``) is among the jars: the server
 ``http://127.0.0.1:<http-port>/browser/``, and ``browser.post_connect_cmd`` applies fcgraph's
 style and opens its guide after connecting (see :mod:`fcgraph.viz.browser`).
 
-Authentication is on: the first ``start`` generates a password and sets it with
-``neo4j-admin dbms set-initial-password`` through a Java argument file (mode 0600, deleted
-afterwards), so the password never appears in a process listing, output or log.
+Authentication is on: the first ``start`` sets the password (generated from letters and
+digits, or the user's own) with ``neo4j-admin dbms set-initial-password`` through a Java
+argument file (mode 0600, deleted afterwards), so it never appears in a process listing,
+output or log. ``start`` and ``stop`` hold ``neo4j/lifecycle.lock`` so that two of them at once
+never launch two servers on one folder.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -31,6 +34,7 @@ import secrets
 import shutil
 import signal
 import socket
+import string
 import subprocess
 import time
 from dataclasses import dataclass
@@ -39,16 +43,23 @@ from pathlib import Path
 import neo4j
 from neo4j.exceptions import AuthError, ServiceUnavailable
 
-from fcgraph.errors import FcgraphError
-from fcgraph.graph.connection import Connection, credentials_file, read_credentials
+from fcgraph.errors import BadArgument, FcgraphError
+from fcgraph.graph.connection import Connection, credentials_file, read_credentials, write_credentials
 from fcgraph.io import atomic_write_text
 from fcgraph.paths import RESOURCES_DIR
+from fcgraph.tool_errors import telling_line, tool_failure
 from fcgraph.viz.browser import browser_settings, build_overlay
 
 NEO4J_VERSION = "5.26.28"
 NEO4J_BROWSER_VERSION = "5.24.0"  # the newest org.neo4j.client:neo4j-browser on Maven Central
 INSTALL_STAMP = f"{NEO4J_VERSION} browser {NEO4J_BROWSER_VERSION}"
 NEO4J_USER = "neo4j"
+MIN_PASSWORD_LENGTH = 8  # dbms.security.auth_minimum_password_length in the written neo4j.conf
+# generated passwords: letters and digits only, so no command line, argument file, URI, shell or
+# .env reader can take them for an option, a quote, a comment or a separator
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+GENERATED_PASSWORD_LENGTH = 32
+DEFAULT_PORTS = (7687, 7474)  # Bolt, HTTP: Neo4j's own
 DOCKER_HINT = "or run `docker compose up` and set NEO4J_URI / NEO4J_PASSWORD"
 JVM_OPTIONS = [
     "-XX:+UseG1GC",
@@ -106,6 +117,20 @@ class ServerLayout:
     def credentials(self) -> Path:
         return credentials_file(self.root.parent)
 
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "lifecycle.lock"
+
+    @property
+    def admin_log(self) -> Path:
+        """The output of the last neo4j-admin command that failed (secrets masked)."""
+        return self.logs / "neo4j-admin.log"
+
+    @property
+    def install_log(self) -> Path:
+        """The output of the last Maven run that failed."""
+        return self.root / "mvn-install.log"
+
     @classmethod
     def of(cls, state: Path) -> ServerLayout:
         return cls(state / "neo4j")
@@ -145,11 +170,21 @@ def java_executable() -> str:
     """The ``java`` to run Neo4j with (``JAVA_HOME`` first), checked to be 17 or 21."""
     java_home = os.environ.get("JAVA_HOME")
     candidate = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    if java_home and not Path(candidate).exists():
+        raise FcgraphError(f"JAVA_HOME is {java_home}, which has no bin/java; point it at a Java 17 "
+                           f"(or unset it to use the java on PATH), {DOCKER_HINT}")
     if not candidate or not Path(candidate).exists():
         raise FcgraphError(f"Java 17 is needed to run the local Neo4j and was not found; {DOCKER_HINT}")
-    out = subprocess.run([candidate, "-version"], capture_output=True, text=True).stderr
-    match = re.search(r'version "(\d+)', out)
+    try:
+        proc = subprocess.run([candidate, "-version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise FcgraphError(f"{candidate} -version did not run ({exc.__class__.__name__}); "
+                           f"set JAVA_HOME to a Java 17, {DOCKER_HINT}") from None
+    out = proc.stderr + proc.stdout
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
     major = int(match.group(1)) if match else 0
+    if major == 1 and match and match.group(2):  # "1.8.0_381" is Java 8
+        major = int(match.group(2))
     if major not in (17, 21):
         raise FcgraphError(
             f"Neo4j 5.26 runs on Java 17 or 21, but {candidate} is Java {major or '?'}; "
@@ -181,8 +216,10 @@ def install(state: Path, *, quiet: bool = True) -> Path:
         cmd.insert(2, "-q")
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or ["no output"]
-        raise FcgraphError(f"mvn could not fetch Neo4j {NEO4J_VERSION}: {tail[0]}")
+        raise tool_failure(f"fetching Neo4j {NEO4J_VERSION} from Maven Central with mvn",
+                           proc.stdout + proc.stderr, log=layout.install_log,
+                           advice="check that Maven reaches Maven Central (proxy settings in "
+                                  "~/.m2/settings.xml), then run `fcgraph db install` again")
     shutil.rmtree(layout.lib, ignore_errors=True)
     staging.rename(layout.lib)
     (layout.lib / ".complete").write_text(INSTALL_STAMP)
@@ -222,23 +259,46 @@ def _java_env(layout: ServerLayout) -> dict[str, str]:
     return env
 
 
+def generate_password() -> str:
+    """A new password: 32 letters and digits (about 190 bits), safe for every tool it reaches."""
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(GENERATED_PASSWORD_LENGTH))
+
+
+def check_password(password: str, flag: str = "--initial-password") -> str:
+    """A password the user chose, refused (:class:`BadArgument`) when Neo4j or a line-based
+    credentials file cannot hold it: shorter than 8 characters, or with control characters."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise BadArgument(f"{flag}: a Neo4j password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in password):
+        raise BadArgument(f"{flag}: the password has a control character (a line break or tab)")
+    return password
+
+
+def _java_argfile_quote(arg: str) -> str:
+    """``arg`` as one token of a Java ``@argfile`` (double quotes; backslash and quote escaped)."""
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _set_initial_password(layout: ServerLayout, java: str, password: str) -> None:
-    """neo4j-admin dbms set-initial-password, the password passed in a 0600 argument file."""
+    """neo4j-admin dbms set-initial-password, the password passed in a 0600 argument file,
+    quoted and after ``--`` so that no character of it is read as an option or a separator."""
     argfile = layout.root / "initial-password.args"
     fd = os.open(argfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f"org.neo4j.cli.AdminTool dbms set-initial-password {password}\n")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("org.neo4j.cli.AdminTool dbms set-initial-password -- "
+                     f"{_java_argfile_quote(password)}\n")
         proc = subprocess.run(
-            [java, "-cp", f"{layout.lib}/*", f"@{argfile}"],
+            [java, "-Dfile.encoding=UTF-8", "-cp", f"{layout.lib}/*", f"@{argfile}"],
             env=_java_env(layout), capture_output=True, text=True, timeout=300,
         )
     finally:
         argfile.unlink(missing_ok=True)
     if proc.returncode != 0:
-        lines = (proc.stdout + proc.stderr).replace(password, "***").strip().splitlines()
-        reason = next((ln for ln in lines if "Exception" in ln or "rror" in ln), lines[-1:] or "?")
-        raise FcgraphError(f"setting the initial Neo4j password failed: {str(reason).strip()}")
+        raise tool_failure("setting the initial Neo4j password with neo4j-admin",
+                           proc.stdout + proc.stderr, log=layout.admin_log, secrets=[password],
+                           advice=f"fix the cause and run `fcgraph db start` again (nothing was "
+                                  f"started; {layout.home} holds no database yet)")
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -270,6 +330,11 @@ def _server_pid(layout: ServerLayout) -> int | None:
     except OSError:
         return pid  # no /proc: trust the pid
     return pid if f"--home-dir={layout.home}" in cmdline else None
+
+
+def _running_pid(layout: ServerLayout) -> int | None:
+    """This folder's running Neo4j: the one server.json names, else one found in /proc."""
+    return _server_pid(layout) or _adopt_running_server(layout)
 
 
 def _read_info(layout: ServerLayout) -> dict[str, object]:
@@ -310,90 +375,172 @@ def _bolt_ready(conn: Connection) -> bool:
         raise FcgraphError(f"Neo4j at {conn.uri} refused the stored password") from None
 
 
-def _last_log_line(layout: ServerLayout) -> str:
-    for name in ("console.log", "neo4j.log"):
-        path = layout.logs / name
-        if path.exists():
-            lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
-            errors = [ln for ln in lines if "ERROR" in ln or "Exception" in ln]
-            if errors or lines:
-                return (errors or lines)[-1][:300]
-    return "no log output"
+def _server_processes(layout: ServerLayout) -> list[int]:
+    """Pids of the live Neo4j processes whose home is this folder's, found in /proc: a server
+    whose server.json was lost (a crashed or killed ``fcgraph``) is still found."""
+    marker = f"--home-dir={layout.home}".encode()
+    pids = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker in cmdline.split(b"\0") and b"org.neo4j.server.CommunityEntryPoint" in cmdline:
+            pid = int(entry.name)
+            if _pid_alive(pid):
+                pids.append(pid)
+    return pids
+
+
+def _configured_ports(layout: ServerLayout) -> tuple[int, int] | None:
+    """The Bolt and HTTP ports of the neo4j.conf that the running server was started with."""
+    try:
+        conf = (layout.conf / "neo4j.conf").read_text()
+    except OSError:
+        return None
+    ports = [re.search(rf"^server\.{kind}\.listen_address=.*:(\d+)$", conf, re.M)
+             for kind in ("bolt", "http")]
+    return (int(ports[0].group(1)), int(ports[1].group(1))) if all(ports) else None
+
+
+def _adopt_running_server(layout: ServerLayout) -> int | None:
+    """When this folder's Neo4j runs but server.json does not name it (stale, missing), write
+    server.json for it again and return its pid; None when no such server runs."""
+    pids = _server_processes(layout)
+    ports = _configured_ports(layout)
+    if not pids or ports is None:
+        return None
+    atomic_write_text(layout.info_file, json.dumps({
+        "pid": pids[0], "bolt_port": ports[0], "http_port": ports[1], "version": NEO4J_VERSION,
+        "started": None, "browser": (layout.browser / "fcgraph-browser.jar").exists(),
+    }))
+    return pids[0]
+
+
+@contextlib.contextmanager
+def _lifecycle_lock(layout: ServerLayout):
+    """Hold ``neo4j/lifecycle.lock`` (an OS lock, released when the process dies, even by
+    SIGKILL): a second ``start`` or ``stop`` waits for the first to finish."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with open(layout.lock_file, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _start_failure(layout: ServerLayout, console_offset: int) -> str:
+    """The telling line of what this start wrote to console.log (earlier starts left out)."""
+    try:
+        with open(layout.logs / "console.log", "rb") as fh:
+            fh.seek(console_offset)
+            text = fh.read(1 << 20).decode(errors="replace")
+    except OSError:
+        text = ""
+    return telling_line(text)
+
+
+def _wait_for_bolt(conn: Connection, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not _bolt_ready(conn):
+        if time.monotonic() > deadline:
+            raise FcgraphError(f"{what} runs but Bolt does not answer on {conn.uri} within "
+                               f"{timeout:.0f} s; `fcgraph db stop` and start it again")
+        time.sleep(1)
 
 
 def start(
     state: Path,
     *,
-    bolt_port: int = 7687,
-    http_port: int = 7474,
+    bolt_port: int | None = None,
+    http_port: int | None = None,
     heap: str = "1g",
     pagecache: str = "512m",
     timeout: float = 180.0,
+    initial_password: str | None = None,
 ) -> ServerStatus:
     """Start the local Neo4j in the background and wait until Bolt answers.
 
-    Idempotent: when the server of this state folder already runs, its status is returned.
-    Raises :class:`FcgraphError` on a missing Java / Maven, a busy port, or a start that fails
-    or exceeds ``timeout`` seconds.
+    Idempotent and safe to call twice at once: when the server of this state folder already
+    runs (even one that a crashed ``fcgraph`` left without its server.json), its status is
+    returned. ``initial_password`` is the password the first start sets (default: generated,
+    32 letters and digits); it is refused (:class:`BadArgument`) for a database that already
+    has another one. Ports left as None are those of the folder's last start (after a crash or
+    a reboot, the server comes back where its users look for it), else 7687 and 7474.
+
+    Raises :class:`FcgraphError` on a missing or wrong Java, no Maven, a busy port, or a start
+    that fails or exceeds ``timeout`` seconds.
     """
     layout = ServerLayout.of(state)
-    info = _read_info(layout)
-    if _server_pid(layout):
+    if initial_password is not None:
+        check_password(initial_password)
+    with _lifecycle_lock(layout):
+        pid = _running_pid(layout)
+        if pid:
+            _check_initial_password(layout, initial_password)
+            _wait_for_bolt(local_connection(state), timeout, f"Neo4j (pid {pid})")
+            return status(state)
+        java = java_executable()
+        install(state)
+        last = _configured_ports(layout) or DEFAULT_PORTS
+        bolt_port = bolt_port or last[0]
+        http_port = http_port or last[1]
+        for port in (bolt_port, http_port):
+            if _port_in_use(port):
+                raise FcgraphError(f"port {port} on 127.0.0.1 is in use; choose another with "
+                                   "--bolt-port / --http-port")
+        _write_config(layout, bolt_port, http_port, pagecache)
+        uri = f"bolt://127.0.0.1:{bolt_port}"
+        creds = read_credentials(layout.credentials)
+        if not (layout.data / "databases" / "system").exists():  # first start: set the password
+            password = initial_password or creds.get("NEO4J_PASSWORD") or generate_password()
+            # the credentials first: a start killed after setting the password finds it again
+            write_credentials(layout.credentials, uri, NEO4J_USER, password)
+            _set_initial_password(layout, java, password)
+        else:
+            if not creds.get("NEO4J_PASSWORD"):
+                raise FcgraphError(f"{layout.data} holds a Neo4j whose password is not in "
+                                   f"{layout.credentials}; restore that file or remove {layout.home}")
+            _check_initial_password(layout, initial_password)
+            write_credentials(layout.credentials, uri, creds.get("NEO4J_USER", NEO4J_USER),
+                              creds["NEO4J_PASSWORD"])
+        overlay = build_overlay(layout.lib, layout.browser, f"http://127.0.0.1:{http_port}")
+        classpath = f"{overlay}:{layout.lib}/*" if overlay else f"{layout.lib}/*"  # overlay first
+        cmd = [java, f"-Xms{heap}", f"-Xmx{heap}", *JVM_OPTIONS, "-cp", classpath,
+               "org.neo4j.server.CommunityEntryPoint",
+               f"--home-dir={layout.home}", f"--config-dir={layout.conf}"]
+        with open(layout.logs / "console.log", "ab") as console:
+            console_offset = console.tell()
+            proc = subprocess.Popen(cmd, cwd=layout.home, env=_java_env(layout),
+                                    stdin=subprocess.DEVNULL, stdout=console,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        atomic_write_text(layout.info_file, json.dumps({
+            "pid": proc.pid, "bolt_port": bolt_port, "http_port": http_port,
+            "version": NEO4J_VERSION, "started": time.time(), "browser": overlay is not None,
+        }))
         conn = local_connection(state)
         deadline = time.monotonic() + timeout
         while not _bolt_ready(conn):
+            if proc.poll() is not None:
+                raise FcgraphError(
+                    f'Neo4j exited during start (code {proc.returncode}): '
+                    f'"{_start_failure(layout, console_offset)}"; see {layout.logs / "console.log"} '
+                    f'and neo4j.log there, fix the cause and run `fcgraph db start` again')
             if time.monotonic() > deadline:
-                raise FcgraphError(f"Neo4j (pid {info['pid']}) runs but Bolt does not answer")
-            time.sleep(1)
-        return status(state)
-    java = java_executable()
-    install(state)
-    for port in (bolt_port, http_port):
-        if _port_in_use(port):
-            raise FcgraphError(f"port {port} on 127.0.0.1 is in use; choose another with "
-                               "--bolt-port / --http-port")
-    _write_config(layout, bolt_port, http_port, pagecache)
-    uri = f"bolt://127.0.0.1:{bolt_port}"
-    creds = read_credentials(layout.credentials)
-    if not (layout.data / "databases" / "system").exists():  # first start: set the password
-        password = creds.get("NEO4J_PASSWORD") or secrets.token_urlsafe(24)
-        _set_initial_password(layout, java, password)
-        creds = {"NEO4J_USER": NEO4J_USER, "NEO4J_PASSWORD": password}
-    elif not creds.get("NEO4J_PASSWORD"):
-        raise FcgraphError(f"{layout.data} holds a Neo4j whose password is not in "
-                           f"{layout.credentials}; restore that file or remove {layout.home}")
-    creds["NEO4J_URI"] = uri
-    _write_credentials(layout.credentials, creds)
-    overlay = build_overlay(layout.lib, layout.browser, f"http://127.0.0.1:{http_port}")
-    classpath = f"{overlay}:{layout.lib}/*" if overlay else f"{layout.lib}/*"  # overlay first
-    cmd = [java, f"-Xms{heap}", f"-Xmx{heap}", *JVM_OPTIONS, "-cp", classpath,
-           "org.neo4j.server.CommunityEntryPoint",
-           f"--home-dir={layout.home}", f"--config-dir={layout.conf}"]
-    with open(layout.logs / "console.log", "ab") as console:
-        proc = subprocess.Popen(cmd, cwd=layout.home, env=_java_env(layout), stdin=subprocess.DEVNULL,
-                                stdout=console, stderr=subprocess.STDOUT, start_new_session=True)
-    atomic_write_text(layout.info_file, json.dumps({
-        "pid": proc.pid, "bolt_port": bolt_port, "http_port": http_port,
-        "version": NEO4J_VERSION, "started": time.time(), "browser": overlay is not None,
-    }))
-    conn = local_connection(state)
-    deadline = time.monotonic() + timeout
-    while not _bolt_ready(conn):
-        if proc.poll() is not None:
-            raise FcgraphError(f"Neo4j exited during start (code {proc.returncode}): "
-                               f"{_last_log_line(layout)}; logs in {layout.logs}")
-        if time.monotonic() > deadline:
-            _terminate(proc.pid, 30)
-            raise FcgraphError(f"Neo4j did not answer on {uri} within {timeout:.0f} s; "
-                               f"logs in {layout.logs}")
-        time.sleep(0.5)
+                _terminate(proc.pid, 30)
+                raise FcgraphError(f"Neo4j did not answer on {uri} within {timeout:.0f} s and was "
+                                   f"stopped; logs in {layout.logs}")
+            time.sleep(0.5)
     return status(state)
 
 
-def _write_credentials(path: Path, creds: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(f"{key}={creds[key]}\n" for key in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD"))
-    atomic_write_text(path, text, mode=0o600)
+def _check_initial_password(layout: ServerLayout, initial_password: str | None) -> None:
+    stored = read_credentials(layout.credentials).get("NEO4J_PASSWORD")
+    if initial_password is not None and initial_password != stored:
+        raise BadArgument(f"--initial-password: {layout.data} already holds a database with "
+                          f"another password (in {layout.credentials}); it is set only when the "
+                          "database is created")
 
 
 def _terminate(pid: int, timeout: float) -> bool:
@@ -420,10 +567,11 @@ def _reap(pid: int) -> None:
 def stop(state: Path, *, timeout: float = 120.0) -> bool:
     """Shut the local server down cleanly; returns False when it was not running."""
     layout = ServerLayout.of(state)
-    pid = _server_pid(layout)
-    if pid is None:
-        return False
-    clean = _terminate(pid, timeout)
+    with _lifecycle_lock(layout):
+        pid = _running_pid(layout)
+        if pid is None:
+            return False
+        clean = _terminate(pid, timeout)
     if not clean:
         raise FcgraphError(f"Neo4j (pid {pid}) did not stop within {timeout:.0f} s and was killed; "
                            "its transaction log will be recovered at the next start")
@@ -433,8 +581,8 @@ def stop(state: Path, *, timeout: float = 120.0) -> bool:
 def status(state: Path) -> ServerStatus:
     """Running or not, URI, PID, version, data folder and, when running, node/relationship counts."""
     layout = ServerLayout.of(state)
+    pid = _running_pid(layout)
     info = _read_info(layout)
-    pid = _server_pid(layout)
     running = pid is not None
     creds = read_credentials(layout.credentials)
     uri = creds.get("NEO4J_URI", f"bolt://127.0.0.1:{info.get('bolt_port', 7687)}")
@@ -487,19 +635,21 @@ def import_csv(state: Path, csv_dir: Path) -> str:
     The local server must be stopped. Returns neo4j-admin's summary line.
     """
     layout = ServerLayout.of(state)
-    if _server_pid(layout):
-        raise FcgraphError("stop the local Neo4j first (`fcgraph db stop`): a full import "
-                           "replaces its database")
     args_file = Path(csv_dir) / "import.args"
     if not args_file.exists():
         raise FcgraphError(f"{args_file}: not found (write it with `fcgraph export-csv`)")
     args = [line for line in args_file.read_text().splitlines() if line.strip()]
-    proc = admin_command(state, *args)
+    with _lifecycle_lock(layout):  # no start while the store is being replaced
+        if _running_pid(layout):
+            raise FcgraphError("stop the local Neo4j first (`fcgraph db stop`): a full import "
+                               "replaces its database")
+        proc = admin_command(state, *args)
     lines = (proc.stdout + proc.stderr).strip().splitlines()
     if proc.returncode != 0:
-        reason = next((ln for ln in lines if "original error" in ln or "Caused by" in ln),
-                      next((ln for ln in lines if "rror" in ln), lines[-1] if lines else "?"))
-        raise FcgraphError(f"neo4j-admin import failed: {reason.strip()}")
+        raise tool_failure("neo4j-admin database import", proc.stdout + proc.stderr,
+                           log=layout.admin_log,
+                           advice=f"check the files in {csv_dir} (`fcgraph export-csv` writes them) "
+                                  "and the free disk space, then run the import again")
     if "Imported:" in (proc.stdout + proc.stderr):
         start = max(i for i, ln in enumerate(lines) if ln.strip().endswith("Imported:"))
         counts = [ln.strip() for ln in lines[start + 1:start + 4] if ln.strip()]
