@@ -187,7 +187,7 @@ def read_manifest(root: Path) -> RunManifest:
     """Parse and check ``root/manifest.json``; :class:`FcgraphError` names the problem."""
     path = Path(root) / MANIFEST
     if not Path(root).is_dir():
-        raise BadArgument(str(path), f"no manifest ({root} is not a folder)")
+        raise BadArgument(str(root), "no manifest (no such folder)")
     data = read_json_object(path, f"no manifest (is {root} a run folder?)")
     run_id = data.get("run_id")
     if not isinstance(run_id, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", run_id):

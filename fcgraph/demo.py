@@ -68,6 +68,8 @@ class DemoPlan:
         from fcgraph.fc.run import FcParams
         from fcgraph.record import parse_all
 
+        if Path(self.root).exists() and not Path(self.root).is_dir():
+            raise BadArgument("--root", f"{self.root} is a file, not a folder")
         self.train_config()
         choice(self.split, SPLITS, "--split", "split")
         if self.n_images is not None:

@@ -109,7 +109,8 @@ def credentials_cmd(
 @app.command("import-csv")
 @handle_errors
 def import_csv_cmd(
-    csv_dir: Annotated[Path, typer.Argument(help="Folder written by `fcgraph export-csv`.")],
+    csv_dir: Annotated[Path, typer.Argument(help="Folder written by `fcgraph export-csv`.", exists=True,
+                                            file_okay=False)],
     state: StateDirOption = None,
 ) -> None:
     """Bulk-load `fcgraph export-csv` files into the local Neo4j (stopped; replaces its data)."""

@@ -44,7 +44,8 @@ def _open_parquet(path: Path) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise FcgraphError(f"{path}: not a readable Parquet file ({exc})") from None
+        raise FcgraphError(f"{path}: not a readable Parquet file ({str(exc).strip().splitlines()[0]})") \
+            from None
 
 
 def _batches(path: Path, pf: pq.ParquetFile) -> Iterator[pa.RecordBatch]:

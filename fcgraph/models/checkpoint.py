@@ -141,5 +141,20 @@ def load_checkpoint(path: Path, *,
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise FcgraphError(f"{config.path / WEIGHTS}: does not fit the {config.model.architecture} "
-                           f"in config.json ({str(exc).splitlines()[0]})") from None
+                           f"in config.json ({_misfit(model, state, exc)})") from None
+    expected = config.raw.get("model_sha256")
+    if expected and state_dict_hash(model) != expected:
+        raise FcgraphError(f"{config.path / WEIGHTS}: corrupt (its weights' SHA-256 differs from "
+                           f"model_sha256 in {config.path / CONFIG})")
     return model.eval(), config
+
+
+def _misfit(model: nn.Module, state: dict[str, Any], exc: RuntimeError) -> str:
+    """How ``state`` fails to fit ``model``: counts of missing, unexpected and reshaped weights."""
+    want = model.state_dict()
+    groups = [("missing", [k for k in want if k not in state]),
+              ("unexpected", [k for k in state if k not in want]),
+              ("of another shape", [k for k in want if k in state and hasattr(state[k], "shape")
+                                    and tuple(state[k].shape) != tuple(want[k].shape)])]
+    parts = [f"{len(keys)} {what}, e.g. {keys[0]}" for what, keys in groups if keys]
+    return "; ".join(parts) or str(exc).splitlines()[0]
