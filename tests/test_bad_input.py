@@ -402,6 +402,8 @@ def test_output_folders_that_are_files(synthetic: Path, tmp_path: Path) -> None:
     refused(["export-csv", str(synthetic), "-o", str(tmp_path / "out"), "--no-progress"], tmp_path, 2,
             ("--out", "is a file"))
     refused(["demo", "--root", str(tmp_path / "out"), "--no-progress"], tmp_path, 2, ("--root", "is a file"))
+    refused(["export-csv", str(synthetic), "-o", str(tmp_path / "out" / "csv"), "--no-progress"], tmp_path,
+            1, ("out/csv", "Not a directory"))  # an OSError: one line too
 
 
 # -- ingest and export-csv: the graph and the output folder stay as they were -----------------------

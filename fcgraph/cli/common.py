@@ -107,6 +107,12 @@ def handle_errors(func: F) -> F:
         except FcgraphError as exc:
             print_error(str(exc))
             raise typer.Exit(exc.exit_code) from None
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # a file or folder that cannot be created, read or written
+            where = f"{exc.filename}: " if exc.filename else ""
+            print_error(f"{where}{exc.strerror or exc}")
+            raise typer.Exit(1) from None
         except (Neo4jError, DriverError) as exc:
             message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
             print_error(f"Neo4j: {message.strip().splitlines()[0]}")

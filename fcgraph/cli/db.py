@@ -45,7 +45,7 @@ def start_cmd(
     http_port: Annotated[int, typer.Option(help="HTTP port on 127.0.0.1.", min=1, max=65535)] = 7474,
     heap: Annotated[str, typer.Option(help="JVM heap size.")] = "1g",
     pagecache: Annotated[str, typer.Option(help="Neo4j page cache size.")] = "512m",
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for Bolt.")] = 180.0,
+    timeout: Annotated[float, typer.Option(min=1.0, help="Seconds to wait for Bolt.")] = 180.0,
 ) -> None:
     """Start the local Neo4j 5.26 Community in the background (idempotent)."""
     with console.status("starting Neo4j (the first start fetches it from Maven Central)"):
