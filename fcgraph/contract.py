@@ -31,7 +31,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument, FcgraphError
 from fcgraph.io import atomic_write_text, read_json_object
 
 MANIFEST = "manifest.json"
@@ -186,6 +186,8 @@ def write_manifest(root: Path, manifest: RunManifest) -> Path:
 def read_manifest(root: Path) -> RunManifest:
     """Parse and check ``root/manifest.json``; :class:`FcgraphError` names the problem."""
     path = Path(root) / MANIFEST
+    if not Path(root).is_dir():
+        raise BadArgument(str(root), "no manifest (no such folder)")
     data = read_json_object(path, f"no manifest (is {root} a run folder?)")
     run_id = data.get("run_id")
     if not isinstance(run_id, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", run_id):

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument, FcgraphError, choice
 
 SPLITS = ("train", "test", "all")
 NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "imagefolder:PATH")
@@ -104,14 +104,14 @@ def default_data_root() -> Path:
 
 
 def check_name(name: str) -> str:
-    """``name`` if it is a known dataset name, else :class:`FcgraphError` listing them."""
+    """``name`` if it is a known dataset name, else :class:`BadArgument` listing them."""
     base = name.split(":", 1)[0]
     if base == "imagefolder":
         if ":" not in name or not name.split(":", 1)[1]:
-            raise FcgraphError("imagefolder needs a path: --dataset imagefolder:PATH")
+            raise BadArgument("--dataset", "imagefolder needs a path: --dataset imagefolder:PATH")
         return name
     if base not in _NORMALISATION:
-        raise FcgraphError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
+        raise BadArgument("--dataset", f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
     return name
 
 
@@ -124,8 +124,7 @@ def load_dataset(name: str, split: str = "test", *, data_root: Path | None = Non
                  split_seed: int = 0, download: bool = True) -> ImageData:
     """Load ``split`` (``train``, ``test`` or ``all``) of dataset ``name`` (see the module docstring)."""
     check_name(name)
-    if split not in SPLITS:
-        raise FcgraphError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    choice(split, SPLITS, "--split", "split")
     mean, std = normalisation(name)
     base = name.split(":", 1)[0]
     if base == "digits":
@@ -190,7 +189,8 @@ def _image_folder(path: Path, split: str) -> tuple[Dataset, int]:
     from torchvision import datasets, transforms
 
     if not path.is_dir():
-        raise FcgraphError(f"image folder {path} does not exist (expected one sub-folder per class)")
+        raise BadArgument("--dataset", f"image folder {path} does not exist (expected one sub-folder "
+                                       "per class)")
     if (path / "train").is_dir() and (path / "test").is_dir() and split != "all":
         path = path / split
     transform = transforms.Compose([transforms.Lambda(lambda im: im.convert("RGB")),

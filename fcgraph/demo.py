@@ -17,12 +17,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import neo4j
 import pandas as pd
 
+from fcgraph.errors import BadArgument, at_least, choice
 from fcgraph.fc.backend import Backend
+
+if TYPE_CHECKING:
+    from fcgraph.models.train import TrainConfig
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -57,6 +61,34 @@ class DemoPlan:
     fc_options: dict[str, Any] = field(default_factory=dict)
     analysis_options: dict[str, Any] = field(default_factory=lambda: {"max_neurons": 64})
 
+    def __post_init__(self) -> None:
+        """Check every flag now, not after minutes of training."""
+        from fcgraph.analysis.run import AnalysisConfig
+        from fcgraph.datasets import SPLITS
+        from fcgraph.fc.run import FcParams
+        from fcgraph.record import parse_all
+
+        if Path(self.root).exists() and not Path(self.root).is_dir():
+            raise BadArgument("--root", f"{self.root} is a file, not a folder")
+        self.train_config()
+        choice(self.split, SPLITS, "--split", "split")
+        if self.n_images is not None:
+            at_least(self.n_images, 1, "--n-images")
+        if "clean" not in [c.name for c in parse_all(self.conditions)]:
+            raise BadArgument("--condition", "the demo needs clean among its conditions (the 1FC "
+                                             "groups are the clean edges)")
+        at_least(self.top_k, 1, "--top-k")
+        FcParams.create(null=self.null, **{k: v for k, v in self.fc_options.items()
+                                           if k in FcParams.__dataclass_fields__})
+        AnalysisConfig(**self.analysis_options)
+
+    def train_config(self) -> TrainConfig:
+        """The training of the demo's checkpoint."""
+        from fcgraph.models.train import TrainConfig
+
+        return TrainConfig(architecture=self.model, dataset=self.dataset, epochs=self.epochs,
+                           lr=self.lr, seed=self.seed, train_limit=self.train_limit)
+
     @property
     def checkpoint(self) -> Path:
         return Path(self.root) / f"{self.model}-{self.dataset.replace(':', '_').replace('/', '_')}"
@@ -69,11 +101,9 @@ class DemoPlan:
 def train_step(plan: DemoPlan, on_batch: Callable | None = None,
                on_epoch: Callable | None = None) -> dict[str, Any]:
     """Train (or resume, or reuse) the checkpoint; returns its config.json (with ``metrics``)."""
-    from fcgraph.models.train import TrainConfig, train
+    from fcgraph.models.train import train
 
-    config = TrainConfig(architecture=plan.model, dataset=plan.dataset, epochs=plan.epochs,
-                         lr=plan.lr, seed=plan.seed, train_limit=plan.train_limit)
-    return train(config, plan.checkpoint, data_root=plan.data_root, on_batch=on_batch,
+    return train(plan.train_config(), plan.checkpoint, data_root=plan.data_root, on_batch=on_batch,
                  on_epoch=on_epoch)
 
 

@@ -48,7 +48,7 @@ def test_ingest_bad_input_is_one_line_error(neo4j_conn, tmp_path, run_id):
     assert "Traceback" not in result.output
     assert "clean.parquet: missing column 'z'" in " ".join(result.output.split())
     missing = runner.invoke(app, ["ingest", str(tmp_path / "nothing")], env=env_of(neo4j_conn))
-    assert missing.exit_code == 1 and "no manifest" in missing.output
+    assert missing.exit_code == 2 and "no manifest" in missing.output
 
 
 def test_bad_batch_size_is_a_usage_error(neo4j_conn, tmp_path):

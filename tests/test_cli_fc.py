@@ -1,4 +1,4 @@
-"""`fcgraph fc`: a real tiny recording end to end into Neo4j, resume, one-line errors (exit 1)."""
+"""`fcgraph fc`: a real tiny recording end to end into Neo4j, resume, one-line errors (exit 2)."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def test_fc_output_ingests_into_neo4j(rec_dir, driver, run_id):
 ])
 def test_bad_arguments_are_one_line_errors(rec_dir, args, message):
     result = runner.invoke(app, ["fc", str(rec_dir), "--no-progress", *args])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     assert message in result.output
     assert result.output.strip().startswith("error:") and len(result.output.strip().splitlines()) == 1
     assert not (rec_dir / "fc").exists()
@@ -109,7 +109,7 @@ def test_bad_arguments_are_one_line_errors(rec_dir, args, message):
 
 def test_missing_recording_is_a_one_line_error(tmp_path):
     result = runner.invoke(app, ["fc", str(tmp_path / "none"), "--no-progress"])
-    assert result.exit_code == 1 and "does not exist" in result.output
+    assert result.exit_code == 2 and "does not exist" in result.output
     plain = tmp_path / "plain"
     plain.mkdir()
     result = runner.invoke(app, ["fc", str(plain), "--no-progress"])

@@ -28,8 +28,8 @@ def runs(driver: neo4j.Driver, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield ids
 
 
-def one_line_error(result) -> str:
-    assert result.exit_code == 1, result.output
+def one_line_error(result, code: int = 2) -> str:
+    assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.output

@@ -100,7 +100,7 @@ def test_cli_export_and_errors(driver, ingested, tmp_path):
     assert set(exported.condition) == {"clean"}
     assert len(exported) == int((edges.condition == "clean").sum())
     bad = runner.invoke(app, ["export", run_id, "-f", "parquet", "-o", str(out), "-c", "fgsm:1"])
-    assert bad.exit_code == 1 and "no condition 'fgsm:1'" in bad.output
+    assert bad.exit_code == 2 and "no condition 'fgsm:1'" in bad.output
     bad = runner.invoke(app, ["export", run_id, "-f", "csv", "-o", str(out)])
     assert bad.exit_code == 2
     with pytest.raises(FcgraphError, match="not in the graph"):

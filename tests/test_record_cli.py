@@ -1,4 +1,4 @@
-"""`fcgraph train` and `fcgraph record`: real runs, and one-line errors (exit 1) for bad arguments."""
+"""`fcgraph train` and `fcgraph record`: real runs, and one-line errors (exit 2) for bad arguments."""
 
 from __future__ import annotations
 
@@ -45,23 +45,24 @@ def test_record_writes_a_run_folder(checkpoint, tmp_path):
     assert rec.attack_success_rate("pgd:0.03:2") is not None
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["train", "--out", "{tmp}/x", "--model", "vgg"], "unknown model 'vgg'"),
-    (["train", "--out", "{tmp}/x", "--neuron", "hh"], "unknown neuron 'hh'"),
-    (["train", "--out", "{tmp}/x", "--dataset", "svhn"], "unknown dataset 'svhn'"),
+@pytest.mark.parametrize(("args", "message", "code"), [
+    (["train", "--out", "{tmp}/x", "--model", "vgg"], "unknown model 'vgg'", 2),
+    (["train", "--out", "{tmp}/x", "--neuron", "hh"], "unknown neuron 'hh'", 2),
+    (["train", "--out", "{tmp}/x", "--dataset", "svhn"], "unknown dataset 'svhn'", 2),
     (["train", "--out", "{tmp}/x", "--dataset", "cifar10", "--data-root", "{tmp}", "--no-download"],
-     "cifar10 is not in"),
-    (["record", "{ck}", "--out", "{tmp}/r", "-n", "8", "-c", "uniform"], "expected uniform:LEVEL"),
-    (["record", "{ck}", "--out", "{tmp}/r", "-n", "8", "-c", "clean", "-c", "clean"], "given twice"),
-    (["record", "{tmp}/none", "--out", "{tmp}/r", "-n", "8", "-c", "clean"], "does not exist"),
-    (["record", "{ck}", "--out", "{tmp}/r", "-n", "5000", "-c", "clean"], "is too many"),
+     "cifar10 is not in", 1),
+    (["record", "{ck}", "--out", "{tmp}/r", "-n", "8", "-c", "uniform"], "expected uniform:LEVEL", 2),
+    (["record", "{ck}", "--out", "{tmp}/r", "-n", "8", "-c", "clean", "-c", "clean"], "given twice", 2),
+    (["record", "{tmp}/none", "--out", "{tmp}/r", "-n", "8", "-c", "clean"], "does not exist", 2),
+    (["record", "{ck}", "--out", "{tmp}/r", "-n", "5000", "-c", "clean"], "is too many", 2),
     (["record", "{ck}", "--out", "{tmp}/r", "-n", "8", "-c", "clean", "--split", "val"],
-     "unknown split 'val'"),
+     "unknown split 'val'", 2),
 ])
-def test_bad_arguments_give_one_line_errors(checkpoint, tmp_path, args, message):
+def test_bad_arguments_give_one_line_errors(checkpoint, tmp_path, args, message, code):
+    """Exit 2 for a bad flag or argument, 1 for what the data or the machine lack."""
     argv = [a.format(tmp=tmp_path, ck=checkpoint) for a in args]
     result = runner.invoke(app, argv)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == code, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.output
 

@@ -89,9 +89,9 @@ def test_unknown_names_are_one_line_errors(driver, run):
     with pytest.raises(FcgraphError, match="not in the graph"):
         neuron_subgraph(driver, "no-such-run", "no-such-run/sn1/0")
     result = runner.invoke(app, ["view", run, "--neuron", f"{run}/x/1"])
-    assert result.exit_code == 1 and "no neuron" in result.output
+    assert result.exit_code == 2 and "no neuron" in result.output
     result = runner.invoke(app, ["view", run])
-    assert result.exit_code == 1 and "exactly one of" in result.output
+    assert result.exit_code == 2 and "exactly one of" in result.output
 
 
 def test_page_is_self_contained_and_escapes_data():

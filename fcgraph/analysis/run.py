@@ -40,7 +40,7 @@ from fcgraph.analysis.groups import Groups, read_pair_edges, size_distribution
 from fcgraph.analysis.io_curve import fit_io, gain_vs_size
 from fcgraph.analysis.perturbations import compare_edges
 from fcgraph.contract import condition_slug
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument, FcgraphError, at_least, number_in
 from fcgraph.fc.spikes import unpack
 from fcgraph.io import atomic_write, atomic_write_text
 
@@ -80,6 +80,18 @@ class AnalysisConfig:
     seed: int = 0
     conditions: tuple[str, ...] | None = None
     chunk: int = 1024
+
+    def __post_init__(self) -> None:
+        if self.max_neurons is not None:
+            at_least(self.max_neurons, 1, "--max-neurons")
+        at_least(self.min_group, 1, "--min-group")
+        at_least(self.min_spikes, 0, "--min-spikes")
+        number_in(self.percentile, "--percentile", 0, 100)
+        at_least(self.n_boot, 0, "--n-boot")
+        at_least(self.folds, 2, "--folds")
+        at_least(self.n_shuffle, 0, "--n-shuffle")
+        number_in(self.alpha, "--alpha", 0, 1)
+        at_least(self.chunk, 1, "chunk")
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -239,6 +251,17 @@ def _analyse_pair(rec: Any, condition: str, pre: str, post: str, groups: Groups,
     return out
 
 
+def _check_inputs(rec: Any, conditions: list[str], edge_files: dict[str, Path]) -> None:
+    """Refuse damaged inputs before anything is written: hash the spike files of
+    ``conditions`` and validate the edge tables that the analysis reads."""
+    from fcgraph.graph.validate import validate_edge_file
+
+    rec.verify_all(conditions)
+    for condition in conditions:
+        if condition in edge_files:
+            validate_edge_file(edge_files[condition], rec.manifest, condition)
+
+
 def _median(frame: pd.DataFrame, col: str) -> float | None:
     if not len(frame):
         return None
@@ -279,8 +302,9 @@ def analyze_run(recording: Path | str, config: AnalysisConfig = AnalysisConfig()
     if config.conditions:
         unknown = sorted(set(config.conditions) - set(rec.conditions))
         if unknown:
-            raise FcgraphError(f"no condition {', '.join(unknown)} in {root}; conditions: "
-                               f"{', '.join(rec.conditions)}")
+            raise BadArgument("--condition", f"no condition {', '.join(unknown)} in {root}; "
+                                             f"conditions: {', '.join(rec.conditions)}")
+    _check_inputs(rec, wanted, edge_files)
     out_dir = analysis_dir(root)
     parts = out_dir / PARTS
     if restart and parts.exists():
@@ -414,6 +438,8 @@ def _provenance(rec: Any) -> dict[str, Any]:
 
 def load_analysis(recording: Path | str) -> dict[str, Any]:
     """The ``analysis.json`` of a recording (FcgraphError when ``fcgraph analyze`` has not run)."""
+    if not Path(recording).is_dir():
+        raise BadArgument(str(recording), "recording folder does not exist")
     path = analysis_dir(Path(recording)) / "analysis.json"
     if not path.exists():
         raise FcgraphError(f"{path}: missing; run `fcgraph analyze {recording}` first")

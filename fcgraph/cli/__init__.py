@@ -5,8 +5,10 @@ from __future__ import annotations
 import typer
 
 from fcgraph.cli import analyze, db, demo, export, fc, ingest, query, record, train, view
+from fcgraph.cli.common import OneLineUsageErrors
 
 app = typer.Typer(
+    cls=OneLineUsageErrors,
     help="Functional connectomes of deep spiking networks, stored and queried in Neo4j.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,

@@ -5,13 +5,21 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from neo4j.exceptions import DriverError, IncompleteCommit, Neo4jError, ServiceUnavailable, SessionExpired
 from rich.console import Console
+from rich.text import Text
+from typer.core import TyperGroup
+
+try:  # recent Typer vendors Click
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - Typer on Click
+    from click.exceptions import UsageError  # type: ignore[no-redef]
 
 from fcgraph.errors import FcgraphError
 from fcgraph.graph.connection import Connection, resolve_connection
@@ -61,6 +69,38 @@ def connection(uri: str | None, user: str | None, password: str | None, database
     return resolve_connection(uri, user, password, database, state_dir(state))
 
 
+def print_error(message: str) -> None:
+    """``error: <message>`` as one line on stderr (the message is not read as markup)."""
+    line = " ".join(message.split("\n"))
+    err_console.print(Text.assemble(("error:", "bold red"), " ", line), highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _one_line_usage() -> Iterator[None]:
+    try:
+        yield
+    except UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # Typer prints the help for it
+            raise
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        print_error(exc.format_message().strip().rstrip(".") + hint)
+        raise typer.Exit(exc.exit_code) from None
+
+
+class OneLineUsageErrors(TyperGroup):
+    """Click's own usage errors (a value out of range, a missing flag, an unknown command) as
+    one ``error:`` line with exit code 2, like :class:`~fcgraph.errors.BadArgument`."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _one_line_usage():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _one_line_usage():
+            return super().invoke(ctx)
+
+
 def handle_errors(func: F) -> F:
     """Turn :class:`FcgraphError` (and Ctrl-C) into one line on stderr and a non-zero exit:
     2 for a bad flag or argument (:class:`BadArgument`), 1 for bad data or no server, 130 for
@@ -71,16 +111,20 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except FcgraphError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            print_error(str(exc))
             raise typer.Exit(exc.exit_code) from None
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # a file or folder that cannot be created, read or written
+            where = f"{exc.filename}: " if exc.filename else ""
+            print_error(f"{where}{exc.strerror or exc}")
+            raise typer.Exit(1) from None
         except (ServiceUnavailable, SessionExpired, IncompleteCommit) as exc:
-            err_console.print(f"[bold red]error:[/] the connection to Neo4j was lost "
-                              f"({_first_line(exc)}); check that it runs (`fcgraph db status`), "
-                              "then rerun the same command", highlight=False, soft_wrap=True)
+            print_error(f"the connection to Neo4j was lost ({_first_line(exc)}); check that it "
+                        "runs (`fcgraph db status`), then rerun the same command")
             raise typer.Exit(1) from None
         except (Neo4jError, DriverError) as exc:
-            err_console.print(f"[bold red]error:[/] Neo4j: {_first_line(exc)}",
-                              highlight=False, soft_wrap=True)
+            print_error(f"Neo4j: {_first_line(exc)}")
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]; rerun the same command to resume")

@@ -49,7 +49,7 @@ def start_cmd(
         show_default=False)] = None,
     heap: Annotated[str, typer.Option(help="JVM heap size.")] = "1g",
     pagecache: Annotated[str, typer.Option(help="Neo4j page cache size.")] = "512m",
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for Bolt.")] = 180.0,
+    timeout: Annotated[float, typer.Option(min=1.0, help="Seconds to wait for Bolt.")] = 180.0,
     initial_password: Annotated[
         str | None,
         typer.Option("--initial-password", envvar="FCGRAPH_INITIAL_PASSWORD", show_envvar=True,
@@ -119,7 +119,8 @@ def credentials_cmd(
 @app.command("import-csv")
 @handle_errors
 def import_csv_cmd(
-    csv_dir: Annotated[Path, typer.Argument(help="Folder written by `fcgraph export-csv`.")],
+    csv_dir: Annotated[Path, typer.Argument(help="Folder written by `fcgraph export-csv`.", exists=True,
+                                            file_okay=False)],
     state: StateDirOption = None,
 ) -> None:
     """Bulk-load `fcgraph export-csv` files into the local Neo4j (stopped; replaces its data)."""

@@ -23,7 +23,7 @@ from fcgraph.cli.common import (
     err_console,
     handle_errors,
 )
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument
 from fcgraph.graph.connection import session_driver
 from fcgraph.graph.queries import coerce_params, get_query, list_queries, run_query
 
@@ -40,12 +40,12 @@ def register(app: typer.Typer) -> None:
 
 
 def parse_param_options(items: list[str] | None) -> dict[str, str]:
-    """``["k=v", ...]`` -> ``{"k": "v"}``; :class:`FcgraphError` on an item without ``=``."""
+    """``["k=v", ...]`` -> ``{"k": "v"}``; :class:`BadArgument` on an item without ``=``."""
     params: dict[str, str] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise FcgraphError(f"--param {item!r}: expected key=value")
+            raise BadArgument(f"--param {item!r}", "expected key=value")
         params[key.strip()] = value
     return params
 
@@ -139,7 +139,7 @@ def query_cmd(
         _print_list(name)
         return
     if name is None:
-        raise FcgraphError("give a query name (see `fcgraph query --list`)")
+        raise BadArgument("NAME", "give a query name (see `fcgraph query --list`)")
     spec = get_query(name)
     values = coerce_params(name, parse_param_options(param))
     if show_cypher:

@@ -18,7 +18,7 @@ from fcgraph.cli.common import (
     console,
     handle_errors,
 )
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument
 from fcgraph.graph.connection import session_driver
 from fcgraph.viz.view import layer_pair_subgraph, neuron_subgraph, pathway_subgraph, write_view
 
@@ -62,8 +62,9 @@ def view_cmd(
     chosen = [name for name, v in (("--neuron", neuron), ("--pathway", pathway),
                                    ("--layer-pair", layer_pair)) if v]
     if len(chosen) != 1:
-        raise FcgraphError("give exactly one of --neuron UID, --pathway UID LAYER, "
-                           "--layer-pair PRE POST")
+        given = ", ".join(chosen) or "none"
+        raise BadArgument("--neuron/--pathway/--layer-pair", "give exactly one of --neuron UID, "
+                          f"--pathway UID LAYER, --layer-pair PRE POST (given: {given})")
     conditions = condition or ["clean"]
     conn = connection(uri, user, password, database, state)
     with session_driver(conn) as driver, console.status("reading the subgraph"):

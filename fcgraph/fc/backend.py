@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument, FcgraphError
 
 
 class Backend:
@@ -231,5 +231,7 @@ def get_backend(backend: str | Backend = "numpy", *, warn: bool = True) -> Backe
             return TorchBackend(backend.partition(":")[2] or None)
         except ImportError:
             raise FcgraphError("backend torch asked for, but torch is not installed") from None
-    raise FcgraphError(f"unknown backend {backend!r} (numpy, torch, torch:cpu, torch:cuda, cupy, "
-                       "auto)")
+        except RuntimeError as exc:  # torch.device of an unknown device name
+            raise BadArgument("--backend", f"{backend!r}: {str(exc).splitlines()[0]}") from None
+    raise BadArgument("--backend", f"unknown backend {backend!r} (numpy, torch, torch:cpu, torch:cuda, "
+                                   "cupy, auto)")

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument, FcgraphError, at_least
 from fcgraph.fc.backend import Backend, get_backend
 from fcgraph.fc.calibration import calibrate as calibrate_pair
 from fcgraph.fc.counts import DEFAULT_TILE
@@ -106,28 +106,27 @@ class FcParams:
 
     def __post_init__(self) -> None:
         if self.measure not in MEASURES:
-            raise FcgraphError(f"unknown measure {self.measure!r} (one of {', '.join(MEASURES)})")
+            raise BadArgument("--measure", f"unknown measure {self.measure!r} (one of {', '.join(MEASURES)})")
         if self.null not in ("shift", "exact"):
-            raise FcgraphError(f"unknown null {self.null!r} (shift or exact)")
+            raise BadArgument("--null", f"unknown null {self.null!r} (shift or exact)")
         if self.shift_unit not in ("T", "1"):
-            raise FcgraphError(f"shift unit must be T (whole images) or 1 (any bin), got "
-                               f"{self.shift_unit!r}")
-        if self.null == "shift" and (self.n_shifts is None or self.n_shifts < 2):
-            raise FcgraphError(f"the shift null needs at least 2 shifts, got {self.n_shifts}")
-        if self.null == "shift" and (self.min_shift is None or self.min_shift < 1):
-            raise FcgraphError(f"min shift must be at least 1 bin, got {self.min_shift}")
-        if self.min_spikes < 0:
-            raise FcgraphError(f"min spikes must be >= 0, got {self.min_spikes}")
-        if not np.isfinite(self.z) or self.z <= 0:
-            raise FcgraphError(f"z must be a positive number, got {self.z}")
-        if self.fdr is not None and not 0 < self.fdr < 1:
-            raise FcgraphError(f"fdr must lie in (0, 1), got {self.fdr}")
-        if self.top_k is not None and self.top_k < 1:
-            raise FcgraphError(f"top k must be at least 1, got {self.top_k}")
+            raise BadArgument("--shift-unit", f"shift unit must be T (whole images) or 1 (any bin), got "
+                                              f"{self.shift_unit!r}")
+        if self.null == "shift":
+            at_least(self.n_shifts, 2, "--n-shifts")
+            at_least(self.min_shift, 1, "--min-shift")
+        at_least(self.min_spikes, 0, "--min-spikes")
+        if not isinstance(self.z, int | float) or not np.isfinite(self.z) or self.z <= 0:
+            raise BadArgument("--z", f"z must be a positive number, got {self.z}")
+        if self.fdr is not None and not (isinstance(self.fdr, int | float) and 0 < self.fdr < 1):
+            raise BadArgument("--fdr", f"fdr must lie in (0, 1), got {self.fdr}")
+        if self.top_k is not None:
+            at_least(self.top_k, 1, "--top-k")
         if self.pairs not in ("consecutive", "feeders"):
-            raise FcgraphError(f"unknown pairs {self.pairs!r} (consecutive or feeders)")
+            raise BadArgument("--pairs", f"unknown pairs {self.pairs!r} (consecutive or feeders)")
         if self.candidates not in ("all", "receptive-field"):
-            raise FcgraphError(f"unknown candidates {self.candidates!r} (all or receptive-field)")
+            raise BadArgument("--candidates", f"unknown candidates {self.candidates!r} "
+                                              "(all or receptive-field)")
 
     @classmethod
     def create(cls, **kwargs: Any) -> FcParams:
@@ -163,7 +162,7 @@ def layer_pairs(layers: list[LayerInfo], which: str = "consecutive") -> list[tup
     if which == "feeders":
         pairs |= {(src, la.name) for la in ordered for src in la.feeds_from}
     elif which != "consecutive":
-        raise FcgraphError(f"unknown pairs {which!r} (consecutive or feeders)")
+        raise BadArgument("--pairs", f"unknown pairs {which!r} (consecutive or feeders)")
     order = {la.name: la.order for la in ordered}
     return sorted(pairs, key=lambda p: (order[p[1]], order[p[0]]))
 
@@ -275,11 +274,9 @@ def _restart(lay: _Layout) -> None:
     (lay.root / NEURONS).unlink(missing_ok=True)
 
 
-def _check_plan(lay: _Layout, rec: Recording, plan: dict[str, Any], restart: bool) -> None:
-    """Refuse to mix results of other settings (see the module docstring), or restart."""
-    if restart:
-        _restart(lay)
-    elif lay.plan.exists():
+def _check_plan(lay: _Layout, rec: Recording, plan: dict[str, Any]) -> None:
+    """Refuse to mix results of other settings (see the module docstring); writes nothing."""
+    if lay.plan.exists():
         old = _read_json(lay.plan)
         diff = _plan_difference(old, plan)
         if diff:
@@ -289,9 +286,33 @@ def _check_plan(lay: _Layout, rec: Recording, plan: dict[str, Any], restart: boo
     elif rec.manifest.fc.get("edges"):
         raise FcgraphError(f"{lay.root} already has fc tables not made by a resumable `fcgraph fc` "
                            "run; rerun with --restart to replace them")
-    if not lay.plan.exists():
-        lay.parts.mkdir(parents=True, exist_ok=True)
-        _write_json(lay.plan, plan)
+
+
+def _finished_pairs(lay: _Layout, rec: Recording, conditions: list[str],
+                    pairs: list[tuple[str, str]]) -> dict[tuple[str, int], dict[str, Any]]:
+    """The saved summaries of the layer pairs an earlier run finished, keyed by (condition,
+    pair index), checked to belong to these pairs and to the current spike files."""
+    finished = {}
+    for condition in conditions:
+        assembled = lay.done(condition).exists() and (rec.path / lay.edges_rel(condition)).exists()
+        for k, (pre, post) in enumerate(pairs):
+            _, json_path = lay.part(condition, k)
+            if not json_path.exists():
+                if assembled:
+                    raise FcgraphError(f"{lay.cond_dir(condition)} lacks {json_path.name}; rerun with "
+                                       "--restart")
+                continue
+            summary = _read_json(json_path)
+            if (summary.get("pre_layer"), summary.get("post_layer")) != (pre, post):
+                raise FcgraphError(f"{json_path}: holds {summary.get('pre_layer')} -> "
+                                   f"{summary.get('post_layer')}, expected {pre} -> {post}; "
+                                   "rerun with --restart")
+            if {key: summary.get(key) for key in ("pre_sha256", "post_sha256")} != \
+                    _spike_hashes(rec, condition, pre, post):
+                raise FcgraphError(f"the spikes of {condition} ({pre} or {post}) changed since "
+                                   "their fc results were computed; rerun with --restart")
+            finished[condition, k] = summary
+    return finished
 
 
 def _spike_hashes(rec: Recording, condition: str, pre: str, post: str) -> dict[str, str]:
@@ -500,15 +521,14 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
         params = FcParams.create(**settings)
     elif settings:
         raise FcgraphError(f"give params or settings, not both ({', '.join(settings)})")
-    if tile < 1:
-        raise FcgraphError(f"tile must be at least 1, got {tile}")
+    at_least(tile, 1, "--tile")
     be = get_backend(backend)
     rec = open_recording(recording)
     chosen = list(rec.conditions) if not conditions else list(dict.fromkeys(conditions))
     unknown = [c for c in chosen if c not in rec.conditions]
     if unknown:
-        raise FcgraphError(f"no condition {unknown[0]!r} in {rec.path}; recorded: "
-                           f"{', '.join(rec.conditions) or 'none'}")
+        raise BadArgument("--condition", f"no condition {unknown[0]!r} in {rec.path}; recorded: "
+                                         f"{', '.join(rec.conditions) or 'none'}")
     pairs = layer_pairs(rec.layers, params.pairs)
     if not pairs:
         raise FcgraphError(f"{rec.path} has no layer pair to correlate (one spiking layer?)")
@@ -516,7 +536,18 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
         draw_shifts(rec.L, params.n_shifts, params.min_shift,
                     rec.T if params.shift_unit == "T" else 1, params.seed)
     lay = _Layout(rec.path)
-    _check_plan(lay, rec, _plan_for(rec, params), restart)
+    plan = _plan_for(rec, params)
+    finished: dict[tuple[str, int], dict[str, Any]] = {}
+    if not restart:
+        _check_plan(lay, rec, plan)
+        finished = _finished_pairs(lay, rec, chosen, pairs)
+    # every spike file read below is hashed before anything is written
+    rec.verify_all([c for c in rec.conditions if c in chosen or (lay.done(c).exists() and not restart)])
+    if restart:
+        _restart(lay)
+    if not lay.plan.exists():
+        lay.parts.mkdir(parents=True, exist_ok=True)
+        _write_json(lay.plan, plan)
 
     rows: list[dict[str, Any]] = []
     summaries: dict[str, list[dict[str, Any]]] = {}
@@ -525,28 +556,15 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
         summaries[condition] = []
         assembled = lay.done(condition).exists() and (rec.path / lay.edges_rel(condition)).exists()
         for k, (pre, post) in enumerate(pairs):
-            _, json_path = lay.part(condition, k)
-            if json_path.exists():
-                summary = _read_json(json_path)
-                if (summary.get("pre_layer"), summary.get("post_layer")) != (pre, post):
-                    raise FcgraphError(f"{json_path}: holds {summary.get('pre_layer')} -> "
-                                       f"{summary.get('post_layer')}, expected {pre} -> {post}; "
-                                       "rerun with --restart")
-                if {k2: summary.get(k2) for k2 in ("pre_sha256", "post_sha256")} != \
-                        _spike_hashes(rec, condition, pre, post):
-                    raise FcgraphError(f"the spikes of {condition} ({pre} or {post}) changed since "
-                                       "their fc results were computed; rerun with --restart")
-                resumed = True
+            resumed = (condition, k) in finished
+            if resumed:
+                summary = finished[condition, k]
                 if progress is not None:
                     n = rec.layer(post).n_neurons
                     progress(f"{condition} {pre}->{post}", n, n)
-            elif assembled:
-                raise FcgraphError(f"{lay.cond_dir(condition)} lacks {json_path.name}; rerun with "
-                                   "--restart")
             else:
                 summary = _compute_pair(rec, lay, params, be, tile, condition, k, pre, post,
                                         progress, relay)
-                resumed = False
                 if after_pair is not None:
                     after_pair(condition, pre, post)
             summaries[condition].append(summary)

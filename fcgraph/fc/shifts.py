@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument, FcgraphError
 from fcgraph.fc.backend import Backend, get_backend
 from fcgraph.fc.counts import (
     DEFAULT_TILE,
@@ -42,8 +42,8 @@ def draw_shifts(L: int, n_shifts: int = 100, min_shift: int = 40, shift_unit: in
     lo = max(int(min_shift), 1)
     k_lo, k_hi = -(-lo // shift_unit), (L - lo) // shift_unit
     if k_hi < k_lo:
-        raise FcgraphError(f"no shift of at least {min_shift} bins in units of {shift_unit} fits "
-                           f"{L} bins")
+        raise BadArgument("--min-shift", f"no shift of at least {min_shift} bins in units of "
+                                         f"{shift_unit} fits {L} bins")
     magnitudes = np.arange(k_lo, k_hi + 1, dtype=np.int64) * shift_unit
     rng = np.random.default_rng(seed)
     n_fwd, n_bwd = (n_shifts + 1) // 2, n_shifts // 2

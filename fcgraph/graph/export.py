@@ -45,7 +45,7 @@ import scipy.sparse as sp
 
 from fcgraph import SCHEMA_VERSION
 from fcgraph.contract import condition_slug
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument, choice
 from fcgraph.io import atomic_write_text
 
 ProgressFn = Callable[[str, int, int], None]
@@ -137,14 +137,14 @@ class GraphReader:
             yield from session.run(query, run_id=self.run_id, **params)  # type: ignore[arg-type]
 
     def layers(self) -> list[LayerMeta]:
-        """The run's layers in order; :class:`FcgraphError` when the run does not exist."""
+        """The run's layers in order; :class:`BadArgument` when the run does not exist."""
         rows = [LayerMeta(r["name"], int(r["order"]), tuple(int(v) for v in (r["shape"] or [])),
                           int(r["n_neurons"])) for r in self._records(_LAYERS)]
         if not rows:
             exists = list(self._records("MATCH (r:Run {run_id: $run_id}) RETURN r.run_id AS id"))
             if not exists:
-                raise FcgraphError(f"run {self.run_id!r} is not in the graph (see `fcgraph query "
-                                   "layer_summary` or ingest it first)")
+                raise BadArgument("RUN_ID", f"run {self.run_id!r} is not in the graph (see `fcgraph "
+                                            "runs` or ingest it first)")
         return rows
 
     def conditions(self, names: Sequence[str] | None = None) -> list[ConditionMeta]:
@@ -155,8 +155,8 @@ class GraphReader:
             return list(found.values())
         missing = [n for n in names if n not in found]
         if missing:
-            raise FcgraphError(f"run {self.run_id!r} has no condition {missing[0]!r} "
-                               f"(it has: {', '.join(sorted(found)) or 'none'})")
+            raise BadArgument("--condition", f"run {self.run_id!r} has no condition {missing[0]!r} "
+                                             f"(it has: {', '.join(sorted(found)) or 'none'})")
         return [found[n] for n in dict.fromkeys(names)]
 
     def neurons(self, layer: str) -> Iterator[dict[str, Any]]:
@@ -177,8 +177,10 @@ def export_run(driver: neo4j.Driver, run_id: str, fmt: ExportFormat | str, out: 
                conditions: Sequence[str] | None = None, database: str = "neo4j",
                progress: ProgressFn | None = None) -> ExportResult:
     """Export run ``run_id`` in format ``fmt`` into folder ``out`` (created; files overwritten)."""
-    fmt = ExportFormat(fmt)
+    fmt = ExportFormat(choice(str(fmt), [f.value for f in ExportFormat], "--format", "format"))
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise BadArgument("--out", f"{out} is a file, not a folder")
     reader = GraphReader(driver, database, run_id)
     layers = reader.layers()
     conds = reader.conditions(conditions)

@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from fcgraph.contract import RunManifest, condition_slug, read_manifest
+from fcgraph.errors import BadArgument
 from fcgraph.graph.ingest import ProgressFn, Selection, _edge_batches, _selected_rows, run_properties
 from fcgraph.graph.validate import validate_run
 from fcgraph.io import sha256_file
@@ -169,10 +170,12 @@ def export_admin_csv(run_dir: str | Path, out_dir: str | Path, *, conditions: li
     ``neo4j-admin database import full`` (also written to ``out_dir/import.args``).
     """
     root, out = Path(run_dir), Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise BadArgument("--out", f"{out} is a file, not a folder")
+    selection = Selection(top_k=top_k, min_z=min_z)
     manifest = read_manifest(root)
     summaries = validate_run(root, manifest, conditions)
     out.mkdir(parents=True, exist_ok=True)
-    selection = Selection(top_k=top_k, min_z=min_z)
     files = manifest.edge_files(root)
     loaded: dict[str, tuple[int, str]] = {}
     fc_files = []

@@ -35,10 +35,10 @@ import pyarrow.parquet as pq
 
 from fcgraph import SCHEMA_VERSION
 from fcgraph.contract import RunManifest, read_manifest
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import FcgraphError, at_least, number_in
 from fcgraph.graph.schema import apply_schema
 from fcgraph.graph.validate import validate_run
-from fcgraph.io import sha256_file
+from fcgraph.io import read_json_object, sha256_file
 
 NEURON_BATCH = 20_000
 DELETE_BATCH = 20_000
@@ -58,6 +58,12 @@ class Selection:
 
     top_k: int | None = None
     min_z: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.top_k is not None:
+            at_least(self.top_k, 1, "--top-k")
+        if self.min_z is not None:
+            number_in(self.min_z, "--min-z")
 
     def key(self) -> str:
         return f"top_k={self.top_k};min_z={self.min_z}"
@@ -408,26 +414,35 @@ ANALYSIS_NEURON_PROPS = ("group_size", "gain", "gain_lo", "gain_hi", "threshold"
                          "mi_shuffle")
 
 
-def _ingest_analysis(driver: neo4j.Driver, database: str, root: Path,
-                     manifest: RunManifest) -> bool:
-    """Put ``fcgraph analyze`` results into the graph when ``analysis/`` holds them: neuron
-    properties (ANALYSIS_NEURON_PROPS, ``analysed``), each post layer's read-out accuracies on
-    its ``:Layer`` and the findings on the ``:Run`` as flat ``finding_<n>_*`` properties.
-    Skipped when unchanged (``Run.analysis_key``). Returns whether anything was written."""
+@dataclass(frozen=True)
+class AnalysisFiles:
+    """``fcgraph analyze`` output of a run folder, read and checked before anything is written."""
+
+    key: str
+    analysis: dict[str, Any]
+    neurons: pd.DataFrame
+
+
+def read_analysis(root: Path, manifest: RunManifest) -> AnalysisFiles | None:
+    """The run's ``analysis/`` (None when it holds no analysis); :class:`FcgraphError` names a
+    damaged file or a row naming a neuron the manifest does not have."""
     folder = root / "analysis"
     table_path, json_path = folder / "neurons.parquet", folder / "analysis.json"
     if not table_path.exists() or not json_path.exists():
-        return False
+        return None
     key = f"{sha256_file(table_path)};{sha256_file(json_path)}"
-    done = _write(driver, database, "MATCH (r:Run {run_id: $run_id}) RETURN r.analysis_key AS k",
-                  run_id=manifest.run_id)[0]["k"]
-    if done == key:
-        return False
-    analysis = json.loads(json_path.read_text())
+    analysis = read_json_object(json_path, "missing")
     if analysis.get("run_id") != manifest.run_id:
         raise FcgraphError(f"{json_path}: run_id {analysis.get('run_id')!r} is not the manifest's "
                            f"{manifest.run_id!r}; rerun `fcgraph analyze`")
-    df = pd.read_parquet(table_path)
+    try:
+        df = pd.read_parquet(table_path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise FcgraphError(f"{table_path}: not a readable Parquet file "
+                           f"({str(exc).splitlines()[0]})") from None
+    missing = [c for c in ("layer", "idx") if c not in df]
+    if missing:
+        raise FcgraphError(f"{table_path}: missing column {missing[0]!r}")
     if "condition" in df:
         df = df[df["condition"] == "clean"]
     sizes = {la.name: la.n_neurons for la in manifest.layers}
@@ -436,6 +451,22 @@ def _ingest_analysis(driver: neo4j.Driver, database: str, root: Path,
     if len(bad):
         raise FcgraphError(f"{table_path}: {len(bad)} rows name neurons the manifest does not have "
                            f"(e.g. {bad['layer'].iloc[0]}/{bad['idx'].iloc[0]})")
+    return AnalysisFiles(key, analysis, df)
+
+
+def _ingest_analysis(driver: neo4j.Driver, database: str, manifest: RunManifest,
+                     files: AnalysisFiles | None) -> bool:
+    """Put ``fcgraph analyze`` results (:func:`read_analysis`) into the graph: neuron
+    properties (ANALYSIS_NEURON_PROPS, ``analysed``), each post layer's read-out accuracies on
+    its ``:Layer`` and the findings on the ``:Run`` as flat ``finding_<n>_*`` properties.
+    Skipped when unchanged (``Run.analysis_key``). Returns whether anything was written."""
+    if files is None:
+        return False
+    key, analysis, df = files.key, files.analysis, files.neurons
+    done = _write(driver, database, "MATCH (r:Run {run_id: $run_id}) RETURN r.analysis_key AS k",
+                  run_id=manifest.run_id)[0]["k"]
+    if done == key:
+        return False
     for start in range(0, len(df), NEURON_BATCH):
         part = df.iloc[start:start + NEURON_BATCH]
         rows = []
@@ -494,12 +525,12 @@ def ingest_run(driver: neo4j.Driver, run_dir: str | Path, *, database: str = "ne
     Returns one row per condition: condition, action, edges, seconds.
     """
     root = Path(run_dir)
-    if batch_size < 1:
-        raise FcgraphError("batch size must be at least 1")
-    if top_k is not None and top_k < 1:
-        raise FcgraphError("--top-k must be at least 1")
+    at_least(batch_size, 1, "--batch-size")
+    at_least(workers, 1, "--workers")
+    selection = Selection(top_k=top_k, min_z=min_z)
     manifest = read_manifest(root)
     summaries = validate_run(root, manifest, conditions)
+    analysis = read_analysis(root, manifest)
     apply_schema(driver, database)
     _ingest_structure(driver, database, manifest)
     done = _write(driver, database, "MATCH (r:Run {run_id: $run_id}) RETURN r.neurons_key AS k",
@@ -510,9 +541,8 @@ def ingest_run(driver: neo4j.Driver, run_dir: str | Path, *, database: str = "ne
         _ingest_neurons(driver, database, root, manifest, progress)
         _write(driver, database, "MATCH (r:Run {run_id: $run_id}) SET r.neurons_key = $k",
                run_id=manifest.run_id, k=neurons_key)
-    _ingest_analysis(driver, database, root, manifest)
+    _ingest_analysis(driver, database, manifest, analysis)
     ids = _node_ids(driver, database, manifest)
-    selection = Selection(top_k=top_k, min_z=min_z)
     rows = [ingest_condition(driver, root, manifest, name, database=database, replace=replace,
                              batch_size=batch_size, workers=workers, selection=selection,
                              ids=ids, progress=progress)

@@ -36,7 +36,7 @@ import neo4j
 import pandas as pd
 from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
 
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument, FcgraphError
 from fcgraph.paths import cypher_dir
 
 TYPES = ("string", "int", "float", "bool")
@@ -175,7 +175,7 @@ def get_query(name: str) -> QuerySpec:
     files = _query_files()
     if name not in files:
         available = ", ".join(files) or f"none in {cypher_dir()}"
-        raise FcgraphError(f"unknown query {name!r} (available: {available})")
+        raise BadArgument("NAME", f"unknown query {name!r} (available: {available})")
     return parse_query_file(files[name])
 
 
@@ -203,22 +203,22 @@ def query_params(name: str) -> dict[str, Param]:
 
 def _coerce(query: str, param: Param, value: Any) -> Any:
     """``value`` (a Python value or a command-line string) as ``param.type``, range-checked."""
-    where = f"query {query}: parameter {param.name!r}"
+    where, what = f"query {query}", f"parameter {param.name!r}"
     kind, is_text = param.type, isinstance(value, str)
     out: Any
     if kind == "string":
         if not is_text:
-            raise FcgraphError(f"{where} expects a string, got {value!r}")
+            raise BadArgument(where, f"{what} expects a string, got {value!r}")
         out = value
         if param.choices and out not in param.choices:
-            raise FcgraphError(f"{where} must be one of {', '.join(param.choices)} (got {out!r})")
+            raise BadArgument(where, f"{what} must be one of {', '.join(param.choices)} (got {out!r})")
         return out
     if kind == "bool":
         if isinstance(value, bool):
             return value
         if is_text and value.strip().lower() in _TRUE | _FALSE:
             return value.strip().lower() in _TRUE
-        raise FcgraphError(f"{where} expects true or false, got {value!r}")
+        raise BadArgument(where, f"{what} expects true or false, got {value!r}")
     try:
         if isinstance(value, bool):
             raise ValueError
@@ -231,12 +231,12 @@ def _coerce(query: str, param: Param, value: Any) -> Any:
             if not math.isfinite(out):
                 raise ValueError
     except (TypeError, ValueError):
-        raise FcgraphError(f"{where} expects {'an int' if kind == 'int' else 'a number'}, "
-                           f"got {value!r}") from None
+        raise BadArgument(where, f"{what} expects {'an int' if kind == 'int' else 'a number'}, "
+                                 f"got {value!r}") from None
     if param.minimum is not None and out < param.minimum:
-        raise FcgraphError(f"{where} must be >= {_num(param.minimum)} (got {out})")
+        raise BadArgument(where, f"{what} must be >= {_num(param.minimum)} (got {out})")
     if param.maximum is not None and out > param.maximum:
-        raise FcgraphError(f"{where} must be <= {_num(param.maximum)} (got {out})")
+        raise BadArgument(where, f"{what} must be <= {_num(param.maximum)} (got {out})")
     return out
 
 
@@ -250,19 +250,19 @@ def coerce_params(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
     given = {k: v for k, v in (params or {}).items() if v is not None}
     unknown = [k for k in given if k not in spec.params]
     if unknown:
-        raise FcgraphError(f"query {name} has no parameter {unknown[0]!r} "
-                           f"(parameters: {', '.join(spec.params)})")
+        raise BadArgument(f"--param {unknown[0]}", f"query {name} has no parameter {unknown[0]!r} "
+                                                   f"(parameters: {', '.join(spec.params)})")
     values: dict[str, Any] = {}
     for pname, param in spec.params.items():
         if pname in given:
             values[pname] = _coerce(name, param, given[pname])
         elif param.required:
-            raise FcgraphError(f"query {name} needs parameter {pname!r} ({param.type}"
-                               f"{': ' + param.help if param.help else ''})")
+            raise BadArgument(f"query {name}", f"needs parameter {pname!r} ({param.type}"
+                                               f"{': ' + param.help if param.help else ''})")
         else:
             values[pname] = param.default
     if spec.one_of and sum(values[n] is not None for n in spec.one_of) != 1:
-        raise FcgraphError(f"query {name} needs exactly one of {', '.join(spec.one_of)}")
+        raise BadArgument(f"query {name}", f"needs exactly one of {', '.join(spec.one_of)}")
     return values
 
 
@@ -298,6 +298,7 @@ def _explain_empty(driver: neo4j.Driver, values: dict[str, Any], database: str) 
         scopes.append((values["other_run_id"], (), ()))
         values = {**values, "_other_condition": other}
     for i, (run_id, cond_keys, layer_keys) in enumerate(scopes):
+        run_key = "run_id" if i == 0 else "other_run_id"
         if not run_id:
             continue
         rec = _read(driver, """
@@ -309,23 +310,23 @@ def _explain_empty(driver: neo4j.Driver, values: dict[str, Any], database: str) 
                    COLLECT { MATCH (x:Run) RETURN x.run_id ORDER BY x.run_id LIMIT 10 } AS runs""",
                     {"run_id": run_id}, database, None, "checking the run").records[0]
         if not rec["found"]:
-            raise FcgraphError(f"no run {run_id!r} in the graph (runs: "
-                               f"{', '.join(rec['runs']) or 'none'})")
+            raise BadArgument(f"--param {run_key}", f"no run {run_id!r} in the graph (runs: "
+                                                    f"{', '.join(rec['runs']) or 'none'})")
         keys = cond_keys if i == 0 else ("_other_condition",)
         for key in keys:
             if values.get(key) is not None and values[key] not in rec["conditions"]:
-                raise FcgraphError(f"run {run_id!r} has no condition {values[key]!r} "
-                                   f"(conditions: {', '.join(sorted(rec['conditions']))})")
+                raise BadArgument(f"--param {key.lstrip('_')}", f"run {run_id!r} has no condition "
+                                  f"{values[key]!r} (conditions: {', '.join(sorted(rec['conditions']))})")
         for key in layer_keys:
             if values.get(key) is not None and values[key] not in rec["layers"]:
-                raise FcgraphError(f"run {run_id!r} has no layer {values[key]!r} "
-                                   f"(layers: {', '.join(rec['layers'])})")
+                raise BadArgument(f"--param {key}", f"run {run_id!r} has no layer {values[key]!r} "
+                                                    f"(layers: {', '.join(rec['layers'])})")
     if values.get("uid") and values.get("run_id"):
         found = _read(driver, "MATCH (n:Neuron {uid: $uid}) RETURN n.run_id AS run_id",
                       {"uid": values["uid"]}, database, None, "checking the neuron").records
         if not found or found[0]["run_id"] != values["run_id"]:
-            raise FcgraphError(f"no neuron {values['uid']!r} in run {values['run_id']!r} "
-                               "(uids are <run_id>/<layer>/<idx>)")
+            raise BadArgument("--param uid", f"no neuron {values['uid']!r} in run {values['run_id']!r} "
+                                             "(uids are <run_id>/<layer>/<idx>)")
 
 
 def run_query(driver: neo4j.Driver, name: str, params: dict[str, Any] | None = None,

@@ -268,9 +268,9 @@ def check_password(password: str, flag: str = "--initial-password") -> str:
     """A password the user chose, refused (:class:`BadArgument`) when Neo4j or a line-based
     credentials file cannot hold it: shorter than 8 characters, or with control characters."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise BadArgument(f"{flag}: a Neo4j password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise BadArgument(flag, f"a Neo4j password needs at least {MIN_PASSWORD_LENGTH} characters")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in password):
-        raise BadArgument(f"{flag}: the password has a control character (a line break or tab)")
+        raise BadArgument(flag, "the password has a control character (a line break or tab)")
     return password
 
 
@@ -538,7 +538,7 @@ def start(
 def _check_initial_password(layout: ServerLayout, initial_password: str | None) -> None:
     stored = read_credentials(layout.credentials).get("NEO4J_PASSWORD")
     if initial_password is not None and initial_password != stored:
-        raise BadArgument(f"--initial-password: {layout.data} already holds a database with "
+        raise BadArgument("--initial-password", f"{layout.data} already holds a database with "
                           f"another password (in {layout.credentials}); it is set only when the "
                           "database is created")
 

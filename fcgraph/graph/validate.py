@@ -6,6 +6,7 @@ Every check streams the Parquet files batch by batch (bounded memory) and raises
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from fcgraph.contract import (
     OPTIONAL_NEURON_COLUMNS,
     RunManifest,
 )
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument, FcgraphError
 
 FINITE_EDGE_COLUMNS = ("value", "null_mean", "null_sd", "z")
 VALIDATION_BATCH = 1 << 20
@@ -43,7 +44,21 @@ def _open_parquet(path: Path) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise FcgraphError(f"{path}: not a readable Parquet file ({exc})") from None
+        raise FcgraphError(f"{path}: not a readable Parquet file ({str(exc).strip().splitlines()[0]})") \
+            from None
+
+
+def _batches(path: Path, pf: pq.ParquetFile) -> Iterator[pa.RecordBatch]:
+    """The file's record batches; damaged data pages raise :class:`FcgraphError` naming it."""
+    batches = pf.iter_batches(batch_size=VALIDATION_BATCH)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise FcgraphError(f"{path}: damaged Parquet data ({str(exc).splitlines()[0]})") from None
+        yield batch
 
 
 def _check_schema(path: Path, schema: pa.Schema, required: dict[str, pa.DataType],
@@ -95,7 +110,7 @@ def validate_edge_file(path: Path, manifest: RunManifest, condition: str) -> Edg
     sizes = {layer.name: layer.n_neurons for layer in manifest.layers}
     allowed = manifest.allowed_pairs()
     rows = 0
-    for batch in pf.iter_batches(batch_size=VALIDATION_BATCH):
+    for batch in _batches(path, pf):
         rows += batch.num_rows
         for name in columns:
             _no_nulls(path, batch, name)
@@ -155,7 +170,7 @@ def validate_neuron_file(path: Path, manifest: RunManifest) -> int:
     sizes = {layer.name: layer.n_neurons for layer in manifest.layers}
     conditions = {c.name for c in manifest.conditions}
     rows = 0
-    for batch in pf.iter_batches(batch_size=VALIDATION_BATCH):
+    for batch in _batches(path, pf):
         rows += batch.num_rows
         for name in columns:
             _no_nulls(path, batch, name)
@@ -188,8 +203,8 @@ def validate_run(root: Path, manifest: RunManifest,
     for name in wanted:
         if name not in files:
             listed = ", ".join(files) or "none"
-            raise FcgraphError(f"{root / 'manifest.json'}: no edge table for condition {name!r} "
-                               f"(listed: {listed})")
+            raise BadArgument("--condition", f"{root / 'manifest.json'}: no edge table for condition "
+                                             f"{name!r} (listed: {listed})")
         if known and name not in known:
             raise FcgraphError(f"{root / 'manifest.json'}: edge table for condition {name!r}, "
                                "which is not among the run's conditions")

@@ -25,7 +25,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from fcgraph.errors import FcgraphError
+from fcgraph.datasets import check_name
+from fcgraph.errors import BadArgument, FcgraphError, reading
 from fcgraph.io import atomic_write, atomic_write_text, read_json_object
 from fcgraph.models.classifier import SpikingClassifier
 from fcgraph.models.registry import ModelConfig, build_model
@@ -102,19 +103,25 @@ def read_config(folder: Path) -> CheckpointConfig:
         folder = folder.parent
     path = folder / CONFIG
     if not folder.is_dir():
-        raise FcgraphError(f"checkpoint folder {folder} does not exist")
+        raise BadArgument(str(folder), "checkpoint folder does not exist")
     data = read_json_object(path, f"missing (is {folder} a checkpoint folder written by fcgraph train?)")
     if data.get("format") != CHECKPOINT_FORMAT:
         raise FcgraphError(f"{path}: not an fcgraph checkpoint config")
     try:
-        return CheckpointConfig(path=folder, model=ModelConfig.from_json(data["model"]),
-                                dataset=str(data["dataset"]["name"]),
+        with reading(path):  # a bad value names the file (bad data), not a flag
+            model = ModelConfig.from_json(data["model"])
+            dataset = check_name(str(data["dataset"]["name"]))
+        return CheckpointConfig(path=folder, model=model, dataset=dataset,
                                 split_seed=int(data["dataset"].get("split_seed", 0)),
                                 seed=int(data.get("seed", 0)), complete=bool(data.get("complete")),
                                 training=dict(data.get("training", {})),
                                 metrics=dict(data.get("metrics", {})), raw=data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise FcgraphError(f"{path}: incomplete config ({exc!r})") from None
+    except FcgraphError:
+        raise
+    except KeyError as exc:
+        raise FcgraphError(f"{path}: incomplete config (no {exc.args[0]!r} entry)") from None
+    except (TypeError, ValueError) as exc:
+        raise FcgraphError(f"{path}: bad config ({str(exc).splitlines()[0]})") from None
 
 
 def load_checkpoint(path: Path, *,
@@ -134,5 +141,20 @@ def load_checkpoint(path: Path, *,
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise FcgraphError(f"{config.path / WEIGHTS}: does not fit the {config.model.architecture} "
-                           f"in config.json ({str(exc).splitlines()[0]})") from None
+                           f"in config.json ({_misfit(model, state, exc)})") from None
+    expected = config.raw.get("model_sha256")
+    if expected and state_dict_hash(model) != expected:
+        raise FcgraphError(f"{config.path / WEIGHTS}: corrupt (its weights' SHA-256 differs from "
+                           f"model_sha256 in {config.path / CONFIG})")
     return model.eval(), config
+
+
+def _misfit(model: nn.Module, state: dict[str, Any], exc: RuntimeError) -> str:
+    """How ``state`` fails to fit ``model``: counts of missing, unexpected and reshaped weights."""
+    want = model.state_dict()
+    groups = [("missing", [k for k in want if k not in state]),
+              ("unexpected", [k for k in state if k not in want]),
+              ("of another shape", [k for k in want if k in state and hasattr(state[k], "shape")
+                                    and tuple(state[k].shape) != tuple(want[k].shape)])]
+    parts = [f"{len(keys)} {what}, e.g. {keys[0]}" for what, keys in groups if keys]
+    return "; ".join(parts) or str(exc).splitlines()[0]

@@ -14,7 +14,7 @@ from typing import Any
 from spikingjelly.activation_based import neuron, surrogate
 from torch import nn
 
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument, choice, number_in
 
 NEURON_KINDS: dict[str, type[neuron.BaseNode]] = {
     "plif": neuron.ParametricLIFNode,
@@ -35,12 +35,14 @@ class NeuronSpec:
     surrogate_alpha: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.kind not in NEURON_KINDS:
-            raise FcgraphError(f"unknown neuron {self.kind!r}; choose one of {', '.join(NEURON_KINDS)}")
+        choice(self.kind, NEURON_KINDS, "--neuron", "neuron")
+        number_in(self.tau, "--tau")
         if self.kind != "if" and self.tau <= 1.0:
-            raise FcgraphError(f"neuron tau must be > 1 (got {self.tau})")
+            raise BadArgument("--tau", f"neuron tau must be > 1 (got {self.tau})")
+        number_in(self.v_threshold, "--v-threshold")
         if self.v_threshold <= self.v_reset:
-            raise FcgraphError(f"threshold {self.v_threshold} must exceed the reset {self.v_reset}")
+            raise BadArgument("--v-threshold", f"threshold {self.v_threshold} must exceed the reset "
+                                               f"{self.v_reset}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument, choice
 from fcgraph.models import sew, zoo
 from fcgraph.models.classifier import SpikingClassifier
 from fcgraph.models.neurons import NeuronSpec
@@ -59,15 +59,14 @@ class ModelConfig:
     std: tuple[float, ...] = (0.5, 0.5, 0.5)
 
     def __post_init__(self) -> None:
-        if self.architecture not in ARCHITECTURES:
-            raise FcgraphError(f"unknown model {self.architecture!r}; choose one of "
-                               f"{', '.join(ARCHITECTURES)}")
+        check_architecture(self.architecture)
         if self.T < 1:
-            raise FcgraphError(f"T must be at least 1 (got {self.T})")
+            raise BadArgument("--T", f"T must be at least 1 (got {self.T})")
         if self.num_classes < 2:
-            raise FcgraphError(f"a classifier needs at least 2 classes (got {self.num_classes})")
+            raise BadArgument("num_classes", f"a classifier needs at least 2 classes "
+                                             f"(got {self.num_classes})")
         if len(self.mean) != self.in_channels or len(self.std) != self.in_channels:
-            raise FcgraphError("mean and std need one value per input channel")
+            raise BadArgument("mean, std", "need one value per input channel")
 
     def to_json(self) -> dict[str, Any]:
         return {"architecture": self.architecture, "num_classes": self.num_classes, "T": self.T,
@@ -76,15 +75,17 @@ class ModelConfig:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelConfig:
-        try:
-            return cls(architecture=str(data["architecture"]), num_classes=int(data["num_classes"]),
-                       T=int(data["T"]), neuron=NeuronSpec.from_json(data.get("neuron", {})),
-                       in_channels=int(data.get("in_channels", 3)),
-                       image_size=int(data.get("image_size", 32)),
-                       mean=tuple(float(v) for v in data["mean"]),
-                       std=tuple(float(v) for v in data["std"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise FcgraphError(f"bad model config ({exc!r})") from None
+        """The config stored as ``data``: KeyError, TypeError or ValueError when a field is
+        missing or malformed, :class:`BadArgument` for a value no model can have."""
+        return cls(architecture=str(data["architecture"]), num_classes=int(data["num_classes"]),
+                   T=int(data["T"]), neuron=NeuronSpec.from_json(data.get("neuron", {})),
+                   in_channels=int(data.get("in_channels", 3)), image_size=int(data.get("image_size", 32)),
+                   mean=tuple(float(v) for v in data["mean"]), std=tuple(float(v) for v in data["std"]))
+
+
+def check_architecture(name: str) -> str:
+    """``name`` if it is an architecture of :data:`ARCHITECTURES`, else :class:`BadArgument`."""
+    return choice(name, ARCHITECTURES, "--model", "model")
 
 
 def build_model(config: ModelConfig, seed: int | None = None) -> SpikingClassifier:

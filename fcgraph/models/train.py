@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from fcgraph.datasets import ImageData, load_dataset
-from fcgraph.errors import FcgraphError
+from fcgraph.datasets import ImageData, check_name, load_dataset
+from fcgraph.errors import BadArgument, FcgraphError, at_least, number_in
 from fcgraph.io import atomic_write_text
 from fcgraph.models.checkpoint import (
     CHECKPOINT_FORMAT,
@@ -36,7 +36,7 @@ from fcgraph.models.checkpoint import (
 )
 from fcgraph.models.classifier import SpikingClassifier
 from fcgraph.models.neurons import NeuronSpec
-from fcgraph.models.registry import ModelConfig, build_model
+from fcgraph.models.registry import ModelConfig, build_model, check_architecture
 
 #: on_batch(epoch, batches_done, n_batches, running_loss, running_accuracy)
 BatchCallback = Callable[[int, int, int, float, float], None]
@@ -65,8 +65,16 @@ class TrainConfig:
     test_limit: int | None = None
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise FcgraphError("epochs and batch size must be >= 1 and the learning rate > 0")
+        check_architecture(self.architecture)
+        check_name(self.dataset)
+        at_least(self.epochs, 1, "--epochs")
+        at_least(self.batch_size, 1, "--batch-size")
+        at_least(self.T, 1, "--T")
+        number_in(self.lr, "--lr", 0, open_low=True)
+        number_in(self.weight_decay, "--weight-decay", 0)
+        for flag, limit in (("--train-limit", self.train_limit), ("--test-limit", self.test_limit)):
+            if limit is not None:
+                at_least(limit, 1, flag)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -113,6 +121,8 @@ def train(config: TrainConfig, out: Path, *, data_root: Path | None = None, down
           on_epoch: EpochCallback | None = None) -> dict[str, Any]:
     """Train ``config`` into checkpoint folder ``out`` (resuming it if interrupted); returns config.json."""
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise BadArgument("--out", f"{out} is a file, not a folder")
     train_data = load_dataset(config.dataset, "train", data_root=data_root,
                               split_seed=config.split_seed, download=download)
     test_data = load_dataset(config.dataset, "test", data_root=data_root,

@@ -49,13 +49,15 @@ from spikingjelly.activation_based import neuron
 from torch import nn
 
 from fcgraph.contract import ConditionInfo, parse_condition
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument, FcgraphError
 from fcgraph.models.classifier import SpikingClassifier
 
 KINDS = ("clean", "uniform", "gaussian", "fgsm", "pgd", "permute", "untrained")
 PERMUTE_SCHEMES = ("layer", "unit")
 #: Images per batch when the ``untrained`` condition recalibrates BatchNorm.
 CALIBRATION_BATCH = 64
+#: The flag that names conditions, in every command.
+FLAG = "--condition"
 _USAGE = ("clean, uniform:A, gaussian:S, fgsm:E, pgd:E:STEPS, permute:layer, permute:unit, "
           "untrained")
 
@@ -98,12 +100,16 @@ class Condition:
 
 
 def parse(name: str) -> Condition:
-    """Check and parse a condition name; :class:`FcgraphError` says what is wrong, in one line."""
-    info = parse_condition(name.strip())
-    kind, parts = info.kind, info.name.split(":")[1:]
+    """Check and parse a condition name; :class:`BadArgument` says what is wrong, in one line."""
 
-    def bad(why: str) -> FcgraphError:
-        return FcgraphError(f"bad condition {name!r}: {why} (conditions: {_USAGE})")
+    def bad(why: str) -> BadArgument:
+        return BadArgument(FLAG, f"bad condition {name!r}: {why} (conditions: {_USAGE})")
+
+    try:
+        info = parse_condition(name.strip())
+    except FcgraphError:
+        raise bad("expected kind[:level[:...]]") from None
+    kind, parts = info.kind, info.name.split(":")[1:]
 
     if kind not in KINDS:
         raise bad(f"unknown kind {kind!r}")
@@ -136,11 +142,11 @@ def parse_all(names: Iterable[str]) -> list[Condition]:
     """Parse every name; duplicates and an empty list are errors."""
     parsed = [parse(n) for n in names]
     if not parsed:
-        raise FcgraphError("no condition given (e.g. --condition clean)")
+        raise BadArgument(FLAG, "no condition given (e.g. --condition clean)")
     seen: set[str] = set()
     for c in parsed:
         if c.name in seen:
-            raise FcgraphError(f"condition {c.name!r} given twice")
+            raise BadArgument(FLAG, f"condition {c.name!r} given twice")
         seen.add(c.name)
     return parsed
 

@@ -7,13 +7,14 @@ raises :class:`FcgraphError` naming it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fcgraph.contract import LayerInfo, RunManifest, read_manifest
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument, FcgraphError
 from fcgraph.fc.spikes import SpikeMatrix
 from fcgraph.io import sha256_file
 from fcgraph.record.manifest import RECORDING_FORMAT
@@ -42,13 +43,13 @@ class Recording:
         self._verified: set[Path] = set()
         self.layers: list[LayerInfo] = list(self.manifest.layers)
         self.conditions: list[str] = [c.name for c in self.manifest.conditions]
-        if not isinstance(self.manifest.T, int) or not isinstance(self.manifest.n_images, int):
-            raise FcgraphError(f"{where}: T and n_images must be integers")
+        if not all(isinstance(v, int) and v >= 1 for v in (self.manifest.T, self.manifest.n_images)):
+            raise FcgraphError(f"{where}: T and n_images must be positive integers")
         self.T: int = self.manifest.T
         self.n_images: int = self.manifest.n_images
         self.L = self.T * self.n_images
         for name in self.conditions:
-            if name not in rec.get("conditions", {}):
+            if not isinstance(rec.get("conditions"), dict) or name not in rec["conditions"]:
                 raise FcgraphError(f"{where}: condition {name!r} has no files listed")
             for layer in self.layers:
                 self._file(self._layer_entry(name, layer.name), read=False)
@@ -119,10 +120,12 @@ class Recording:
         """Path of the ``.bits`` file of ``condition`` / ``layer``."""
         return self.path / self._layer_entry(condition, layer)["path"]
 
-    def verify_all(self) -> None:
-        """Hash every file now; :class:`FcgraphError` names the first bad one."""
+    def verify_all(self, conditions: Iterable[str] | None = None) -> None:
+        """Hash now the labels and every file of ``conditions`` (default: all), so that a
+        command refuses a damaged recording before it writes anything; :class:`FcgraphError`
+        names the first bad file. Files already hashed are not read again."""
         self._check_hash(self._file(self._rec["labels"]), self._rec["labels"])
-        for condition in self.conditions:
+        for condition in self.conditions if conditions is None else conditions:
             entry = self.condition_info(condition)
             self._check_hash(self._file(entry["predictions"]), entry["predictions"])
             for layer in self.layers:
@@ -133,18 +136,25 @@ class Recording:
 
     def _layer_entry(self, condition: str, layer: str) -> dict[str, Any]:
         self.layer(layer)
-        entry = self.condition_info(condition)["layers"].get(layer)
-        if not entry:
+        info = self.condition_info(condition)
+        files = info.get("layers") if isinstance(info, dict) else None
+        entry = files.get(layer) if isinstance(files, dict) else None
+        if not isinstance(entry, dict):
             raise FcgraphError(f"{self.path / 'manifest.json'}: no file for {condition}/{layer}")
         return entry
 
     def _file(self, entry: dict[str, Any], *, read: bool = True) -> Path:
         """The entry's path, checked to exist with the recorded size (and its hash when ``read``)."""
-        path = self.path / entry["path"]
+        try:
+            path, expected = self.path / str(entry["path"]), int(entry["bytes"])
+            str(entry["sha256"])
+        except (KeyError, TypeError, ValueError):
+            raise FcgraphError(f"{self.path / 'manifest.json'}: a file entry lacks its path, bytes "
+                               "or sha256") from None
         if not path.exists():
             raise FcgraphError(f"{path}: missing")
         size = path.stat().st_size
-        if size != int(entry["bytes"]):
+        if size != expected:
             raise FcgraphError(f"{path}: truncated or damaged ({size} bytes, expected {entry['bytes']})")
         if read and self.verify:
             self._check_hash(path, entry)
@@ -154,7 +164,8 @@ class Recording:
         if path in self._verified:
             return
         if sha256_file(path) != entry["sha256"]:
-            raise FcgraphError(f"{path}: corrupt (SHA-256 differs from the manifest)")
+            raise FcgraphError(f"{path}: corrupt (SHA-256 differs from the one in "
+                               f"{self.path / 'manifest.json'})")
         self._verified.add(path)
 
     def _load_array(self, entry: dict[str, Any]) -> np.ndarray:
@@ -172,5 +183,5 @@ def open_recording(path: Path | str, *, verify: bool = True) -> Recording:
     """Open the recording folder ``path`` (see :mod:`fcgraph.record.layout` for its files)."""
     path = Path(path)
     if not path.is_dir():
-        raise FcgraphError(f"recording folder {path} does not exist")
+        raise BadArgument(str(path), "recording folder does not exist")
     return Recording(path, verify=verify)

@@ -26,7 +26,7 @@ from spikingjelly.activation_based import monitor, neuron
 
 from fcgraph.contract import MANIFEST, RunManifest
 from fcgraph.datasets import load_dataset
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument, FcgraphError, at_least
 from fcgraph.io import atomic_write_text
 from fcgraph.models.checkpoint import load_checkpoint, state_dict_hash
 from fcgraph.models.classifier import SpikingClassifier
@@ -79,12 +79,12 @@ def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
     """
     parsed = parse_all(conditions)
     if run_id is not None and safe_run_id(run_id) != run_id:
-        raise FcgraphError(f"bad --run-id {run_id!r}: use letters, digits, _ . - (starting with a "
-                           "letter or digit)")
-    if n_images < 1:
-        raise FcgraphError(f"--n-images must be at least 1 (got {n_images})")
-    if batch_size < 1:
-        raise FcgraphError(f"--batch-size must be at least 1 (got {batch_size})")
+        raise BadArgument("--run-id", f"bad --run-id {run_id!r}: use letters, digits, _ . - "
+                                      "(starting with a letter or digit)")
+    at_least(n_images, 1, "--n-images")
+    at_least(batch_size, 1, "--batch-size")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise BadArgument("--out", f"{out} is a file, not a folder")
     setup = _prepare(Path(checkpoint), Path(out), n_images, dataset, split, data_root, download,
                      batch_size, seed, overwrite)
     report = progress or (lambda task, done, total: None)
@@ -102,10 +102,11 @@ def _prepare(checkpoint: Path, root: Path, n_images: int, dataset: str | None, s
     split_seed = config.split_seed if name == config.dataset else 0
     data = load_dataset(name, split, data_root=data_root, split_seed=split_seed, download=download)
     if n_images > len(data):
-        raise FcgraphError(f"{name} {split} has {len(data)} images; --n-images {n_images} is too many")
+        raise BadArgument("--n-images", f"{n_images} is too many: {name} {split} has {len(data)} "
+                                         "images")
     if data.num_classes > config.model.num_classes:
-        raise FcgraphError(f"{name} has {data.num_classes} classes but the model only "
-                           f"{config.model.num_classes}")
+        raise BadArgument("--dataset", f"{name} has {data.num_classes} classes but the model only "
+                                       f"{config.model.num_classes}")
     data = data.first(n_images)
     T = config.model.T
     multiple = layout.chunk_multiple(T)
@@ -123,8 +124,6 @@ def _prepare(checkpoint: Path, root: Path, n_images: int, dataset: str | None, s
 def _claim_folder(root: Path, plan: dict[str, Any], overwrite: bool) -> None:
     """Create ``root`` for this plan, or check that it holds the same recording (to resume)."""
     plan_path = root / layout.STATE / layout.PLAN
-    if root.exists() and not root.is_dir():
-        raise FcgraphError(f"{root} is a file, not a folder; choose another --out")
     if plan_path.exists():
         try:
             old = json.loads(plan_path.read_text())

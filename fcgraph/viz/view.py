@@ -27,7 +27,7 @@ from typing import Any
 
 import neo4j
 
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument
 from fcgraph.graph import queries
 from fcgraph.io import atomic_write_text
 from fcgraph.paths import RESOURCES_DIR
@@ -55,7 +55,7 @@ def _read(driver: neo4j.Driver, database: str, query: str, **params: Any) -> lis
 
 def _check_scope(driver: neo4j.Driver, database: str, run_id: str, conditions: Sequence[str],
                  uids: Sequence[str] = (), layers: Sequence[str] = ()) -> None:
-    """Raise :class:`FcgraphError` naming the first run / condition / neuron / layer not found."""
+    """Raise :class:`BadArgument` naming the first run / condition / neuron / layer not found."""
     rec = _read(driver, database, """
         OPTIONAL MATCH (r:Run {run_id: $run_id})
         CALL (r) {
@@ -68,18 +68,19 @@ def _check_scope(driver: neo4j.Driver, database: str, run_id: str, conditions: S
         RETURN r IS NOT NULL AS run, conds, layers, found""",
                 run_id=run_id, uids=list(uids))[0]
     if not rec["run"]:
-        raise FcgraphError(f"run {run_id!r} is not in the graph")
+        raise BadArgument("RUN_ID", f"run {run_id!r} is not in the graph")
     for name in conditions:
         if name not in rec["conds"]:
-            raise FcgraphError(f"run {run_id!r} has no condition {name!r} "
-                               f"(it has: {', '.join(sorted(rec['conds'])) or 'none'})")
+            raise BadArgument("--condition", f"run {run_id!r} has no condition {name!r} "
+                                             f"(it has: {', '.join(sorted(rec['conds'])) or 'none'})")
     for uid in uids:
         if uid not in rec["found"]:
-            raise FcgraphError(f"no neuron {uid!r} in run {run_id!r} (uids are <run_id>/<layer>/<idx>)")
+            raise BadArgument("UID", f"no neuron {uid!r} in run {run_id!r} (uids are "
+                                     "<run_id>/<layer>/<idx>)")
     for layer in layers:
         if layer not in rec["layers"]:
-            raise FcgraphError(f"run {run_id!r} has no layer {layer!r} "
-                               f"(it has: {', '.join(rec['layers'])})")
+            raise BadArgument("LAYER", f"run {run_id!r} has no layer {layer!r} "
+                                       f"(it has: {', '.join(rec['layers'])})")
 
 
 def _add_nodes(driver: neo4j.Driver, database: str, graph: Subgraph) -> None:
