@@ -1,7 +1,8 @@
-"""Where fcgraph keeps its files: the state folder and the repository's cypher/ library."""
+"""Where fcgraph keeps its files: the state folder, and the cypher/ library it ships."""
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from pathlib import Path
 
@@ -10,9 +11,11 @@ RESOURCES_DIR = PACKAGE_DIR / "resources"
 
 
 def cypher_dir() -> Path:
-    """The named-query library: ``cypher/`` beside the package (``FCGRAPH_CYPHER_DIR`` overrides)."""
+    """The named-query library, schema, Browser style and Bloom perspective: the repository's
+    ``cypher/`` folder, which the package ships as ``fcgraph.cypher`` (``FCGRAPH_CYPHER_DIR``
+    overrides)."""
     override = os.environ.get("FCGRAPH_CYPHER_DIR")
-    return Path(override) if override else PACKAGE_DIR.parent / "cypher"
+    return Path(override) if override else Path(str(importlib.resources.files("fcgraph.cypher")))
 
 
 def state_dir(override: str | os.PathLike[str] | None = None) -> Path:
