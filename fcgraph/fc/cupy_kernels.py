@@ -13,7 +13,7 @@ bounds-checked), and ``tests/test_fc_nvrtc.py`` compiles the kernels with NVRTC;
   rolled copy is made. 0/1 inputs are exact in TF32 and the accumulation is float32, so counts
   are exact while k < 2**24 bins.
 - :func:`shifted_counts`: the counts of ``pre`` against ``numpy.roll(post, s, axis=1)`` as two
-  such products on split column ranges (DESIGN.md), the second accumulated with beta = 1.
+  such products on split column ranges (docs/design.md), the second accumulated with beta = 1.
 - :func:`counts_int8`: the same counts through INT8 tensor cores (``CUDA_R_8I`` inputs,
   ``CUDA_R_32I`` output, ``CUBLAS_COMPUTE_32I``), rows padded to a multiple of 4 bytes.
 - :func:`popcount_counts`: counts from bit-packed trains (uint64 words, bit t of word w is

@@ -1,6 +1,6 @@
 """Significant functional edges between two layers, tile by tile, with a report of every pair.
 
-The rule (DESIGN.md): a pair (pre i, post j) is *tested* when both neurons have at least
+The rule (docs/design.md): a pair (pre i, post j) is *tested* when both neurons have at least
 ``min_spikes`` spikes. A tested pair is an edge when its measure is finite, its null SD is
 positive, its z is finite and z >= the threshold, where z = (C - null mean) / null SD is that
 of the cofiring count C (the measure of the observed trains is reported as ``value``). With

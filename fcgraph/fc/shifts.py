@@ -3,7 +3,7 @@
 A shift s rolls every post train by the same s bins (``numpy.roll(post, s, axis=1)``), which
 keeps each train's spike count and temporal structure and breaks only the alignment with the
 pre layer. Whole-image shifts (multiples of T) also keep the within-image phase that all
-neurons share; other offsets misalign it and bias z upward (DESIGN.md).
+neurons share; other offsets misalign it and bias z upward (docs/design.md).
 
 Statistics over the shift set are the mean and the sample SD (``ddof=1``) of each pair's
 cofiring count (or measure) across shifts.

@@ -1,6 +1,6 @@
 """Spiking ResNets (multi-step, direct encoding), their training and checkpoint folders.
 
-Architectures (all for 32x32 images): ``sew-small`` (the DESIGN.md prototype), ``sew-resnet18``
+Architectures (all for 32x32 images): ``sew-small`` (the prototype of docs/design.md), ``sew-resnet18``
 and ``spiking-resnet18`` (spikingjelly's zoo with a CIFAR stem), and ``tiny`` (for tests).
 Neurons: ``plif`` (default), ``lif``, ``if`` (:class:`NeuronSpec`).
 """

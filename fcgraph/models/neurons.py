@@ -1,6 +1,6 @@
 """Spiking neuron choices: parametric LIF (default), LIF and IF from spikingjelly 2.0.
 
-Defaults follow DESIGN.md: initial tau 2.0, threshold 1.0, hard reset to 0, detached reset,
+Defaults follow docs/design.md: initial tau 2.0, threshold 1.0, hard reset to 0, detached reset,
 ATan surrogate gradient with alpha 2. Every neuron runs in multi-step mode: input and output
 are ``[T, N, ...]`` tensors, the output a 0/1 float spike tensor of the same shape.
 """
