@@ -117,7 +117,7 @@ class SEWNet(nn.Module):
 
 
 def sew_small(num_classes: int, make_neuron: Callable[[], nn.Module], in_channels: int = 3) -> SEWNet:
-    """The prototype of docs/design.md: stem 8, stages 8/16/32 (strides 1, 2, 2), pool 4x4, dense 1024, 1024."""
+    """sew-small (docs/design.md): stem 8, stages 8/16/32 (strides 1, 2, 2), pool 4x4, dense 1024, 1024."""
     return SEWNet(stem=8, widths=(8, 16, 32), strides=(1, 2, 2), blocks=1, pool=4, dense=(1024, 1024),
                   num_classes=num_classes, make_neuron=make_neuron, in_channels=in_channels)
 
