@@ -12,6 +12,8 @@
 // Neuron "<run_id>/<layer>/<idx>". An FC edge is live when r.gen = the gen of its Condition.
 // (:IngestBatch {uid, load}) nodes exist only while a load is in progress: one per committed
 // batch, so a killed ingest resumes after the batches it finished.
+// (:IngestLock {run}) is never committed: an ingest or delete of a run holds a write lock on it
+// in an open transaction (unique, so a second ingest of the run waits; see graph/ingest.py).
 // Relationship indexes slow every edge write, so there is one (FC.condition): queries start
 // from indexed Neuron / Condition nodes and traverse.
 
@@ -26,3 +28,4 @@ CREATE INDEX neuron_run_layer_idx IF NOT EXISTS FOR (n:Neuron) ON (n.run_id, n.l
 CREATE INDEX fc_condition IF NOT EXISTS FOR ()-[r:FC]-() ON (r.condition);
 CREATE CONSTRAINT ingest_batch_uid IF NOT EXISTS FOR (b:IngestBatch) REQUIRE b.uid IS UNIQUE;
 CREATE INDEX ingest_batch_load IF NOT EXISTS FOR (b:IngestBatch) ON (b.load);
+CREATE CONSTRAINT ingest_lock_run IF NOT EXISTS FOR (l:IngestLock) REQUIRE l.run IS UNIQUE;

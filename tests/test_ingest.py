@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -22,30 +21,9 @@ import pytest
 from fcgraph.errors import FcgraphError
 from fcgraph.graph.ingest import delete_run, ingest_run, list_runs
 from fcgraph.synthetic import make_synthetic_run
+from tests.conftest import graph_dump  # noqa: F401 (tests/test_server.py imports it from here)
 
 SMALL = (("a", (2, 4, 4)), ("b", (4, 2, 2)), ("c", (12,)), ("d", (6,)))
-
-
-def graph_dump(driver: neo4j.Driver, run_id: str) -> dict[str, list]:
-    """Every node and live edge of a run, as sorted plain values (gen excluded)."""
-    nodes = driver.execute_query(
-        "MATCH (n) WHERE n.run_id = $run_id AND NOT n:IngestBatch "
-        "RETURN labels(n) AS labels, properties(n) AS props", run_id=run_id).records
-    node_rows = sorted(json.dumps([r["labels"], {k: v for k, v in r["props"].items()
-                                                 if k not in ("gen", "max_gen", "created_at",
-                                                              "loaded_at")}],
-                                  sort_keys=True, default=str) for r in nodes)
-    edges = driver.execute_query(
-        "MATCH (a:Neuron {run_id: $run_id})-[r:FC]->(b) "
-        "RETURN a.uid AS a, b.uid AS b, properties(r) AS props", run_id=run_id).records
-    edge_rows = sorted(json.dumps([r["a"], r["b"], {k: v for k, v in r["props"].items()
-                                                    if k != "gen"}], sort_keys=True)
-                       for r in edges)
-    structure = driver.execute_query(
-        "MATCH (x {run_id: $run_id})-[r:HAS_LAYER|FEEDS|HAS_CONDITION]->(y) "
-        "RETURN x.uid AS x, type(r) AS t, y.uid AS y", run_id=run_id).records
-    return {"nodes": node_rows, "edges": edge_rows,
-            "structure": sorted((str(r["x"]), r["t"], r["y"]) for r in structure)}
 
 
 def live_edge_count(driver: neo4j.Driver, run_id: str, condition: str) -> int:

@@ -18,13 +18,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from fcgraph.io import atomic_write  # noqa: E402
+
 
 def _save(fig: Any, folder: Path, name: str) -> list[str]:
-    folder.mkdir(parents=True, exist_ok=True)
     out = []
     for ext in ("png", "svg"):
-        path = folder / f"{name}.{ext}"
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        atomic_write(folder / f"{name}.{ext}",
+                     lambda fh, ext=ext: fig.savefig(fh, format=ext, dpi=110, bbox_inches="tight"))
         out.append(f"figures/{name}.{ext}")
     plt.close(fig)
     return out

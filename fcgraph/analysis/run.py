@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fcgraph import faults
 from fcgraph.analysis import decoding
 from fcgraph.analysis.events import event_summary
 from fcgraph.analysis.groups import Groups, read_pair_edges, size_distribution
@@ -42,7 +43,7 @@ from fcgraph.analysis.perturbations import compare_edges
 from fcgraph.contract import condition_slug
 from fcgraph.errors import BadArgument, FcgraphError, at_least, number_in
 from fcgraph.fc.spikes import unpack
-from fcgraph.io import atomic_write, atomic_write_text
+from fcgraph.io import atomic_write, atomic_write_text, remove_stale_temps, sha256_file, writing_into
 
 ANALYSIS_DIR = "analysis"
 PARTS = ".parts"
@@ -106,11 +107,6 @@ def analysis_dir(root: Path) -> Path:
 
 def _key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
-
-
-def _file_stamp(path: Path) -> list[int]:
-    st = path.stat()
-    return [st.st_size, st.st_mtime_ns]
 
 
 def _jsonable(value: Any) -> Any:
@@ -282,11 +278,19 @@ def analyze_run(recording: Path | str, config: AnalysisConfig = AnalysisConfig()
                 figures: bool = True) -> dict[str, Any]:
     """Analyse a recording whose edges were computed (``fcgraph fc``); write and return the
     ``analysis.json`` content (see :mod:`fcgraph.analysis` for its layout)."""
-    from fcgraph.analysis import findings as findings_mod
     from fcgraph.record import open_recording
 
-    t0 = time.perf_counter()
     rec = open_recording(recording, verify=False)
+    with writing_into(rec.path):
+        return _analyze(rec, config, progress, restart, figures)
+
+
+def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, restart: bool,
+             figures: bool) -> dict[str, Any]:
+    """:func:`analyze_run` of an opened recording."""
+    from fcgraph.analysis import findings as findings_mod
+
+    t0 = time.perf_counter()
     root = rec.path
     edge_files = rec.manifest.edge_files(root)
     if "clean" not in edge_files:
@@ -306,6 +310,7 @@ def analyze_run(recording: Path | str, config: AnalysisConfig = AnalysisConfig()
                                              f"conditions: {', '.join(rec.conditions)}")
     _check_inputs(rec, wanted, edge_files)
     out_dir = analysis_dir(root)
+    remove_stale_temps(out_dir)
     parts = out_dir / PARTS
     if restart and parts.exists():
         for p in sorted(parts.rglob("*.json")):
@@ -315,8 +320,10 @@ def analyze_run(recording: Path | str, config: AnalysisConfig = AnalysisConfig()
     done = 0
     if progress:
         progress("analysis", 0, total)
-    spike_stamps = {c: {la.name: _file_stamp(rec.spike_file(c, la.name)) for la in rec.layers}
-                    for c in wanted}
+    # a part's key names its inputs by content, so finished parts survive a copy of the folder
+    spike_hashes = {c: {la.name: rec.condition_info(c)["layers"][la.name]["sha256"]
+                        for la in rec.layers} for c in wanted}
+    edge_hashes = {c: sha256_file(edge_files[c]) for c in wanted if c in edge_files}
     layers_out, cond_out = [], {c: [] for c in wanted}
     neuron_frames = []
     for k_pair, (pre, post) in enumerate(pairs):
@@ -331,10 +338,9 @@ def analyze_run(recording: Path | str, config: AnalysisConfig = AnalysisConfig()
         for condition in wanted:
             part = parts / condition_slug(condition) / f"{k_pair}.json"
             edge_path = edge_files.get(condition)
-            key = _key(config.to_json(), condition, pre, post, spike_stamps[condition][pre],
-                       spike_stamps[condition][post], spike_stamps["clean"][post],
-                       _file_stamp(edge_files["clean"]),
-                       _file_stamp(edge_path) if edge_path else None)
+            key = _key(config.to_json(), condition, pre, post, spike_hashes[condition][pre],
+                       spike_hashes[condition][post], spike_hashes["clean"][post],
+                       edge_hashes["clean"], edge_hashes.get(condition))
             result = None
             if part.exists():
                 try:
@@ -348,6 +354,7 @@ def analyze_run(recording: Path | str, config: AnalysisConfig = AnalysisConfig()
                                        _n_pairs(rec.manifest, condition, pre, post, "pairs"))
                 result["key"] = key
                 _write_json(part, result)
+                faults.checkpoint("analyze.part")
                 result = json.loads(part.read_text())
             done += 1
             if progress:

@@ -16,6 +16,7 @@ from fcgraph.cli.common import (
     UserOption,
     connection,
     console,
+    err_console,
     handle_errors,
 )
 from fcgraph.cli.progress import task_progress
@@ -62,7 +63,7 @@ def ingest_cmd(
     with session_driver(conn) as driver, task_progress(progress) as update:
         result = ingest_run(driver, run_dir, database=conn.database, conditions=condition,
                             replace=replace, batch_size=batch_size, workers=workers, top_k=top_k,
-                            min_z=min_z, progress=update)
+                            min_z=min_z, progress=update, waiting=err_console.print)
     table = Table("condition", "action", "edges", "seconds", title=f"ingested {run_dir}")
     for row in result.itertuples(index=False):
         table.add_row(row.condition, row.action, f"{row.edges:,}", f"{row.seconds:.1f}")

@@ -47,16 +47,21 @@ def record_cmd(
     download: Annotated[bool, typer.Option(help="Download a missing torchvision dataset.")] = True,
     overwrite: Annotated[bool, typer.Option(help="Replace a recording with other settings in --out.")
                          ] = False,
+    flush_bytes: Annotated[int | None, typer.Option(
+        min=1, help="Bytes of packed spikes held in memory between writes (default 16 MiB); a kill "
+                    "loses at most the images held.")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Record every spiking layer's spikes under each condition (resumes after a kill)."""
     from fcgraph.record import open_recording, parse_all, record
+    from fcgraph.record.recorder import FLUSH_BYTES
 
     parse_all(condition)  # one-line errors before the model or data are loaded
     with task_progress(progress) as update:
         record(model, out, condition, n_images, dataset=dataset, split=split, data_root=data_root,
                download=download, batch_size=batch_size, seed=seed, run_id=run_id, overwrite=overwrite,
-               command=shlex.join(["fcgraph", *sys.argv[1:]]), progress=update)
+               command=shlex.join(["fcgraph", *sys.argv[1:]]), flush_bytes=flush_bytes or FLUSH_BYTES,
+               progress=update)
     console.print(condition_table(open_recording(out, verify=False)))
 
 

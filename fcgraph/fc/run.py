@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fcgraph import faults
 from fcgraph.errors import BadArgument, FcgraphError, at_least
 from fcgraph.fc.backend import Backend, get_backend
 from fcgraph.fc.calibration import calibrate as calibrate_pair
@@ -381,6 +382,7 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
         _close_dense(dense)
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     summary.update(_spike_hashes(rec, condition, pre, post))
+    faults.checkpoint("fc.pair")
     _write_json(json_path, summary)
     return summary
 
@@ -391,12 +393,15 @@ def _finite(value: float | None) -> float | None:
 
 def _open_dense(lay: _Layout, condition: str, pre: str, post: str, n_pre: int,
                 n_post: int) -> dict[str, Any]:
+    from fcgraph.io import preallocate
+
     d = lay.dense_dir(condition)
     d.mkdir(parents=True, exist_ok=True)
     out = {}
     for key, dtype in DENSE_KEYS.items():
         tmp = d / f".{pre}__{post}.{key}.npy.tmp"
         out[key] = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(n_pre, n_post))
+        preallocate(tmp, tmp.stat().st_size, keep=True)  # a full disk: ENOSPC now, not SIGBUS later
     return out
 
 
@@ -437,8 +442,14 @@ def _assemble(lay: _Layout, condition: str, n_pairs: int) -> None:
 
     atomic_write(lay.root / lay.edges_rel(condition), write)
     _write_json(lay.done(condition), {"edges": rows, "file": lay.edges_rel(condition)})
-    for path in parts:
-        path.unlink(missing_ok=True)
+    faults.checkpoint("fc.assembled")
+    _remove_part_tables(lay, condition, n_pairs)
+
+
+def _remove_part_tables(lay: _Layout, condition: str, n_pairs: int) -> None:
+    """Remove an assembled condition's part tables (their JSON summaries stay)."""
+    for k in range(n_pairs):
+        lay.part(condition, k)[0].unlink(missing_ok=True)
 
 
 def _write_neurons(rec: Recording, lay: _Layout, conditions: list[str]) -> None:
@@ -513,8 +524,7 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
     negative_tail, significant, edges), nominal_rate, candidates, backend, seconds, resumed
     (True when read from an earlier run) and, with calibrate, false_edge_rate.
     """
-    import pandas as pd
-
+    from fcgraph.io import writing_into
     from fcgraph.record.reader import open_recording
 
     if params is None:
@@ -524,6 +534,17 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
     at_least(tile, 1, "--tile")
     be = get_backend(backend)
     rec = open_recording(recording)
+    with writing_into(rec.path):
+        return _compute(rec, conditions, params, be, tile, restart, progress, after_pair)
+
+
+def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be: Backend, tile: int,
+             restart: bool, progress: ProgressFn | None, after_pair: PairHook | None) -> pd.DataFrame:
+    """:func:`compute_run` once its arguments are checked and the recording opened."""
+    import pandas as pd
+
+    from fcgraph.io import remove_stale_temps
+
     chosen = list(rec.conditions) if not conditions else list(dict.fromkeys(conditions))
     unknown = [c for c in chosen if c not in rec.conditions]
     if unknown:
@@ -543,6 +564,7 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
         finished = _finished_pairs(lay, rec, chosen, pairs)
     # every spike file read below is hashed before anything is written
     rec.verify_all([c for c in rec.conditions if c in chosen or (lay.done(c).exists() and not restart)])
+    remove_stale_temps(rec.path)  # the temp files of writers that were killed
     if restart:
         _restart(lay)
     if not lay.plan.exists():
@@ -575,7 +597,9 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
             if params.calibrate:
                 row["false_edge_rate"] = (summary.get("calibration") or {}).get("false_edge_rate")
             rows.append(row)
-        if not assembled:
+        if assembled:  # a run killed while removing the part tables leaves some
+            _remove_part_tables(lay, condition, len(pairs))
+        else:
             _assemble(lay, condition, len(pairs))
 
     done = [c for c in rec.conditions if lay.done(c).exists()

@@ -14,14 +14,18 @@ How the guarantees are kept:
 - **Atomic replace**: new edges are written under a new ``gen`` that no query sees (queries
   filter ``r.gen = c.gen``); one small transaction then switches ``c.gen``; the old
   generation's edges are deleted afterwards in batches (also resumed by any later ingest).
+- **One at a time**: an ingest (or delete) of a run holds the run's lock (:func:`run_lock`);
+  a second ingest of the same run waits for it, then finds its work done.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fcgraph import SCHEMA_VERSION
+from fcgraph import SCHEMA_VERSION, faults
 from fcgraph.contract import RunManifest, read_manifest
 from fcgraph.errors import FcgraphError, at_least, number_in
 from fcgraph.graph.schema import apply_schema
@@ -96,6 +100,34 @@ def run_properties(manifest: RunManifest) -> dict[str, Any]:
                              "layers": manifest.layer_names}
     _flatten("fc", manifest.fc.get("parameters", {}), props)
     return {k: v for k, v in props.items() if v is not None}
+
+
+@contextmanager
+def run_lock(driver: neo4j.Driver, database: str, run_id: str, *,
+             waiting: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold ``run_id``'s lock while the block runs: one ingest or delete of a run at a time.
+
+    The lock is the write lock on an ``(:IngestLock {run})`` node (unique, see the schema), taken
+    by a transaction left open for the block and then rolled back, so the node is never
+    committed. Another holder makes this wait; ``waiting(message)`` is called once when the wait
+    passes a second. A killed holder's transaction ends with its connection, freeing the lock.
+    """
+    message = f"waiting for another ingest or delete of run {run_id!r} to finish"
+    timer = threading.Timer(1.0, waiting, args=(message,)) if waiting else None
+    with driver.session(database=database) as session:
+        tx = session.begin_transaction(metadata={"fcgraph": f"lock of run {run_id}"})
+        try:
+            if timer:
+                timer.start()
+            try:
+                tx.run("MERGE (l:IngestLock {run: $run_id}) SET l.held = true", run_id=run_id).consume()
+            finally:
+                if timer:
+                    timer.cancel()
+            yield
+        finally:
+            with suppress(neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError):
+                tx.rollback()
 
 
 def _write(driver: neo4j.Driver, database: str, query: str, **params: Any) -> list[neo4j.Record]:
@@ -338,6 +370,7 @@ def ingest_condition(driver: neo4j.Driver, root: Path, manifest: RunManifest, co
     gen, loading = int(rec.get("gen") or 0), rec.get("loading_gen")
     t0 = time.perf_counter()
     if gen and rec.get("load_key") == key and loading is None:
+        _drop_batch_marks(driver, database, f"{cuid}@")  # left by an ingest killed after its switch
         _cleanup_stale(driver, database, manifest.run_id, condition)
         return {"condition": condition, "action": "unchanged", "edges": rec.get("n_edges", 0),
                 "seconds": 0.0}
@@ -376,6 +409,7 @@ def ingest_condition(driver: neo4j.Driver, root: Path, manifest: RunManifest, co
         if created != rows:
             raise FcgraphError(f"batch {j} of {condition!r} created {created} of {rows} edges "
                                "(neuron nodes missing?); rerun to resume")
+        faults.checkpoint("ingest.batch")
         return rows
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -400,6 +434,7 @@ def ingest_condition(driver: neo4j.Driver, root: Path, manifest: RunManifest, co
         REMOVE c.loading_gen, c.loading_key, c.loading_batch_size""",
            cuid=cuid, gen=new_gen, key=key, n=total, source=str(path.relative_to(root)),
            top_k=selection.top_k, min_z=selection.min_z)
+    faults.checkpoint("ingest.switched")
     _drop_batch_marks(driver, database, f"{cuid}@")
     _cleanup_stale(driver, database, manifest.run_id, condition)
     action = "resumed" if resumed else ("replaced" if gen else "loaded")
@@ -514,14 +549,16 @@ def _ingest_analysis(driver: neo4j.Driver, database: str, manifest: RunManifest,
 def ingest_run(driver: neo4j.Driver, run_dir: str | Path, *, database: str = "neo4j",
                conditions: list[str] | None = None, replace: bool = False,
                batch_size: int = 20_000, workers: int = 2, top_k: int | None = None,
-               min_z: float | None = None, progress: ProgressFn | None = None) -> pd.DataFrame:
+               min_z: float | None = None, progress: ProgressFn | None = None,
+               waiting: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Validate a run folder, then load its structure, neurons and edge tables.
 
     ``conditions`` limits the edge tables loaded (default: all listed in the manifest);
     ``top_k`` keeps each post neuron's K strongest in-edges by z, ``min_z`` a stricter threshold;
     ``workers`` edge transactions run concurrently (Neo4j uses one core per transaction).
     When ``analysis/`` holds ``fcgraph analyze`` output, its neuron properties and findings
-    are added too (see :func:`_ingest_analysis`).
+    are added too (see :func:`_ingest_analysis`). The run's lock is held throughout
+    (:func:`run_lock`; ``waiting`` is told when another ingest of the run holds it).
     Returns one row per condition: condition, action, edges, seconds.
     """
     root = Path(run_dir)
@@ -532,6 +569,17 @@ def ingest_run(driver: neo4j.Driver, run_dir: str | Path, *, database: str = "ne
     summaries = validate_run(root, manifest, conditions)
     analysis = read_analysis(root, manifest)
     apply_schema(driver, database)
+    with run_lock(driver, database, manifest.run_id, waiting=waiting):
+        return _ingest_locked(driver, root, manifest, list(summaries), database, replace, batch_size,
+                              workers, selection, analysis, progress)
+
+
+def _ingest_locked(driver: neo4j.Driver, root: Path, manifest: RunManifest, conditions: list[str],
+                   database: str, replace: bool, batch_size: int, workers: int,
+                   selection: Selection, analysis: AnalysisFiles | None,
+                   progress: ProgressFn | None) -> pd.DataFrame:
+    """:func:`ingest_run` once the folder is validated (``analysis``: what :func:`read_analysis`
+    read) and the run's lock held."""
     _ingest_structure(driver, database, manifest)
     done = _write(driver, database, "MATCH (r:Run {run_id: $run_id}) RETURN r.neurons_key AS k",
                   run_id=manifest.run_id)[0]["k"]
@@ -539,6 +587,7 @@ def ingest_run(driver: neo4j.Driver, run_dir: str | Path, *, database: str = "ne
     neurons_key = sha256_file(root / neurons_rel) if neurons_rel else "none"
     if done != neurons_key:
         _ingest_neurons(driver, database, root, manifest, progress)
+        faults.checkpoint("ingest.neurons")
         _write(driver, database, "MATCH (r:Run {run_id: $run_id}) SET r.neurons_key = $k",
                run_id=manifest.run_id, k=neurons_key)
     _ingest_analysis(driver, database, manifest, analysis)
@@ -546,12 +595,18 @@ def ingest_run(driver: neo4j.Driver, run_dir: str | Path, *, database: str = "ne
     rows = [ingest_condition(driver, root, manifest, name, database=database, replace=replace,
                              batch_size=batch_size, workers=workers, selection=selection,
                              ids=ids, progress=progress)
-            for name in summaries]
+            for name in conditions]
     return pd.DataFrame(rows, columns=["condition", "action", "edges", "seconds"])
 
 
 def delete_run(driver: neo4j.Driver, run_id: str, database: str = "neo4j") -> None:
-    """Remove a run: its edges, neurons, layers, conditions and run node (in batches)."""
+    """Remove a run: its edges, neurons, layers, conditions and run node (in batches), holding
+    the run's lock (an ingest of the run in progress finishes first)."""
+    with run_lock(driver, database, run_id):
+        _delete_run(driver, run_id, database)
+
+
+def _delete_run(driver: neo4j.Driver, run_id: str, database: str) -> None:
     _auto(driver, database, """
         MATCH (:Neuron {run_id: $run_id})-[r:FC]->()
         CALL (r) { DELETE r } IN TRANSACTIONS OF $n ROWS""", run_id=run_id, n=DELETE_BATCH)

@@ -24,10 +24,11 @@ import numpy as np
 import torch
 from spikingjelly.activation_based import monitor, neuron
 
+from fcgraph import faults
 from fcgraph.contract import MANIFEST, RunManifest
 from fcgraph.datasets import load_dataset
 from fcgraph.errors import BadArgument, FcgraphError, at_least
-from fcgraph.io import atomic_write_text
+from fcgraph.io import atomic_write_text, remove_stale_temps, writing_into
 from fcgraph.models.checkpoint import load_checkpoint, state_dict_hash
 from fcgraph.models.classifier import SpikingClassifier
 from fcgraph.models.registry import build_model
@@ -86,17 +87,18 @@ def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
     if Path(out).exists() and not Path(out).is_dir():
         raise BadArgument("--out", f"{out} is a file, not a folder")
     setup = _prepare(Path(checkpoint), Path(out), n_images, dataset, split, data_root, download,
-                     batch_size, seed, overwrite)
+                     batch_size, seed)
     report = progress or (lambda task, done, total: None)
-    _write_labels(setup)
-    for condition in parsed:
-        _record_condition(setup, condition, report, flush_bytes)
-    return write_recording_manifest(setup, parsed, run_id, command)
+    with writing_into(setup.root):
+        _claim_folder(setup.root, setup.plan, overwrite)
+        _write_labels(setup)
+        for condition in parsed:
+            _record_condition(setup, condition, report, flush_bytes)
+        return write_recording_manifest(setup, parsed, run_id, command)
 
 
 def _prepare(checkpoint: Path, root: Path, n_images: int, dataset: str | None, split: str,
-             data_root: Path | None, download: bool, batch_size: int, seed: int,
-             overwrite: bool) -> Setup:
+             data_root: Path | None, download: bool, batch_size: int, seed: int) -> Setup:
     model, config = load_checkpoint(checkpoint)
     name = dataset or config.dataset
     split_seed = config.split_seed if name == config.dataset else 0
@@ -117,13 +119,15 @@ def _prepare(checkpoint: Path, root: Path, n_images: int, dataset: str | None, s
             "T": T, "dataset": name, "split": split, "split_seed": split_seed, "n_images": n_images,
             "seed": seed, "batch_size": batch_size,
             "layers": [[la.name, list(la.shape)] for la in layers]}
-    _claim_folder(root, plan, overwrite)
     return Setup(root, model, config, data, layers, T, batch_size, seed, plan)
 
 
 def _claim_folder(root: Path, plan: dict[str, Any], overwrite: bool) -> None:
     """Create ``root`` for this plan, or check that it holds the same recording (to resume)."""
     plan_path = root / layout.STATE / layout.PLAN
+    if root.exists() and not root.is_dir():
+        raise FcgraphError(f"{root} is a file, not a folder; choose another --out")
+    remove_stale_temps(root)
     if plan_path.exists():
         try:
             old = json.loads(plan_path.read_text())
@@ -138,7 +142,7 @@ def _claim_folder(root: Path, plan: dict[str, Any], overwrite: bool) -> None:
                                "choose another --out or pass --overwrite")
         if old == plan:
             return
-    elif root.exists() and any(root.iterdir()) and not overwrite:
+    elif root.exists() and not _unclaimed(root) and not overwrite:
         raise FcgraphError(f"{root} is not empty and is not an fcgraph recording; choose a new --out")
     if overwrite:
         for name in (layout.SPIKES, layout.STATE):
@@ -146,6 +150,14 @@ def _claim_folder(root: Path, plan: dict[str, Any], overwrite: bool) -> None:
         for name in (layout.LABELS, MANIFEST):
             (root / name).unlink(missing_ok=True)
     atomic_write_text(plan_path, json.dumps(plan, indent=1) + "\n")
+
+
+def _unclaimed(root: Path) -> bool:
+    """True when ``root`` is empty, or holds only the empty state folder of a recording killed
+    before its plan was saved."""
+    entries = list(root.iterdir())
+    state = root / layout.STATE
+    return not entries or (entries == [state] and state.is_dir() and not any(state.iterdir()))
 
 
 def _write_labels(setup: Setup) -> None:
@@ -215,10 +227,12 @@ def _record_condition(setup: Setup, condition: Condition, report: Progress, flus
                 state["clean_correct"] += int(clean_ok.sum())
                 state["fooled"] += int(((predicted != labels) & clean_ok).sum())
             start += len(labels)
+            faults.checkpoint("record.batch")
             if buffer.add_batch(packed, len(labels)) or start == n:
                 now = time.perf_counter()
                 state.update(done=buffer.flush(), seconds=state["seconds"] + now - began)
                 began = now
+                faults.checkpoint("record.flush")
                 save_progress(setup, state)  # everything counted so far is in the files
             report(condition.name, start, n)
     files = {}
@@ -226,6 +240,7 @@ def _record_condition(setup: Setup, condition: Condition, report: Progress, flus
         digest = writer.finish()
         files[str(writer.path.relative_to(setup.root))] = {"sha256": digest,
                                                           "bytes": writer.path.stat().st_size}
+        faults.checkpoint("record.finish")
     state["seconds"] += time.perf_counter() - began  # fsync and checksums count too
     state.update(complete=True, files=files)
     save_progress(setup, state)

@@ -1,6 +1,7 @@
 """Chunked, resumable writers for spike matrices and per-image arrays (bounded memory).
 
-A spike file is preallocated at its final size (rows of ``row_bytes`` bytes) and image chunks
+A spike file is preallocated at its final size (rows of ``row_bytes`` bytes, its disk blocks
+reserved, so a full disk is an error at the start, not a SIGBUS in a mapped write) and image chunks
 are packed and copied into their byte columns through a short-lived memory map, so the
 process never maps or holds the whole file. :class:`BufferedSpikeWriters` groups batches into
 larger writes. Writes land in the page cache: they survive a killed process, and
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fcgraph.io import sha256_file
+from fcgraph.io import preallocate, sha256_file
 from fcgraph.record.layout import partial
 
 
@@ -75,11 +76,8 @@ class SpikeFileWriter:
         self.path = Path(path)
         self.tmp = partial(self.path)
         self.shape = (int(n_neurons), int(row_bytes))
-        size = self.shape[0] * self.shape[1]
         self.tmp.parent.mkdir(parents=True, exist_ok=True)
-        if not self.tmp.exists() or self.tmp.stat().st_size != size:
-            with open(self.tmp, "wb") as fh:
-                fh.truncate(size)
+        preallocate(self.tmp, self.shape[0] * self.shape[1], keep=True)  # a resumed file is kept
 
     def write(self, byte_offset: int, packed: np.ndarray) -> None:
         """Copy ``packed`` (n_neurons, w) into byte columns ``byte_offset .. byte_offset + w``."""
@@ -146,6 +144,7 @@ class ArrayFileWriter:
         self.tmp.parent.mkdir(parents=True, exist_ok=True)
         if not self._usable():
             arr = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=np.int64, shape=(self.n,))
+            preallocate(self.tmp, self.tmp.stat().st_size, keep=True)  # no SIGBUS on a full disk
             arr[:] = -1
             arr.flush()
             del arr

@@ -127,7 +127,7 @@ def read_schema(path: Path | None = None) -> Schema:
             keys = [k.strip().split(".")[-1] for k in (found.group(2) or found.group(3)).split(",")]
             indexes.setdefault(found.group(1), [])
             indexes[found.group(1)] += [k for k in keys if k not in indexes[found.group(1)]]
-    for label in ("IngestBatch",):  # bookkeeping of loads in progress, not for browsing
+    for label in ("IngestBatch", "IngestLock"):  # bookkeeping of loads, not for browsing
         labels.pop(label, None)
         indexes.pop(label, None)
     return Schema(labels, relationships, segments, indexes)
