@@ -66,19 +66,26 @@ def remove_stale_temps(folder: Path) -> None:
         return
     for path in folder.rglob(".*.tmp"):
         match = _TEMP.match(path.name)
-        if match and not _alive(int(match.group(1))):
+        if match and not pid_alive(int(match.group(1))):
             with suppress(OSError):
                 path.unlink()
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int | None) -> bool:
+    """Whether process ``pid`` runs (another user's counts; a zombie does not)."""
+    if not pid:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process
-        pass
-    return True
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[-1][:1] != "Z"
+    except OSError:  # no /proc
+        return True
 
 
 def preallocate(path: Path, size: int, *, keep: bool = False) -> None:

@@ -22,6 +22,7 @@ from fcgraph.errors import BadArgument
 from fcgraph.graph import server
 from fcgraph.graph.connection import Connection, open_driver, read_credentials
 from fcgraph.graph.ingest import ingest_run
+from fcgraph.io import pid_alive
 from fcgraph.paths import state_dir
 from fcgraph.synthetic import make_synthetic_run
 from tests.test_ingest import all_edge_count, graph_dump, live_edge_count, table_rows
@@ -149,7 +150,7 @@ def test_neo4j_killed_idle_leaves_a_stale_pid_and_the_next_start_recovers(fault_
         before = load_small_run(driver, tmp_path / "idle", "idle")
     pid = server.status(state).pid
     os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: not server._pid_alive(pid), 30, "the kill")
+    wait_until(lambda: not pid_alive(pid), 30, "the kill")
     assert server._read_info(server.ServerLayout.of(state))["pid"] == pid  # stale pid file
     status = subprocess.run(fcgraph_cmd("db", "status", "--state-dir", str(state)),
                             capture_output=True, text=True)

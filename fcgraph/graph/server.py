@@ -45,7 +45,7 @@ from neo4j.exceptions import AuthError, ServiceUnavailable
 
 from fcgraph.errors import BadArgument, FcgraphError
 from fcgraph.graph.connection import Connection, credentials_file, read_credentials, write_credentials
-from fcgraph.io import atomic_write_text
+from fcgraph.io import atomic_write_text, pid_alive
 from fcgraph.paths import RESOURCES_DIR
 from fcgraph.tool_errors import telling_line, tool_failure
 from fcgraph.viz.browser import browser_settings, build_overlay
@@ -301,29 +301,13 @@ def _set_initial_password(layout: ServerLayout, java: str, password: str) -> Non
                                   f"started; {layout.home} holds no database yet)")
 
 
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child counts as gone
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ")[-1][:1] != "Z"
-    except OSError:
-        return True
-
-
 def _server_pid(layout: ServerLayout) -> int | None:
     """The pid in server.json when that process is alive and is this folder's Neo4j.
 
     A pid reused by an unrelated process after a reboot or crash does not count.
     """
     pid = _read_info(layout).get("pid")
-    if not isinstance(pid, int) or not _pid_alive(pid):
+    if not isinstance(pid, int) or not pid_alive(pid):
         return None
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
@@ -387,7 +371,7 @@ def _server_processes(layout: ServerLayout) -> list[int]:
             continue
         if marker in cmdline.split(b"\0") and b"org.neo4j.server.CommunityEntryPoint" in cmdline:
             pid = int(entry.name)
-            if _pid_alive(pid):
+            if pid_alive(pid):
                 pids.append(pid)
     return pids
 
@@ -551,7 +535,7 @@ def _terminate(pid: int, timeout: float) -> bool:
         return True
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             return True
         _reap(pid)
         time.sleep(0.25)
