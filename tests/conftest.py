@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -41,6 +42,13 @@ def driver(neo4j_conn: Connection) -> Iterator[neo4j.Driver]:
     apply_schema(drv, neo4j_conn.database)
     yield drv
     drv.close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture

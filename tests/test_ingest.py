@@ -21,7 +21,7 @@ import pytest
 from fcgraph.errors import FcgraphError
 from fcgraph.graph.ingest import delete_run, ingest_run, list_runs
 from fcgraph.synthetic import make_synthetic_run
-from tests.conftest import graph_dump  # noqa: F401 (tests/test_server.py imports it from here)
+from tests.conftest import graph_dump
 
 SMALL = (("a", (2, 4, 4)), ("b", (4, 2, 2)), ("c", (12,)), ("d", (6,)))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import stat
 from pathlib import Path
 
@@ -17,15 +16,9 @@ from fcgraph.graph.export_csv import export_admin_csv
 from fcgraph.graph.ingest import ingest_run
 from fcgraph.paths import state_dir
 from fcgraph.synthetic import make_synthetic_run
-from tests.test_ingest import graph_dump
+from tests.conftest import free_port, graph_dump
 
 runner = CliRunner()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,18 +24,13 @@ from fcgraph.graph.ingest import ingest_run
 from fcgraph.io import pid_alive
 from fcgraph.paths import state_dir
 from fcgraph.synthetic import make_synthetic_run
-from tests.test_ingest import all_edge_count, graph_dump, live_edge_count, table_rows
+from tests.conftest import free_port, graph_dump
+from tests.test_ingest import all_edge_count, live_edge_count, table_rows
 
 pytestmark = [pytest.mark.faults, pytest.mark.neo4j]
 
 DASH_PASSWORD = "-starts-with-a-dash"  # what neo4j-admin once took for an option
 ODD_PASSWORD = " sp ace \"dq\" 'sq' back\\slash #hash $HOME;&|`x` @at ü€ -x"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fcgraph_cmd(*args: str) -> list[str]:
