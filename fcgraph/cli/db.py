@@ -42,10 +42,10 @@ def install_cmd(state: StateDirOption = None) -> None:
 def start_cmd(
     state: StateDirOption = None,
     bolt_port: Annotated[int | None, typer.Option(
-        help="Bolt port on 127.0.0.1 [default: the last start's, else 7687].", min=1, max=65535,
+        help="Bolt port on 127.0.0.1 (default: the last start's, else 7687).", min=1, max=65535,
         show_default=False)] = None,
     http_port: Annotated[int | None, typer.Option(
-        help="HTTP port on 127.0.0.1 [default: the last start's, else 7474].", min=1, max=65535,
+        help="HTTP port on 127.0.0.1 (default: the last start's, else 7474).", min=1, max=65535,
         show_default=False)] = None,
     heap: Annotated[str, typer.Option(help="JVM heap size.")] = "1g",
     pagecache: Annotated[str, typer.Option(help="Neo4j page cache size.")] = "512m",
