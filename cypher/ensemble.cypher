@@ -5,6 +5,7 @@
 // param condition: string = clean -- condition name
 // param min_z: float = null -- keep only edges with z >= min_z (default: every loaded edge)
 // param limit: int(1..) = 1000 -- at most this many rows
+// needs_all_edges: run_id:condition
 // returns: one row per pre neuron (previous layer or a declared feeder): pre_uid, pre_layer,
 //   pre_idx, pre_channel, pre_y, pre_x, pre_rate, post_uid, post_layer, post_idx, value, z,
 //   cofire, null_mean, null_sd, p, q; ordered by z desc, then pre_layer, pre_idx.

@@ -5,6 +5,7 @@
 // param direction: string(in|out) = out -- count in-edges or out-edges
 // param top: int(1..) = 10 -- neurons per layer
 // param layer: string = null -- only this layer (default: every layer)
+// needs_all_edges: run_id:condition
 // returns: layer, layer_order, rank (within the layer), uid, idx, channel, y, x, rate,
 //   spike_count, direction, degree, sum_z, mean_z, max_z; neurons of degree 0 are left out;
 //   ordered by layer order, then degree desc, sum_z desc, idx.

@@ -11,6 +11,7 @@
 // param max_paths: int(1..) = 100000 -- enumerate at most this many paths, then rank them
 // one_of: uid, source_layer
 // timeout: 120
+// needs_all_edges: run_id:condition
 // returns: rank, source_uid, target_uid, hops, score, sum_z, prod_value, weakest_z,
 //   path (neuron uids), z (per edge), value (per edge), candidates (paths enumerated),
 //   exhaustive (false when max_paths was reached: the ranking is then over a subset).

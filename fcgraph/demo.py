@@ -160,8 +160,8 @@ def ingest_step(driver: neo4j.Driver, plan: DemoPlan, database: str,
 #: The columns of each named query that the demo prints.
 SHOWN_COLUMNS = {
     "layer_summary": ["pre_layer", "post_layer", "condition", "edges", "density", "mean_z"],
-    "edge_loss": ["pre_layer", "post_layer", "baseline_edges", "kept", "lost", "gained", "lost_fraction",
-                  "jaccard"],
+    "edge_loss": ["pre_layer", "post_layer", "baseline_edges", "kept", "weakened", "silenced",
+                  "gained", "lost_fraction"],
     "hubs": ["layer", "uid", "degree", "mean_z", "max_z"],
     "ensemble": ["pre_uid", "z", "value", "cofire", "null_mean", "null_sd"],
 }
@@ -172,21 +172,27 @@ def example_queries(driver: neo4j.Driver, run_id: str, database: str,
     """A few named queries on the loaded run: (title, answer) pairs, answers cut to SHOWN_COLUMNS."""
     from fcgraph.graph.queries import run_query
 
+    subset = ""
+
     def ask(name: str, **params: Any) -> pd.DataFrame:
+        nonlocal subset
         frame = run_query(driver, name, {"run_id": run_id, **params}, database)
+        if frame.attrs.get("complete") is False:
+            subset = " (of the loaded subset)"
         return frame[[c for c in SHOWN_COLUMNS[name] if c in frame.columns]]
 
     perturbed = next((c for c in conditions if c != "clean"), None)
     summary = ask("layer_summary")  # residual feeder pairs (not computed by fc) have no edges
-    answers = [("layer_summary: edges and density per layer pair and condition",
+    answers = [(f"layer_summary: edges and density per layer pair and condition{subset}",
                 summary[summary.edges > 0])]
     if perturbed:
         loss = ask("edge_loss", condition=perturbed)
-        answers.append((f"edge_loss: clean edges lost under {perturbed}",
+        answers.append((f"edge_loss: what becomes of the clean edges under {perturbed} "
+                        "(all edges, from the run's files)",
                         loss[(loss.baseline_edges > 0) | (loss.gained > 0)]))
     hubs = ask("hubs", direction="in", top=1)
-    answers.append(("hubs: the neuron with the largest 1FC group per layer", hubs))
+    answers.append((f"hubs: the neuron with the most in-edges per layer{subset}", hubs))
     if len(hubs):
         uid = str(hubs.iloc[len(hubs) - 1]["uid"])
-        answers.append((f"ensemble: the 1FC group of {uid}", ask("ensemble", uid=uid)))
+        answers.append((f"ensemble: the 1FC group of {uid}{subset}", ask("ensemble", uid=uid)))
     return answers

@@ -2,7 +2,10 @@
 
 Every post neuron of layer o+1 gets ``fan_in`` distinct pre neurons of layer o, drawn at random,
 with z = 3 + Exp(2). Each perturbed condition keeps a fraction ``keep`` of the clean edges
-(chosen at random) and adds as many new random edges as it lost times ``gain``. Written per the
+(chosen at random) and adds as many new random edges as it lost times ``gain``. With
+``silent`` > 0, that fraction of each layer's neurons falls silent under each perturbed condition
+(spike count 0 against ``min_spikes`` = 1): their edges there are dropped, as fc would never
+test them, and the neuron table gets one row per neuron and condition. Written per the
 contract of :mod:`fcgraph.contract`, in row groups, so a run of tens of millions of edges is
 produced in bounded memory.
 """
@@ -51,21 +54,31 @@ def _layer_edges(rng: np.random.Generator, n_pre: int, n_post: int,
     return pre.reshape(-1).astype(np.int64), post.astype(np.int64)
 
 
+def _silent(seed: int, condition: str, layer: int, n: int, fraction: float) -> np.ndarray:
+    """bool (n,): the neurons of layer number ``layer`` silent under ``condition``."""
+    if condition == "clean" or fraction <= 0:
+        return np.zeros(n, dtype=bool)
+    return np.random.default_rng([seed, 7, layer, sum(map(ord, condition))]).random(n) < fraction
+
+
 def _edge_batches(run_id: str, condition: str, layers: Sequence[LayerInfo], fan_in: int,
-                  seed: int, keep: float, gain: float) -> Iterator[pa.RecordBatch]:
+                  seed: int, keep: float, gain: float, silent: float) -> Iterator[pa.RecordBatch]:
     for i, (a, b) in enumerate(zip(layers, layers[1:], strict=False)):
         rng = np.random.default_rng([seed, i])
         pre, post = _layer_edges(rng, a.n_neurons, b.n_neurons, fan_in)
         z = 3.0 + rng.exponential(2.0, size=pre.size)
         if condition != "clean":
             crng = np.random.default_rng([seed, i, sum(map(ord, condition))])
-            kept = crng.random(pre.size) < keep
+            silent_pre = _silent(seed, condition, i, a.n_neurons, silent)
+            silent_post = _silent(seed, condition, i + 1, b.n_neurons, silent)
+            kept = (crng.random(pre.size) < keep) & ~silent_pre[pre] & ~silent_post[post]
             n_new = int(round((~kept).sum() * gain))
             existing = set(zip(pre.tolist(), post.tolist(), strict=True))
             new_pre = crng.integers(0, a.n_neurons, n_new)
             new_post = crng.integers(0, b.n_neurons, n_new)
             fresh = np.array([(p, q) not in existing for p, q in
                               zip(new_pre.tolist(), new_post.tolist(), strict=True)], dtype=bool)
+            fresh &= ~silent_pre[new_pre] & ~silent_post[new_post]
             pairs = np.unique(np.stack([new_pre[fresh], new_post[fresh]], axis=1), axis=0)
             pre = np.concatenate([pre[kept], pairs[:, 0]]).astype(np.int64)
             post = np.concatenate([post[kept], pairs[:, 1]]).astype(np.int64)
@@ -91,6 +104,7 @@ def make_synthetic_run(
     fan_in: int = 8,
     keep: float = 0.6,
     gain: float = 0.5,
+    silent: float = 0.0,
     seed: int = 0,
 ) -> RunManifest:
     """Write a synthetic run folder at ``root`` and return its manifest.
@@ -108,7 +122,8 @@ def make_synthetic_run(
         rel = f"fc/edges/{condition_slug(condition)}.parquet"
         tmp = root / (rel + ".partial")
         with pq.ParquetWriter(tmp, EDGE_SCHEMA) as writer:
-            for batch in _edge_batches(run_id, condition, infos, fan_in, seed, keep, gain):
+            for batch in _edge_batches(run_id, condition, infos, fan_in, seed, keep, gain,
+                                       silent):
                 writer.write_batch(batch, row_group_size=1 << 20)
         tmp.replace(root / rel)
         edge_paths[condition] = rel
@@ -125,6 +140,17 @@ def make_synthetic_run(
         neuron_cols["rate"].append(rate)
     table = pa.table({name: np.concatenate(parts) for name, parts in neuron_cols.items()},
                      schema=NEURON_SCHEMA)
+    if silent > 0:  # one row per neuron and condition: the silent ones at 0 spikes
+        per = []
+        for condition in conditions:
+            mask = np.concatenate([_silent(seed, condition, i, la.n_neurons, silent)
+                                   for i, la in enumerate(infos)])
+            counts = np.where(mask, 0, table.column("spike_count").to_numpy())
+            rates = np.where(mask, 0.0, table.column("rate").to_numpy())
+            per.append(table.set_column(5, "spike_count", pa.array(counts))
+                       .set_column(6, "rate", pa.array(rates))
+                       .append_column("condition", pa.array([condition] * table.num_rows)))
+        table = pa.concat_tables(per)
     pq.write_table(table, root / "fc" / "neurons.parquet.partial")
     (root / "fc" / "neurons.parquet.partial").replace(root / "fc" / "neurons.parquet")
     manifest = RunManifest(
@@ -134,7 +160,7 @@ def make_synthetic_run(
         T=8,
         n_images=125,
         fc={"parameters": {"measure": "sttc", "null": "synthetic", "z": 3.0, "seed": seed,
-                           "fan_in": fan_in},
+                           "fan_in": fan_in, **({"min_spikes": 1} if silent > 0 else {})},
             "neurons": "fc/neurons.parquet",
             "edges": edge_paths},
         provenance={"generator": "fcgraph.synthetic.make_synthetic_run"},

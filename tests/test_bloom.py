@@ -29,7 +29,8 @@ def perspective() -> dict:
 
 @pytest.fixture
 def run(driver, run_id, tmp_path) -> str:
-    make_synthetic_run(tmp_path / "run", run_id, conditions=("clean", "uniform:0.2"), fan_in=5)
+    make_synthetic_run(tmp_path / "run", run_id, conditions=("clean", "uniform:0.2"), fan_in=5,
+                       silent=0.1)  # silent neurons and silenced edges: every property exists
     ingest_run(driver, tmp_path / "run")
     return run_id
 

@@ -336,12 +336,14 @@ def test_edge_loss_counts_kept_lost_and_gained_per_layer_pair(driver, runs):
     a, _ = runs
     df = queries.edge_loss(driver, a, "uniform:0.1")
     assert list(df.columns) == ["pre_layer", "post_layer", "baseline", "condition",
-                                "baseline_edges", "condition_edges", "kept", "lost", "gained",
-                                "lost_fraction", "jaccard"]
+                                "baseline_edges", "condition_edges", "kept", "weakened",
+                                "silenced", "lost", "gained", "lost_fraction", "jaccard", "exact"]
     got = [tuple(r) for r in df[["pre_layer", "post_layer", "baseline_edges", "condition_edges",
                                  "kept", "lost", "gained"]].itertuples(index=False)]
     assert got == [("in", "h1", 6, 6, 5, 1, 1), ("h1", "h2", 5, 4, 3, 2, 1),
                    ("h2", "out", 4, 3, 3, 1, 0)]
+    # no min_spikes in this run's manifest: every neuron counts as tested, so a loss is a weakening
+    assert list(df.weakened) == list(df.lost) and set(df.silenced) == {0} and df.exact.all()
     assert list(df.lost_fraction) == pytest.approx([1 / 6, 2 / 5, 1 / 4])
     assert list(df.jaccard) == pytest.approx([5 / 7, 3 / 6, 3 / 4])
     same = queries.edge_loss(driver, a, "clean")

@@ -79,9 +79,19 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def render(frame: pd.DataFrame, fmt: OutputFormat, title: str) -> None:
-    """Print ``frame``: a rich table, or clean CSV / JSON on stdout (lists as JSON arrays)."""
+    """Print ``frame``: a rich table, or clean CSV / JSON on stdout (lists as JSON arrays).
+
+    A frame whose answer counts loaded edges (``attrs["complete"]``, see
+    :func:`fcgraph.graph.queries.subset_warning`) gets a warning line on stderr when the graph
+    holds a subset, and in JSON a ``complete`` field in every record."""
+    if frame.attrs.get("warning"):
+        err_console.print(f"warning: {frame.attrs['warning']}", markup=False, highlight=False,
+                          soft_wrap=True)
     if fmt is OutputFormat.json:
-        typer.echo(json.dumps(frame_records(frame), indent=1, allow_nan=False))
+        records = frame_records(frame)
+        if "complete" in frame.attrs:
+            records = [{**r, "complete": bool(frame.attrs["complete"])} for r in records]
+        typer.echo(json.dumps(records, indent=1, allow_nan=False))
         return
     if fmt is OutputFormat.csv:
         out = frame.copy()

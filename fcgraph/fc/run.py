@@ -543,6 +543,7 @@ def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be:
     """:func:`compute_run` once its arguments are checked and the recording opened."""
     import pandas as pd
 
+    from fcgraph.fc.edge_states import ensure_edge_states
     from fcgraph.io import remove_stale_temps
 
     chosen = list(rec.conditions) if not conditions else list(dict.fromkeys(conditions))
@@ -609,4 +610,5 @@ def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be:
             summaries[condition] = [_read_json(lay.part(condition, k)[1]) for k in range(len(pairs))]
     _write_neurons(rec, lay, done)
     _update_manifest(rec, lay, params, done, summaries)
+    ensure_edge_states(rec.path, progress=progress)  # beside the edge tables, for ingest
     return pd.DataFrame(rows)

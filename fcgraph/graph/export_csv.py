@@ -22,9 +22,20 @@ import pyarrow.parquet as pq
 
 from fcgraph.contract import RunManifest, condition_slug, read_manifest
 from fcgraph.errors import BadArgument
-from fcgraph.graph.ingest import ProgressFn, Selection, _edge_batches, _selected_rows, run_properties
+from fcgraph.fc.edge_states import EdgeStates, ensure_edge_states, tested_neurons
+from fcgraph.graph.ingest import (
+    ProgressFn,
+    Selection,
+    _edge_batches,
+    _selected_rows,
+    edge_loss_rows,
+    load_key,
+    neurons_key,
+    run_properties,
+    silent_lists,
+    state_lists,
+)
 from fcgraph.graph.validate import validate_run
-from fcgraph.io import sha256_file
 
 CSV_GEN_BASE = 1 << 40
 
@@ -66,11 +77,13 @@ def _write_rows(path: Path, header: list[str], rows: Iterable[list[Any]]) -> int
 
 
 def _write_structure(out: Path, manifest: RunManifest, loaded: dict[str, tuple[int, str]],
-                     neurons_key: str, selection: Selection) -> dict[str, list[str]]:
-    """Run, layer and condition nodes and their links; ``loaded``: condition -> (edges, key)."""
+                     neurons: str, selection: Selection, states: EdgeStates) -> dict[str, list[str]]:
+    """Run, layer, condition and edge-loss nodes and their links; ``loaded``: condition ->
+    (edges, key); ``neurons``: the neuron nodes' key."""
     run_id = manifest.run_id
     conditions = list(loaded)
-    props = {**run_properties(manifest), "neurons_key": neurons_key}
+    props = {**run_properties(manifest), "neurons_key": neurons, "states_key": states.key,
+             "states_exact": states.exact}
     keys = sorted(props)
     _write_rows(out / "runs.csv", ["run_id:ID(Run)"] + [k + _neo4j_type(props[k]) for k in keys],
                 [[run_id] + [props[k] for k in keys]])
@@ -96,15 +109,27 @@ def _write_structure(out: Path, manifest: RunManifest, loaded: dict[str, tuple[i
                 [[f"{run_id}/{a}", f"{run_id}/{b}"] for a, b in sorted(pairs)])
     _write_rows(out / "has_condition.csv", [":START_ID(Run)", ":END_ID(Condition)"],
                 [[run_id, f"{run_id}/{name}"] for name in conditions])
-    return {"Run": ["runs.csv"], "Layer": ["layers.csv"], "Condition": ["conditions.csv"]}
+    nodes = {"Run": ["runs.csv"], "Layer": ["layers.csv"], "Condition": ["conditions.csv"]}
+    loss = edge_loss_rows(manifest, states)
+    if not loss:
+        return nodes
+    types = {"exact": ":boolean", "lost_fraction": ":double", "jaccard": ":double",
+             "pre_order": ":int", "post_order": ":int"}
+    columns = [c for c in loss[0] if c != "uid"]
+    header = ["uid:ID(EdgeLoss)"] + [c + types.get(c, ":long" if isinstance(loss[0][c], int)
+                                                   else "") for c in columns]
+    _write_rows(out / "edge_loss.csv", header, [[r["uid"]] + [r[c] for c in columns] for r in loss])
+    return {**nodes, "EdgeLoss": ["edge_loss.csv"]}
 
 
 def _write_neurons(out: Path, root: Path, manifest: RunManifest) -> None:
     from fcgraph.graph.ingest import _neuron_stats
 
     stats = _neuron_stats(root, manifest)
+    tested = tested_neurons(root, manifest)
     header = ["uid:ID(Neuron)", "run_id", "layer", "layer_order:int", "idx:long", "channel:long",
-              "y:long", "x:long", "rate:double", "spike_count:long", ":LABEL"]
+              "y:long", "x:long", "rate:double", "spike_count:long", "silent_in:string[]", ":LABEL"]
+    offset = 0
     with pacsv.CSVWriter(out / "neurons.csv", pa.schema([(h, pa.string()) for h in header])) as w:
         for layer in manifest.layers:
             idx = np.arange(layer.n_neurons, dtype=np.int64)
@@ -122,15 +147,24 @@ def _write_neurons(out: Path, root: Path, manifest: RunManifest) -> None:
                     pa.array([layer.name] * layer.n_neurons),
                     pa.array(np.full(layer.n_neurons, layer.order)), pa.array(idx),
                     pa.array(channel), pa.array(y), pa.array(x), rate, count,
+                    _array_column(silent_lists(tested, offset + idx)),
                     pa.array([f"L{layer.order}"] * layer.n_neurons)]  # the label ingest sets too
             w.write_table(pa.table([c.cast(pa.string()) for c in cols], names=header))
+            offset += layer.n_neurons
+
+
+def _array_column(lists: list[list[str] | None]) -> pa.Array:
+    """String lists as neo4j-admin array cells (``;``-joined; null: no property)."""
+    return pa.array([";".join(v) if v else None for v in lists], pa.string())
 
 
 def _write_edges(path: Path, edge_file: Path, manifest: RunManifest, condition: str,
-                 selection: Selection, progress: ProgressFn | None) -> int:
+                 selection: Selection, codes: dict[str, np.ndarray],
+                 progress: ProgressFn | None) -> int:
     has_pq = "p" in pq.ParquetFile(edge_file).schema_arrow.names
     header = [":START_ID(Neuron)", ":END_ID(Neuron)", "run_id", "condition", "gen:long", "measure",
-              "value:double", "z:double", "cofire:long", "null_mean:double", "null_sd:double"]
+              "value:double", "z:double", "cofire:long", "null_mean:double", "null_sd:double",
+              "weakened_in:string[]", "silenced_in:string[]"]
     if has_pq:
         header += ["p:double", "q:double"]
     measure = str(manifest.fc.get("parameters", {}).get("measure", "unknown"))
@@ -140,7 +174,7 @@ def _write_edges(path: Path, edge_file: Path, manifest: RunManifest, condition: 
     written = 0
     schema = pa.schema([(h, pa.string()) for h in header])
     with pacsv.CSVWriter(path, schema) as writer:
-        for _, batch in _edge_batches(edge_file, mask, 200_000):
+        for _, batch, rows in _edge_batches(edge_file, mask, 200_000):
             n = batch.num_rows
 
             def uid(side: str, batch: pa.RecordBatch = batch) -> pa.Array:
@@ -151,6 +185,7 @@ def _write_edges(path: Path, edge_file: Path, manifest: RunManifest, condition: 
             cols = [uid("pre"), uid("post"), pa.array([manifest.run_id] * n),
                     pa.array([condition] * n), pa.array([gen] * n), pa.array([measure] * n)]
             cols += [batch.column(c) for c in ("value", "z", "cofire", "null_mean", "null_sd")]
+            cols += [_array_column(lists) for lists in state_lists(codes, rows)]
             if has_pq:
                 cols += [batch.column("p"),
                          batch.column("q") if "q" in batch.schema.names else pa.nulls(n)]
@@ -176,17 +211,17 @@ def export_admin_csv(run_dir: str | Path, out_dir: str | Path, *, conditions: li
     manifest = read_manifest(root)
     summaries = validate_run(root, manifest, conditions)
     out.mkdir(parents=True, exist_ok=True)
+    states = ensure_edge_states(root, manifest, progress=progress)
     files = manifest.edge_files(root)
     loaded: dict[str, tuple[int, str]] = {}
     fc_files = []
     for name in summaries:
         fname = f"fc-{condition_slug(name)}.csv"
-        count = _write_edges(out / fname, files[name], manifest, name, selection, progress)
-        loaded[name] = (count, f"{sha256_file(files[name])};{selection.key()}")
+        count = _write_edges(out / fname, files[name], manifest, name, selection,
+                             states.codes(name), progress)
+        loaded[name] = (count, load_key(files[name], selection, states))
         fc_files.append(fname)
-    neurons_rel = manifest.fc.get("neurons")
-    nodes = _write_structure(out, manifest, loaded,
-                             sha256_file(root / neurons_rel) if neurons_rel else "none", selection)
+    nodes = _write_structure(out, manifest, loaded, neurons_key(root, manifest), selection, states)
     _write_neurons(out, root, manifest)
     nodes["Neuron"] = ["neurons.csv"]
     rels: dict[str, list[str]] = {"HAS_LAYER": ["has_layer.csv"], "FEEDS": ["feeds.csv"],

@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from fcgraph import SCHEMA_VERSION, faults
 from fcgraph.contract import RunManifest, read_manifest
 from fcgraph.errors import FcgraphError, at_least, number_in
+from fcgraph.fc.edge_states import STATE_CODES, EdgeStates, ensure_edge_states, tested_neurons
 from fcgraph.graph.schema import apply_schema
 from fcgraph.graph.validate import validate_run
 from fcgraph.io import read_json_object, sha256_file
@@ -187,12 +188,26 @@ def _neuron_stats(root: Path, manifest: RunManifest) -> dict[str, pd.DataFrame]:
     return {layer: part.set_index("idx") for layer, part in df.groupby("layer")}
 
 
+def silent_lists(tested: dict[str, np.ndarray], flat: np.ndarray) -> list[list[str] | None]:
+    """Per neuron (flat indices ``flat``, see :func:`~fcgraph.fc.edge_states.tested_neurons`),
+    the conditions fc did not test it under (too few spikes), or None when it was tested in all."""
+    names = list(tested)
+    silent = np.stack([~tested[c][flat] for c in names], axis=1) if names else np.zeros((0, 0))
+    out: list[list[str] | None] = [None] * len(flat)
+    for row in np.flatnonzero(silent.any(axis=1)) if names else ():
+        out[row] = [names[k] for k in np.flatnonzero(silent[row])]
+    return out
+
+
 def _ingest_neurons(driver: neo4j.Driver, database: str, root: Path, manifest: RunManifest,
                     progress: ProgressFn | None) -> int:
-    """MERGE one node per neuron of every layer (stats from the neuron table where given)."""
+    """MERGE one node per neuron of every layer (stats from the neuron table where given, and
+    ``silent_in``: the conditions fc did not test the neuron under)."""
     stats = _neuron_stats(root, manifest)
+    tested = tested_neurons(root, manifest)
     total = sum(la.n_neurons for la in manifest.layers)
     done = 0
+    offset = 0
     for layer in manifest.layers:
         idx = np.arange(layer.n_neurons, dtype=np.int64)
         channel, y, x = (np.asarray(v, dtype=np.int64) for v in layer.position(idx))
@@ -210,14 +225,17 @@ def _ingest_neurons(driver: neo4j.Driver, database: str, root: Path, manifest: R
                 SET n:$($order_label), n.run_id = $run_id, n.layer = $layer, n.layer_order = $order,
                     n.idx = $idx[i], n.channel = $channel[i], n.y = $y[i], n.x = $x[i],
                     n.rate = CASE WHEN $rate[i] >= 0 THEN $rate[i] END,
-                    n.spike_count = CASE WHEN $count[i] >= 0 THEN $count[i] END""",
+                    n.spike_count = CASE WHEN $count[i] >= 0 THEN $count[i] END,
+                    n.silent_in = $silent[i]""",
                    prefix=f"{manifest.run_id}/{layer.name}/", run_id=manifest.run_id,
                    layer=layer.name, order=layer.order, order_label=f"L{layer.order}", idx=idx[sl].tolist(),
                    channel=channel[sl].tolist(), y=y[sl].tolist(), x=x[sl].tolist(),
-                   rate=np.nan_to_num(rate[sl], nan=-1.0).tolist(), count=count[sl].tolist())
+                   rate=np.nan_to_num(rate[sl], nan=-1.0).tolist(), count=count[sl].tolist(),
+                   silent=silent_lists(tested, offset + idx[sl]))
             done += len(idx[sl])
             if progress:
                 progress("neurons", done, total)
+        offset += layer.n_neurons
     return total
 
 
@@ -260,8 +278,19 @@ def _selected_rows(path: Path, selection: Selection) -> np.ndarray | None:
 
 
 def _edge_batches(path: Path, mask: np.ndarray | None,
-                  batch_size: int) -> Iterator[tuple[int, pa.RecordBatch]]:
-    """(j, rows) for batch j = selected rows [j*batch_size, (j+1)*batch_size), in file order."""
+                  batch_size: int) -> Iterator[tuple[int, pa.RecordBatch, np.ndarray]]:
+    """(j, batch, rows) for batch j = selected rows [j*batch_size, (j+1)*batch_size), in file
+    order; ``rows``: int64, their row numbers in the table."""
+    selected = np.flatnonzero(mask) if mask is not None else None
+    for j, batch in _plain_batches(path, mask, batch_size):
+        start = j * batch_size
+        rows = (selected[start:start + batch.num_rows] if selected is not None
+                else np.arange(start, start + batch.num_rows))
+        yield j, batch, rows
+
+
+def _plain_batches(path: Path, mask: np.ndarray | None,
+                   batch_size: int) -> Iterator[tuple[int, pa.RecordBatch]]:
     pf = pq.ParquetFile(path)
     offset = 0  # file row offset of the current file batch
     pending: list[pa.RecordBatch] = []
@@ -293,16 +322,38 @@ MATCH (a) WHERE id(a) = $a[i]
 MATCH (b) WHERE id(b) = $b[i]
 CREATE (a)-[:FC {run_id: $run_id, condition: $condition, gen: $gen, measure: $measure,
                  value: $value[i], z: $z[i], cofire: $cofire[i],
-                 null_mean: $null_mean[i], null_sd: $null_sd[i]}]->(b)
+                 null_mean: $null_mean[i], null_sd: $null_sd[i],
+                 weakened_in: $weakened[i], silenced_in: $silenced[i]}]->(b)
 RETURN count(*) AS created
 """
-_CREATE_EDGES_PQ = _CREATE_EDGES.replace("null_sd: $null_sd[i]}",
-                                         "null_sd: $null_sd[i], p: $p[i], q: $q[i]}")
+_CREATE_EDGES_PQ = _CREATE_EDGES.replace("null_sd: $null_sd[i],",
+                                         "null_sd: $null_sd[i], p: $p[i], q: $q[i],")
 
 
-def _batch_params(batch: pa.RecordBatch, ids: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Columnar parameters of one batch: node ids of both ends and the edge statistics."""
+def state_lists(codes: dict[str, np.ndarray],
+                rows: np.ndarray) -> tuple[list[list[str] | None], list[list[str] | None]]:
+    """``weakened_in`` and ``silenced_in`` of the edges at table rows ``rows``: the conditions
+    under which the edge is weakened / silenced (None when there is none), from the states
+    codes of its condition (:meth:`~fcgraph.fc.edge_states.EdgeStates.codes`)."""
+    out: tuple[list[list[str] | None], list[list[str] | None]] = ([None] * len(rows),
+                                                                   [None] * len(rows))
+    if not codes:
+        return out
+    names = list(codes)
+    matrix = np.stack([codes[c][rows] for c in names], axis=1)
+    for target, code in zip(out, (STATE_CODES["weakened"], STATE_CODES["silenced"]), strict=True):
+        hit = matrix == code
+        for row in np.flatnonzero(hit.any(axis=1)):
+            target[row] = [names[k] for k in np.flatnonzero(hit[row])]
+    return out
+
+
+def _batch_params(batch: pa.RecordBatch, ids: dict[str, np.ndarray], codes: dict[str, np.ndarray],
+                  rows: np.ndarray) -> dict[str, Any]:
+    """Columnar parameters of one batch (table rows ``rows``): node ids of both ends, the edge
+    statistics and the edge's states under the other conditions (:func:`state_lists`)."""
     params: dict[str, Any] = {}
+    params["weakened"], params["silenced"] = state_lists(codes, rows)
     for side, key in (("pre", "a"), ("post", "b")):
         layers = batch.column(f"{side}_layer")
         idx = batch.column(f"{side}_idx").to_numpy()
@@ -352,19 +403,28 @@ def _next_gen(driver: neo4j.Driver, database: str) -> int:
         RETURN s.value AS gen""")[0]["gen"])
 
 
+def load_key(edge_file: Path, selection: Selection, states: EdgeStates) -> str:
+    """A condition's ``load_key``: its edge table's SHA-256, the selection and the edge states'
+    inputs (another condition's new edges change this one's ``weakened_in`` / ``silenced_in``)."""
+    return f"{sha256_file(edge_file)};{selection.key()};states={states.key[:16]}"
+
+
 def ingest_condition(driver: neo4j.Driver, root: Path, manifest: RunManifest, condition: str, *,
                      database: str = "neo4j", replace: bool = False, batch_size: int = 20_000,
                      workers: int = 2, selection: Selection = Selection(),
                      ids: dict[str, np.ndarray] | None = None,
+                     states: EdgeStates | None = None,
                      progress: ProgressFn | None = None) -> dict[str, Any]:
     """Load one condition's edge table (structure and neurons must already be in the graph).
 
-    ``workers`` transactions run concurrently. Returns a summary: condition, action (loaded /
-    resumed / replaced / unchanged), edges, seconds.
+    ``workers`` transactions run concurrently; ``states``: the run's edge states (computed
+    when None). Returns a summary: condition, action (loaded / resumed / replaced /
+    unchanged), edges, seconds.
     """
     path = manifest.edge_files(root)[condition]
     cuid = f"{manifest.run_id}/{condition}"
-    key = f"{sha256_file(path)};{selection.key()}"
+    states = states or ensure_edge_states(root, manifest)
+    key = load_key(path, selection, states)
     rec = _write(driver, database, "MATCH (c:Condition {uid: $cuid}) RETURN c {.*} AS c",
                  cuid=cuid)[0]["c"]
     gen, loading = int(rec.get("gen") or 0), rec.get("loading_gen")
@@ -397,6 +457,7 @@ def ingest_condition(driver: neo4j.Driver, root: Path, manifest: RunManifest, co
     total = int(mask.sum()) if mask is not None else pq.ParquetFile(path).metadata.num_rows
     ids = ids if ids is not None else _node_ids(driver, database, manifest)
     measure = str(manifest.fc.get("parameters", {}).get("measure", "unknown"))
+    codes = states.codes(condition)
     query = _CREATE_EDGES_PQ if "p" in pq.ParquetFile(path).schema_arrow.names else _CREATE_EDGES
     loaded = min(total, len(done) * batch_size)
     if progress:
@@ -414,10 +475,11 @@ def ingest_condition(driver: neo4j.Driver, root: Path, manifest: RunManifest, co
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         in_flight: set[Future[int]] = set()
-        for j, batch in _edge_batches(path, mask, batch_size):
+        for j, batch, rows in _edge_batches(path, mask, batch_size):
             if j in done:
                 continue
-            in_flight.add(pool.submit(load_batch, j, _batch_params(batch, ids), batch.num_rows))
+            in_flight.add(pool.submit(load_batch, j, _batch_params(batch, ids, codes, rows),
+                                      batch.num_rows))
             if len(in_flight) >= 2 * max(1, workers):
                 finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 loaded += sum(f.result() for f in finished)
@@ -568,33 +630,76 @@ def ingest_run(driver: neo4j.Driver, run_dir: str | Path, *, database: str = "ne
     manifest = read_manifest(root)
     summaries = validate_run(root, manifest, conditions)
     analysis = read_analysis(root, manifest)
+    states = ensure_edge_states(root, manifest, progress=progress)
     apply_schema(driver, database)
     with run_lock(driver, database, manifest.run_id, waiting=waiting):
         return _ingest_locked(driver, root, manifest, list(summaries), database, replace, batch_size,
-                              workers, selection, analysis, progress)
+                              workers, selection, analysis, states, progress)
+
+
+def neurons_key(root: Path, manifest: RunManifest) -> str:
+    """What the neuron nodes are built from: the neuron table's SHA-256 and the testing rule."""
+    rel = manifest.fc.get("neurons")
+    min_spikes = manifest.fc.get("parameters", {}).get("min_spikes")
+    return f"{sha256_file(root / rel) if rel else 'none'};min_spikes={min_spikes}"
+
+
+def edge_loss_rows(manifest: RunManifest, states: EdgeStates) -> list[dict[str, Any]]:
+    """Properties of the run's ``:EdgeLoss`` nodes: one per (baseline, condition, layer pair)
+    of the states' counts, with its uid and the layers' orders."""
+    orders = {la.name: la.order for la in manifest.layers}
+    rows = []
+    for rec in states.counts().to_dict("records"):
+        props = {k: (None if isinstance(v, float) and not np.isfinite(v) else
+                     v.item() if isinstance(v, np.generic) else v) for k, v in rec.items()}
+        props["uid"] = "/".join((manifest.run_id, rec["baseline"], rec["condition"],
+                                 rec["pre_layer"], rec["post_layer"]))
+        props.update(run_id=manifest.run_id, pre_order=orders[rec["pre_layer"]],
+                     post_order=orders[rec["post_layer"]])
+        rows.append(props)
+    return rows
+
+
+def _ingest_edge_loss(driver: neo4j.Driver, database: str, manifest: RunManifest,
+                      states: EdgeStates) -> None:
+    """Replace the run's ``:EdgeLoss`` nodes in one transaction when the states changed."""
+    done = _write(driver, database, "MATCH (r:Run {run_id: $run_id}) RETURN r.states_key AS k",
+                  run_id=manifest.run_id)[0]["k"]
+    if done == states.key:
+        return
+
+    def replace(tx: neo4j.ManagedTransaction) -> None:
+        tx.run("MATCH (e:EdgeLoss {run_id: $run_id}) DELETE e", run_id=manifest.run_id).consume()
+        tx.run("UNWIND $rows AS row CREATE (e:EdgeLoss) SET e = row",
+               rows=edge_loss_rows(manifest, states)).consume()
+        tx.run("MATCH (r:Run {run_id: $run_id}) SET r.states_key = $key, r.states_exact = $exact",
+               run_id=manifest.run_id, key=states.key, exact=states.exact).consume()
+
+    with driver.session(database=database) as session:
+        session.execute_write(replace)
 
 
 def _ingest_locked(driver: neo4j.Driver, root: Path, manifest: RunManifest, conditions: list[str],
                    database: str, replace: bool, batch_size: int, workers: int,
-                   selection: Selection, analysis: AnalysisFiles | None,
+                   selection: Selection, analysis: AnalysisFiles | None, states: EdgeStates,
                    progress: ProgressFn | None) -> pd.DataFrame:
     """:func:`ingest_run` once the folder is validated (``analysis``: what :func:`read_analysis`
-    read) and the run's lock held."""
+    read; ``states``: the edge states) and the run's lock held."""
     _ingest_structure(driver, database, manifest)
     done = _write(driver, database, "MATCH (r:Run {run_id: $run_id}) RETURN r.neurons_key AS k",
                   run_id=manifest.run_id)[0]["k"]
-    neurons_rel = manifest.fc.get("neurons")
-    neurons_key = sha256_file(root / neurons_rel) if neurons_rel else "none"
-    if done != neurons_key:
+    key = neurons_key(root, manifest)
+    if done != key:
         _ingest_neurons(driver, database, root, manifest, progress)
         faults.checkpoint("ingest.neurons")
         _write(driver, database, "MATCH (r:Run {run_id: $run_id}) SET r.neurons_key = $k",
-               run_id=manifest.run_id, k=neurons_key)
+               run_id=manifest.run_id, k=key)
+    _ingest_edge_loss(driver, database, manifest, states)
     _ingest_analysis(driver, database, manifest, analysis)
     ids = _node_ids(driver, database, manifest)
     rows = [ingest_condition(driver, root, manifest, name, database=database, replace=replace,
                              batch_size=batch_size, workers=workers, selection=selection,
-                             ids=ids, progress=progress)
+                             ids=ids, states=states, progress=progress)
             for name in conditions]
     return pd.DataFrame(rows, columns=["condition", "action", "edges", "seconds"])
 

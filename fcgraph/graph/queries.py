@@ -11,11 +11,18 @@ Each query file starts with a comment header that declares it::
     // param min_z: float = null -- optional, no default
     // one_of: uid, source_layer -- exactly one of these must be given
     // timeout: 120 -- default transaction timeout in seconds
+    // needs_all_edges: run_id:condition -- the answer counts loaded edges (see below)
     // returns: ... / note: ... (documentation; continued on lines starting "//   ")
 
 A parameter without ``=`` is required. Types are ``string``, ``int``, ``float`` and ``bool``.
 User values only ever travel as query parameters, never into the Cypher text. Queries run in
 read sessions; an FC edge counts only when it is live (``r.gen`` equals its condition's gen).
+
+``needs_all_edges`` lists ``run_param:condition_param`` pairs whose loaded edges the answer
+counts (a null condition parameter falls back to ``condition``, and a null ``condition`` means
+every condition of the run). When the graph holds only a subset of such a condition's edges
+(ingested with ``--top-k`` or ``--min-z``), :func:`run_query` says so: the frame's
+``attrs["complete"]`` is False and ``attrs["warning"]`` says which subset it holds.
 
 Besides :func:`run_query`, thin functions named after the queries (``ensemble``, ``pathways``,
 ``edge_loss``, ``lost_pathways``, ``hubs``, ``layer_summary``, ``compare_runs``) take keyword
@@ -80,6 +87,7 @@ class QuerySpec:
     params: dict[str, Param]
     one_of: tuple[str, ...]
     timeout: float | None
+    needs_all_edges: tuple[tuple[str, str], ...]
     returns: str
     note: str
     text: str
@@ -146,7 +154,8 @@ def parse_query_file(path: Path) -> QuerySpec:
             params[param.name] = param
             continue
         key, sep, value = line.partition(":")
-        if sep and key.strip() in ("name", "description", "one_of", "timeout", "returns", "note"):
+        if sep and key.strip() in ("name", "description", "one_of", "timeout", "returns", "note",
+                                   "needs_all_edges"):
             fields[key.strip()] = value.strip()
     if fields.get("name") != path.stem:
         raise FcgraphError(f"{path}: header '// name: {path.stem}' missing or different")
@@ -155,8 +164,18 @@ def parse_query_file(path: Path) -> QuerySpec:
     if unknown:
         raise FcgraphError(f"{path}: one_of names undeclared parameter {unknown[0]!r}")
     timeout = float(fields["timeout"]) if fields.get("timeout") else None
+    needs = []
+    for item in fields.get("needs_all_edges", "").split(","):
+        run_param, sep, cond_param = item.strip().partition(":")
+        if not item.strip():
+            continue
+        if not sep or run_param not in params or cond_param not in params:
+            raise FcgraphError(f"{path}: needs_all_edges item {item.strip()!r} must be "
+                               "run_param:condition_param, both declared")
+        needs.append((run_param, cond_param))
     return QuerySpec(name=path.stem, description=fields.get("description", ""), params=params,
-                     one_of=one_of, timeout=timeout, returns=fields.get("returns", ""),
+                     one_of=one_of, timeout=timeout, needs_all_edges=tuple(needs),
+                     returns=fields.get("returns", ""),
                      note=fields.get("note", ""), text=text, path=path)
 
 
@@ -344,7 +363,34 @@ def run_query(driver: neo4j.Driver, name: str, params: dict[str, Any] | None = N
     frame = _frame(result)
     if frame.empty:
         _explain_empty(driver, values, database)
+    if spec.needs_all_edges:
+        warning = subset_warning(driver, spec, values, database)
+        frame.attrs.update(complete=warning is None, warning=warning)
     return frame
+
+
+def subset_warning(driver: neo4j.Driver, spec: QuerySpec, values: dict[str, Any],
+                   database: str = "neo4j") -> str | None:
+    """One line when a condition whose edges ``spec``'s answer counts (``needs_all_edges``) is
+    loaded as a subset (``--top-k`` / ``--min-z``), else None."""
+    partial = []
+    for run_param, cond_param in spec.needs_all_edges:
+        run_id = values.get(run_param)
+        name = values.get(cond_param) or values.get("condition")
+        if run_id is None:
+            continue
+        for rec in _read(driver, """
+                MATCH (c:Condition {run_id: $run_id})
+                WHERE ($name IS NULL OR c.name = $name) AND (c.top_k IS NOT NULL OR c.min_z IS NOT NULL)
+                RETURN c.name AS name, c.top_k AS top_k, c.min_z AS min_z ORDER BY name""",
+                         {"run_id": run_id, "name": name}, database, None,
+                         "checking the loaded subset").records:
+            rule = ", ".join(f"{k}={rec[k]}" for k in ("top_k", "min_z") if rec[k] is not None)
+            partial.append(f"{run_id}/{rec['name']} ({rule})")
+    if not partial:
+        return None
+    return (f"the graph holds a subset of the edges of {', '.join(partial)}: this answer counts "
+            "only the loaded edges (ingest without --top-k / --min-z for all of them)")
 
 
 # ----------------------------------------------------------------------------- named functions

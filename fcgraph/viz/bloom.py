@@ -52,11 +52,13 @@ ANALYSIS_LAYER_PROPERTIES: tuple[str, ...] = (
 #: The per-neuron decoding score: mutual information of spikes and class during 1FC events.
 DECODING_PROPERTY = "mi_event"
 _INTEGER_HINTS = {"idx", "channel", "y", "x", "spike_count", "order", "layer_order", "gen",
-                  "n_edges", "cofire", "n_neurons", "group_size", "schema_version", "batch"}
+                  "n_edges", "cofire", "n_neurons", "group_size", "schema_version", "batch",
+                  "pre_order", "post_order", "baseline_edges", "condition_edges", "kept",
+                  "weakened", "silenced", "lost", "gained"}
 _FLOAT_HINTS = {"rate", "value", "z", "null_mean", "null_sd", "p", "q", "level", "gain",
-                "threshold"}
-_ARRAY_HINTS = {"shape"}
-_BOOLEAN_HINTS = {"analysed", "threshold_linear"}
+                "threshold", "lost_fraction", "jaccard"}
+_ARRAY_HINTS = {"shape", "silent_in", "weakened_in", "silenced_in"}
+_BOOLEAN_HINTS = {"analysed", "threshold_linear", "exact"}
 
 
 @dataclass(frozen=True)
