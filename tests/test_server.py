@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fcgraph.cli import app
+from fcgraph.contract import read_manifest
 from fcgraph.graph import server
 from fcgraph.graph.connection import open_driver, read_credentials, resolve_connection
 from fcgraph.graph.export_csv import export_admin_csv
@@ -99,34 +101,49 @@ def test_missing_maven_names_docker_compose(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_stop_keeps_data_and_bulk_import_matches_unwind(local_state, tmp_path):
+@pytest.mark.parametrize("source", ["synthetic", "analysed-recording"])
+def test_stop_keeps_data_and_bulk_import_matches_unwind(local_state, tmp_path, tiny_run, source):
     """A second server: UNWIND ingest, stop, start (nothing lost); then the same run through
-    export-csv + neo4j-admin import gives the same graph."""
+    export-csv + neo4j-admin import gives the same graph: a synthetic run with silent neurons
+    (so silent_in, weakened_in and silenced_in lists), and a recording with fc and analyze
+    output (the analysis properties on neurons, layers and the run)."""
     state = tmp_path / "state"
     lib = server.ServerLayout.of(local_state).lib
     (state / "neo4j").mkdir(parents=True)
     os.symlink(lib, server.ServerLayout.of(state).lib)  # reuse the jars fetched once
     bolt, http = free_port(), free_port()
     run_root = tmp_path / "run"
-    make_synthetic_run(run_root, "csvrun", conditions=("clean", "uniform:0.2"), fan_in=5)
+    if source == "synthetic":
+        make_synthetic_run(run_root, "csvrun", conditions=("clean", "uniform:0.2"), fan_in=5,
+                           silent=0.1)
+    else:
+        shutil.copytree(tiny_run.full, run_root)
+    run_id = read_manifest(run_root).run_id
     try:
         server.start(state, bolt_port=bolt, http_port=http, heap="512m", pagecache="128m")
         conn = server.local_connection(state)
         with open_driver(conn) as driver:
             ingest_run(driver, run_root)
-            via_unwind = graph_dump(driver, "csvrun")
+            via_unwind = graph_dump(driver, run_id)
+            lists = driver.execute_query(
+                "MATCH (n:Neuron {run_id: $r}) WHERE n.silent_in IS NOT NULL RETURN count(n) AS n",
+                r=run_id).records[0]["n"]
+            analysed = driver.execute_query(
+                "MATCH (n:Neuron {run_id: $r}) WHERE n.analysed RETURN count(n) AS n",
+                r=run_id).records[0]["n"]
+            assert lists > 0 if source == "synthetic" else analysed > 0
         assert server.stop(state)
         assert not server.status(state).running
         server.start(state, bolt_port=bolt, http_port=http, heap="512m", pagecache="128m")
         with open_driver(conn) as driver:
-            assert graph_dump(driver, "csvrun") == via_unwind
+            assert graph_dump(driver, run_id) == via_unwind
         assert server.stop(state)
         export_admin_csv(run_root, tmp_path / "csv")
         summary = server.import_csv(state, tmp_path / "csv")
         assert "relationships" in summary
         server.start(state, bolt_port=bolt, http_port=http, heap="512m", pagecache="128m")
         with open_driver(conn) as driver:  # the password survived the import
-            assert graph_dump(driver, "csvrun") == via_unwind
+            assert graph_dump(driver, run_id) == via_unwind
             again = ingest_run(driver, run_root)  # the loader recognises the imported run
             assert set(again.action) == {"unchanged"}
     finally:

@@ -24,13 +24,16 @@ from fcgraph.contract import RunManifest, condition_slug, read_manifest
 from fcgraph.errors import BadArgument
 from fcgraph.fc.edge_states import EdgeStates, ensure_edge_states, tested_neurons
 from fcgraph.graph.ingest import (
+    AnalysisProperties,
     ProgressFn,
     Selection,
     _edge_batches,
     _selected_rows,
+    analysis_properties,
     edge_loss_rows,
     load_key,
     neurons_key,
+    read_analysis,
     run_properties,
     silent_lists,
     state_lists,
@@ -76,21 +79,36 @@ def _write_rows(path: Path, header: list[str], rows: Iterable[list[Any]]) -> int
     return table.num_rows
 
 
+def _typed_names(names: list[str], rows: list[dict[str, Any]]) -> list[str]:
+    """``name:type`` headers, each typed by the first non-null value in ``rows``."""
+    out = []
+    for name in names:
+        value = next((r[name] for r in rows if r.get(name) is not None), None)
+        out.append(name + _neo4j_type(value))
+    return out
+
+
 def _write_structure(out: Path, manifest: RunManifest, loaded: dict[str, tuple[int, str]],
-                     neurons: str, selection: Selection, states: EdgeStates) -> dict[str, list[str]]:
+                     neurons: str, selection: Selection, states: EdgeStates,
+                     analysis: AnalysisProperties | None) -> dict[str, list[str]]:
     """Run, layer, condition and edge-loss nodes and their links; ``loaded``: condition ->
-    (edges, key); ``neurons``: the neuron nodes' key."""
+    (edges, key); ``neurons``: the neuron nodes' key; ``analysis``: what analyze adds."""
     run_id = manifest.run_id
     conditions = list(loaded)
     props = {**run_properties(manifest), "neurons_key": neurons, "states_key": states.key,
-             "states_exact": states.exact}
-    keys = sorted(props)
+             "states_exact": states.exact, **(analysis.run if analysis else {})}
+    keys = sorted(k for k, v in props.items() if v is not None)
     _write_rows(out / "runs.csv", ["run_id:ID(Run)"] + [k + _neo4j_type(props[k]) for k in keys],
                 [[run_id] + [props[k] for k in keys]])
+    layer_props = [analysis.layers.get(f"{run_id}/{la.name}", {}) if analysis else {}
+                   for la in manifest.layers]
+    extra = sorted({k for p in layer_props for k in p})
     _write_rows(out / "layers.csv",
-                ["uid:ID(Layer)", "run_id", "name", "order:int", "shape:long[]", "n_neurons:long"],
+                ["uid:ID(Layer)", "run_id", "name", "order:int", "shape:long[]", "n_neurons:long"]
+                + _typed_names(extra, layer_props),
                 [[f"{run_id}/{la.name}", run_id, la.name, la.order, list(la.shape), la.n_neurons]
-                 for la in manifest.layers])
+                 + [p.get(k) for k in extra] for la, p in zip(manifest.layers, layer_props,
+                                                               strict=True)])
     by_name = {c.name: c for c in manifest.conditions}
     _write_rows(out / "conditions.csv",
                 ["uid:ID(Condition)", "run_id", "name", "kind", "level:double", "gen:long",
@@ -122,13 +140,17 @@ def _write_structure(out: Path, manifest: RunManifest, loaded: dict[str, tuple[i
     return {**nodes, "EdgeLoss": ["edge_loss.csv"]}
 
 
-def _write_neurons(out: Path, root: Path, manifest: RunManifest) -> None:
+def _write_neurons(out: Path, root: Path, manifest: RunManifest,
+                   analysis: AnalysisProperties | None) -> None:
     from fcgraph.graph.ingest import _neuron_stats
 
     stats = _neuron_stats(root, manifest)
     tested = tested_neurons(root, manifest)
+    by_uid = analysis.neurons if analysis else {}
+    extra = sorted({k for p in by_uid.values() for k in p})
     header = ["uid:ID(Neuron)", "run_id", "layer", "layer_order:int", "idx:long", "channel:long",
-              "y:long", "x:long", "rate:double", "spike_count:long", "silent_in:string[]", ":LABEL"]
+              "y:long", "x:long", "rate:double", "spike_count:long", "silent_in:string[]",
+              *_typed_names(extra, list(by_uid.values())), ":LABEL"]
     offset = 0
     with pacsv.CSVWriter(out / "neurons.csv", pa.schema([(h, pa.string()) for h in header])) as w:
         for layer in manifest.layers:
@@ -147,8 +169,10 @@ def _write_neurons(out: Path, root: Path, manifest: RunManifest) -> None:
                     pa.array([layer.name] * layer.n_neurons),
                     pa.array(np.full(layer.n_neurons, layer.order)), pa.array(idx),
                     pa.array(channel), pa.array(y), pa.array(x), rate, count,
-                    _array_column(silent_lists(tested, offset + idx)),
-                    pa.array([f"L{layer.order}"] * layer.n_neurons)]  # the label ingest sets too
+                    _array_column(silent_lists(tested, offset + idx))]
+            found = [by_uid.get(u, {}) for u in uid.to_pylist()] if by_uid else []
+            cols += [pa.array([p.get(k) for p in found]) for k in extra]
+            cols += [pa.array([f"L{layer.order}"] * layer.n_neurons)]  # the label ingest sets
             w.write_table(pa.table([c.cast(pa.string()) for c in cols], names=header))
             offset += layer.n_neurons
 
@@ -210,6 +234,8 @@ def export_admin_csv(run_dir: str | Path, out_dir: str | Path, *, conditions: li
     selection = Selection(top_k=top_k, min_z=min_z)
     manifest = read_manifest(root)
     summaries = validate_run(root, manifest, conditions)
+    analysis_files = read_analysis(root, manifest)
+    analysis = analysis_properties(manifest, analysis_files) if analysis_files else None
     out.mkdir(parents=True, exist_ok=True)
     states = ensure_edge_states(root, manifest, progress=progress)
     files = manifest.edge_files(root)
@@ -221,8 +247,9 @@ def export_admin_csv(run_dir: str | Path, out_dir: str | Path, *, conditions: li
                              states.codes(name), progress)
         loaded[name] = (count, load_key(files[name], selection, states))
         fc_files.append(fname)
-    nodes = _write_structure(out, manifest, loaded, neurons_key(root, manifest), selection, states)
-    _write_neurons(out, root, manifest)
+    nodes = _write_structure(out, manifest, loaded, neurons_key(root, manifest), selection, states,
+                             analysis)
+    _write_neurons(out, root, manifest, analysis)
     nodes["Neuron"] = ["neurons.csv"]
     rels: dict[str, list[str]] = {"HAS_LAYER": ["has_layer.csv"], "FEEDS": ["feeds.csv"],
                                   "HAS_CONDITION": ["has_condition.csv"], "FC": fc_files}

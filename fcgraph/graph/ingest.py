@@ -551,60 +551,74 @@ def read_analysis(root: Path, manifest: RunManifest) -> AnalysisFiles | None:
     return AnalysisFiles(key, analysis, df)
 
 
-def _ingest_analysis(driver: neo4j.Driver, database: str, manifest: RunManifest,
-                     files: AnalysisFiles | None) -> bool:
-    """Put ``fcgraph analyze`` results (:func:`read_analysis`) into the graph: neuron
-    properties (ANALYSIS_NEURON_PROPS, ``analysed``), each post layer's read-out accuracies on
-    its ``:Layer`` and the findings on the ``:Run`` as flat ``finding_<n>_*`` properties.
-    Skipped when unchanged (``Run.analysis_key``). Returns whether anything was written."""
-    if files is None:
-        return False
-    key, analysis, df = files.key, files.analysis, files.neurons
-    done = _write(driver, database, "MATCH (r:Run {run_id: $run_id}) RETURN r.analysis_key AS k",
-                  run_id=manifest.run_id)[0]["k"]
-    if done == key:
-        return False
-    for start in range(0, len(df), NEURON_BATCH):
-        part = df.iloc[start:start + NEURON_BATCH]
-        rows = []
-        for rec in part.to_dict("records"):
-            props = {"analysed": bool(rec.get("analysed", False))}
-            for name in ANALYSIS_NEURON_PROPS:
-                value = rec.get(name)
-                if isinstance(value, float | np.floating) and not np.isfinite(value):
-                    value = None
-                elif isinstance(value, np.generic):
-                    value = value.item()
-                props[name] = value
-            rows.append({"uid": neuron_uid(manifest.run_id, rec["layer"], int(rec["idx"])),
-                         "props": props})
-        _write(driver, database, """
-            UNWIND $rows AS row
-            MATCH (n:Neuron {uid: row.uid})
-            SET n += row.props""", rows=rows)
-    layers = []
-    for la in analysis.get("layers", []):
+@dataclass(frozen=True)
+class AnalysisProperties:
+    """What ``fcgraph analyze`` output puts on the graph: per neuron uid, per layer uid and on
+    the run (``analysis_key`` included), as Neo4j-storable values (None: not set)."""
+
+    neurons: dict[str, dict[str, Any]]
+    layers: dict[str, dict[str, Any]]
+    run: dict[str, Any]
+
+
+def _plain_value(value: Any) -> Any:
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def analysis_properties(manifest: RunManifest, files: AnalysisFiles) -> AnalysisProperties:
+    """Neuron properties (ANALYSIS_NEURON_PROPS and ``analysed``), each post layer's read-out
+    accuracies and the findings as flat ``finding_<n>_*`` run properties."""
+    neurons = {}
+    for rec in files.neurons.to_dict("records"):
+        props = {"analysed": bool(rec.get("analysed", False))}
+        props.update({name: _plain_value(rec.get(name)) for name in ANALYSIS_NEURON_PROPS})
+        neurons[neuron_uid(manifest.run_id, rec["layer"], int(rec["idx"]))] = props
+    layers = {}
+    for la in files.analysis.get("layers", []):
         dec = la.get("decoding", {})
-        layers.append({"uid": f"{manifest.run_id}/{la['post_layer']}", "props": {
+        layers[f"{manifest.run_id}/{la['post_layer']}"] = {
             "decoding_event_accuracy": dec.get("event", {}).get("accuracy"),
             "decoding_average_accuracy": dec.get("average", {}).get("accuracy"),
             "decoding_shuffle_accuracy": dec.get("event", {}).get("shuffle_accuracy"),
             "median_group_size": la.get("group_sizes", {}).get("median"),
-            "gain_size_rho": la.get("io", {}).get("gain_vs_size", {}).get("rho")}})
+            "gain_size_rho": la.get("io", {}).get("gain_vs_size", {}).get("rho")}
+    run: dict[str, Any] = {"analysis_key": files.key,
+                           "analysis_created": files.analysis.get("created")}
+    for f in files.analysis.get("findings", []):
+        prefix = f"finding_{f['id']}"
+        run.update({f"{prefix}_supported": f.get("supported"),
+                    f"{prefix}_value": f.get("value"), f"{prefix}_ci_low": f.get("ci_low"),
+                    f"{prefix}_ci_high": f.get("ci_high"),
+                    f"{prefix}_statistic": f.get("statistic"),
+                    f"{prefix}_criterion": f.get("criterion")})
+    return AnalysisProperties(neurons, layers, run)
+
+
+def _ingest_analysis(driver: neo4j.Driver, database: str, manifest: RunManifest,
+                     files: AnalysisFiles | None) -> bool:
+    """Put ``fcgraph analyze`` results (:func:`analysis_properties`) into the graph, skipped
+    when unchanged (``Run.analysis_key``). Returns whether anything was written."""
+    if files is None:
+        return False
+    done = _write(driver, database, "MATCH (r:Run {run_id: $run_id}) RETURN r.analysis_key AS k",
+                  run_id=manifest.run_id)[0]["k"]
+    if done == files.key:
+        return False
+    props = analysis_properties(manifest, files)
+    rows = [{"uid": uid, "props": p} for uid, p in props.neurons.items()]
+    for start in range(0, len(rows), NEURON_BATCH):
+        _write(driver, database, """
+            UNWIND $rows AS row
+            MATCH (n:Neuron {uid: row.uid})
+            SET n += row.props""", rows=rows[start:start + NEURON_BATCH])
     _write(driver, database, """
         UNWIND $layers AS l
         MATCH (x:Layer {uid: l.uid})
-        SET x += l.props""", layers=layers)
-    run_props: dict[str, Any] = {"analysis_key": key, "analysis_created": analysis.get("created")}
-    for f in analysis.get("findings", []):
-        prefix = f"finding_{f['id']}"
-        run_props.update({f"{prefix}_supported": f.get("supported"),
-                          f"{prefix}_value": f.get("value"), f"{prefix}_ci_low": f.get("ci_low"),
-                          f"{prefix}_ci_high": f.get("ci_high"),
-                          f"{prefix}_statistic": f.get("statistic"),
-                          f"{prefix}_criterion": f.get("criterion")})
+        SET x += l.props""", layers=[{"uid": uid, "props": p} for uid, p in props.layers.items()])
     _write(driver, database, "MATCH (r:Run {run_id: $run_id}) SET r += $props",
-           run_id=manifest.run_id, props=run_props)
+           run_id=manifest.run_id, props=props.run)
     return True
 
 
