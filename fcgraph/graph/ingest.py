@@ -335,16 +335,23 @@ def state_lists(codes: dict[str, np.ndarray],
     """``weakened_in`` and ``silenced_in`` of the edges at table rows ``rows``: the conditions
     under which the edge is weakened / silenced (None when there is none), from the states
     codes of its condition (:meth:`~fcgraph.fc.edge_states.EdgeStates.codes`)."""
-    out: tuple[list[list[str] | None], list[list[str] | None]] = ([None] * len(rows),
-                                                                   [None] * len(rows))
     if not codes:
-        return out
+        return [None] * len(rows), [None] * len(rows)
     names = list(codes)
-    matrix = np.stack([codes[c][rows] for c in names], axis=1)
+    if len(names) > 39:
+        raise FcgraphError(f"{len(names) + 1} conditions in one run: at most 40 are supported")
+    pattern = np.zeros(len(rows), dtype=np.int64)  # the row's codes as one base-3 number
+    for name in names:
+        pattern = pattern * 3 + codes[name][rows]
+    unique, inverse = np.unique(pattern, return_inverse=True)
+    out: tuple[list[list[str] | None], list[list[str] | None]] = ([], [])
     for target, code in zip(out, (STATE_CODES["weakened"], STATE_CODES["silenced"]), strict=True):
-        hit = matrix == code
-        for row in np.flatnonzero(hit.any(axis=1)):
-            target[row] = [names[k] for k in np.flatnonzero(hit[row])]
+        per_pattern = []
+        for value in unique.tolist():
+            digits = [(value // 3 ** (len(names) - 1 - k)) % 3 for k in range(len(names))]
+            hit = [name for name, d in zip(names, digits, strict=True) if d == code]
+            per_pattern.append(hit or None)
+        target.extend(per_pattern[i] for i in inverse.tolist())
     return out
 
 
