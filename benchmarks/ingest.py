@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -28,12 +27,6 @@ from fcgraph.graph.export_csv import export_admin_csv
 from fcgraph.graph.ingest import delete_run, ingest_run
 from fcgraph.paths import state_dir
 from fcgraph.synthetic import make_synthetic_run
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def main() -> None:
@@ -55,7 +48,7 @@ def main() -> None:
     make_synthetic_run(run_root, "bench", layers=layers, conditions=("clean",), fan_in=args.fan_in)
     edges = 4 * args.neurons * args.fan_in
     print(f"synthetic run: {edges:,} edges, {5 * args.neurons:,} neurons; Neo4j heap {args.heap}")
-    bolt, http = free_port(), free_port()
+    bolt, http = server.free_port(), server.free_port()
     results: dict[str, float] = {}
     try:
         server.start(state, bolt_port=bolt, http_port=http, heap=args.heap, pagecache="1g")

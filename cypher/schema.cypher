@@ -24,8 +24,9 @@
 // batch, so a killed ingest resumes after the batches it finished.
 // (:IngestLock {run}) is never committed: an ingest or delete of a run holds a write lock on it
 // in an open transaction (unique, so a second ingest of the run waits; see graph/ingest.py).
-// Relationship indexes slow every edge write, so there is one (FC.condition): queries start
-// from indexed Neuron / Condition nodes and traverse.
+// No relationship index: each one slows every edge write and must be populated over every
+// edge after a bulk import, and the queries start from indexed Neuron / Condition nodes and
+// traverse. (Schema version 1 had FC.condition; it is dropped.)
 
 CREATE CONSTRAINT run_id IF NOT EXISTS FOR (r:Run) REQUIRE r.run_id IS UNIQUE;
 CREATE CONSTRAINT layer_uid IF NOT EXISTS FOR (l:Layer) REQUIRE l.uid IS UNIQUE;
@@ -35,7 +36,7 @@ CREATE INDEX layer_run IF NOT EXISTS FOR (l:Layer) ON (l.run_id, l.name);
 CREATE INDEX condition_run IF NOT EXISTS FOR (c:Condition) ON (c.run_id, c.name);
 CREATE INDEX neuron_run_layer IF NOT EXISTS FOR (n:Neuron) ON (n.run_id, n.layer);
 CREATE INDEX neuron_run_layer_idx IF NOT EXISTS FOR (n:Neuron) ON (n.run_id, n.layer, n.idx);
-CREATE INDEX fc_condition IF NOT EXISTS FOR ()-[r:FC]-() ON (r.condition);
+DROP INDEX fc_condition IF EXISTS;
 CREATE CONSTRAINT edge_loss_uid IF NOT EXISTS FOR (e:EdgeLoss) REQUIRE e.uid IS UNIQUE;
 CREATE INDEX edge_loss_run IF NOT EXISTS FOR (e:EdgeLoss) ON (e.run_id, e.baseline, e.condition);
 CREATE CONSTRAINT ingest_batch_uid IF NOT EXISTS FOR (b:IngestBatch) REQUIRE b.uid IS UNIQUE;

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -21,6 +20,7 @@ from fcgraph import faults
 from fcgraph.errors import FcgraphError
 from fcgraph.graph.connection import Connection, open_driver, resolve_connection
 from fcgraph.graph.schema import apply_schema
+from fcgraph.graph.server import free_port  # noqa: F401 (tests import it from here)
 
 
 @pytest.fixture(scope="session")
@@ -43,12 +43,6 @@ def driver(neo4j_conn: Connection) -> Iterator[neo4j.Driver]:
     yield drv
     drv.close()
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

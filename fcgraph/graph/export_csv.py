@@ -41,6 +41,9 @@ from fcgraph.graph.ingest import (
 from fcgraph.graph.validate import validate_run
 
 CSV_GEN_BASE = 1 << 40
+#: The neo4j-admin arguments before the report file and the file lists.
+IMPORT_PREFIX = ("database", "import", "full", "neo4j", "--overwrite-destination=true",
+                 "--array-delimiter=;")
 
 
 def csv_gen(run_id: str, condition: str) -> int:
@@ -88,14 +91,14 @@ def _typed_names(names: list[str], rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def _write_structure(out: Path, manifest: RunManifest, loaded: dict[str, tuple[int, str]],
+def _write_structure(out: Path, root: Path, manifest: RunManifest, loaded: dict[str, tuple[int, str]],
                      neurons: str, selection: Selection, states: EdgeStates,
                      analysis: AnalysisProperties | None) -> dict[str, list[str]]:
     """Run, layer, condition and edge-loss nodes and their links; ``loaded``: condition ->
     (edges, key); ``neurons``: the neuron nodes' key; ``analysis``: what analyze adds."""
     run_id = manifest.run_id
     conditions = list(loaded)
-    props = {**run_properties(manifest), "neurons_key": neurons, "states_key": states.key,
+    props = {**run_properties(manifest, root), "neurons_key": neurons, "states_key": states.key,
              "states_exact": states.exact, **(analysis.run if analysis else {})}
     keys = sorted(k for k, v in props.items() if v is not None)
     _write_rows(out / "runs.csv", ["run_id:ID(Run)"] + [k + _neo4j_type(props[k]) for k in keys],
@@ -225,8 +228,9 @@ def export_admin_csv(run_dir: str | Path, out_dir: str | Path, *, conditions: li
                      progress: ProgressFn | None = None) -> dict[str, Any]:
     """Write the run's graph as neo4j-admin import CSV files into ``out_dir``.
 
-    Returns ``{"files": {...}, "edges": n, "args": [...]}`` where ``args`` are the arguments of
-    ``neo4j-admin database import full`` (also written to ``out_dir/import.args``).
+    Returns ``{"files": {...}, "edges": n, "args": [...], "loaded": {condition: edges}}`` where
+    ``args`` are the arguments of ``neo4j-admin database import full`` (also written to
+    ``out_dir/import.args``).
     """
     root, out = Path(run_dir), Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -247,15 +251,14 @@ def export_admin_csv(run_dir: str | Path, out_dir: str | Path, *, conditions: li
                              states.codes(name), progress)
         loaded[name] = (count, load_key(files[name], selection, states))
         fc_files.append(fname)
-    nodes = _write_structure(out, manifest, loaded, neurons_key(root, manifest), selection, states,
+    nodes = _write_structure(out, root, manifest, loaded, neurons_key(root, manifest), selection, states,
                              analysis)
     _write_neurons(out, root, manifest, analysis)
     nodes["Neuron"] = ["neurons.csv"]
     rels: dict[str, list[str]] = {"HAS_LAYER": ["has_layer.csv"], "FEEDS": ["feeds.csv"],
                                   "HAS_CONDITION": ["has_condition.csv"], "FC": fc_files}
     edges = sum(count for count, _ in loaded.values())
-    args = ["database", "import", "full", "neo4j", "--overwrite-destination=true",
-            "--array-delimiter=;", f"--report-file={out / 'import.report'}"]
+    args = [*IMPORT_PREFIX, f"--report-file={out / 'import.report'}"]
     # one flag per file: neo4j-admin reads a header only from the first file of a group
     args += [f"--nodes={label}={out / f}" for label, fs in nodes.items() for f in fs]
     args += [f"--relationships={rtype}={out / f}" for rtype, fs in rels.items() for f in fs]
@@ -268,4 +271,5 @@ def export_admin_csv(run_dir: str | Path, out_dir: str | Path, *, conditions: li
         "or, for fcgraph's local server: `fcgraph db stop && fcgraph db import-csv "
         f"{out} && fcgraph db start && fcgraph db init`.\n\n"
         f"Edge sources (sha256): {sources}\n")
-    return {"files": {**nodes, **rels}, "edges": edges, "args": args}
+    return {"files": {**nodes, **rels}, "edges": edges, "args": args,
+            "loaded": {name: count for name, (count, _) in loaded.items()}}

@@ -93,9 +93,11 @@ def _homogeneous_list(value: Any) -> bool:
         and len({type(v) for v in value}) <= 1
 
 
-def run_properties(manifest: RunManifest) -> dict[str, Any]:
-    """Properties of the ``:Run`` node: ids, sizes and the fc parameters (prefixed ``fc_``)."""
+def run_properties(manifest: RunManifest, root: Path) -> dict[str, Any]:
+    """Properties of the ``:Run`` node: ids, sizes, the fc parameters (prefixed ``fc_``) and
+    ``source``, the run folder's absolute path (what a bulk rebuild reads the run from)."""
     props: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "T": manifest.T,
+                             "source": str(Path(root).resolve()),
                              "n_images": manifest.n_images,
                              "conditions": [c.name for c in manifest.conditions],
                              "layers": manifest.layer_names}
@@ -141,11 +143,12 @@ def _auto(driver: neo4j.Driver, database: str, query: str, **params: Any) -> Non
         session.run(query, params).consume()
 
 
-def _ingest_structure(driver: neo4j.Driver, database: str, manifest: RunManifest) -> None:
+def _ingest_structure(driver: neo4j.Driver, database: str, manifest: RunManifest,
+                      root: Path) -> None:
     run_id = manifest.run_id
     _write(driver, database,
            "MERGE (r:Run {run_id: $run_id}) ON CREATE SET r.created_at = datetime() SET r += $props",
-           run_id=run_id, props=run_properties(manifest))
+           run_id=run_id, props=run_properties(manifest, root))
     layers = [{"uid": f"{run_id}/{la.name}", "name": la.name, "order": la.order,
                "shape": list(la.shape), "n_neurons": la.n_neurons,
                "feeds_from": list(la.feeds_from)} for la in manifest.layers]
@@ -275,6 +278,25 @@ def _selected_rows(path: Path, selection: Selection) -> np.ndarray | None:
         keep = np.zeros(len(z), dtype=bool)
         keep[rows[order[rank < selection.top_k]]] = True
     return keep
+
+
+def selected_edge_count(run_dir: str | Path, conditions: list[str] | None = None,
+                        top_k: int | None = None, min_z: float | None = None) -> int:
+    """How many edges a load of these conditions (default: all) with this selection writes.
+    A table that cannot be read counts 0 here: the loader's validation then names it."""
+    root = Path(run_dir)
+    manifest = read_manifest(root)
+    selection = Selection(top_k=top_k, min_z=min_z)
+    total = 0
+    for name, path in manifest.edge_files(root).items():
+        if (conditions and name not in conditions) or not path.exists():
+            continue
+        try:
+            mask = _selected_rows(path, selection)
+            total += int(mask.sum()) if mask is not None else pq.ParquetFile(path).metadata.num_rows
+        except (pa.ArrowException, OSError, KeyError):
+            continue
+    return total
 
 
 def _edge_batches(path: Path, mask: np.ndarray | None,
@@ -706,7 +728,7 @@ def _ingest_locked(driver: neo4j.Driver, root: Path, manifest: RunManifest, cond
                    progress: ProgressFn | None) -> pd.DataFrame:
     """:func:`ingest_run` once the folder is validated (``analysis``: what :func:`read_analysis`
     read; ``states``: the edge states) and the run's lock held."""
-    _ingest_structure(driver, database, manifest)
+    _ingest_structure(driver, database, manifest, root)
     done = _write(driver, database, "MATCH (r:Run {run_id: $run_id}) RETURN r.neurons_key AS k",
                   run_id=manifest.run_id)[0]["k"]
     key = neurons_key(root, manifest)

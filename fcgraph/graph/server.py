@@ -43,6 +43,7 @@ from pathlib import Path
 import neo4j
 from neo4j.exceptions import AuthError, ServiceUnavailable
 
+from fcgraph import faults
 from fcgraph.errors import BadArgument, FcgraphError
 from fcgraph.graph.connection import Connection, credentials_file, read_credentials, write_credentials
 from fcgraph.io import atomic_write_text, pid_alive
@@ -328,6 +329,14 @@ def _read_info(layout: ServerLayout) -> dict[str, object]:
         return {}
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a second server, in tests and
+    benchmarks)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def _port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -465,6 +474,7 @@ def start(
             _check_initial_password(layout, initial_password)
             _wait_for_bolt(local_connection(state), timeout, f"Neo4j (pid {pid})")
             return status(state)
+        _restore_previous(layout)  # a bulk load killed while swapping stores: the previous one
         java = java_executable()
         install(state)
         last = _configured_ports(layout) or DEFAULT_PORTS
@@ -597,15 +607,18 @@ def status(state: Path) -> ServerStatus:
                         nodes=counts["nodes"], relationships=counts["rels"], browser_url=browser)
 
 
-def admin_command(state: Path, *args: str, timeout: float = 3600) -> subprocess.CompletedProcess:
-    """Run ``neo4j-admin ARGS`` (``org.neo4j.cli.AdminTool``) against the local server's home."""
+def admin_command(state: Path, *args: str, timeout: float = 3600,
+                  home: ServerLayout | None = None) -> subprocess.CompletedProcess:
+    """Run ``neo4j-admin ARGS`` (``org.neo4j.cli.AdminTool``) against the local server's home,
+    or against ``home`` (e.g. :func:`staging_layout`) with the server's jars."""
     layout = ServerLayout.of(state)
+    target = home or layout
     java = java_executable()
     install(state)
-    _write_config(layout, *_ports(layout), pagecache="512m")
+    _write_config(target, *_ports(layout), pagecache="512m")
     return subprocess.run([java, "-Xmx2g", *JVM_OPTIONS, "-cp", f"{layout.lib}/*",
                            "org.neo4j.cli.AdminTool", *args],
-                          env=_java_env(layout), capture_output=True, text=True, timeout=timeout)
+                          env=_java_env(target), capture_output=True, text=True, timeout=timeout)
 
 
 def _ports(layout: ServerLayout) -> tuple[int, int]:
@@ -627,7 +640,12 @@ def import_csv(state: Path, csv_dir: Path) -> str:
         if _running_pid(layout):
             raise FcgraphError("stop the local Neo4j first (`fcgraph db stop`): a full import "
                                "replaces its database")
-        proc = admin_command(state, *args)
+        return _run_import(state, args, csv_dir, None)
+
+
+def _run_import(state: Path, args: list[str], csv_dir: Path, home: ServerLayout | None) -> str:
+    layout = ServerLayout.of(state)
+    proc = admin_command(state, *args, home=home)
     lines = (proc.stdout + proc.stderr).strip().splitlines()
     if proc.returncode != 0:
         raise tool_failure("neo4j-admin database import", proc.stdout + proc.stderr,
@@ -639,3 +657,106 @@ def import_csv(state: Path, csv_dir: Path) -> str:
         counts = [ln.strip() for ln in lines[start + 1:start + 4] if ln.strip()]
         return "imported " + ", ".join(counts)
     return lines[-1] if lines else "done"
+
+
+# -- a store built beside the live one, then swapped in ------------------------------------------
+
+#: The folders of the ``neo4j`` database's store inside a home's data folder.
+_STORE_DIRS = ("databases", "transactions")
+
+
+def staging_layout(state: Path) -> ServerLayout:
+    """A second Neo4j home beside the live one (``neo4j/rebuild``), where a new store is
+    imported while the live server keeps serving."""
+    return ServerLayout(ServerLayout.of(state).root / "rebuild")
+
+
+def import_staged(state: Path, args: list[str], csv_dir: Path) -> str:
+    """Import ``args`` (``database import full neo4j ...``) into a fresh staging home; the live
+    server may run meanwhile. Returns neo4j-admin's summary line."""
+    staged = staging_layout(state)
+    discard_staged(state)
+    return _run_import(state, args, csv_dir, staged)
+
+
+def discard_staged(state: Path) -> None:
+    """Remove a staging home left by an earlier build (never one being swapped in)."""
+    staged = staging_layout(state)
+    with _lifecycle_lock(ServerLayout.of(state)):
+        if not (staged.root / "swap.json").exists():
+            shutil.rmtree(staged.root, ignore_errors=True)
+
+
+def swap_in_staged(state: Path) -> None:
+    """Put the staged ``neo4j`` store in place of the live one (the server must be stopped).
+
+    The live store moves to ``rebuild/previous``, under a journal (``rebuild/swap.json``), so
+    that :func:`finish_swap` can keep either, and a process killed in between leaves a state
+    that the next start puts back to the previous store (:func:`_restore_previous`).
+    """
+    layout, staged = ServerLayout.of(state), staging_layout(state)
+    with _lifecycle_lock(layout):
+        if _running_pid(layout):
+            raise FcgraphError("stop the local Neo4j first: its store is being replaced")
+        journal = staged.root / "swap.json"
+        had = {kind: (layout.data / kind / "neo4j").exists() for kind in _STORE_DIRS}
+        atomic_write_text(journal, json.dumps({"phase": "swapping", "had": had,
+                                               "pid": os.getpid()}))
+        for kind in _STORE_DIRS:
+            live, new = layout.data / kind / "neo4j", staged.data / kind / "neo4j"
+            old = staged.root / "previous" / kind
+            old.parent.mkdir(parents=True, exist_ok=True)
+            if live.exists() and not old.exists():
+                os.replace(live, old)
+            faults.checkpoint("bulk.swapping")
+            live.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(new, live)
+        atomic_write_text(journal, json.dumps({"phase": "swapped", "had": had,
+                                               "pid": os.getpid()}))
+
+
+def finish_swap(state: Path, *, keep_new: bool) -> None:
+    """After :func:`swap_in_staged`: keep the new store (drop the previous one), or put the
+    previous one back (the server must then be stopped)."""
+    layout, staged = ServerLayout.of(state), staging_layout(state)
+    with _lifecycle_lock(layout):
+        if keep_new:
+            (staged.root / "swap.json").unlink(missing_ok=True)
+            shutil.rmtree(staged.root, ignore_errors=True)
+        else:
+            if _running_pid(layout):
+                raise FcgraphError("stop the local Neo4j first: its store is being restored")
+            _restore_previous(layout, force=True)
+
+
+def unfinished_swap(state: Path) -> bool:
+    """Whether a bulk load died after swapping stores and before finishing (its journal is
+    left, its process gone): a stop and a start put the previous store back."""
+    journal = staging_layout(state).root / "swap.json"
+    try:
+        return not pid_alive(json.loads(journal.read_text() or "{}").get("pid"))
+    except FileNotFoundError:
+        return False
+
+
+def _restore_previous(layout: ServerLayout, *, force: bool = False) -> None:
+    """Undo the swap of a bulk load that died before finishing it (the journal exists, its
+    process is gone; ``force``: whatever the process): the previous store goes back in place.
+    Called with the lifecycle lock held and the server stopped (every start calls it)."""
+    staged = ServerLayout(layout.root / "rebuild")
+    journal = staged.root / "swap.json"
+    if not journal.exists():
+        return
+    entry = json.loads(journal.read_text() or "{}")
+    if not force and pid_alive(entry.get("pid")):
+        return  # the bulk load that swapped is alive: it starts the server to check the store
+    had = entry.get("had", {})
+    for kind in _STORE_DIRS:
+        live, old = layout.data / kind / "neo4j", staged.root / "previous" / kind
+        if old.exists():
+            shutil.rmtree(live, ignore_errors=True)
+            os.replace(old, live)
+        elif not had.get(kind, True):  # there was no store: the unchecked new one goes
+            shutil.rmtree(live, ignore_errors=True)
+    journal.unlink()
+    shutil.rmtree(staged.root, ignore_errors=True)
