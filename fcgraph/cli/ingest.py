@@ -80,7 +80,7 @@ def ingest_cmd(
         raise BadArgument("--method bulk", f"{conn.uri} is not fcgraph's local server (its store "
                                            "cannot be rebuilt from here); use --method online")
     bulk = method is Method.bulk or (method is Method.auto and local and selected_edge_count(
-        run_dir, condition, top_k, min_z) >= BULK_MIN_EDGES)
+        run_dir, condition, top_k) >= BULK_MIN_EDGES)
     with task_progress(progress) as update:
         if bulk:
             result = bulk_ingest(state_dir(state), run_dir, conditions=condition, top_k=top_k,
