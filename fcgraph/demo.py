@@ -26,6 +26,7 @@ from fcgraph.errors import BadArgument, at_least, choice
 from fcgraph.fc.backend import Backend
 
 if TYPE_CHECKING:
+    from fcgraph.graph.connection import Connection
     from fcgraph.models.train import TrainConfig
 
 ProgressFn = Callable[[str, int, int], None]
@@ -39,8 +40,9 @@ class DemoPlan:
     """What `fcgraph demo` does; the defaults fit in 15 minutes on 2 CPU cores.
 
     ``split`` / ``n_images`` choose the recorded images (``None``: the whole split); ``null`` is
-    the fc null (``exact``: all whole-image shifts, no sampling); ``top_k`` is how many of each
-    neuron's strongest significant in-edges are loaded into Neo4j (all edges stay on disk);
+    the fc null (``exact``: all whole-image shifts, no sampling); ``top_k``, when given, loads
+    only each neuron's ``top_k`` strongest significant in-edges per condition into Neo4j (a
+    browsing subset; default: every significant edge; all edges stay on disk either way);
     ``analysis_options`` go to :class:`fcgraph.analysis.AnalysisConfig` (the demo analyses 64
     sampled neurons per layer, ``fcgraph analyze`` 128 by default).
     """
@@ -55,7 +57,7 @@ class DemoPlan:
     n_images: int | None = 240
     conditions: tuple[str, ...] = DEMO_CONDITIONS
     null: str = "exact"
-    top_k: int = 5
+    top_k: int | None = None
     seed: int = 0
     data_root: Path | None = None
     fc_options: dict[str, Any] = field(default_factory=dict)
@@ -77,7 +79,8 @@ class DemoPlan:
         if "clean" not in [c.name for c in parse_all(self.conditions)]:
             raise BadArgument("--condition", "the demo needs clean among its conditions (the 1FC "
                                              "groups are the clean edges)")
-        at_least(self.top_k, 1, "--top-k")
+        if self.top_k is not None:
+            at_least(self.top_k, 1, "--top-k")
         FcParams.create(null=self.null, **{k: v for k, v in self.fc_options.items()
                                            if k in FcParams.__dataclass_fields__})
         AnalysisConfig(**self.analysis_options)
@@ -146,15 +149,15 @@ def analysis_step(plan: DemoPlan, progress: ProgressFn | None = None) -> dict[st
     return result
 
 
-def ingest_step(driver: neo4j.Driver, plan: DemoPlan, database: str,
+def ingest_step(conn: Connection, state: Path, plan: DemoPlan,
                 progress: ProgressFn | None = None) -> pd.DataFrame:
-    """Load the run with each neuron's ``top_k`` strongest in-edges per condition.
+    """Load the run (every edge, or each neuron's ``top_k`` strongest in-edges per condition) by
+    the fastest path the server allows (:func:`fcgraph.graph.load.load_run`: a rebuild of the
+    local store, else online). Unchanged tables are found loaded; a demo rerun on new data
+    replaces its earlier graph."""
+    from fcgraph.graph.load import load_run
 
-    Unchanged tables are found loaded; a demo rerun on new data replaces its earlier graph."""
-    from fcgraph.graph.ingest import ingest_run
-
-    return ingest_run(driver, plan.recording, database=database, top_k=plan.top_k, replace=True,
-                      progress=progress)
+    return load_run(conn, state, plan.recording, top_k=plan.top_k, replace=True, progress=progress)
 
 
 #: The columns of each named query that the demo prints.

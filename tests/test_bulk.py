@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument, FcgraphError
 from fcgraph.graph import server
 from fcgraph.graph.bulk import bulk_ingest, memory_for_store
 from fcgraph.graph.connection import open_driver
 from fcgraph.graph.ingest import delete_run, ingest_run
+from fcgraph.graph.load import choose_method
 from fcgraph.paths import state_dir
 from fcgraph.synthetic import make_synthetic_run
 from tests.conftest import free_port, graph_dump
@@ -125,3 +126,16 @@ def test_bulk_is_refused_for_a_server_that_is_not_the_local_one(tmp_path):
     assert out.stderr.strip() == ("error: --method bulk: bolt://127.0.0.1:1 is not fcgraph's "
                                   "local server (its store cannot be rebuilt from here); use "
                                   "--method online")
+
+
+def test_the_load_method_rule(bulk_state, runs, neo4j_conn):
+    """auto: bulk only for the local server and a load of at least min_bulk_edges edges."""
+    a, _ = runs
+    local = server.local_connection(bulk_state)
+    assert choose_method("auto", bulk_state, local, a) == "online"  # a few thousand edges
+    assert choose_method("auto", bulk_state, local, a, min_bulk_edges=1) == "bulk"
+    assert choose_method("auto", bulk_state, local, a, top_k=1, min_bulk_edges=10**5) == "online"
+    assert choose_method("auto", bulk_state, neo4j_conn, a, min_bulk_edges=1) == "online"
+    assert choose_method("online", bulk_state, local, a, min_bulk_edges=1) == "online"
+    with pytest.raises(BadArgument):
+        choose_method("bulk", bulk_state, neo4j_conn, a)

@@ -67,8 +67,9 @@ def demo_cmd(
                         ] = 240,
     condition: Annotated[list[str] | None, typer.Option(
         "--condition", "-c", help=f"Conditions (repeatable; default {' '.join(DEMO_CONDITIONS)}).")] = None,
-    top_k: Annotated[int, typer.Option(min=1, help="Strongest in-edges per neuron loaded into Neo4j.")
-                     ] = 5,
+    top_k: Annotated[int | None, typer.Option(min=1, help="Load only each neuron's K strongest "
+                                              "in-edges per condition (default: every edge).")
+                     ] = None,
     state: StateDirOption = None,
     bolt_port: Annotated[int, typer.Option(help="Bolt port if the local Neo4j is started.")] = 7687,
     http_port: Annotated[int, typer.Option(help="HTTP port if the local Neo4j is started.")] = 7474,
@@ -126,14 +127,15 @@ def demo_cmd(
         print_frame("the paper's findings on this run (criteria: README, analysis.json)", table)
     console.print(f"report: {plan.recording / 'analysis' / 'report.html'}")
 
-    console.rule(f"[bold]5/6 Neo4j: load each neuron's {top_k} strongest in-edges per condition")
+    console.rule("[bold]5/6 Neo4j: load " + ("every significant edge" if top_k is None else
+                                             f"each neuron's {top_k} strongest in-edges per condition"))
     with console.status("waiting for Neo4j (the first start fetches it from Maven Central)"):
         conn, which, browser = neo4j_ready.result()
     console.print(which)
+    with task_progress(progress) as update:
+        loaded = demo.ingest_step(conn, state_dir(state), plan, update)
+    print_frame(f"loaded ({loaded.attrs['method']} path)", loaded)
     with session_driver(conn) as driver:
-        with task_progress(progress) as update:
-            loaded = demo.ingest_step(driver, plan, conn.database, update)
-        print_frame("loaded", loaded)
         console.rule("[bold]6/6 named queries")
         for title, frame in demo.example_queries(driver, rec.run_id, conn.database, plan.conditions):
             print_frame(title, frame)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -21,11 +20,10 @@ from fcgraph.cli.common import (
     handle_errors,
 )
 from fcgraph.cli.progress import task_progress
-from fcgraph.errors import BadArgument
-from fcgraph.graph.bulk import BULK_MIN_EDGES, bulk_ingest, is_local_server
 from fcgraph.graph.connection import session_driver
 from fcgraph.graph.export_csv import export_admin_csv
-from fcgraph.graph.ingest import delete_run, ingest_run, list_runs, selected_edge_count
+from fcgraph.graph.ingest import delete_run, list_runs
+from fcgraph.graph.load import BULK_MIN_EDGES, LoadMethod, load_run
 from fcgraph.paths import state_dir
 
 RunDir = Annotated[Path, typer.Argument(help="Run folder (manifest.json, fc/neurons.parquet, "
@@ -35,12 +33,6 @@ ConditionsOpt = Annotated[list[str] | None, typer.Option(
 TopKOpt = Annotated[int | None, typer.Option(
     "--top-k", min=1, help="Keep each post neuron's K strongest in-edges (by z).")]
 MinZOpt = Annotated[float | None, typer.Option("--min-z", help="Keep only edges with z >= this.")]
-
-
-class Method(StrEnum):
-    auto = "auto"
-    online = "online"
-    bulk = "bulk"
 
 
 def register(app: typer.Typer) -> None:
@@ -61,11 +53,11 @@ def ingest_cmd(
     workers: Annotated[int, typer.Option(min=1, max=16, help="Concurrent edge transactions.")] = 2,
     top_k: TopKOpt = None,
     min_z: MinZOpt = None,
-    method: Annotated[Method, typer.Option(
+    method: Annotated[LoadMethod, typer.Option(
         help="online: batched transactions into a running server (any server); bulk: rebuild "
              "the local server's store with neo4j-admin import, beside the live one, then swap "
              f"(fcgraph's own server only); auto: bulk for the local server from "
-             f"{BULK_MIN_EDGES:,} edges to load, else online.")] = Method.auto,
+             f"{BULK_MIN_EDGES:,} edges to load, else online.")] = LoadMethod.auto,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     state: StateDirOption = None,
     uri: UriOption = None,
@@ -75,23 +67,12 @@ def ingest_cmd(
 ) -> None:
     """Load a run folder into Neo4j: validated first, idempotent, resumable after a kill."""
     conn = connection(uri, user, password, database, state)
-    local = is_local_server(state_dir(state), conn)
-    if method is Method.bulk and not local:
-        raise BadArgument("--method bulk", f"{conn.uri} is not fcgraph's local server (its store "
-                                           "cannot be rebuilt from here); use --method online")
-    bulk = method is Method.bulk or (method is Method.auto and local and selected_edge_count(
-        run_dir, condition, top_k) >= BULK_MIN_EDGES)
     with task_progress(progress) as update:
-        if bulk:
-            result = bulk_ingest(state_dir(state), run_dir, conditions=condition, top_k=top_k,
-                                 min_z=min_z, replace=replace, progress=update)
-        else:
-            with session_driver(conn) as driver:
-                result = ingest_run(driver, run_dir, database=conn.database, conditions=condition,
-                                    replace=replace, batch_size=batch_size, workers=workers,
-                                    top_k=top_k, min_z=min_z, progress=update,
-                                    waiting=err_console.print)
-    table = Table("condition", "action", "edges", "seconds", title=f"ingested {run_dir}")
+        result = load_run(conn, state_dir(state), run_dir, method=method, conditions=condition,
+                          top_k=top_k, min_z=min_z, replace=replace, batch_size=batch_size,
+                          workers=workers, progress=update, waiting=err_console.print)
+    table = Table("condition", "action", "edges", "seconds",
+                  title=f"ingested {run_dir} ({result.attrs['method']} path)")
     for row in result.itertuples(index=False):
         table.add_row(row.condition, row.action, f"{row.edges:,}", f"{row.seconds:.1f}")
     console.print(table)

@@ -60,10 +60,6 @@ class PlannedRun:
     expected: dict[str, int] = field(default_factory=dict)  # condition -> live edges
 
 
-#: ``--method auto`` takes the bulk path for runs with at least this many edges to load.
-BULK_MIN_EDGES = 1_000_000
-
-
 def is_local_server(state: Path, conn: Connection) -> bool:
     """Whether ``conn`` is fcgraph's own local server of ``state`` (its ``neo4j`` database),
     the only server whose store the bulk path can rebuild."""

@@ -227,23 +227,30 @@ MATCH (cc:Condition {uid: $condition})
 MATCH (bc:Condition {run_id: cc.run_id, name: 'clean'})
 MATCH (a:Neuron {run_id: cc.run_id})-[r:FC]->(b:Neuron)
 WHERE r.condition = bc.name AND r.gen = bc.gen
-  AND NOT EXISTS { MATCH (a)-[r2:FC]->(b) WHERE r2.condition = cc.name AND r2.gen = cc.gen }
+  AND (cc.name IN coalesce(r.weakened_in, []) OR cc.name IN coalesce(r.silenced_in, []))
 RETURN a, r, b ORDER BY r.z DESC LIMIT 500""", [("condition", "Condition", "uid")]),
 ]
 
-#: (name, cypher): Bloom passes the selected nodes as $nodes (ids; element ids in newer Blooms)
+#: (name, cypher): Bloom passes the selected nodes as $nodes (ids; element ids in newer Blooms);
+#: each action adds at most 500 edges per selected neuron, its strongest, to the scene
 SCENE_ACTIONS: list[tuple[str, str]] = [
     ("Expand 1FC group", """\
 MATCH (n:Neuron) WHERE id(n) IN $nodes OR elementId(n) IN $nodes
 MATCH (c:Condition {run_id: n.run_id, name: 'clean'})
-MATCH p = (pre:Neuron)-[r:FC]->(n)
-WHERE r.condition = c.name AND r.gen = c.gen
+CALL (n, c) {
+  MATCH p = (pre:Neuron)-[r:FC]->(n)
+  WHERE r.condition = c.name AND r.gen = c.gen
+  RETURN p ORDER BY r.z DESC LIMIT 500
+}
 RETURN p"""),
     ("Show downstream targets", """\
 MATCH (n:Neuron) WHERE id(n) IN $nodes OR elementId(n) IN $nodes
 MATCH (c:Condition {run_id: n.run_id, name: 'clean'})
-MATCH p = (n)-[r:FC]->(post:Neuron)
-WHERE r.condition = c.name AND r.gen = c.gen
+CALL (n, c) {
+  MATCH p = (n)-[r:FC]->(post:Neuron)
+  WHERE r.condition = c.name AND r.gen = c.gen
+  RETURN p ORDER BY r.z DESC LIMIT 500
+}
 RETURN p"""),
 ]
 
