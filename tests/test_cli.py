@@ -73,3 +73,14 @@ def test_export_csv_writes_import_files(tmp_path, run_id):
                  if "/stage1.sn/" in line or "/stage2.sn/" in line or "/fc1.sn/" in line
                  or "/fc2.sn/" in line)
     assert len(rows) - 1 == 2 * n_post  # top-2 of 3 in-edges for every post neuron
+
+
+def test_version_names_the_package_and_the_graph_schema():
+    from importlib.metadata import version
+
+    from fcgraph import SCHEMA_VERSION, __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"fcgraph {__version__} (graph schema version {SCHEMA_VERSION})"
+    assert version("fcgraph") == __version__  # the installed metadata reads the same home

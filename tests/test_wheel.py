@@ -72,6 +72,10 @@ def test_the_installed_package_is_not_the_checkout(installed, tmp_path):
                            cwd=tmp_path, capture_output=True, text=True, check=True).stdout.split()
     assert all(str(installed.parent) in line for line in where), where
     assert not any(line.startswith(str(REPO)) for line in where), where
+    from fcgraph import __version__
+
+    shown = run(installed, "--version", cwd=tmp_path)
+    assert shown.returncode == 0 and shown.stdout.startswith(f"fcgraph {__version__} "), shown
 
 
 def test_queries_schema_and_ingest_from_the_wheel(installed, tmp_path, neo4j_conn, driver, run_id):
