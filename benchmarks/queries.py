@@ -28,6 +28,7 @@ from typing import Any
 
 import neo4j
 
+from fcgraph.errors import FcgraphError
 from fcgraph.graph.connection import resolve_connection, session_driver
 from fcgraph.graph.queries import run_query
 from fcgraph.viz.bloom import SCENE_ACTIONS, SEARCH_PHRASES
@@ -47,7 +48,8 @@ def pick_parameters(driver: neo4j.Driver, run_id: str | None) -> dict[str, Any]:
     if run_id is None:
         run_id = _one(driver, """
             MATCH (r:Run)-[:HAS_CONDITION]->(c:Condition) WHERE c.gen > 0
-            RETURN r.run_id AS run_id ORDER BY sum(c.n_edges) DESC LIMIT 1""")["run_id"]
+            WITH r, sum(c.n_edges) AS edges
+            RETURN r.run_id AS run_id ORDER BY edges DESC LIMIT 1""")["run_id"]
     conditions = [r["name"] for r in driver.execute_query(
         "MATCH (c:Condition {run_id: $run_id}) WHERE c.gen > 0 RETURN c.name AS name ORDER BY name",
         run_id=run_id, routing_=neo4j.RoutingControl.READ).records]
@@ -55,17 +57,18 @@ def pick_parameters(driver: neo4j.Driver, run_id: str | None) -> dict[str, Any]:
     layers = [r["name"] for r in driver.execute_query(
         "MATCH (:Run {run_id: $run_id})-[:HAS_LAYER]->(l:Layer) RETURN l.name AS name ORDER BY l.order",
         run_id=run_id, routing_=neo4j.RoutingControl.READ).records]
-    hubs_in = run_query(driver, "hubs", {"run_id": run_id, "direction": "in", "top": 1})
-    hub = hubs_in.sort_values("degree", ascending=False).iloc[0]
-    hubs_out = run_query(driver, "hubs", {"run_id": run_id, "direction": "out", "top": 1,
-                                          "layer": layers[0]})
-    hub_id = _one(driver, "MATCH (n:Neuron {uid: $uid}) RETURN elementId(n) AS id",
-                  uid=str(hub.uid))["id"]
-    return {"run_id": run_id, "conditions": conditions, "ensemble_id": hub_id,
-            "perturbed": perturbed, "layers": layers,
-            "ensemble_uid": str(hub.uid), "ensemble_degree": int(hub.degree),
-            "hub_layer": str(hub.layer), "source_uid": str(hubs_out.iloc[0].uid),
-            "source_degree": int(hubs_out.iloc[0].degree)}
+    # the largest degrees over every condition, from the store's degree counts (no edge scan)
+    hub = _one(driver, """
+        MATCH (n:Neuron {run_id: $r}) WITH n, COUNT { (n)<-[:FC]-() } AS degree
+        RETURN n.uid AS uid, n.layer AS layer, elementId(n) AS id, degree
+        ORDER BY degree DESC LIMIT 1""", r=run_id)
+    source = _one(driver, """
+        MATCH (n:Neuron {run_id: $r, layer: $layer}) WITH n, COUNT { (n)-[:FC]->() } AS degree
+        RETURN n.uid AS uid, degree ORDER BY degree DESC LIMIT 1""", r=run_id, layer=layers[0])
+    return {"run_id": run_id, "conditions": conditions, "ensemble_id": hub["id"],
+            "perturbed": perturbed, "layers": layers, "ensemble_uid": hub["uid"],
+            "ensemble_degree_all_conditions": hub["degree"], "hub_layer": hub["layer"],
+            "source_uid": source["uid"], "source_degree_all_conditions": source["degree"]}
 
 
 def cases(p: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], float]]:
@@ -118,7 +121,9 @@ def timed(fn, repeat: int) -> tuple[float, float, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-id", help="the run (default: the one with most live edges)")
-    parser.add_argument("--repeat", type=int, default=3, help="warm repeats per query")
+    parser.add_argument("--repeat", type=int, default=1, help="warm repeats per query")
+    parser.add_argument("--timeout", type=float, default=2 * QUERY_LIMIT_S,
+                        help="seconds after which a query is stopped and reported as over it")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/queries.json"))
     args = parser.parse_args()
     conn = resolve_connection()
@@ -136,8 +141,17 @@ def main() -> None:
         print(f"{'baseline: scan of the clean edges':52s} {cold:7.2f} {base:7.2f} s "
               f"({ans['edges']:,} edges)", flush=True)
         for label, name, params, limit in cases(p):
-            cold, warm, frame = timed(lambda n=name, q=params: run_query(
-                driver, n, {"run_id": p["run_id"], **q}, conn.database), args.repeat)
+            try:
+                cold, warm, frame = timed(lambda n=name, q=params: run_query(
+                    driver, n, {"run_id": p["run_id"], **q}, conn.database, timeout=args.timeout),
+                    args.repeat)
+            except FcgraphError as exc:  # stopped at the timeout
+                rows.append({"label": label, "query": name, "params": params, "cold_s": None,
+                             "warm_s": None, "limit_s": limit, "within_limit": False,
+                             "error": str(exc)})
+                print(f"{label:52s} over {args.timeout:.0f} s: {exc}", flush=True)
+                save(args.out, p, edges, ans, base, args.repeat, rows)
+                continue
             ok = warm <= limit
             rows.append({"label": label, "query": name, "params": params, "cold_s": round(cold, 3),
                          "warm_s": round(warm, 3), "limit_s": limit, "within_limit": ok,
@@ -145,24 +159,38 @@ def main() -> None:
             print(f"{label:52s} {cold:7.2f} {warm:7.2f} s  {len(frame):>6} rows  "
                   f"{warm / base:6.2f}x scan  {'ok' if ok else 'OVER ' + str(limit) + ' s'}",
                   flush=True)
+            save(args.out, p, edges, ans, base, args.repeat, rows)
         for label, cypher, params in canvas_cases(p):
-            cold, warm, records = timed(lambda c=cypher, q=params: driver.execute_query(
-                c, q, routing_=neo4j.RoutingControl.READ).records, args.repeat)
+            try:
+                cold, warm, records = timed(lambda c=cypher, q=params: driver.execute_query(
+                    neo4j.Query(c, timeout=args.timeout), q,
+                    routing_=neo4j.RoutingControl.READ).records, args.repeat)
+            except neo4j.exceptions.Neo4jError as exc:
+                rows.append({"label": label, "query": "canvas", "params": params, "cold_s": None,
+                             "warm_s": None, "limit_s": QUERY_LIMIT_S, "within_limit": False,
+                             "error": exc.code})
+                print(f"{label:52s} over {args.timeout:.0f} s ({exc.code})", flush=True)
+                continue
             rows.append({"label": label, "query": "canvas", "params": params,
                          "cold_s": round(cold, 3), "warm_s": round(warm, 3),
                          "limit_s": QUERY_LIMIT_S, "within_limit": warm <= QUERY_LIMIT_S,
                          "rows": len(records), "vs_scan": round(warm / base, 3)})
             print(f"{label:52s} {cold:7.2f} {warm:7.2f} s  {len(records):>6} rows  "
                   f"{warm / base:6.2f}x scan", flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "run_id": p["run_id"], "live_edges": edges, "parameters": p, "repeat": args.repeat,
-        "baseline": {"what": "scan of the clean condition's live edges, sum(r.z)",
-                     "edges": ans["edges"], "warm_s": round(base, 3)},
-        "queries": rows, "machine": {"cpus": os.cpu_count(),
-                                     "python": platform.python_version()},
-        "date": time.strftime("%Y-%m-%d")}, indent=2) + "\n")
+            save(args.out, p, edges, ans, base, args.repeat, rows)
     print(f"-> {args.out}")
+
+
+def save(out: Path, p: dict[str, Any], edges: int, scan: dict[str, Any], base: float, repeat: int,
+         rows: list[dict[str, Any]]) -> None:
+    """Write the results so far (a long run keeps what it measured)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "run_id": p["run_id"], "live_edges": edges, "parameters": p, "repeat": repeat,
+        "baseline": {"what": "scan of the clean condition's live edges, sum(r.z)",
+                     "edges": scan["edges"], "warm_s": round(base, 3)},
+        "queries": rows, "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "date": time.strftime("%Y-%m-%d")}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -81,7 +81,9 @@ def test_ingest_counts_match_files(driver, small_run, run_id):
     props = rec[0]["p"]
     for key in ("value", "z", "cofire", "null_mean", "null_sd"):
         assert props[key] == row[key]
-    assert props["measure"] == "sttc"
+    assert "measure" not in props and "run_id" not in props  # held once, by the run and the nodes
+    assert driver.execute_query("MATCH (r:Run {run_id: $r}) RETURN r.fc_measure AS m",
+                                r=run_id).records[0]["m"] == "sttc"
     # a conv neuron's position is channel-major
     n = driver.execute_query("MATCH (n:Neuron {uid: $u}) RETURN n {.channel, .y, .x} AS n",
                              u=f"{run_id}/a/21").records[0]["n"]

@@ -100,7 +100,7 @@ def add_stale(driver: neo4j.Driver, run_id: str, stale: list[tuple[str, str, str
     for condition, a, b in stale:
         created = driver.execute_query("""
             MATCH (a:Neuron {uid: $a}), (b:Neuron {uid: $b})
-            CREATE (a)-[:FC {run_id: $run_id, condition: $condition, gen: -1, measure: 'sttc',
+            CREATE (a)-[:FC {condition: $condition, gen: -1,
                              value: 0.99, z: 99.0, cofire: 99, null_mean: 0.0, null_sd: 1.0}]->(b)
             RETURN count(*) AS n""", a=f"{run_id}/{a}", b=f"{run_id}/{b}", run_id=run_id,
                                      condition=condition).records[0]["n"]

@@ -67,9 +67,8 @@ def demo_cmd(
                         ] = 240,
     condition: Annotated[list[str] | None, typer.Option(
         "--condition", "-c", help=f"Conditions (repeatable; default {' '.join(DEMO_CONDITIONS)}).")] = None,
-    top_k: Annotated[int | None, typer.Option(min=1, help="Load only each neuron's K strongest "
-                                              "in-edges per condition (default: every edge).")
-                     ] = None,
+    top_k: Annotated[int, typer.Option(min=0, help="Load each neuron's K strongest in-edges per "
+                                       "condition into Neo4j (0: every edge).")] = 5,
     state: StateDirOption = None,
     bolt_port: Annotated[int, typer.Option(help="Bolt port if the local Neo4j is started.")] = 7687,
     http_port: Annotated[int, typer.Option(help="HTTP port if the local Neo4j is started.")] = 7474,
@@ -86,7 +85,7 @@ def demo_cmd(
 
     plan = DemoPlan(root=root, dataset=dataset, model=model, epochs=epochs, lr=lr, train_limit=train_limit,
                     split=split, n_images=n_images, conditions=tuple(condition or DEMO_CONDITIONS),
-                    top_k=top_k)
+                    top_k=top_k or None)
     started = time.monotonic()
 
     console.rule(f"[bold]1/6 train {model} on {dataset}")
@@ -127,8 +126,8 @@ def demo_cmd(
         print_frame("the paper's findings on this run (criteria: README, analysis.json)", table)
     console.print(f"report: {plan.recording / 'analysis' / 'report.html'}")
 
-    console.rule("[bold]5/6 Neo4j: load " + ("every significant edge" if top_k is None else
-                                             f"each neuron's {top_k} strongest in-edges per condition"))
+    console.rule("[bold]5/6 Neo4j: load " + (f"each neuron's {top_k} strongest in-edges per condition"
+                                             if top_k else "every significant edge"))
     with console.status("waiting for Neo4j (the first start fetches it from Maven Central)"):
         conn, which, browser = neo4j_ready.result()
     console.print(which)
@@ -147,4 +146,5 @@ def demo_cmd(
   Neo4j Browser {browser or conn.uri} (user neo4j; password: `fcgraph db credentials --show`)
   offline view  fcgraph view {rec.run_id} --layer-pair fc1.sn fc2.sn --out view.html
   queries       fcgraph query --list;  fcgraph query hubs -p run_id={rec.run_id}
+  every edge    fcgraph ingest {plan.recording} --replace   (the whole graph)
   stop Neo4j    fcgraph db stop""", highlight=False)

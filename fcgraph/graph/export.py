@@ -118,7 +118,7 @@ MATCH (a:Neuron {run_id: $run_id, layer: $layer})-[r:FC]->(b:Neuron)
 WHERE r.condition = $condition AND r.gen = $gen
 RETURN a.uid AS pre_uid, a.layer AS pre_layer, a.idx AS pre_idx,
        b.uid AS post_uid, b.layer AS post_layer, b.idx AS post_idx,
-       r.measure AS measure, r.value AS value, r.z AS z, r.cofire AS cofire,
+       $measure AS measure, r.value AS value, r.z AS z, r.cofire AS cofire,
        r.null_mean AS null_mean, r.null_sd AS null_sd, r.p AS p, r.q AS q
 ORDER BY post_layer, pre_idx, post_idx"""
 
@@ -130,6 +130,7 @@ class GraphReader:
         self.driver = driver
         self.database = database
         self.run_id = run_id
+        self._measure: str | None = None
 
     def _records(self, query: str, **params: Any) -> Iterator[neo4j.Record]:
         with self.driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS,
@@ -166,7 +167,11 @@ class GraphReader:
 
     def edges(self, layer: str, condition: ConditionMeta) -> Iterator[dict[str, Any]]:
         """The live FC edges leaving the neurons of ``layer`` under ``condition``."""
-        for rec in self._records(_EDGES, layer=layer, condition=condition.name, gen=condition.gen):
+        if self._measure is None:  # the run's fc measure, the same for every edge
+            found = list(self._records("MATCH (r:Run {run_id: $run_id}) RETURN r.fc_measure AS m"))
+            self._measure = str(found[0]["m"]) if found and found[0]["m"] else "unknown"
+        for rec in self._records(_EDGES, layer=layer, condition=condition.name, gen=condition.gen,
+                                 measure=self._measure):
             row = dict(rec)
             row["run_id"] = self.run_id
             row["condition"] = condition.name

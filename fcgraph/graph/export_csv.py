@@ -189,12 +189,11 @@ def _write_edges(path: Path, edge_file: Path, manifest: RunManifest, condition: 
                  selection: Selection, codes: dict[str, np.ndarray],
                  progress: ProgressFn | None) -> int:
     has_pq = "p" in pq.ParquetFile(edge_file).schema_arrow.names
-    header = [":START_ID(Neuron)", ":END_ID(Neuron)", "run_id", "condition", "gen:long", "measure",
+    header = [":START_ID(Neuron)", ":END_ID(Neuron)", "condition", "gen:long",
               "value:double", "z:double", "cofire:long", "null_mean:double", "null_sd:double",
               "weakened_in:string[]", "silenced_in:string[]"]
     if has_pq:
         header += ["p:double", "q:double"]
-    measure = str(manifest.fc.get("parameters", {}).get("measure", "unknown"))
     gen = csv_gen(manifest.run_id, condition)
     mask = _selected_rows(edge_file, selection)
     total = int(mask.sum()) if mask is not None else pq.ParquetFile(edge_file).metadata.num_rows
@@ -209,8 +208,7 @@ def _write_edges(path: Path, edge_file: Path, manifest: RunManifest, condition: 
                     manifest.run_id, batch.column(f"{side}_layer"),
                     batch.column(f"{side}_idx").cast(pa.string()), "/")
 
-            cols = [uid("pre"), uid("post"), pa.array([manifest.run_id] * n),
-                    pa.array([condition] * n), pa.array([gen] * n), pa.array([measure] * n)]
+            cols = [uid("pre"), uid("post"), pa.array([condition] * n), pa.array([gen] * n)]
             cols += [batch.column(c) for c in ("value", "z", "cofire", "null_mean", "null_sd")]
             cols += [_array_column(lists) for lists in state_lists(codes, rows)]
             if has_pq:

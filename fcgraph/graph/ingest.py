@@ -343,7 +343,7 @@ WITH 1 AS _
 UNWIND range(0, size($a) - 1) AS i
 MATCH (a) WHERE id(a) = $a[i]
 MATCH (b) WHERE id(b) = $b[i]
-CREATE (a)-[:FC {run_id: $run_id, condition: $condition, gen: $gen, measure: $measure,
+CREATE (a)-[:FC {condition: $condition, gen: $gen,
                  value: $value[i], z: $z[i], cofire: $cofire[i],
                  null_mean: $null_mean[i], null_sd: $null_sd[i],
                  weakened_in: $weakened[i], silenced_in: $silenced[i]}]->(b)
@@ -486,7 +486,6 @@ def ingest_condition(driver: neo4j.Driver, root: Path, manifest: RunManifest, co
     mask = _selected_rows(path, selection)
     total = int(mask.sum()) if mask is not None else pq.ParquetFile(path).metadata.num_rows
     ids = ids if ids is not None else _node_ids(driver, database, manifest)
-    measure = str(manifest.fc.get("parameters", {}).get("measure", "unknown"))
     codes = states.codes(condition)
     query = _CREATE_EDGES_PQ if "p" in pq.ParquetFile(path).schema_arrow.names else _CREATE_EDGES
     loaded = min(total, len(done) * batch_size)
@@ -495,8 +494,7 @@ def ingest_condition(driver: neo4j.Driver, root: Path, manifest: RunManifest, co
 
     def load_batch(j: int, params: dict[str, Any], rows: int) -> int:
         created = _write(driver, database, query, load=load, batch=j, gen=new_gen,
-                         run_id=manifest.run_id, condition=condition, measure=measure,
-                         **params)[0]["created"]
+                         condition=condition, **params)[0]["created"]
         if created != rows:
             raise FcgraphError(f"batch {j} of {condition!r} created {created} of {rows} edges "
                                "(neuron nodes missing?); rerun to resume")
