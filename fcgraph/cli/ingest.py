@@ -22,7 +22,7 @@ from fcgraph.cli.common import (
 from fcgraph.cli.progress import task_progress
 from fcgraph.graph.connection import session_driver
 from fcgraph.graph.export_csv import export_admin_csv
-from fcgraph.graph.ingest import delete_run, list_runs
+from fcgraph.graph.ingest import EDGE_BATCH, EDGE_WORKERS, delete_run, list_runs
 from fcgraph.graph.load import BULK_MIN_EDGES, LoadMethod, load_run
 from fcgraph.paths import state_dir
 
@@ -49,8 +49,9 @@ def ingest_cmd(
     condition: ConditionsOpt = None,
     replace: Annotated[bool, typer.Option(
         "--replace", help="Swap a loaded condition's edges for the file's (atomic for readers).")] = False,
-    batch_size: Annotated[int, typer.Option(min=1, help="Edges per transaction.")] = 20_000,
-    workers: Annotated[int, typer.Option(min=1, max=16, help="Concurrent edge transactions.")] = 2,
+    batch_size: Annotated[int, typer.Option(min=1, help="Edges per transaction.")] = EDGE_BATCH,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Concurrent edge transactions.")
+                       ] = EDGE_WORKERS,
     top_k: TopKOpt = None,
     min_z: MinZOpt = None,
     method: Annotated[LoadMethod, typer.Option(

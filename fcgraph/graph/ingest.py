@@ -46,6 +46,12 @@ from fcgraph.graph.validate import validate_run
 from fcgraph.io import read_json_object, sha256_file
 
 NEURON_BATCH = 20_000
+#: The online loader's defaults: edges per transaction, concurrent transactions. 5,000 edges
+#: loaded faster than 20,000 or 50,000 in both runs of benchmarks/ingest.py (29.6 against
+#: 27.3 and 26.0 k edges/s; 41.1 against 33.0 and 30.8); a third transaction does not help on
+#: 2 cores.
+EDGE_BATCH = 5_000
+EDGE_WORKERS = 2
 DELETE_BATCH = 20_000
 ProgressFn = Callable[[str, int, int], None]  # (task, done, total)
 
@@ -440,7 +446,7 @@ def load_key(edge_file: Path, selection: Selection, states: EdgeStates) -> str:
 
 
 def ingest_condition(driver: neo4j.Driver, root: Path, manifest: RunManifest, condition: str, *,
-                     database: str = "neo4j", replace: bool = False, batch_size: int = 20_000,
+                     database: str = "neo4j", replace: bool = False, batch_size: int = EDGE_BATCH,
                      workers: int = 2, selection: Selection = Selection(),
                      ids: dict[str, np.ndarray] | None = None,
                      states: EdgeStates | None = None,
@@ -652,7 +658,7 @@ def _ingest_analysis(driver: neo4j.Driver, database: str, manifest: RunManifest,
 
 def ingest_run(driver: neo4j.Driver, run_dir: str | Path, *, database: str = "neo4j",
                conditions: list[str] | None = None, replace: bool = False,
-               batch_size: int = 20_000, workers: int = 2, top_k: int | None = None,
+               batch_size: int = EDGE_BATCH, workers: int = EDGE_WORKERS, top_k: int | None = None,
                min_z: float | None = None, progress: ProgressFn | None = None,
                waiting: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Validate a run folder, then load its structure, neurons and edge tables.

@@ -18,7 +18,7 @@ import pandas as pd
 from fcgraph.errors import BadArgument
 from fcgraph.graph.bulk import bulk_ingest, is_local_server
 from fcgraph.graph.connection import Connection, session_driver
-from fcgraph.graph.ingest import ingest_run, selected_edge_count
+from fcgraph.graph.ingest import EDGE_BATCH, EDGE_WORKERS, ingest_run, selected_edge_count
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -57,7 +57,7 @@ def choose_method(method: LoadMethod | str, state: Path, conn: Connection, run_d
 def load_run(conn: Connection, state: Path, run_dir: str | Path, *,
              method: LoadMethod | str = LoadMethod.auto, conditions: list[str] | None = None,
              top_k: int | None = None, min_z: float | None = None, replace: bool = False,
-             batch_size: int = 20_000, workers: int = 2, progress: ProgressFn | None = None,
+             batch_size: int = EDGE_BATCH, workers: int = EDGE_WORKERS, progress: ProgressFn | None = None,
              waiting: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Load ``run_dir`` into the server of ``conn``.
 
