@@ -27,6 +27,7 @@ Layer and condition names in file names go through :func:`fcgraph.contract.condi
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -130,7 +131,6 @@ class GraphReader:
         self.driver = driver
         self.database = database
         self.run_id = run_id
-        self._measure: str | None = None
 
     def _records(self, query: str, **params: Any) -> Iterator[neo4j.Record]:
         with self.driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS,
@@ -165,13 +165,16 @@ class GraphReader:
         for rec in self._records(_NEURONS, layer=layer):
             yield dict(rec["props"])
 
+    @functools.cached_property
+    def measure(self) -> str:
+        """The run's fc measure (``Run.fc_measure``), the same for every edge."""
+        found = list(self._records("MATCH (r:Run {run_id: $run_id}) RETURN r.fc_measure AS m"))
+        return str(found[0]["m"]) if found and found[0]["m"] else "unknown"
+
     def edges(self, layer: str, condition: ConditionMeta) -> Iterator[dict[str, Any]]:
         """The live FC edges leaving the neurons of ``layer`` under ``condition``."""
-        if self._measure is None:  # the run's fc measure, the same for every edge
-            found = list(self._records("MATCH (r:Run {run_id: $run_id}) RETURN r.fc_measure AS m"))
-            self._measure = str(found[0]["m"]) if found and found[0]["m"] else "unknown"
         for rec in self._records(_EDGES, layer=layer, condition=condition.name, gen=condition.gen,
-                                 measure=self._measure):
+                                 measure=self.measure):
             row = dict(rec)
             row["run_id"] = self.run_id
             row["condition"] = condition.name

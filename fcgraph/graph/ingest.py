@@ -447,7 +447,7 @@ def load_key(edge_file: Path, selection: Selection, states: EdgeStates) -> str:
 
 def ingest_condition(driver: neo4j.Driver, root: Path, manifest: RunManifest, condition: str, *,
                      database: str = "neo4j", replace: bool = False, batch_size: int = EDGE_BATCH,
-                     workers: int = 2, selection: Selection = Selection(),
+                     workers: int = EDGE_WORKERS, selection: Selection = Selection(),
                      ids: dict[str, np.ndarray] | None = None,
                      states: EdgeStates | None = None,
                      progress: ProgressFn | None = None) -> dict[str, Any]:
