@@ -1,33 +1,19 @@
 // name: layer_summary
-// description: Per layer pair and condition: neurons, live edges, density, mean degrees, mean z.
+// description: Per layer pair and condition: neurons, significant edges, density, mean degrees, mean z.
 // param run_id: string -- the run
 // param condition: string = null -- only this condition (default: every condition of the run)
-// needs_all_edges: run_id:condition
 // returns: pre_layer, post_layer, condition, pre_neurons, post_neurons, edges,
 //   density = edges / (pre_neurons * post_neurons), mean_in_degree = edges / post_neurons,
 //   mean_out_degree = edges / pre_neurons, connected_pre / connected_post (neurons with at
 //   least one edge of the pair), mean_z, mean_value (null without edges); in layer order, then
 //   clean first and the other conditions by name.
+// note: counted over every significant edge of the run's files at ingest (PairStats nodes),
+//   whatever subset of edges the graph holds.
 MATCH (run:Run {run_id: $run_id})-[:HAS_LAYER]->(l1:Layer)-[:FEEDS]->(l2:Layer)
 MATCH (run)-[:HAS_CONDITION]->(c:Condition)
 WHERE $condition IS NULL OR c.name = $condition
-WITH l1, l2, collect(c) AS conds
-CALL (l1, l2, conds) {
-  // one pass over the pair's edges, grouped by (condition, gen)
-  MATCH (a:Neuron {run_id: $run_id, layer: l1.name})
-  CALL (a, l2, conds) {
-    MATCH (a)-[r:FC]->(b)
-    WHERE r.gen IN [c IN conds | c.gen] AND b.layer = l2.name
-    RETURN r.condition + '#' + toString(r.gen) AS key, b, r.z AS z, r.value AS value
-  }
-  WITH key, count(z) AS edges, count(DISTINCT a) AS connected_pre,
-       count(DISTINCT b) AS connected_post, avg(z) AS mean_z, avg(value) AS mean_value
-  RETURN collect({key: key, edges: edges, connected_pre: connected_pre,
-                  connected_post: connected_post, mean_z: mean_z, mean_value: mean_value})
-         AS stats
-}
-UNWIND conds AS c
-WITH l1, l2, c, [s IN stats WHERE s.key = c.name + '#' + toString(c.gen)][0] AS s
+OPTIONAL MATCH (s:PairStats {run_id: $run_id, condition: c.name, pre_layer: l1.name,
+                             post_layer: l2.name})
 WITH l1, l2, c, s, coalesce(s.edges, 0) AS edges
 RETURN l1.name AS pre_layer, l2.name AS post_layer, c.name AS condition,
        l1.n_neurons AS pre_neurons, l2.n_neurons AS post_neurons, edges,

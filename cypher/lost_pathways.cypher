@@ -17,37 +17,74 @@
 //   joined by FEEDS (l0 -> l1 -> l2); it is broken when at least one of its two edges is not
 //   kept under the condition. An edge's state comes from the run's files (its weakened_in /
 //   silenced_in lists), so it is exact whatever subset of the condition's edges is loaded.
-//   Pathways grow as in-degree x out-degree per mid neuron: in dense graphs restrict with
-//   pre_layer and min_z.
+//   Exact top-limit without listing every pathway (in-degree x out-degree per mid neuron):
+//   each mid neuron's best broken pathway is found from its strongest edges, only the limit
+//   mid neurons with the best ones (ties included) are expanded, and there only the limit
+//   strongest broken / kept in-edges and strongest / broken out-edges. Each mid neuron's edges
+//   are still read once: on a large graph, restrict with pre_layer.
 MATCH (bc:Condition {run_id: $run_id, name: $baseline})
 MATCH (:Condition {run_id: $run_id, name: $condition})
 MATCH (:Run {run_id: $run_id})-[:HAS_LAYER]->(l0:Layer)-[:FEEDS]->(l1:Layer)-[:FEEDS]->(l2:Layer)
 WHERE $pre_layer IS NULL OR l0.name = $pre_layer
 WITH bc.gen AS bgen, l0, l1, l2
 CALL (bgen, l0, l1, l2) {
+  // phase 1: each mid neuron's best broken pathway score, from its edges' maxima
   MATCH (m:Neuron {run_id: $run_id, layer: l1.name})
   CALL (m, bgen, l0) {
     MATCH (a)-[r:FC]->(m)
     WHERE r.gen = bgen AND r.condition = $baseline AND a.layer = l0.name
       AND ($min_z IS NULL OR r.z >= $min_z)
-    RETURN collect({uid: a.uid, z: r.z,
-                    state: CASE WHEN $condition IN coalesce(r.silenced_in, []) THEN 'silenced'
-                                WHEN $condition IN coalesce(r.weakened_in, []) THEN 'weakened'
-                                ELSE 'kept' END}) AS ins
+    RETURN max(r.z) AS in_best,
+           max(CASE WHEN $condition IN (coalesce(r.silenced_in, []) + coalesce(r.weakened_in, []))
+                    THEN r.z END) AS in_broken
   }
   CALL (m, bgen, l2) {
     MATCH (m)-[r:FC]->(b)
     WHERE r.gen = bgen AND r.condition = $baseline AND b.layer = l2.name
       AND ($min_z IS NULL OR r.z >= $min_z)
-    RETURN collect({uid: b.uid, z: r.z,
-                    state: CASE WHEN $condition IN coalesce(r.silenced_in, []) THEN 'silenced'
-                                WHEN $condition IN coalesce(r.weakened_in, []) THEN 'weakened'
-                                ELSE 'kept' END}) AS outs
+    RETURN max(r.z) AS out_best,
+           max(CASE WHEN $condition IN (coalesce(r.silenced_in, []) + coalesce(r.weakened_in, []))
+                    THEN r.z END) AS out_broken
   }
-  UNWIND ins AS i
-  UNWIND outs AS o
-  WITH m, i, o
-  WHERE NOT (i.state = 'kept' AND o.state = 'kept')
+  WITH m, [s IN [in_broken + out_best, in_best + out_broken] WHERE s IS NOT NULL] AS scores
+  WHERE size(scores) > 0
+  WITH m, CASE WHEN size(scores) = 1 OR scores[0] >= scores[1] THEN scores[0] ELSE scores[1] END
+          AS best
+  ORDER BY best DESC
+  WITH collect({m: m, best: best}) AS ranked
+  WITH ranked, ranked[CASE WHEN size(ranked) < $limit THEN size(ranked) ELSE $limit END - 1].best
+       AS floor
+  UNWIND [x IN ranked WHERE x.best >= floor] AS x
+  WITH x.m AS m
+  // phase 2: the mid neuron's strongest edges of each kind, then their broken pathways
+  CALL (m, bgen, l0) {
+    MATCH (a)-[r:FC]->(m)
+    WHERE r.gen = bgen AND r.condition = $baseline AND a.layer = l0.name
+      AND ($min_z IS NULL OR r.z >= $min_z)
+    WITH a.uid AS uid, r.z AS z,
+         CASE WHEN $condition IN coalesce(r.silenced_in, []) THEN 'silenced'
+              WHEN $condition IN coalesce(r.weakened_in, []) THEN 'weakened'
+              ELSE 'kept' END AS state
+    ORDER BY z DESC, uid
+    WITH collect({uid: uid, z: z, state: state}) AS ins
+    RETURN [i IN ins WHERE i.state <> 'kept'][..$limit] AS in_broken,
+           [i IN ins WHERE i.state = 'kept'][..$limit] AS in_kept
+  }
+  CALL (m, bgen, l2) {
+    MATCH (m)-[r:FC]->(b)
+    WHERE r.gen = bgen AND r.condition = $baseline AND b.layer = l2.name
+      AND ($min_z IS NULL OR r.z >= $min_z)
+    WITH b.uid AS uid, r.z AS z,
+         CASE WHEN $condition IN coalesce(r.silenced_in, []) THEN 'silenced'
+              WHEN $condition IN coalesce(r.weakened_in, []) THEN 'weakened'
+              ELSE 'kept' END AS state
+    ORDER BY z DESC, uid
+    WITH collect({uid: uid, z: z, state: state}) AS outs
+    RETURN outs[..$limit] AS out_any, [o IN outs WHERE o.state <> 'kept'][..$limit] AS out_broken
+  }
+  UNWIND [[in_broken, out_any], [in_kept, out_broken]] AS part
+  UNWIND part[0] AS i
+  UNWIND part[1] AS o
   RETURN i, m.uid AS mid_uid, o
 }
 WITH i.uid AS pre_uid, mid_uid, o.uid AS post_uid, l0.name AS pre_layer, l1.name AS mid_layer,

@@ -8,6 +8,6 @@ Stages (one sub-package each, data flowing one way): ``models`` -> ``record`` ->
 from fcgraph.errors import FcgraphError
 
 __version__ = "0.1.0"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 __all__ = ["FcgraphError", "SCHEMA_VERSION", "__version__"]

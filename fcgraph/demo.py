@@ -40,10 +40,10 @@ class DemoPlan:
     """What `fcgraph demo` does; the defaults fit in 15 minutes on 2 CPU cores.
 
     ``split`` / ``n_images`` choose the recorded images (``None``: the whole split); ``null`` is
-    the fc null (``exact``: all whole-image shifts, no sampling); ``top_k`` loads each neuron's
-    ``top_k`` strongest significant in-edges per condition into Neo4j (``None``: every edge; on
-    the demo's 25.6 M edges the graph-wide queries it prints then take minutes, see
-    benchmarks/queries.py); all edges stay on disk and edge states count them all;
+    the fc null (``exact``: all whole-image shifts, no sampling); ``top_k`` loads only each
+    neuron's ``top_k`` strongest significant in-edges per condition into Neo4j (``None``, the
+    default: every edge, 25 M on the demo, by the bulk path); all edges stay on disk, and edge
+    states, degrees and layer-pair totals count them all whatever is loaded;
     ``analysis_options`` go to :class:`fcgraph.analysis.AnalysisConfig` (the demo analyses 64
     sampled neurons per layer, ``fcgraph analyze`` 128 by default).
     """
@@ -58,7 +58,7 @@ class DemoPlan:
     n_images: int | None = 240
     conditions: tuple[str, ...] = DEMO_CONDITIONS
     null: str = "exact"
-    top_k: int | None = 5
+    top_k: int | None = None
     seed: int = 0
     data_root: Path | None = None
     fc_options: dict[str, Any] = field(default_factory=dict)
@@ -176,27 +176,24 @@ def example_queries(driver: neo4j.Driver, run_id: str, database: str,
     """A few named queries on the loaded run: (title, answer) pairs, answers cut to SHOWN_COLUMNS."""
     from fcgraph.graph.queries import run_query
 
-    subset = ""
-
-    def ask(name: str, **params: Any) -> pd.DataFrame:
-        nonlocal subset
+    def ask(name: str, **params: Any) -> tuple[str, pd.DataFrame]:
         frame = run_query(driver, name, {"run_id": run_id, **params}, database)
-        if frame.attrs.get("complete") is False:
-            subset = " (of the loaded subset)"
-        return frame[[c for c in SHOWN_COLUMNS[name] if c in frame.columns]]
+        shown = frame[[c for c in SHOWN_COLUMNS[name] if c in frame.columns]]
+        return (" (of the loaded subset)" if frame.attrs.get("complete") is False else ""), shown
 
     perturbed = next((c for c in conditions if c != "clean"), None)
-    summary = ask("layer_summary")  # residual feeder pairs (not computed by fc) have no edges
-    answers = [(f"layer_summary: edges and density per layer pair and condition{subset}",
+    _, summary = ask("layer_summary")  # residual feeder pairs (not computed by fc) have no edges
+    answers = [("layer_summary: edges and density per layer pair and condition (every edge)",
                 summary[summary.edges > 0])]
     if perturbed:
-        loss = ask("edge_loss", condition=perturbed)
+        _, loss = ask("edge_loss", condition=perturbed)
         answers.append((f"edge_loss: what becomes of the clean edges under {perturbed} "
-                        "(all edges, from the run's files)",
+                        "(every edge, from the run's files)",
                         loss[(loss.baseline_edges > 0) | (loss.gained > 0)]))
-    hubs = ask("hubs", direction="in", top=1)
-    answers.append((f"hubs: the neuron with the most in-edges per layer{subset}", hubs))
+    _, hubs = ask("hubs", direction="in", top=1)
+    answers.append(("hubs: the neuron with the most in-edges per layer (every edge)", hubs))
     if len(hubs):
         uid = str(hubs.iloc[len(hubs) - 1]["uid"])
-        answers.append((f"ensemble: the 1FC group of {uid}{subset}", ask("ensemble", uid=uid)))
+        subset, group = ask("ensemble", uid=uid)
+        answers.append((f"ensemble: the 1FC group of {uid}{subset}", group))
     return answers

@@ -260,12 +260,18 @@ def test_cli_warns_when_the_answer_counts_a_subset(driver, known_run, neo4j_env)
     run_id = read_manifest(known_run).run_id
     try:
         ingest_run(driver, known_run, top_k=1)
-        out = invoke(["query", "hubs", "-p", f"run_id={run_id}", "-p", "direction=in",
+        out = invoke(["query", "ensemble", "-p", f"run_id={run_id}", "-p", f"uid={run_id}/h/0",
                       "--format", "json"], env=neo4j_env)
         assert "warning: the graph holds a subset of the edges of " \
                f"{run_id}/clean (top_k=1)" in out.stderr
         records = json.loads(out.stdout)
         assert records and {r["complete"] for r in records} == {False}
+        hubs = invoke(["query", "hubs", "-p", f"run_id={run_id}", "-p", "direction=in",
+                       "--format", "json"], env=neo4j_env)
+        assert "warning" not in hubs.stderr  # degrees from the files: h0 has 2 in-edges, not 1
+        assert [(r["uid"], r["degree"]) for r in json.loads(hubs.stdout)] == [
+            (f"{run_id}/h/0", 2), (f"{run_id}/h/1", 1), (f"{run_id}/out/1", 2),
+            (f"{run_id}/out/0", 1)]
         loss = invoke(["query", "edge_loss", "-p", f"run_id={run_id}", "-p",
                        "condition=uniform:0.1", "--format", "json"], env=neo4j_env)
         assert "warning" not in loss.stderr  # counted from the files: complete whatever is loaded

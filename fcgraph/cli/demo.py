@@ -67,8 +67,8 @@ def demo_cmd(
                         ] = 240,
     condition: Annotated[list[str] | None, typer.Option(
         "--condition", "-c", help=f"Conditions (repeatable; default {' '.join(DEMO_CONDITIONS)}).")] = None,
-    top_k: Annotated[int, typer.Option(min=0, help="Load each neuron's K strongest in-edges per "
-                                       "condition into Neo4j (0: every edge).")] = 5,
+    top_k: Annotated[int, typer.Option(min=0, help="Load only each neuron's K strongest in-edges "
+                                       "per condition into Neo4j (0: every edge).")] = 0,
     state: StateDirOption = None,
     bolt_port: Annotated[int, typer.Option(help="Bolt port if the local Neo4j is started.")] = 7687,
     http_port: Annotated[int, typer.Option(help="HTTP port if the local Neo4j is started.")] = 7474,
@@ -146,5 +146,5 @@ def demo_cmd(
   Neo4j Browser {browser or conn.uri} (user neo4j; password: `fcgraph db credentials --show`)
   offline view  fcgraph view {rec.run_id} --layer-pair fc1.sn fc2.sn --out view.html
   queries       fcgraph query --list;  fcgraph query hubs -p run_id={rec.run_id}
-  every edge    fcgraph ingest {plan.recording} --replace   (the whole graph)
+  a sample      fcgraph ingest {plan.recording} --replace --top-k 5   (lighter to browse)
   stop Neo4j    fcgraph db stop""", highlight=False)

@@ -16,6 +16,9 @@ Files, beside the edge tables they derive from (rewritten only when an input cha
     fc/states/<slug>.parquet   row-aligned with fc/edges/<slug>.parquet: one int8 column per
                                other condition (named by it), STATE_CODES
     fc/states/counts.parquet   one row per (baseline, condition, layer pair): COUNT_COLUMNS
+    fc/states/degrees.parquet, fc/states/pairs.parquet
+                               per-neuron degrees and per-layer-pair totals of every condition
+                               (:mod:`fcgraph.fc.edge_summaries`)
 
 A neuron table without a ``condition`` column gives one spike count per neuron, taken to hold
 under every condition; a manifest without ``min_spikes`` counts every neuron as tested.
@@ -39,6 +42,7 @@ import pyarrow.parquet as pq
 
 from fcgraph.contract import RunManifest, condition_slug, read_manifest
 from fcgraph.errors import BadArgument, FcgraphError
+from fcgraph.fc.edge_summaries import DEGREES_FILE, PAIRS_FILE, summarize_condition
 from fcgraph.io import atomic_write, sha256_file
 
 #: State of a baseline edge under another condition, as stored in the states files.
@@ -72,6 +76,16 @@ class EdgeStates:
     def counts(self) -> pd.DataFrame:
         """Every (baseline, condition, layer pair) row of ``counts.parquet`` (COUNT_COLUMNS)."""
         return pd.read_parquet(self.folder / COUNTS_FILE)
+
+    def degrees(self) -> pd.DataFrame:
+        """Per (condition, layer, idx) of a neuron with edges: in/out degree, sum and max z
+        (:data:`fcgraph.fc.edge_summaries.DEGREE_COLUMNS`)."""
+        return pd.read_parquet(self.folder / DEGREES_FILE)
+
+    def pairs(self) -> pd.DataFrame:
+        """Per (condition, layer pair): edges, connected neurons, mean z and value
+        (:data:`fcgraph.fc.edge_summaries.PAIR_COLUMNS`)."""
+        return pd.read_parquet(self.folder / PAIRS_FILE)
 
 
 def _min_spikes(manifest: RunManifest) -> int:
@@ -228,7 +242,8 @@ def ensure_edge_states(root: Path | str, manifest: RunManifest | None = None, *,
 
     Memory holds every condition's int64 edge keys (8 bytes per edge) plus one condition's
     working arrays; the files are written atomically, the counts last, so a killed run leaves
-    no counts that disagree with the per-edge files.
+    no counts that disagree with the per-edge files (a run is current when every file carries
+    the inputs' key).
     """
     root = Path(root)
     manifest = manifest or read_manifest(root)
@@ -238,7 +253,7 @@ def ensure_edge_states(root: Path | str, manifest: RunManifest | None = None, *,
     key = _inputs_key(root, manifest)
     exact = manifest.fc.get("parameters", {}).get("top_k") is None
     folder = root / STATES_DIR
-    if _stored_key(folder / COUNTS_FILE) == key:
+    if all(_stored_key(folder / name) == key for name in (DEGREES_FILE, PAIRS_FILE, COUNTS_FILE)):
         return EdgeStates(folder, key, exact)
     try:
         _compute(root, manifest, folder, key, exact, progress)
@@ -262,7 +277,9 @@ def _compute(root: Path, manifest: RunManifest, folder: Path, key: str, exact: b
     keys = {c: _edge_keys(p, manifest) for c, p in files.items()}
     sorted_keys = {c: np.sort(k) for c, k in keys.items()}
     rows: list[dict] = []
+    summaries = []
     for n, (baseline, own) in enumerate(keys.items()):
+        summaries.append(summarize_condition(files[baseline], manifest, baseline))
         columns = {}
         for condition in keys:
             codes = (np.zeros(own.size, np.int8) if condition == baseline else
@@ -276,6 +293,10 @@ def _compute(root: Path, manifest: RunManifest, folder: Path, key: str, exact: b
                        key)
         if progress:
             progress("edge states", n + 1, len(keys))
+    for name, part in ((DEGREES_FILE, 0), (PAIRS_FILE, 1)):
+        _write_parquet(folder / name, pa.Table.from_pandas(
+            pd.concat([s[part] for s in summaries], ignore_index=True), preserve_index=False),
+            key)
     _write_parquet(folder / COUNTS_FILE, pa.Table.from_pylist(rows, schema=_COUNTS_SCHEMA), key)
 
 

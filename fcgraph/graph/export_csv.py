@@ -30,13 +30,19 @@ from fcgraph.graph.ingest import (
     _edge_batches,
     _selected_rows,
     analysis_properties,
-    edge_loss_rows,
     load_key,
     neurons_key,
     read_analysis,
     run_properties,
     silent_lists,
     state_lists,
+)
+from fcgraph.graph.states import (
+    DEGREE_PROPERTIES,
+    degree_arrays,
+    degree_conditions,
+    edge_loss_rows,
+    pair_stats_rows,
 )
 from fcgraph.graph.validate import validate_run
 
@@ -99,7 +105,8 @@ def _write_structure(out: Path, root: Path, manifest: RunManifest, loaded: dict[
     run_id = manifest.run_id
     conditions = list(loaded)
     props = {**run_properties(manifest, root), "neurons_key": neurons, "states_key": states.key,
-             "states_exact": states.exact, **(analysis.run if analysis else {})}
+             "states_exact": states.exact, "degree_conditions": degree_conditions(manifest),
+             **(analysis.run if analysis else {})}
     keys = sorted(k for k, v in props.items() if v is not None)
     _write_rows(out / "runs.csv", ["run_id:ID(Run)"] + [k + _neo4j_type(props[k]) for k in keys],
                 [[run_id] + [props[k] for k in keys]])
@@ -131,19 +138,22 @@ def _write_structure(out: Path, root: Path, manifest: RunManifest, loaded: dict[
     _write_rows(out / "has_condition.csv", [":START_ID(Run)", ":END_ID(Condition)"],
                 [[run_id, f"{run_id}/{name}"] for name in conditions])
     nodes = {"Run": ["runs.csv"], "Layer": ["layers.csv"], "Condition": ["conditions.csv"]}
-    loss = edge_loss_rows(manifest, states)
-    if not loss:
-        return nodes
     types = {"exact": ":boolean", "lost_fraction": ":double", "jaccard": ":double",
-             "pre_order": ":int", "post_order": ":int"}
-    columns = [c for c in loss[0] if c != "uid"]
-    header = ["uid:ID(EdgeLoss)"] + [c + types.get(c, ":long" if isinstance(loss[0][c], int)
-                                                   else "") for c in columns]
-    _write_rows(out / "edge_loss.csv", header, [[r["uid"]] + [r[c] for c in columns] for r in loss])
-    return {**nodes, "EdgeLoss": ["edge_loss.csv"]}
+             "mean_z": ":double", "mean_value": ":double", "pre_order": ":int",
+             "post_order": ":int"}
+    for label, file, rows in (("EdgeLoss", "edge_loss.csv", edge_loss_rows(manifest, states)),
+                              ("PairStats", "pair_stats.csv", pair_stats_rows(manifest, states))):
+        if not rows:
+            continue
+        columns = [c for c in rows[0] if c != "uid"]
+        header = [f"uid:ID({label})"] + [c + types.get(c, ":long" if isinstance(rows[0][c], int)
+                                                       else "") for c in columns]
+        _write_rows(out / file, header, [[r["uid"]] + [r[c] for c in columns] for r in rows])
+        nodes[label] = [file]
+    return nodes
 
 
-def _write_neurons(out: Path, root: Path, manifest: RunManifest,
+def _write_neurons(out: Path, root: Path, manifest: RunManifest, states: EdgeStates,
                    analysis: AnalysisProperties | None) -> None:
     from fcgraph.graph.ingest import _neuron_stats
 
@@ -153,7 +163,9 @@ def _write_neurons(out: Path, root: Path, manifest: RunManifest,
     extra = sorted({k for p in by_uid.values() for k in p})
     header = ["uid:ID(Neuron)", "run_id", "layer", "layer_order:int", "idx:long", "channel:long",
               "y:long", "x:long", "rate:double", "spike_count:long", "silent_in:string[]",
+              *(p + (":long[]" if p.endswith("degree") else ":double[]") for p in DEGREE_PROPERTIES),
               *_typed_names(extra, list(by_uid.values())), ":LABEL"]
+    degrees = degree_arrays(manifest, states)
     offset = 0
     with pacsv.CSVWriter(out / "neurons.csv", pa.schema([(h, pa.string()) for h in header])) as w:
         for layer in manifest.layers:
@@ -173,6 +185,10 @@ def _write_neurons(out: Path, root: Path, manifest: RunManifest,
                     pa.array(np.full(layer.n_neurons, layer.order)), pa.array(idx),
                     pa.array(channel), pa.array(y), pa.array(x), rate, count,
                     _array_column(silent_lists(tested, offset + idx))]
+            has, arrays = degrees[layer.name]
+            cols += [_array_column([row.tolist() if keep else None
+                                    for row, keep in zip(arrays[p], has, strict=True)])
+                     for p in DEGREE_PROPERTIES]
             found = [by_uid.get(u, {}) for u in uid.to_pylist()] if by_uid else []
             cols += [pa.array([p.get(k) for p in found]) for k in extra]
             cols += [pa.array([f"L{layer.order}"] * layer.n_neurons)]  # the label ingest sets
@@ -180,9 +196,9 @@ def _write_neurons(out: Path, root: Path, manifest: RunManifest,
             offset += layer.n_neurons
 
 
-def _array_column(lists: list[list[str] | None]) -> pa.Array:
-    """String lists as neo4j-admin array cells (``;``-joined; null: no property)."""
-    return pa.array([";".join(v) if v else None for v in lists], pa.string())
+def _array_column(lists: list[list[Any] | None]) -> pa.Array:
+    """Lists as neo4j-admin array cells (``;``-joined; null: no property)."""
+    return pa.array([";".join(map(str, v)) if v else None for v in lists], pa.string())
 
 
 def _write_edges(path: Path, edge_file: Path, manifest: RunManifest, condition: str,
@@ -251,7 +267,7 @@ def export_admin_csv(run_dir: str | Path, out_dir: str | Path, *, conditions: li
         fc_files.append(fname)
     nodes = _write_structure(out, root, manifest, loaded, neurons_key(root, manifest), selection, states,
                              analysis)
-    _write_neurons(out, root, manifest, analysis)
+    _write_neurons(out, root, manifest, states, analysis)
     nodes["Neuron"] = ["neurons.csv"]
     rels: dict[str, list[str]] = {"HAS_LAYER": ["has_layer.csv"], "FEEDS": ["feeds.csv"],
                                   "HAS_CONDITION": ["has_condition.csv"], "FC": fc_files}

@@ -42,6 +42,7 @@ from fcgraph.contract import RunManifest, read_manifest
 from fcgraph.errors import FcgraphError, at_least, number_in
 from fcgraph.fc.edge_states import STATE_CODES, EdgeStates, ensure_edge_states, tested_neurons
 from fcgraph.graph.schema import apply_schema
+from fcgraph.graph.states import ingest_states
 from fcgraph.graph.validate import validate_run
 from fcgraph.io import read_json_object, sha256_file
 
@@ -692,41 +693,6 @@ def neurons_key(root: Path, manifest: RunManifest) -> str:
     return f"{sha256_file(root / rel) if rel else 'none'};min_spikes={min_spikes}"
 
 
-def edge_loss_rows(manifest: RunManifest, states: EdgeStates) -> list[dict[str, Any]]:
-    """Properties of the run's ``:EdgeLoss`` nodes: one per (baseline, condition, layer pair)
-    of the states' counts, with its uid and the layers' orders."""
-    orders = {la.name: la.order for la in manifest.layers}
-    rows = []
-    for rec in states.counts().to_dict("records"):
-        props = {k: (None if isinstance(v, float) and not np.isfinite(v) else
-                     v.item() if isinstance(v, np.generic) else v) for k, v in rec.items()}
-        props["uid"] = "/".join((manifest.run_id, rec["baseline"], rec["condition"],
-                                 rec["pre_layer"], rec["post_layer"]))
-        props.update(run_id=manifest.run_id, pre_order=orders[rec["pre_layer"]],
-                     post_order=orders[rec["post_layer"]])
-        rows.append(props)
-    return rows
-
-
-def _ingest_edge_loss(driver: neo4j.Driver, database: str, manifest: RunManifest,
-                      states: EdgeStates) -> None:
-    """Replace the run's ``:EdgeLoss`` nodes in one transaction when the states changed."""
-    done = _write(driver, database, "MATCH (r:Run {run_id: $run_id}) RETURN r.states_key AS k",
-                  run_id=manifest.run_id)[0]["k"]
-    if done == states.key:
-        return
-
-    def replace(tx: neo4j.ManagedTransaction) -> None:
-        tx.run("MATCH (e:EdgeLoss {run_id: $run_id}) DELETE e", run_id=manifest.run_id).consume()
-        tx.run("UNWIND $rows AS row CREATE (e:EdgeLoss) SET e = row",
-               rows=edge_loss_rows(manifest, states)).consume()
-        tx.run("MATCH (r:Run {run_id: $run_id}) SET r.states_key = $key, r.states_exact = $exact",
-               run_id=manifest.run_id, key=states.key, exact=states.exact).consume()
-
-    with driver.session(database=database) as session:
-        session.execute_write(replace)
-
-
 def _ingest_locked(driver: neo4j.Driver, root: Path, manifest: RunManifest, conditions: list[str],
                    database: str, replace: bool, batch_size: int, workers: int,
                    selection: Selection, analysis: AnalysisFiles | None, states: EdgeStates,
@@ -742,7 +708,7 @@ def _ingest_locked(driver: neo4j.Driver, root: Path, manifest: RunManifest, cond
         faults.checkpoint("ingest.neurons")
         _write(driver, database, "MATCH (r:Run {run_id: $run_id}) SET r.neurons_key = $k",
                run_id=manifest.run_id, k=key)
-    _ingest_edge_loss(driver, database, manifest, states)
+    ingest_states(driver, database, manifest, states, neuron_batch=NEURON_BATCH)
     _ingest_analysis(driver, database, manifest, analysis)
     ids = _node_ids(driver, database, manifest)
     rows = [ingest_condition(driver, root, manifest, name, database=database, replace=replace,

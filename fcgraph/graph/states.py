@@ -1,0 +1,143 @@
+"""What the graph holds about *every* significant edge of a run, whatever subset it loads.
+
+Three things come from the run's edge states and summaries (:mod:`fcgraph.fc.edge_states`,
+:mod:`fcgraph.fc.edge_summaries`), written by both loaders (online here, bulk in
+:mod:`fcgraph.graph.export_csv`):
+
+- ``:EdgeLoss`` nodes: per (baseline, condition, layer pair), kept / weakened / silenced /
+  gained counts (the ``edge_loss`` query);
+- ``:PairStats`` nodes: per (condition, layer pair), edges, connected neurons, mean z and mean
+  value (the ``layer_summary`` query);
+- per-neuron degree lists (DEGREE_PROPERTIES), one value per condition of the run's
+  ``degree_conditions`` list (the ``hubs`` query).
+
+The run's ``states_key`` names the inputs they were computed from; a load rewrites them only
+when it changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import neo4j
+import numpy as np
+import pandas as pd
+
+from fcgraph.contract import RunManifest
+from fcgraph.fc.edge_states import EdgeStates
+
+#: Neuron properties holding one value per condition of ``Run.degree_conditions``: edges ending
+#: at (in) / starting from (out) the neuron, the sum and the maximum of their z (0 where the
+#: degree is 0). Absent on a neuron without edges under every condition.
+DEGREE_PROPERTIES = ("in_degree", "out_degree", "in_sum_z", "out_sum_z", "in_max_z", "out_max_z")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _rows(frame: pd.DataFrame, manifest: RunManifest, key_columns: list[str]) -> list[dict[str, Any]]:
+    orders = {la.name: la.order for la in manifest.layers}
+    rows = []
+    for rec in frame.to_dict("records"):
+        props = {k: _plain(v) for k, v in rec.items()}
+        props["uid"] = "/".join([manifest.run_id] + [rec[k] for k in key_columns])
+        props.update(run_id=manifest.run_id, pre_order=orders[rec["pre_layer"]],
+                     post_order=orders[rec["post_layer"]])
+        rows.append(props)
+    return rows
+
+
+def edge_loss_rows(manifest: RunManifest, states: EdgeStates) -> list[dict[str, Any]]:
+    """Properties of the run's ``:EdgeLoss`` nodes: one per (baseline, condition, layer pair)
+    of the states' counts, with its uid and the layers' orders."""
+    return _rows(states.counts(), manifest, ["baseline", "condition", "pre_layer", "post_layer"])
+
+
+def pair_stats_rows(manifest: RunManifest, states: EdgeStates) -> list[dict[str, Any]]:
+    """Properties of the run's ``:PairStats`` nodes: one per (condition, layer pair), with its
+    uid and the layers' orders (mean_z / mean_value absent without edges)."""
+    return _rows(states.pairs(), manifest, ["condition", "pre_layer", "post_layer"])
+
+
+def degree_conditions(manifest: RunManifest) -> list[str]:
+    """The conditions the degree lists are indexed by: the run's edge tables, in manifest order."""
+    return list(manifest.fc.get("edges", {}))
+
+
+def degree_arrays(manifest: RunManifest,
+                  states: EdgeStates) -> dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Per layer: (bool (n_neurons,) whether the neuron has an edge under some condition,
+    property -> (n_neurons, n_conditions) array) for DEGREE_PROPERTIES, conditions in
+    :func:`degree_conditions` order."""
+    conditions = degree_conditions(manifest)
+    column = {c: k for k, c in enumerate(conditions)}
+    frame = states.degrees()
+    out = {}
+    by_layer = dict(tuple(frame.groupby("layer"))) if len(frame) else {}
+    for layer in manifest.layers:
+        arrays = {p: np.zeros((layer.n_neurons, len(conditions)),
+                              np.int64 if p.endswith("degree") else np.float64)
+                  for p in DEGREE_PROPERTIES}
+        part = by_layer.get(layer.name)
+        has = np.zeros(layer.n_neurons, bool)
+        if part is not None:
+            idx = part["idx"].to_numpy(np.int64)
+            col = part["condition"].map(column).to_numpy(np.int64)
+            has[idx] = True
+            for p in DEGREE_PROPERTIES:
+                arrays[p][idx, col] = np.nan_to_num(part[p].to_numpy(), nan=0.0)
+        out[layer.name] = (has, arrays)
+    return out
+
+
+def _write_degrees(driver: neo4j.Driver, database: str, manifest: RunManifest,
+                   states: EdgeStates, batch: int) -> None:
+    for layer, (has, arrays) in degree_arrays(manifest, states).items():
+        for start in range(0, has.size, batch):
+            sl = slice(start, start + batch)
+            lists = {p: [row.tolist() if keep else None
+                         for row, keep in zip(a[sl], has[sl], strict=True)]
+                     for p, a in arrays.items()}
+            driver.execute_query("""
+                UNWIND range(0, size($in_degree) - 1) AS i
+                MATCH (n:Neuron {uid: $prefix + toString($start + i)})
+                SET n.in_degree = $in_degree[i], n.out_degree = $out_degree[i],
+                    n.in_sum_z = $in_sum_z[i], n.out_sum_z = $out_sum_z[i],
+                    n.in_max_z = $in_max_z[i], n.out_max_z = $out_max_z[i]""",
+                                 prefix=f"{manifest.run_id}/{layer}/", start=start,
+                                 database_=database, **lists)
+
+
+def ingest_states(driver: neo4j.Driver, database: str, manifest: RunManifest,
+                  states: EdgeStates, *, neuron_batch: int) -> None:
+    """Rewrite the run's degree lists, ``:EdgeLoss`` and ``:PairStats`` nodes when its
+    ``states_key`` differs from ``states.key`` (the neuron nodes must exist; ``neuron_batch``
+    neurons per transaction).
+
+    The degree lists are written in batches first; the nodes and the new key in one final
+    transaction, so a killed load leaves the old key and the next load writes everything again.
+    """
+    done = driver.execute_query("MATCH (r:Run {run_id: $run_id}) RETURN r.states_key AS k",
+                                run_id=manifest.run_id, database_=database).records[0]["k"]
+    if done == states.key:
+        return
+    _write_degrees(driver, database, manifest, states, neuron_batch)
+
+    def replace(tx: neo4j.ManagedTransaction) -> None:
+        for label in ("EdgeLoss", "PairStats"):
+            tx.run(f"MATCH (e:{label} {{run_id: $run_id}}) DELETE e",
+                   run_id=manifest.run_id).consume()
+        tx.run("UNWIND $rows AS row CREATE (e:EdgeLoss) SET e = row",
+               rows=edge_loss_rows(manifest, states)).consume()
+        tx.run("UNWIND $rows AS row CREATE (e:PairStats) SET e = row",
+               rows=pair_stats_rows(manifest, states)).consume()
+        tx.run("MATCH (r:Run {run_id: $run_id}) SET r.states_key = $key, r.states_exact = $exact,"
+               " r.degree_conditions = $conditions",
+               run_id=manifest.run_id, key=states.key, exact=states.exact,
+               conditions=degree_conditions(manifest)).consume()
+
+    with driver.session(database=database) as session:
+        session.execute_write(replace)
