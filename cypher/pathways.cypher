@@ -8,7 +8,7 @@
 // param k: int(1..) = 10 -- how many paths
 // param score: string(sum_z|prod_value) = sum_z -- sum of edge z, or product of edge values
 // param min_z: float = null -- prune: follow only edges with z >= min_z
-// param max_paths: int(1..) = 100000 -- enumerate at most this many paths, then rank them
+// param max_paths: int(1..) = 50000 -- enumerate at most this many paths, then rank them
 // one_of: uid, source_layer
 // timeout: 120
 // needs_all_edges: run_id:condition

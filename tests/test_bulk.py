@@ -13,7 +13,7 @@ import pytest
 
 from fcgraph.errors import BadArgument, FcgraphError
 from fcgraph.graph import server
-from fcgraph.graph.bulk import bulk_ingest, memory_for_store
+from fcgraph.graph.bulk import bulk_ingest
 from fcgraph.graph.connection import open_driver
 from fcgraph.graph.ingest import delete_run, ingest_run
 from fcgraph.graph.load import choose_method
@@ -113,9 +113,9 @@ def test_sigkill_of_a_bulk_load_keeps_the_previous_graph(bulk_state, runs, tiny_
 
 def test_memory_rule():
     gib = 1 << 30
-    assert memory_for_store(0, 16 * gib) == ("1024m", "512m")
-    assert memory_for_store(2 * gib, 16 * gib) == ("1024m", f"{int(2.4 * 1024)}m")
-    assert memory_for_store(10 * gib, 16 * gib) == ("2048m", f"{int(0.4 * 16 * 1024)}m")
+    assert server.memory_for_store(0, 16 * gib) == ("1024m", "512m")
+    assert server.memory_for_store(2 * gib, 16 * gib) == ("1024m", f"{int(2.4 * 1024)}m")
+    assert server.memory_for_store(10 * gib, 16 * gib) == ("2048m", f"{int(0.4 * 16 * 1024)}m")
 
 
 def test_bulk_is_refused_for_a_server_that_is_not_the_local_one(tmp_path):

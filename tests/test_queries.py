@@ -168,7 +168,7 @@ def test_param_validation_one_line_errors():
     ok = queries.coerce_params("pathways", {"run_id": "r", "uid": "r/in/0", "target_layer": "out",
                                             "k": "3", "min_z": "4.5", "score": "prod_value"})
     assert ok["k"] == 3 and ok["min_z"] == 4.5 and ok["condition"] == "clean"
-    assert ok["source_layer"] is None and ok["max_paths"] == 100000
+    assert ok["source_layer"] is None and ok["max_paths"] == 50000
     cases = [
         ({"run_id": "r", "bogus": 1}, "has no parameter 'bogus'"),
         ({"uid": "r/in/0"}, "needs parameter 'run_id'"),
@@ -430,6 +430,8 @@ def test_compare_runs_counts_shared_edges_by_layer_and_index(driver, runs):
     assert list(df.jaccard) == pytest.approx([3 / 7, 1 / 6, 1 / 5])
     assert list(df.mean_z_shared) == pytest.approx([5.0, 7.0, 6.5])
     assert df.mean_z_only_run[0] == pytest.approx(11.2 / 3)
+    one = queries.compare_runs(driver, a, b, pre_layer="h1")
+    assert one.to_dict("records") == df[df.pre_layer == "h1"].to_dict("records")
     assert set(df.run_id) == {a} and set(df.other_run_id) == {b}
     back = queries.compare_runs(driver, b, a)
     assert list(back.shared) == [3, 1, 1] and list(back.run_edges) == [4, 2, 2]

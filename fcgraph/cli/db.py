@@ -47,8 +47,11 @@ def start_cmd(
     http_port: Annotated[int | None, typer.Option(
         help="HTTP port on 127.0.0.1 (default: the last start's, else 7474).", min=1, max=65535,
         show_default=False)] = None,
-    heap: Annotated[str, typer.Option(help="JVM heap size.")] = "1g",
-    pagecache: Annotated[str, typer.Option(help="Neo4j page cache size.")] = "512m",
+    heap: Annotated[str | None, typer.Option(
+        help="JVM heap size, e.g. 2g (default: sized for the store).", show_default=False)] = None,
+    pagecache: Annotated[str | None, typer.Option(
+        help="Neo4j page cache size, e.g. 4g (default: the store plus 20 %, at most 40 % of "
+             "the memory).", show_default=False)] = None,
     timeout: Annotated[float, typer.Option(min=1.0, help="Seconds to wait for Bolt.")] = 180.0,
     initial_password: Annotated[
         str | None,

@@ -10,7 +10,7 @@ Community Edition has one database and no incremental import, so :func:`bulk_ing
 2. writes ``neo4j-admin`` CSV files of all those runs (:mod:`fcgraph.graph.export_csv`) and
    imports them into a staging home (``neo4j/rebuild``) while the live server keeps serving;
 3. stops the server, swaps the stores (journal: :func:`fcgraph.graph.server.swap_in_staged`),
-   starts it with memory sized for the new store (:func:`memory_for_store`), creates the
+   starts it with memory sized for the new store (:func:`~fcgraph.graph.server.memory_for_store`), creates the
    indexes, and checks every run's neuron and live-edge counts; a failed check puts the
    previous store back.
 
@@ -22,7 +22,6 @@ start, which puts the previous store back. A rerun then ends with the expected g
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -46,7 +45,6 @@ from fcgraph.graph.schema import apply_schema
 from fcgraph.graph.validate import validate_run
 
 ProgressFn = Callable[[str, int, int], None]
-_GIB = 1 << 30
 
 
 @dataclass
@@ -65,20 +63,6 @@ def is_local_server(state: Path, conn: Connection) -> bool:
     the only server whose store the bulk path can rebuild."""
     local = read_credentials(credentials_file(state))
     return bool(local) and conn.uri == local.get("NEO4J_URI") and conn.database == "neo4j"
-
-
-def memory_for_store(store_bytes: int, ram_bytes: int | None = None) -> tuple[str, str]:
-    """Neo4j heap and page cache for a store of ``store_bytes``: the page cache holds the whole
-    store plus 20 % (at least 512 MiB) up to 40 % of the machine's memory; the heap is 1 GiB,
-    2 GiB from a 4 GiB store on (queries over millions of edges aggregate in the heap)."""
-    ram = ram_bytes or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    cache = int(min(max(512 << 20, store_bytes * 1.2), 0.4 * ram))
-    heap = 2 * _GIB if store_bytes >= 4 * _GIB else _GIB
-    return f"{heap >> 20}m", f"{cache >> 20}m"
-
-
-def _folder_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 @contextmanager
@@ -235,7 +219,7 @@ def bulk_ingest(state: Path, run_dir: str | Path, *, conditions: list[str] | Non
         lap("import")
         faults.checkpoint("bulk.imported")
         store = server.staging_layout(state).data
-        heap, pagecache = memory_for_store(_folder_bytes(store))
+        heap, pagecache = server.memory_for_store(server.folder_bytes(store))
         server.stop(state)
         server.swap_in_staged(state)
         faults.checkpoint("bulk.swapped")

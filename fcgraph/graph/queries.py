@@ -406,11 +406,11 @@ def ensemble(driver: neo4j.Driver, run_id: str, uid: str, condition: str = "clea
 def pathways(driver: neo4j.Driver, run_id: str, uid: str | None, target_layer: str,
              condition: str = "clean", k: int = 10, score: str = "sum_z", *,
              source_layer: str | None = None, min_z: float | None = None,
-             max_paths: int = 100_000, database: str = "neo4j",
+             max_paths: int | None = None, database: str = "neo4j",
              timeout: float | None = None) -> pd.DataFrame:
     """The k strongest paths by Cypher enumeration (see ``cypher/pathways.cypher``): rank,
     source_uid, target_uid, hops, score, sum_z, prod_value, weakest_z, path, z, value,
-    candidates, exhaustive."""
+    candidates, exhaustive. Parameters left as None take the query's defaults."""
     return run_query(driver, "pathways", {
         "run_id": run_id, "uid": uid, "source_layer": source_layer, "target_layer": target_layer,
         "condition": condition, "k": k, "score": score, "min_z": min_z, "max_paths": max_paths,
@@ -451,11 +451,13 @@ def layer_summary(driver: neo4j.Driver, run_id: str, condition: str | None = Non
 
 
 def compare_runs(driver: neo4j.Driver, run_id: str, other_run_id: str, condition: str = "clean",
-                 other_condition: str | None = None, *, database: str = "neo4j") -> pd.DataFrame:
-    """Per layer pair: edges of each run, shared, only_run, only_other, jaccard."""
+                 other_condition: str | None = None, *, pre_layer: str | None = None,
+                 database: str = "neo4j") -> pd.DataFrame:
+    """Per layer pair (those starting in ``pre_layer`` when given): edges of each run, shared,
+    only_run (weakened / silenced), only_other, jaccard."""
     return run_query(driver, "compare_runs", {
         "run_id": run_id, "other_run_id": other_run_id, "condition": condition,
-        "other_condition": other_condition}, database)
+        "other_condition": other_condition, "pre_layer": pre_layer}, database)
 
 
 # ----------------------------------------------------------------------------- strongest paths

@@ -80,6 +80,9 @@ JVM_OPTIONS = [
 ]
 
 
+_GIB = 1 << 30
+
+
 @dataclass(frozen=True)
 class ServerLayout:
     """Paths of one local server inside a state folder."""
@@ -443,13 +446,28 @@ def _wait_for_bolt(conn: Connection, timeout: float, what: str) -> None:
         time.sleep(1)
 
 
+def memory_for_store(store_bytes: int, ram_bytes: int | None = None) -> tuple[str, str]:
+    """Neo4j heap and page cache for a store of ``store_bytes``: the page cache holds the whole
+    store plus 20 % (at least 512 MiB) up to 40 % of the machine's memory; the heap is 1 GiB,
+    2 GiB from a 4 GiB store on (queries over millions of edges aggregate in the heap)."""
+    ram = ram_bytes or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    cache = int(min(max(512 << 20, store_bytes * 1.2), 0.4 * ram))
+    heap = 2 * _GIB if store_bytes >= 4 * _GIB else _GIB
+    return f"{heap >> 20}m", f"{cache >> 20}m"
+
+
+def folder_bytes(path: Path) -> int:
+    """Total size in bytes of the files under ``path`` (0 when it does not exist)."""
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+
+
 def start(
     state: Path,
     *,
     bolt_port: int | None = None,
     http_port: int | None = None,
-    heap: str = "1g",
-    pagecache: str = "512m",
+    heap: str | None = None,
+    pagecache: str | None = None,
     timeout: float = 180.0,
     initial_password: str | None = None,
 ) -> ServerStatus:
@@ -460,7 +478,9 @@ def start(
     returned. ``initial_password`` is the password the first start sets (default: generated,
     32 letters and digits); it is refused (:class:`BadArgument`) for a database that already
     has another one. Ports left as None are those of the folder's last start (after a crash or
-    a reboot, the server comes back where its users look for it), else 7687 and 7474.
+    a reboot, the server comes back where its users look for it), else 7687 and 7474. ``heap``
+    and ``pagecache`` left as None are sized for the store the server opens
+    (:func:`memory_for_store`).
 
     Raises :class:`FcgraphError` on a missing or wrong Java, no Maven, a busy port, or a start
     that fails or exceeds ``timeout`` seconds.
@@ -484,6 +504,8 @@ def start(
             if _port_in_use(port):
                 raise FcgraphError(f"port {port} on 127.0.0.1 is in use; choose another with "
                                    "--bolt-port / --http-port")
+        sized = memory_for_store(folder_bytes(layout.data / "databases"))
+        heap, pagecache = heap or sized[0], pagecache or sized[1]
         _write_config(layout, bolt_port, http_port, pagecache)
         uri = f"bolt://127.0.0.1:{bolt_port}"
         creds = read_credentials(layout.credentials)
