@@ -20,31 +20,50 @@
 //   Exact top-limit without listing every pathway (in-degree x out-degree per mid neuron):
 //   each mid neuron's best broken pathway is found from its strongest edges, only the limit
 //   mid neurons with the best ones (ties included) are expanded, and there only the limit
-//   strongest broken / kept in-edges and strongest / broken out-edges. Each mid neuron's edges
-//   are still read once: on a large graph, restrict with pre_layer.
+//   strongest broken / kept in-edges and strongest / broken out-edges. Those strongest edges
+//   are stored on the neuron (degree and loss lists, from the files) for the run's first
+//   condition as baseline (Run.loss_baseline), loaded whole, and a mid layer with one feeder
+//   and one target; otherwise every mid neuron's edges are read once (on a large graph,
+//   restrict with pre_layer).
 MATCH (bc:Condition {run_id: $run_id, name: $baseline})
 MATCH (:Condition {run_id: $run_id, name: $condition})
-MATCH (:Run {run_id: $run_id})-[:HAS_LAYER]->(l0:Layer)-[:FEEDS]->(l1:Layer)-[:FEEDS]->(l2:Layer)
+MATCH (run:Run {run_id: $run_id})-[:HAS_LAYER]->(l0:Layer)-[:FEEDS]->(l1:Layer)-[:FEEDS]->(l2:Layer)
 WHERE $pre_layer IS NULL OR l0.name = $pre_layer
-WITH bc.gen AS bgen, l0, l1, l2
-CALL (bgen, l0, l1, l2) {
-  // phase 1: each mid neuron's best broken pathway score, from its edges' maxima
+WITH bc.gen AS bgen, l0, l1, l2, coalesce(run.degree_conditions, []) AS dc,
+     run.loss_baseline = $baseline AND bc.top_k IS NULL AND bc.min_z IS NULL
+       AND COUNT { (l1)<-[:FEEDS]-() } = 1 AND COUNT { (l1)-[:FEEDS]->() } = 1 AS stored
+WITH bgen, l0, l1, l2, [i IN range(0, size(dc) - 1) WHERE dc[i] = $baseline][0] AS bi,
+     [i IN range(0, size(dc) - 1) WHERE dc[i] = $condition][0] AS ci, stored
+CALL (bgen, l0, l1, l2, bi, ci, stored) {
+  // phase 1: each mid neuron's best broken pathway score, from its edges' maxima: stored on the
+  // neuron (its degree and loss lists) when every in-edge comes from l0 and every out-edge goes
+  // to l2, else read from its edges
   MATCH (m:Neuron {run_id: $run_id, layer: l1.name})
-  CALL (m, bgen, l0) {
-    MATCH (a)-[r:FC]->(m)
-    WHERE r.gen = bgen AND r.condition = $baseline AND a.layer = l0.name
-      AND ($min_z IS NULL OR r.z >= $min_z)
-    RETURN max(r.z) AS in_best,
-           max(CASE WHEN $condition IN (coalesce(r.silenced_in, []) + coalesce(r.weakened_in, []))
-                    THEN r.z END) AS in_broken
-  }
-  CALL (m, bgen, l2) {
-    MATCH (m)-[r:FC]->(b)
-    WHERE r.gen = bgen AND r.condition = $baseline AND b.layer = l2.name
-      AND ($min_z IS NULL OR r.z >= $min_z)
-    RETURN max(r.z) AS out_best,
-           max(CASE WHEN $condition IN (coalesce(r.silenced_in, []) + coalesce(r.weakened_in, []))
-                    THEN r.z END) AS out_broken
+  CALL (m, bgen, l0, l2, bi, ci, stored) {
+    WITH m, bi, ci WHERE stored AND bi IS NOT NULL AND ci IS NOT NULL
+    WITH [CASE WHEN m.in_degree[bi] > 0 THEN m.in_max_z[bi] END, m.in_lost_max_z[ci],
+          CASE WHEN m.out_degree[bi] > 0 THEN m.out_max_z[bi] END, m.out_lost_max_z[ci]] AS v
+    WITH [x IN v | CASE WHEN x = x AND ($min_z IS NULL OR x >= $min_z) THEN x END] AS v
+    RETURN v[0] AS in_best, v[1] AS in_broken, v[2] AS out_best, v[3] AS out_broken
+    UNION ALL
+    WITH m, bgen, l0, l2, bi, ci WHERE NOT (stored AND bi IS NOT NULL AND ci IS NOT NULL)
+    CALL (m, bgen, l0) {
+      MATCH (a)-[r:FC]->(m)
+      WHERE r.gen = bgen AND r.condition = $baseline AND a.layer = l0.name
+        AND ($min_z IS NULL OR r.z >= $min_z)
+      RETURN max(r.z) AS in_best,
+             max(CASE WHEN $condition IN (coalesce(r.silenced_in, []) + coalesce(r.weakened_in, []))
+                      THEN r.z END) AS in_broken
+    }
+    CALL (m, bgen, l2) {
+      MATCH (m)-[r:FC]->(b)
+      WHERE r.gen = bgen AND r.condition = $baseline AND b.layer = l2.name
+        AND ($min_z IS NULL OR r.z >= $min_z)
+      RETURN max(r.z) AS out_best,
+             max(CASE WHEN $condition IN (coalesce(r.silenced_in, []) + coalesce(r.weakened_in, []))
+                      THEN r.z END) AS out_broken
+    }
+    RETURN in_best, in_broken, out_best, out_broken
   }
   WITH m, [s IN [in_broken + out_best, in_best + out_broken] WHERE s IS NOT NULL] AS scores
   WHERE size(scores) > 0

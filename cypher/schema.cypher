@@ -1,12 +1,14 @@
 // fcgraph graph schema. schema_version: 4
 // Applied by `fcgraph db init` and before every ingest; every statement is idempotent.
 //
-// (:Run {run_id, schema_version, states_key, states_exact, degree_conditions, ...parameters})
+// (:Run {run_id, schema_version, states_key, states_exact, degree_conditions, loss_baseline,
+//        ...parameters})
 // (:Run)-[:HAS_LAYER]->(:Layer {uid, run_id, name, order, shape, n_neurons})
 // (:Layer)-[:FEEDS]->(:Layer)
 // (:Run)-[:HAS_CONDITION]->(:Condition {uid, run_id, name, kind, level, gen, n_edges, ...})
 // (:Neuron {uid, run_id, layer, layer_order, idx, channel, y, x, rate, spike_count, silent_in,
-//           in_degree, out_degree, in_sum_z, out_sum_z, in_max_z, out_max_z})
+//           in_degree, out_degree, in_sum_z, out_sum_z, in_max_z, out_max_z, in_lost_max_z,
+//           out_lost_max_z})
 // (:Neuron)-[:FC {condition, gen, value, z, cofire, null_mean, null_sd, p, q,
 //                 weakened_in, silenced_in}]->(:Neuron)
 // (:EdgeLoss {uid, run_id, baseline, condition, pre_layer, post_layer, pre_order, post_order,
@@ -21,8 +23,9 @@
 // conditions under which it is weakened / silenced (absent: kept under every other condition);
 // one EdgeLoss node per (baseline, condition, layer pair) holds the counts. Likewise from the
 // files, over every edge: a neuron's degree lists hold one value per condition of the Run's
-// degree_conditions (absent on a neuron without edges), and one PairStats node per (condition,
-// layer pair) the pair's totals (fcgraph/graph/states.py).
+// degree_conditions (absent on a neuron without edges), its loss lists (in/out_lost_max_z) per
+// condition the largest z of its Run.loss_baseline edges lost under it (NaN: none), and one
+// PairStats node per (condition, layer pair) the pair's totals (fcgraph/graph/states.py).
 //
 // uids embed the run: Layer "<run_id>/<layer>", Condition "<run_id>/<condition>",
 // Neuron "<run_id>/<layer>/<idx>". An FC edge is live when r.gen = the gen of its Condition.

@@ -19,7 +19,7 @@ import pytest
 from fcgraph.analysis.synthetic import make_planted_run
 from fcgraph.contract import read_manifest
 from fcgraph.fc.edge_states import STATE_CODES, ensure_edge_states
-from fcgraph.fc.edge_summaries import DEGREE_COLUMNS, PAIR_COLUMNS
+from fcgraph.fc.edge_summaries import DEGREE_COLUMNS, LOSS_COLUMNS, PAIR_COLUMNS
 from tests.test_edge_states import known_run  # noqa: F401  (fixture)
 
 
@@ -56,13 +56,40 @@ def reference(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             pd.DataFrame(pair_parts, columns=PAIR_COLUMNS))
 
 
-def assert_matches_reference(root: Path) -> None:
+def reference_losses(root: Path) -> pd.DataFrame:
+    """Per other condition and neuron: the largest z of its first-condition in- / out-edges
+    whose state under that condition is not kept (pandas group-bys)."""
+    manifest = read_manifest(root)
+    order = {la.name: la.order for la in manifest.layers}
+    baseline, *others = manifest.edge_files(root)
+    edges = pd.read_parquet(manifest.edge_files(root)[baseline])
+    codes = ensure_edge_states(root).codes(baseline)
+    parts = []
+    for condition in others:
+        lost = edges[codes[condition] != STATE_CODES["kept"]]
+        sides = []
+        for side, layer, idx in (("out", "pre_layer", "pre_idx"), ("in", "post_layer", "post_idx")):
+            g = lost.groupby([layer, idx]).z.max().rename(f"{side}_lost_max_z")
+            g.index.names = ["layer", "idx"]
+            sides.append(g)
+        part = pd.concat(sides, axis=1).reset_index()
+        part["baseline"], part["condition"] = baseline, condition
+        part["order"] = part.layer.map(order)
+        parts.append(part.sort_values(["order", "idx"])[LOSS_COLUMNS])
+    return pd.concat(parts, ignore_index=True)
+
+
+def assert_matches_reference(root: Path, *, losses_expected: bool = True) -> None:
     states = ensure_edge_states(root)
     want_degrees, want_pairs = reference(root)
     got = states.degrees()
     assert len(got) == len(want_degrees) > 0
     pd.testing.assert_frame_equal(got, want_degrees, check_dtype=False, rtol=1e-12)
     pd.testing.assert_frame_equal(states.pairs(), want_pairs, check_dtype=False, rtol=1e-12)
+    losses, want_losses = states.losses(), reference_losses(root)
+    assert len(losses) == len(want_losses)
+    assert (len(losses) > 0) == losses_expected
+    pd.testing.assert_frame_equal(losses, want_losses, check_dtype=False, rtol=1e-12)
 
 
 def test_summaries_of_a_recording_match_the_pandas_reference(tiny_run, tmp_path):
@@ -92,7 +119,7 @@ def test_summaries_are_recomputed_when_an_edge_table_changes(known_run):  # noqa
     write_known_run(known_run, read_manifest(known_run).run_id, uniform=CLEAN)
     after = ensure_edge_states(known_run)
     assert not before.equals(after.degrees())
-    assert_matches_reference(known_run)
+    assert_matches_reference(known_run, losses_expected=False)  # every clean edge kept now
 
 
 def test_hubs_and_layer_summary_count_every_edge_of_a_top_k_sample(driver, known_run):  # noqa: F811
@@ -181,15 +208,30 @@ def test_lost_pathways_is_the_exact_top_of_every_broken_pathway(driver, tmp_path
     make_synthetic_run(root, run_id, conditions=("clean", "uniform:0.2"), fan_in=12, silent=0.1)
     try:
         ingest_run(driver, root)
-        for options in ({"limit": 1}, {"limit": 7}, {"limit": 60},
-                        {"limit": 15, "pre_layer": "stage1.sn"}, {"limit": 15, "min_z": 4.0}):
-            got = queries.lost_pathways(driver, run_id, "uniform:0.2", **options)
-            want = reference_lost_pathways(root, "uniform:0.2", **options)
-            assert len(want) == options["limit"]
-            assert list(zip(got.pre_uid, got.mid_uid, got.post_uid, strict=True)) == [
-                w[:3] for w in want], options
-            assert list(got.score) == pytest.approx([w[3] for w in want])
-            assert list(zip(got.first_state, got.second_state, strict=True)) == [
-                w[4:] for w in want]
+        # clean as baseline: each mid neuron's strongest edges are read from its loss lists;
+        # uniform:0.2 as baseline: from its edges
+        for condition, baseline in (("uniform:0.2", "clean"), ("clean", "uniform:0.2")):
+            for options in ({"limit": 1}, {"limit": 7}, {"limit": 60},
+                            {"limit": 15, "pre_layer": "stage1.sn"}, {"limit": 15, "min_z": 4.0}):
+                check_lost_pathways(driver, root, run_id, condition, baseline=baseline, **options)
+        # control: without the loss lists, the clean-baseline answer must change
+        driver.execute_query("MATCH (n:Neuron {run_id: $r}) REMOVE n.in_lost_max_z, "
+                             "n.out_lost_max_z", r=run_id)
+        blind = queries.lost_pathways(driver, run_id, "uniform:0.2", limit=15)
+        assert len(blind) < 15 or list(blind.mid_uid) != [
+            w[1] for w in reference_lost_pathways(root, "uniform:0.2", limit=15)]
     finally:
         delete_run(driver, run_id)
+
+
+def check_lost_pathways(driver, root: Path, run_id: str, condition: str, **options) -> None:
+    from fcgraph.graph import queries
+
+    got = queries.lost_pathways(driver, run_id, condition, **options)
+    want = reference_lost_pathways(root, condition, **options)
+    assert len(want) == options["limit"]
+    assert list(zip(got.pre_uid, got.mid_uid, got.post_uid, strict=True)) == [
+        w[:3] for w in want], options
+    assert list(got.score) == pytest.approx([w[3] for w in want])
+    assert list(zip(got.first_state, got.second_state, strict=True)) == [w[4:] for w in want]
+

@@ -16,8 +16,10 @@ Files, beside the edge tables they derive from (rewritten only when an input cha
     fc/states/<slug>.parquet   row-aligned with fc/edges/<slug>.parquet: one int8 column per
                                other condition (named by it), STATE_CODES
     fc/states/counts.parquet   one row per (baseline, condition, layer pair): COUNT_COLUMNS
-    fc/states/degrees.parquet, fc/states/pairs.parquet
-                               per-neuron degrees and per-layer-pair totals of every condition
+    fc/states/degrees.parquet, fc/states/pairs.parquet, fc/states/losses.parquet
+                               per-neuron degrees and per-layer-pair totals of every condition,
+                               and each neuron's strongest baseline edges lost under each other
+                               condition (the baseline: the run's first condition)
                                (:mod:`fcgraph.fc.edge_summaries`)
 
 A neuron table without a ``condition`` column gives one spike count per neuron, taken to hold
@@ -42,7 +44,14 @@ import pyarrow.parquet as pq
 
 from fcgraph.contract import RunManifest, condition_slug, read_manifest
 from fcgraph.errors import BadArgument, FcgraphError
-from fcgraph.fc.edge_summaries import DEGREES_FILE, PAIRS_FILE, summarize_condition
+from fcgraph.fc.edge_summaries import (
+    DEGREES_FILE,
+    LOSS_COLUMNS,
+    LOSSES_FILE,
+    PAIRS_FILE,
+    summarize_condition,
+    summarize_losses,
+)
 from fcgraph.io import atomic_write, sha256_file
 
 #: State of a baseline edge under another condition, as stored in the states files.
@@ -87,16 +96,27 @@ class EdgeStates:
         (:data:`fcgraph.fc.edge_summaries.PAIR_COLUMNS`)."""
         return pd.read_parquet(self.folder / PAIRS_FILE)
 
+    def losses(self) -> pd.DataFrame:
+        """Per (condition, layer, idx): the largest z of the neuron's in- / out-edges of the
+        run's first condition lost under the condition
+        (:data:`fcgraph.fc.edge_summaries.LOSS_COLUMNS`)."""
+        return pd.read_parquet(self.folder / LOSSES_FILE)
+
 
 def _min_spikes(manifest: RunManifest) -> int:
     return int(manifest.fc.get("parameters", {}).get("min_spikes") or 0)
 
 
+#: Bumped whenever the states files gain or change content: a graph loaded from older files
+#: then sees a new key and is rewritten.
+STATES_FORMAT = 2
+
+
 def _inputs_key(root: Path, manifest: RunManifest) -> str:
-    """SHA-256 over the edge tables, the neuron table and the testing rule."""
+    """SHA-256 over the states format, the edge tables, the neuron table and the testing rule."""
     files = manifest.edge_files(root)
     neurons = manifest.fc.get("neurons")
-    parts = {"edges": {c: sha256_file(p) for c, p in sorted(files.items())},
+    parts = {"format": STATES_FORMAT, "edges": {c: sha256_file(p) for c, p in sorted(files.items())},
              "neurons": sha256_file(root / neurons) if neurons else None,
              "min_spikes": _min_spikes(manifest),
              "top_k": manifest.fc.get("parameters", {}).get("top_k"),
@@ -253,7 +273,8 @@ def ensure_edge_states(root: Path | str, manifest: RunManifest | None = None, *,
     key = _inputs_key(root, manifest)
     exact = manifest.fc.get("parameters", {}).get("top_k") is None
     folder = root / STATES_DIR
-    if all(_stored_key(folder / name) == key for name in (DEGREES_FILE, PAIRS_FILE, COUNTS_FILE)):
+    summaries = (DEGREES_FILE, PAIRS_FILE, LOSSES_FILE, COUNTS_FILE)
+    if all(_stored_key(folder / name) == key for name in summaries):
         return EdgeStates(folder, key, exact)
     try:
         _compute(root, manifest, folder, key, exact, progress)
@@ -278,15 +299,21 @@ def _compute(root: Path, manifest: RunManifest, folder: Path, key: str, exact: b
     sorted_keys = {c: np.sort(k) for c, k in keys.items()}
     rows: list[dict] = []
     summaries = []
+    losses = pd.DataFrame({c: [] for c in LOSS_COLUMNS})
     for n, (baseline, own) in enumerate(keys.items()):
         summaries.append(summarize_condition(files[baseline], manifest, baseline))
         columns = {}
+        lost = {}
         for condition in keys:
             codes = (np.zeros(own.size, np.int8) if condition == baseline else
                      _states_under(own, sorted_keys[condition], tested[condition], flat_offset))
             if condition != baseline:
                 columns[condition] = pa.array(codes, pa.int8())
+                if n == 0:
+                    lost[condition] = codes != STATE_CODES["kept"]
             rows += _count_rows(manifest, baseline, condition, own, codes, keys[condition], exact)
+        if n == 0:
+            losses = summarize_losses(files[baseline], manifest, baseline, lost)
         _write_parquet(folder / f"{condition_slug(baseline)}.parquet",
                        pa.table(columns) if columns else pa.table({"_": pa.nulls(own.size,
                                                                                   pa.int8())}),
@@ -297,6 +324,7 @@ def _compute(root: Path, manifest: RunManifest, folder: Path, key: str, exact: b
         _write_parquet(folder / name, pa.Table.from_pandas(
             pd.concat([s[part] for s in summaries], ignore_index=True), preserve_index=False),
             key)
+    _write_parquet(folder / LOSSES_FILE, pa.Table.from_pandas(losses, preserve_index=False), key)
     _write_parquet(folder / COUNTS_FILE, pa.Table.from_pylist(rows, schema=_COUNTS_SCHEMA), key)
 
 

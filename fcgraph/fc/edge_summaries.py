@@ -8,6 +8,9 @@ answer ``hubs`` and ``layer_summary`` over all edges without traversing them::
                                edge under the condition: DEGREE_COLUMNS
     fc/states/pairs.parquet    one row per (condition, layer pair an edge may join):
                                PAIR_COLUMNS
+    fc/states/losses.parquet   one row per (condition, layer, idx) of a neuron with at least
+                               one edge of the run's first condition (its baseline) lost under
+                               the condition: LOSS_COLUMNS
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from fcgraph.contract import RunManifest
 
 DEGREES_FILE = "degrees.parquet"
 PAIRS_FILE = "pairs.parquet"
+LOSSES_FILE = "losses.parquet"
 #: Columns of ``degrees.parquet``: in/out = edges ending / starting at the neuron; sum and max
 #: of their z (max_z is NaN where the degree is 0).
 DEGREE_COLUMNS = ["condition", "layer", "idx", "in_degree", "out_degree", "in_sum_z",
@@ -31,6 +35,9 @@ DEGREE_COLUMNS = ["condition", "layer", "idx", "in_degree", "out_degree", "in_su
 #: mean z and mean value of the pair's edges (NaN without edges).
 PAIR_COLUMNS = ["condition", "pre_layer", "post_layer", "edges", "connected_pre",
                 "connected_post", "mean_z", "mean_value"]
+#: Columns of ``losses.parquet``: the largest z of the neuron's baseline in-edges (edges ending
+#: at it) / out-edges lost (weakened or silenced) under ``condition``; NaN where none is.
+LOSS_COLUMNS = ["baseline", "condition", "layer", "idx", "in_lost_max_z", "out_lost_max_z"]
 _BATCH_ROWS = 1 << 20
 
 
@@ -118,3 +125,56 @@ def summarize_condition(edge_file: Path, manifest: RunManifest,
             "mean_value": np.where(pair_edges > 0, pair_value / pair_edges, np.nan)},
             columns=PAIR_COLUMNS)
     return degrees, totals
+
+
+def summarize_losses(edge_file: Path, manifest: RunManifest, baseline: str,
+                     lost: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Per neuron and condition, the largest z of the baseline's edges lost under it.
+
+    Parameters
+    ----------
+    edge_file : the baseline's ``fc/edges/<slug>.parquet``, read in batches of 2**20 rows.
+    manifest : the run's manifest (layers and their sizes).
+    baseline : name written in the ``baseline`` column.
+    lost : other condition -> bool (n_edges,) whether each edge of the table (in row order) is
+        lost under it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        LOSS_COLUMNS: one row per (condition, neuron) with at least one lost in- or out-edge,
+        conditions in ``lost`` order, then layer order and idx. Memory: two float64 arrays over
+        all neurons per condition.
+    """
+    layers = manifest.layers
+    offsets = np.cumsum([0] + [la.n_neurons for la in layers])
+    layer_at = {la.name: k for k, la in enumerate(layers)}
+    total = int(offsets[-1])
+    best = {c: {side: np.full(total, -np.inf) for side in ("in", "out")} for c in lost}
+    at = 0
+    cols = ["pre_layer", "pre_idx", "post_layer", "post_idx", "z"]
+    for batch in pq.ParquetFile(edge_file).iter_batches(batch_size=_BATCH_ROWS, columns=cols):
+        n = batch.num_rows
+        flat = {"out": offsets[_layer_codes(batch.column("pre_layer"), layer_at)]
+                + batch.column("pre_idx").to_numpy().astype(np.int64),
+                "in": offsets[_layer_codes(batch.column("post_layer"), layer_at)]
+                + batch.column("post_idx").to_numpy().astype(np.int64)}
+        z = batch.column("z").to_numpy()
+        for condition, mask in lost.items():
+            rows = mask[at:at + n]
+            for side, index in flat.items():
+                np.maximum.at(best[condition][side], index[rows], z[rows])
+        at += n
+    names = np.array([la.name for la in layers], dtype=object)
+    parts = []
+    for condition, sides in best.items():
+        has = np.flatnonzero(np.isfinite(sides["in"]) | np.isfinite(sides["out"]))
+        layer_of = np.searchsorted(offsets, has, side="right") - 1
+        parts.append(pd.DataFrame({
+            "baseline": baseline, "condition": condition, "layer": names[layer_of],
+            "idx": has - offsets[layer_of],
+            "in_lost_max_z": np.where(np.isfinite(sides["in"][has]), sides["in"][has], np.nan),
+            "out_lost_max_z": np.where(np.isfinite(sides["out"][has]), sides["out"][has], np.nan)},
+            columns=LOSS_COLUMNS))
+    return (pd.concat(parts, ignore_index=True) if parts
+            else pd.DataFrame({c: [] for c in LOSS_COLUMNS}, columns=LOSS_COLUMNS))

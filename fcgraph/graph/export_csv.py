@@ -38,10 +38,11 @@ from fcgraph.graph.ingest import (
     state_lists,
 )
 from fcgraph.graph.states import (
-    DEGREE_PROPERTIES,
+    NEURON_LIST_PROPERTIES,
     degree_arrays,
     degree_conditions,
     edge_loss_rows,
+    loss_baseline,
     pair_stats_rows,
 )
 from fcgraph.graph.validate import validate_run
@@ -106,7 +107,7 @@ def _write_structure(out: Path, root: Path, manifest: RunManifest, loaded: dict[
     conditions = list(loaded)
     props = {**run_properties(manifest, root), "neurons_key": neurons, "states_key": states.key,
              "states_exact": states.exact, "degree_conditions": degree_conditions(manifest),
-             **(analysis.run if analysis else {})}
+             "loss_baseline": loss_baseline(manifest), **(analysis.run if analysis else {})}
     keys = sorted(k for k, v in props.items() if v is not None)
     _write_rows(out / "runs.csv", ["run_id:ID(Run)"] + [k + _neo4j_type(props[k]) for k in keys],
                 [[run_id] + [props[k] for k in keys]])
@@ -163,7 +164,8 @@ def _write_neurons(out: Path, root: Path, manifest: RunManifest, states: EdgeSta
     extra = sorted({k for p in by_uid.values() for k in p})
     header = ["uid:ID(Neuron)", "run_id", "layer", "layer_order:int", "idx:long", "channel:long",
               "y:long", "x:long", "rate:double", "spike_count:long", "silent_in:string[]",
-              *(p + (":long[]" if p.endswith("degree") else ":double[]") for p in DEGREE_PROPERTIES),
+              *(p + (":long[]" if p.endswith("degree") else ":double[]")
+                for p in NEURON_LIST_PROPERTIES),
               *_typed_names(extra, list(by_uid.values())), ":LABEL"]
     degrees = degree_arrays(manifest, states)
     offset = 0
@@ -188,7 +190,7 @@ def _write_neurons(out: Path, root: Path, manifest: RunManifest, states: EdgeSta
             has, arrays = degrees[layer.name]
             cols += [_array_column([row.tolist() if keep else None
                                     for row, keep in zip(arrays[p], has, strict=True)])
-                     for p in DEGREE_PROPERTIES]
+                     for p in NEURON_LIST_PROPERTIES]
             found = [by_uid.get(u, {}) for u in uid.to_pylist()] if by_uid else []
             cols += [pa.array([p.get(k) for p in found]) for k in extra]
             cols += [pa.array([f"L{layer.order}"] * layer.n_neurons)]  # the label ingest sets
@@ -197,8 +199,10 @@ def _write_neurons(out: Path, root: Path, manifest: RunManifest, states: EdgeSta
 
 
 def _array_column(lists: list[list[Any] | None]) -> pa.Array:
-    """Lists as neo4j-admin array cells (``;``-joined; null: no property)."""
-    return pa.array([";".join(map(str, v)) if v else None for v in lists], pa.string())
+    """Lists as neo4j-admin array cells (``;``-joined, NaN as Java writes it; null: no
+    property)."""
+    return pa.array([";".join("NaN" if x != x else str(x) for x in v) if v else None
+                     for v in lists], pa.string())
 
 
 def _write_edges(path: Path, edge_file: Path, manifest: RunManifest, condition: str,

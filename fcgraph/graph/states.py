@@ -9,7 +9,9 @@ Three things come from the run's edge states and summaries (:mod:`fcgraph.fc.edg
 - ``:PairStats`` nodes: per (condition, layer pair), edges, connected neurons, mean z and mean
   value (the ``layer_summary`` query);
 - per-neuron degree lists (DEGREE_PROPERTIES), one value per condition of the run's
-  ``degree_conditions`` list (the ``hubs`` query).
+  ``degree_conditions`` list (the ``hubs`` query), and loss lists (LOSS_PROPERTIES) indexed
+  the same way: the strongest edges of the run's first condition (``Run.loss_baseline``) that
+  each condition breaks (the ``lost_pathways`` query).
 
 The run's ``states_key`` names the inputs they were computed from; a load rewrites them only
 when it changes.
@@ -30,6 +32,11 @@ from fcgraph.fc.edge_states import EdgeStates
 #: at (in) / starting from (out) the neuron, the sum and the maximum of their z (0 where the
 #: degree is 0). Absent on a neuron without edges under every condition.
 DEGREE_PROPERTIES = ("in_degree", "out_degree", "in_sum_z", "out_sum_z", "in_max_z", "out_max_z")
+#: Neuron properties holding one value per condition of ``Run.degree_conditions``: the largest z
+#: of the neuron's in- / out-edges of ``Run.loss_baseline`` lost (weakened or silenced) under the
+#: condition; NaN where none is (always at the baseline's own index).
+LOSS_PROPERTIES = ("in_lost_max_z", "out_lost_max_z")
+NEURON_LIST_PROPERTIES = DEGREE_PROPERTIES + LOSS_PROPERTIES
 
 
 def _plain(value: Any) -> Any:
@@ -67,30 +74,45 @@ def degree_conditions(manifest: RunManifest) -> list[str]:
     return list(manifest.fc.get("edges", {}))
 
 
+def loss_baseline(manifest: RunManifest) -> str | None:
+    """The condition whose lost edges the loss lists describe: the run's first edge table."""
+    conditions = degree_conditions(manifest)
+    return conditions[0] if conditions else None
+
+
 def degree_arrays(manifest: RunManifest,
                   states: EdgeStates) -> dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]:
     """Per layer: (bool (n_neurons,) whether the neuron has an edge under some condition,
-    property -> (n_neurons, n_conditions) array) for DEGREE_PROPERTIES, conditions in
-    :func:`degree_conditions` order."""
+    property -> (n_neurons, n_conditions) array) for NEURON_LIST_PROPERTIES, conditions in
+    :func:`degree_conditions` order (degree properties 0 where the degree is 0, loss properties
+    NaN where no edge is lost)."""
     conditions = degree_conditions(manifest)
     column = {c: k for k, c in enumerate(conditions)}
-    frame = states.degrees()
+    sources = ((states.degrees(), DEGREE_PROPERTIES, 0.0), (states.losses(), LOSS_PROPERTIES, np.nan))
+    groups = [dict(tuple(frame.groupby("layer"))) if len(frame) else {} for frame, _, _ in sources]
     out = {}
-    by_layer = dict(tuple(frame.groupby("layer"))) if len(frame) else {}
     for layer in manifest.layers:
-        arrays = {p: np.zeros((layer.n_neurons, len(conditions)),
-                              np.int64 if p.endswith("degree") else np.float64)
-                  for p in DEGREE_PROPERTIES}
-        part = by_layer.get(layer.name)
+        arrays = {p: np.full((layer.n_neurons, len(conditions)), empty,
+                             np.int64 if p.endswith("degree") else np.float64)
+                  for _, props, empty in sources for p in props}
         has = np.zeros(layer.n_neurons, bool)
-        if part is not None:
+        for (_, props, empty), by_layer in zip(sources, groups, strict=True):
+            part = by_layer.get(layer.name)
+            if part is None:
+                continue
             idx = part["idx"].to_numpy(np.int64)
             col = part["condition"].map(column).to_numpy(np.int64)
             has[idx] = True
-            for p in DEGREE_PROPERTIES:
-                arrays[p][idx, col] = np.nan_to_num(part[p].to_numpy(), nan=0.0)
+            for p in props:
+                arrays[p][idx, col] = np.nan_to_num(part[p].to_numpy(), nan=empty)
         out[layer.name] = (has, arrays)
     return out
+
+
+_SET_LISTS = """
+UNWIND range(0, size($in_degree) - 1) AS i
+MATCH (n:Neuron {uid: $prefix + toString($start + i)})
+SET """ + ", ".join(f"n.{p} = ${p}[i]" for p in NEURON_LIST_PROPERTIES)
 
 
 def _write_degrees(driver: neo4j.Driver, database: str, manifest: RunManifest,
@@ -101,12 +123,7 @@ def _write_degrees(driver: neo4j.Driver, database: str, manifest: RunManifest,
             lists = {p: [row.tolist() if keep else None
                          for row, keep in zip(a[sl], has[sl], strict=True)]
                      for p, a in arrays.items()}
-            driver.execute_query("""
-                UNWIND range(0, size($in_degree) - 1) AS i
-                MATCH (n:Neuron {uid: $prefix + toString($start + i)})
-                SET n.in_degree = $in_degree[i], n.out_degree = $out_degree[i],
-                    n.in_sum_z = $in_sum_z[i], n.out_sum_z = $out_sum_z[i],
-                    n.in_max_z = $in_max_z[i], n.out_max_z = $out_max_z[i]""",
+            driver.execute_query(_SET_LISTS,
                                  prefix=f"{manifest.run_id}/{layer}/", start=start,
                                  database_=database, **lists)
 
@@ -135,9 +152,9 @@ def ingest_states(driver: neo4j.Driver, database: str, manifest: RunManifest,
         tx.run("UNWIND $rows AS row CREATE (e:PairStats) SET e = row",
                rows=pair_stats_rows(manifest, states)).consume()
         tx.run("MATCH (r:Run {run_id: $run_id}) SET r.states_key = $key, r.states_exact = $exact,"
-               " r.degree_conditions = $conditions",
+               " r.degree_conditions = $conditions, r.loss_baseline = $baseline",
                run_id=manifest.run_id, key=states.key, exact=states.exact,
-               conditions=degree_conditions(manifest)).consume()
+               conditions=degree_conditions(manifest), baseline=loss_baseline(manifest)).consume()
 
     with driver.session(database=database) as session:
         session.execute_write(replace)
