@@ -22,16 +22,21 @@
 //   mid neurons with the best ones (ties included) are expanded, and there only the limit
 //   strongest broken / kept in-edges and strongest / broken out-edges. Those strongest edges
 //   are stored on the neuron (degree and loss lists, from the files) for the run's first
-//   condition as baseline (Run.loss_baseline), loaded whole, and a mid layer with one feeder
-//   and one target; otherwise every mid neuron's edges are read once (on a large graph,
-//   restrict with pre_layer).
+//   condition as baseline (Run.loss_baseline), loaded whole, and a mid layer whose baseline
+//   edges all come from l0 and go to l2 (PairStats); otherwise every mid neuron's edges are
+//   read once (on a large graph, restrict with pre_layer).
 MATCH (bc:Condition {run_id: $run_id, name: $baseline})
 MATCH (:Condition {run_id: $run_id, name: $condition})
 MATCH (run:Run {run_id: $run_id})-[:HAS_LAYER]->(l0:Layer)-[:FEEDS]->(l1:Layer)-[:FEEDS]->(l2:Layer)
-WHERE $pre_layer IS NULL OR l0.name = $pre_layer
+WHERE ($pre_layer IS NULL OR l0.name = $pre_layer)
+  AND all(pair IN [[l0, l1], [l1, l2]] WHERE EXISTS {
+        MATCH (s:PairStats {run_id: $run_id, condition: $baseline, pre_layer: pair[0].name,
+                            post_layer: pair[1].name}) WHERE s.edges > 0 })
 WITH bc.gen AS bgen, l0, l1, l2, coalesce(run.degree_conditions, []) AS dc,
-     run.loss_baseline = $baseline AND bc.top_k IS NULL AND bc.min_z IS NULL
-       AND COUNT { (l1)<-[:FEEDS]-() } = 1 AND COUNT { (l1)-[:FEEDS]->() } = 1 AS stored
+     run.loss_baseline = $baseline AND bc['top_k'] IS NULL AND bc['min_z'] IS NULL
+       AND NOT EXISTS { MATCH (s:PairStats {run_id: $run_id, condition: $baseline})
+                        WHERE s.edges > 0 AND ((s.post_layer = l1.name AND s.pre_layer <> l0.name)
+                          OR (s.pre_layer = l1.name AND s.post_layer <> l2.name)) } AS stored
 WITH bgen, l0, l1, l2, [i IN range(0, size(dc) - 1) WHERE dc[i] = $baseline][0] AS bi,
      [i IN range(0, size(dc) - 1) WHERE dc[i] = $condition][0] AS ci, stored
 CALL (bgen, l0, l1, l2, bi, ci, stored) {
@@ -39,32 +44,31 @@ CALL (bgen, l0, l1, l2, bi, ci, stored) {
   // neuron (its degree and loss lists) when every in-edge comes from l0 and every out-edge goes
   // to l2, else read from its edges
   MATCH (m:Neuron {run_id: $run_id, layer: l1.name})
-  CALL (m, bgen, l0, l2, bi, ci, stored) {
-    WITH m, bi, ci WHERE stored AND bi IS NOT NULL AND ci IS NOT NULL
-    WITH [CASE WHEN m.in_degree[bi] > 0 THEN m.in_max_z[bi] END, m.in_lost_max_z[ci],
-          CASE WHEN m.out_degree[bi] > 0 THEN m.out_max_z[bi] END, m.out_lost_max_z[ci]] AS v
-    WITH [x IN v | CASE WHEN x = x AND ($min_z IS NULL OR x >= $min_z) THEN x END] AS v
-    RETURN v[0] AS in_best, v[1] AS in_broken, v[2] AS out_best, v[3] AS out_broken
-    UNION ALL
-    WITH m, bgen, l0, l2, bi, ci WHERE NOT (stored AND bi IS NOT NULL AND ci IS NOT NULL)
-    CALL (m, bgen, l0) {
-      MATCH (a)-[r:FC]->(m)
-      WHERE r.gen = bgen AND r.condition = $baseline AND a.layer = l0.name
-        AND ($min_z IS NULL OR r.z >= $min_z)
-      RETURN max(r.z) AS in_best,
-             max(CASE WHEN $condition IN (coalesce(r.silenced_in, []) + coalesce(r.weakened_in, []))
-                      THEN r.z END) AS in_broken
-    }
-    CALL (m, bgen, l2) {
-      MATCH (m)-[r:FC]->(b)
-      WHERE r.gen = bgen AND r.condition = $baseline AND b.layer = l2.name
-        AND ($min_z IS NULL OR r.z >= $min_z)
-      RETURN max(r.z) AS out_best,
-             max(CASE WHEN $condition IN (coalesce(r.silenced_in, []) + coalesce(r.weakened_in, []))
-                      THEN r.z END) AS out_broken
-    }
-    RETURN in_best, in_broken, out_best, out_broken
+  WITH m, bi, ci, stored AND bi IS NOT NULL AND ci IS NOT NULL AS lists
+  CALL (m, bgen, l0, lists) {
+    UNWIND CASE WHEN lists THEN [] ELSE [m] END AS mid
+    MATCH (a)-[r:FC]->(mid)
+    WHERE r.gen = bgen AND r.condition = $baseline AND a.layer = l0.name
+      AND ($min_z IS NULL OR r.z >= $min_z)
+    RETURN max(r.z) AS in_best,
+           max(CASE WHEN $condition IN (coalesce(r.silenced_in, []) + coalesce(r.weakened_in, []))
+                    THEN r.z END) AS in_broken
   }
+  CALL (m, bgen, l2, lists) {
+    UNWIND CASE WHEN lists THEN [] ELSE [m] END AS mid
+    MATCH (mid)-[r:FC]->(b)
+    WHERE r.gen = bgen AND r.condition = $baseline AND b.layer = l2.name
+      AND ($min_z IS NULL OR r.z >= $min_z)
+    RETURN max(r.z) AS out_best,
+           max(CASE WHEN $condition IN (coalesce(r.silenced_in, []) + coalesce(r.weakened_in, []))
+                    THEN r.z END) AS out_broken
+  }
+  WITH m, CASE WHEN lists THEN
+         [x IN [CASE WHEN m.in_degree[bi] > 0 THEN m.in_max_z[bi] END, m.in_lost_max_z[ci],
+                CASE WHEN m.out_degree[bi] > 0 THEN m.out_max_z[bi] END, m.out_lost_max_z[ci]]
+          | CASE WHEN x = x AND ($min_z IS NULL OR x >= $min_z) THEN x END]
+       ELSE [in_best, in_broken, out_best, out_broken] END AS v
+  WITH m, v[0] AS in_best, v[1] AS in_broken, v[2] AS out_best, v[3] AS out_broken
   WITH m, [s IN [in_broken + out_best, in_best + out_broken] WHERE s IS NOT NULL] AS scores
   WHERE size(scores) > 0
   WITH m, CASE WHEN size(scores) = 1 OR scores[0] >= scores[1] THEN scores[0] ELSE scores[1] END
@@ -74,7 +78,16 @@ CALL (bgen, l0, l1, l2, bi, ci, stored) {
   WITH ranked, ranked[CASE WHEN size(ranked) < $limit THEN size(ranked) ELSE $limit END - 1].best
        AS floor
   UNWIND [x IN ranked WHERE x.best >= floor] AS x
-  WITH x.m AS m
+  RETURN x.m AS m, x.best AS best
+}
+// the same cut over every layer triple: only these mid neurons can hold the top pathways
+WITH bgen, l0, l1, l2, m, best ORDER BY best DESC
+WITH bgen, collect({m: m, best: best, l0: l0, l1: l1, l2: l2}) AS ranked
+WITH bgen, ranked,
+     ranked[CASE WHEN size(ranked) < $limit THEN size(ranked) ELSE $limit END - 1].best AS floor
+UNWIND [x IN ranked WHERE x.best >= floor] AS x
+WITH bgen, x.m AS m, x.l0 AS l0, x.l1 AS l1, x.l2 AS l2
+CALL (bgen, m, l0, l2) {
   // phase 2: the mid neuron's strongest edges of each kind, then their broken pathways
   CALL (m, bgen, l0) {
     MATCH (a)-[r:FC]->(m)
