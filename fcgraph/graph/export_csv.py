@@ -35,7 +35,7 @@ from fcgraph.graph.ingest import (
     read_analysis,
     run_properties,
     silent_lists,
-    state_lists,
+    state_patterns,
 )
 from fcgraph.graph.states import (
     NEURON_LIST_PROPERTIES,
@@ -228,9 +228,10 @@ def _write_edges(path: Path, edge_file: Path, manifest: RunManifest, condition: 
                     manifest.run_id, batch.column(f"{side}_layer"),
                     batch.column(f"{side}_idx").cast(pa.string()), "/")
 
-            cols = [uid("pre"), uid("post"), pa.array([condition] * n), pa.array([gen] * n)]
+            cols = [uid("pre"), uid("post"), pa.repeat(condition, n), pa.repeat(str(gen), n)]
             cols += [batch.column(c) for c in ("value", "z", "cofire", "null_mean", "null_sd")]
-            cols += [_array_column(lists) for lists in state_lists(codes, rows)]
+            inverse, *per_pattern = state_patterns(codes, rows)
+            cols += [_array_column(cells).take(pa.array(inverse)) for cells in per_pattern]
             if has_pq:
                 cols += [batch.column("p"),
                          batch.column("q") if "q" in batch.schema.names else pa.nulls(n)]

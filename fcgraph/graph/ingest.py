@@ -360,13 +360,14 @@ _CREATE_EDGES_PQ = _CREATE_EDGES.replace("null_sd: $null_sd[i],",
                                          "null_sd: $null_sd[i], p: $p[i], q: $q[i],")
 
 
-def state_lists(codes: dict[str, np.ndarray],
-                rows: np.ndarray) -> tuple[list[list[str] | None], list[list[str] | None]]:
-    """``weakened_in`` and ``silenced_in`` of the edges at table rows ``rows``: the conditions
-    under which the edge is weakened / silenced (None when there is none), from the states
-    codes of its condition (:meth:`~fcgraph.fc.edge_states.EdgeStates.codes`)."""
+def state_patterns(codes: dict[str, np.ndarray], rows: np.ndarray
+                   ) -> tuple[np.ndarray, list[list[str] | None], list[list[str] | None]]:
+    """The distinct state patterns of the edges at table rows ``rows``, from the states codes
+    of their condition (:meth:`~fcgraph.fc.edge_states.EdgeStates.codes`): int64 (len(rows),)
+    index of each edge's pattern, and per pattern ``weakened_in`` and ``silenced_in`` (the
+    conditions under which the edge is weakened / silenced; None when there is none)."""
     if not codes:
-        return [None] * len(rows), [None] * len(rows)
+        return np.zeros(len(rows), np.int64), [None], [None]
     names = list(codes)
     if len(names) > 39:
         raise FcgraphError(f"{len(names) + 1} conditions in one run: at most 40 are supported")
@@ -376,13 +377,20 @@ def state_lists(codes: dict[str, np.ndarray],
     unique, inverse = np.unique(pattern, return_inverse=True)
     out: tuple[list[list[str] | None], list[list[str] | None]] = ([], [])
     for target, code in zip(out, (STATE_CODES["weakened"], STATE_CODES["silenced"]), strict=True):
-        per_pattern = []
         for value in unique.tolist():
             digits = [(value // 3 ** (len(names) - 1 - k)) % 3 for k in range(len(names))]
             hit = [name for name, d in zip(names, digits, strict=True) if d == code]
-            per_pattern.append(hit or None)
-        target.extend(per_pattern[i] for i in inverse.tolist())
-    return out
+            target.append(hit or None)
+    return inverse.astype(np.int64), *out
+
+
+def state_lists(codes: dict[str, np.ndarray],
+                rows: np.ndarray) -> tuple[list[list[str] | None], list[list[str] | None]]:
+    """``weakened_in`` and ``silenced_in`` of the edges at table rows ``rows``, one list (or
+    None) per edge (:func:`state_patterns`)."""
+    inverse, weakened, silenced = state_patterns(codes, rows)
+    at = inverse.tolist()
+    return [weakened[i] for i in at], [silenced[i] for i in at]
 
 
 def _batch_params(batch: pa.RecordBatch, ids: dict[str, np.ndarray], codes: dict[str, np.ndarray],

@@ -137,7 +137,7 @@ class ServerLayout:
 
     @classmethod
     def of(cls, state: Path) -> ServerLayout:
-        return cls(state / "neo4j")
+        return cls(Path(state).absolute() / "neo4j")  # Neo4j runs with another working folder
 
 
 @dataclass(frozen=True)
