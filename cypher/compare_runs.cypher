@@ -31,13 +31,7 @@ OPTIONAL MATCH (sb:PairStats {run_id: $other_run_id, condition: cb.name, pre_lay
                               post_layer: l2.name})
 WITH ca.gen AS agen, cb.gen AS bgen, cb.name AS bname, l1, l2,
      coalesce(sa.edges, 0) AS run_edges, coalesce(sb.edges, 0) AS other_edges
-CALL (bname, l2) {
-  // the second run's post neurons silenced under its condition, as a list indexed by idx
-  MATCH (y2:Neuron {run_id: $other_run_id, layer: l2.name})
-  WITH y2 ORDER BY y2.idx
-  RETURN collect(y2.idx) AS post_idx, collect(bname IN coalesce(y2.silent_in, [])) AS post_silent
-}
-CALL (agen, bgen, bname, l1, l2, post_idx, post_silent) {
+CALL (agen, bgen, bname, l1, l2) {
   // one run: the first condition's edges and their states under the second
   WITH agen, bname, l1, l2 WHERE $other_run_id = $run_id
   MATCH (x:Neuron {run_id: $run_id, layer: l1.name})-[r:FC]->(y)
@@ -50,10 +44,18 @@ CALL (agen, bgen, bname, l1, l2, post_idx, post_silent) {
          sum(CASE state WHEN 0 THEN null ELSE z END) AS z_only
   UNION ALL
   // two runs: per first-run neuron, its edges and its namesake's, matched by post index
-  WITH agen, bgen, bname, l1, l2, post_idx, post_silent WHERE $other_run_id <> $run_id
+  WITH agen, bgen, bname, l1, l2 WHERE $other_run_id <> $run_id
+  CALL (bname, l2) {
+    // the second run's post neurons silenced under its condition, as a list indexed by idx
+    MATCH (y2:Neuron {run_id: $other_run_id, layer: l2.name})
+    WITH y2 ORDER BY y2.idx
+    RETURN collect(y2.idx) AS post_idx,
+           collect(bname IN coalesce(y2.silent_in, [])) AS post_silent
+  }
   MATCH (x:Neuron {run_id: $run_id, layer: l1.name})
   OPTIONAL MATCH (x2:Neuron {uid: $other_run_id + '/' + l1.name + '/' + toString(x.idx)})
-  WITH x, x2, bname IN coalesce(x2.silent_in, []) AS pre_silent
+  WITH agen, bgen, bname, l2, post_idx, post_silent, x, x2,
+       bname IN coalesce(x2.silent_in, []) AS pre_silent
   CALL (x, x2, agen, bgen, bname, l2) {
     // each edge of x (and of x2, when another node) once; per post index: in run a, in run b
     UNWIND CASE WHEN x2 IS NULL OR x2 = x THEN [x] ELSE [x, x2] END AS n

@@ -50,7 +50,6 @@ from fcgraph.fc.edge_summaries import (
     LOSSES_FILE,
     PAIRS_FILE,
     summarize_condition,
-    summarize_losses,
 )
 from fcgraph.io import atomic_write, sha256_file
 
@@ -298,10 +297,8 @@ def _compute(root: Path, manifest: RunManifest, folder: Path, key: str, exact: b
     keys = {c: _edge_keys(p, manifest) for c, p in files.items()}
     sorted_keys = {c: np.sort(k) for c, k in keys.items()}
     rows: list[dict] = []
-    summaries = []
-    losses = pd.DataFrame({c: [] for c in LOSS_COLUMNS})
+    summaries = []  # per condition: degrees, pairs, losses (the first condition's only)
     for n, (baseline, own) in enumerate(keys.items()):
-        summaries.append(summarize_condition(files[baseline], manifest, baseline))
         columns = {}
         lost = {}
         for condition in keys:
@@ -312,8 +309,9 @@ def _compute(root: Path, manifest: RunManifest, folder: Path, key: str, exact: b
                 if n == 0:
                     lost[condition] = codes != STATE_CODES["kept"]
             rows += _count_rows(manifest, baseline, condition, own, codes, keys[condition], exact)
-        if n == 0:
-            losses = summarize_losses(files[baseline], manifest, baseline, lost)
+        summaries.append(summarize_condition(files[baseline], manifest, baseline,
+                                             lost if n == 0 else None))
+        del lost
         _write_parquet(folder / f"{condition_slug(baseline)}.parquet",
                        pa.table(columns) if columns else pa.table({"_": pa.nulls(own.size,
                                                                                   pa.int8())}),
@@ -324,7 +322,9 @@ def _compute(root: Path, manifest: RunManifest, folder: Path, key: str, exact: b
         _write_parquet(folder / name, pa.Table.from_pandas(
             pd.concat([s[part] for s in summaries], ignore_index=True), preserve_index=False),
             key)
-    _write_parquet(folder / LOSSES_FILE, pa.Table.from_pandas(losses, preserve_index=False), key)
+    _write_parquet(folder / LOSSES_FILE, pa.Table.from_pandas(
+        summaries[0][2] if summaries else pd.DataFrame(columns=LOSS_COLUMNS),
+        preserve_index=False), key)
     _write_parquet(folder / COUNTS_FILE, pa.Table.from_pylist(rows, schema=_COUNTS_SCHEMA), key)
 
 

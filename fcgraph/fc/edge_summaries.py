@@ -47,26 +47,33 @@ def _layer_codes(column, lut: dict[str, int]) -> np.ndarray:
     return table[enc.indices.to_numpy()]
 
 
-def summarize_condition(edge_file: Path, manifest: RunManifest,
-                        condition: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Degrees (DEGREE_COLUMNS) and layer-pair totals (PAIR_COLUMNS) of one edge table.
+def summarize_condition(edge_file: Path, manifest: RunManifest, condition: str,
+                        lost: dict[str, np.ndarray] | None = None
+                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Degrees, layer-pair totals and (given ``lost``) loss maxima of one edge table, in one
+    pass over it.
 
     Parameters
     ----------
     edge_file : the condition's ``fc/edges/<slug>.parquet``, read in batches of 2**20 rows.
     manifest : the run's manifest (layers, their sizes and the allowed layer pairs).
-    condition : name written in the ``condition`` column.
+    condition : name written in the ``condition`` column (``baseline`` of the losses).
+    lost : other condition -> bool (n_edges,) whether each edge of the table (in row order) is
+        lost under it; None: no losses.
 
     Returns
     -------
-    (degrees, pairs)
-        ``degrees``: one row per neuron with at least one edge, in layer order then idx;
-        ``pairs``: one row per allowed layer pair in layer order (zero edges included).
-        Memory: a few float64 arrays over all neurons and one bool array per layer pair.
+    (degrees, pairs, losses)
+        ``degrees`` (DEGREE_COLUMNS): one row per neuron with at least one edge, in layer order
+        then idx; ``pairs`` (PAIR_COLUMNS): one row per allowed layer pair in layer order (zero
+        edges included); ``losses`` (LOSS_COLUMNS): one row per (other condition, neuron) with
+        at least one lost in- or out-edge, conditions in ``lost`` order. Memory: a few float64
+        arrays over all neurons (two more per lost condition), one bool array per layer pair.
     """
     layers = manifest.layers
     offsets = np.cumsum([0] + [la.n_neurons for la in layers])
     layer_at = {la.name: k for k, la in enumerate(layers)}
+    names = np.array([la.name for la in layers], dtype=object)
     total = int(offsets[-1])
     order = {la.name: la.order for la in layers}
     pairs = sorted(manifest.allowed_pairs(), key=lambda p: (order[p[0]], order[p[1]]))
@@ -77,6 +84,8 @@ def summarize_condition(edge_file: Path, manifest: RunManifest,
     deg = {side: np.zeros(total, np.int64) for side in ("in", "out")}
     sum_z = {side: np.zeros(total) for side in ("in", "out")}
     max_z = {side: np.full(total, -np.inf) for side in ("in", "out")}
+    lost = lost or {}
+    lost_z = {c: {side: np.full(total, -np.inf) for side in ("in", "out")} for c in lost}
     n_pairs = len(pairs)
     pair_edges = np.zeros(n_pairs, np.int64)
     pair_z = np.zeros(n_pairs)
@@ -84,6 +93,7 @@ def summarize_condition(edge_file: Path, manifest: RunManifest,
     seen_pre = [np.zeros(layers[layer_at[a]].n_neurons, bool) for a, _ in pairs]
     seen_post = [np.zeros(layers[layer_at[b]].n_neurons, bool) for _, b in pairs]
     cols = ["pre_layer", "pre_idx", "post_layer", "post_idx", "z", "value"]
+    at = 0  # table row of the batch's first row
     for batch in pq.ParquetFile(edge_file).iter_batches(batch_size=_BATCH_ROWS, columns=cols):
         pre_l = _layer_codes(batch.column("pre_layer"), layer_at)
         post_l = _layer_codes(batch.column("post_layer"), layer_at)
@@ -91,10 +101,15 @@ def summarize_condition(edge_file: Path, manifest: RunManifest,
         post_i = batch.column("post_idx").to_numpy().astype(np.int64)
         z = batch.column("z").to_numpy()
         value = batch.column("value").to_numpy()
-        for side, flat in (("out", offsets[pre_l] + pre_i), ("in", offsets[post_l] + post_i)):
-            deg[side] += np.bincount(flat, minlength=total)
-            sum_z[side] += np.bincount(flat, weights=z, minlength=total)
-            np.maximum.at(max_z[side], flat, z)
+        flat = {"out": offsets[pre_l] + pre_i, "in": offsets[post_l] + post_i}
+        for side, index in flat.items():
+            deg[side] += np.bincount(index, minlength=total)
+            sum_z[side] += np.bincount(index, weights=z, minlength=total)
+            np.maximum.at(max_z[side], index, z)
+            for name, mask in lost.items():
+                rows = mask[at:at + batch.num_rows]
+                np.maximum.at(lost_z[name][side], index[rows], z[rows])
+        at += batch.num_rows
         pair = pair_lut[pre_l * len(layers) + post_l]
         if (pair < 0).any():
             raise ValueError(f"{edge_file}: an edge joins layers that no FEEDS pair allows")
@@ -105,15 +120,20 @@ def summarize_condition(edge_file: Path, manifest: RunManifest,
             rows = pair == k
             seen_pre[k][pre_i[rows]] = True
             seen_post[k][post_i[rows]] = True
+
+    def neurons(has: np.ndarray) -> dict[str, np.ndarray]:
+        layer_of = np.searchsorted(offsets, has, side="right") - 1
+        return {"layer": names[layer_of], "idx": has - offsets[layer_of]}
+
+    def finite(a: np.ndarray) -> np.ndarray:
+        return np.where(np.isfinite(a), a, np.nan)
+
     has = np.flatnonzero((deg["in"] > 0) | (deg["out"] > 0))
-    layer_of = np.searchsorted(offsets, has, side="right") - 1
-    names = np.array([la.name for la in layers], dtype=object)
     degrees = pd.DataFrame({
-        "condition": condition, "layer": names[layer_of], "idx": has - offsets[layer_of],
+        "condition": condition, **neurons(has),
         "in_degree": deg["in"][has], "out_degree": deg["out"][has],
         "in_sum_z": sum_z["in"][has], "out_sum_z": sum_z["out"][has],
-        "in_max_z": np.where(deg["in"][has] > 0, max_z["in"][has], np.nan),
-        "out_max_z": np.where(deg["out"][has] > 0, max_z["out"][has], np.nan)},
+        "in_max_z": finite(max_z["in"][has]), "out_max_z": finite(max_z["out"][has])},
         columns=DEGREE_COLUMNS)
     with np.errstate(invalid="ignore", divide="ignore"):
         totals = pd.DataFrame({
@@ -124,57 +144,13 @@ def summarize_condition(edge_file: Path, manifest: RunManifest,
             "mean_z": np.where(pair_edges > 0, pair_z / pair_edges, np.nan),
             "mean_value": np.where(pair_edges > 0, pair_value / pair_edges, np.nan)},
             columns=PAIR_COLUMNS)
-    return degrees, totals
-
-
-def summarize_losses(edge_file: Path, manifest: RunManifest, baseline: str,
-                     lost: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Per neuron and condition, the largest z of the baseline's edges lost under it.
-
-    Parameters
-    ----------
-    edge_file : the baseline's ``fc/edges/<slug>.parquet``, read in batches of 2**20 rows.
-    manifest : the run's manifest (layers and their sizes).
-    baseline : name written in the ``baseline`` column.
-    lost : other condition -> bool (n_edges,) whether each edge of the table (in row order) is
-        lost under it.
-
-    Returns
-    -------
-    pandas.DataFrame
-        LOSS_COLUMNS: one row per (condition, neuron) with at least one lost in- or out-edge,
-        conditions in ``lost`` order, then layer order and idx. Memory: two float64 arrays over
-        all neurons per condition.
-    """
-    layers = manifest.layers
-    offsets = np.cumsum([0] + [la.n_neurons for la in layers])
-    layer_at = {la.name: k for k, la in enumerate(layers)}
-    total = int(offsets[-1])
-    best = {c: {side: np.full(total, -np.inf) for side in ("in", "out")} for c in lost}
-    at = 0
-    cols = ["pre_layer", "pre_idx", "post_layer", "post_idx", "z"]
-    for batch in pq.ParquetFile(edge_file).iter_batches(batch_size=_BATCH_ROWS, columns=cols):
-        n = batch.num_rows
-        flat = {"out": offsets[_layer_codes(batch.column("pre_layer"), layer_at)]
-                + batch.column("pre_idx").to_numpy().astype(np.int64),
-                "in": offsets[_layer_codes(batch.column("post_layer"), layer_at)]
-                + batch.column("post_idx").to_numpy().astype(np.int64)}
-        z = batch.column("z").to_numpy()
-        for condition, mask in lost.items():
-            rows = mask[at:at + n]
-            for side, index in flat.items():
-                np.maximum.at(best[condition][side], index[rows], z[rows])
-        at += n
-    names = np.array([la.name for la in layers], dtype=object)
     parts = []
-    for condition, sides in best.items():
+    for name, sides in lost_z.items():
         has = np.flatnonzero(np.isfinite(sides["in"]) | np.isfinite(sides["out"]))
-        layer_of = np.searchsorted(offsets, has, side="right") - 1
         parts.append(pd.DataFrame({
-            "baseline": baseline, "condition": condition, "layer": names[layer_of],
-            "idx": has - offsets[layer_of],
-            "in_lost_max_z": np.where(np.isfinite(sides["in"][has]), sides["in"][has], np.nan),
-            "out_lost_max_z": np.where(np.isfinite(sides["out"][has]), sides["out"][has], np.nan)},
-            columns=LOSS_COLUMNS))
-    return (pd.concat(parts, ignore_index=True) if parts
-            else pd.DataFrame({c: [] for c in LOSS_COLUMNS}, columns=LOSS_COLUMNS))
+            "baseline": condition, "condition": name, **neurons(has),
+            "in_lost_max_z": finite(sides["in"][has]),
+            "out_lost_max_z": finite(sides["out"][has])}, columns=LOSS_COLUMNS))
+    losses = (pd.concat(parts, ignore_index=True) if parts
+              else pd.DataFrame({c: [] for c in LOSS_COLUMNS}, columns=LOSS_COLUMNS))
+    return degrees, totals, losses
