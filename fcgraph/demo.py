@@ -31,8 +31,10 @@ if TYPE_CHECKING:
 
 ProgressFn = Callable[[str, int, int], None]
 
-#: The demo's conditions: noise the digits survive, an attack, and the weight-permutation control.
-DEMO_CONDITIONS = ("clean", "uniform:0.1", "uniform:0.2", "fgsm:0.02", "permute:layer")
+#: The demo's conditions: a negligible-noise repeat (the reliability floor), noise the digits
+#: survive, an attack, and two control networks (weights permuted, untrained).
+DEMO_CONDITIONS = ("clean", "uniform:0.001", "uniform:0.1", "uniform:0.2", "fgsm:0.02",
+                   "permute:layer", "untrained")
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ def test_planted_event_encoding_beats_average_and_shuffle_is_chance():
     rng = np.random.default_rng(0)
     for j, members in enumerate(truth["members"]):
         k = aggregate_cofiring(truth["pre"], members)
-        summary, ev, avg = event_summary(k, truth["post"][j], labels, T, rng=rng)
+        summary, feats = event_summary(k, truth["post"][j], labels, T, rng=rng)
+        ev, avg = feats["event"], feats["average"]
         assert summary["event_fraction"] <= 0.12  # rare
         assert summary["p_spike_event"] > 2 * summary["p_spike"]
         ev_feats.append(ev)

@@ -47,30 +47,66 @@ def _cond_layer(post: str, jac: float, half: float) -> dict:
                       "neuron_survival_hi": jac + half}}
 
 
-def test_finding_4_needs_early_layers_more_disrupted():
-    early_hit = {"conditions": {"uniform:0.2": {"kind": "uniform", "layers": [
-        _cond_layer("a", 0.08, 0.02), _cond_layer("b", 0.10, 0.02), _cond_layer("c", 0.25, 0.03)]}}}
+def _analysis(post_layers: str, **conditions: list[dict]) -> dict:
+    return {"layers": [{"post_layer": p} for p in post_layers],
+            "conditions": {name.replace("_", ":", 1).replace("_", "."): {"layers": layers}
+                           for name, layers in conditions.items()}}
+
+
+FLOOR = [_cond_layer("a", 0.80, 0.02), _cond_layer("b", 0.70, 0.02), _cond_layer("c", 0.40, 0.03)]
+
+
+def test_finding_4_measures_disruption_beyond_the_reliability_floor():
+    # the floor (uniform:0.001) already changes late groups most: re-measurement, not disruption
+    early_hit = _analysis("abc", uniform_0_001=FLOOR, uniform_0_2=[
+        _cond_layer("a", 0.10, 0.02), _cond_layer("b", 0.15, 0.02), _cond_layer("c", 0.30, 0.03)])
     f = findings.finding_4(early_hit)
-    assert f["supported"] is True and f["value"] > 0 and f["ci_low"] > 0
-    flat = {"conditions": {"uniform:0.2": {"kind": "uniform", "layers": [
-        _cond_layer("a", 0.10, 0.05), _cond_layer("b", 0.10, 0.05), _cond_layer("c", 0.10, 0.05)]}}}
-    assert findings.finding_4(flat)["supported"] is False
-    intact = {"conditions": {"fgsm:0.1": {"kind": "fgsm", "layers": [
-        _cond_layer("a", 0.70, 0.02), _cond_layer("b", 0.75, 0.02), _cond_layer("c", 0.9, 0.02)]}}}
-    assert findings.finding_4(intact)["supported"] is False  # not disrupted
-    assert findings.finding_4({"conditions": {}})["supported"] is None
+    assert f["supported"] is True and f["ci_low"] > 0, f
+    assert f["details"]["floor_conditions"] == ["uniform:0.001"]
+    disruption = f["details"]["per_condition"]["uniform:0.2"]["disruption"]
+    assert np.allclose([disruption[p] for p in "abc"], [0.70, 0.55, 0.10])
+    # raw Jaccard rises with depth, as it does for the floor itself: no early disruption
+    like_floor = _analysis("abc", uniform_0_001=FLOOR, uniform_0_2=[
+        _cond_layer("a", 0.60, 0.02), _cond_layer("b", 0.50, 0.02), _cond_layer("c", 0.20, 0.03)])
+    assert findings.finding_4(like_floor)["supported"] is False
+    # a perturbation that does nothing (a second negligible-noise repeat at level 0.01 would be a
+    # floor; here an attack that leaves groups as a repeat does) changes nothing beyond the floor
+    nothing = _analysis("abc", uniform_0_001=FLOOR, fgsm_0_001=[
+        _cond_layer("a", 0.79, 0.02), _cond_layer("b", 0.71, 0.02), _cond_layer("c", 0.41, 0.03)])
+    f = findings.finding_4(nothing)
+    assert f["supported"] is False and "beyond the floor" in f["reason"]
+    no_floor = _analysis("abc", uniform_0_2=early_hit["conditions"]["uniform:0.2"]["layers"])
+    f = findings.finding_4(no_floor)
+    assert f["supported"] is None and "reliability floor" in f["reason"]
+    assert findings.finding_4({"layers": [], "conditions": {}})["supported"] is None
+
+
+def test_condition_roles():
+    roles = {c: findings.condition_role(c) for c in (
+        "clean", "permute:layer", "untrained", "uniform:0.001", "gaussian:0.01", "uniform:0.1",
+        "fgsm:0.001", "pgd:0.02:10")}
+    assert roles == {"clean": "trained", "permute:layer": "control", "untrained": "control",
+                     "uniform:0.001": "floor", "gaussian:0.01": "floor",
+                     "uniform:0.1": "perturbation", "fgsm:0.001": "perturbation",
+                     "pgd:0.02:10": "perturbation"}
 
 
 def _layer(n_fit: int, n_tl: int, rho: float | None, half: float = 0.1) -> dict:
-    return {"io": {"n_fitted": n_fit, "n_threshold_linear": n_tl,
-                   "gain_vs_size": {"n": n_fit, "rho": rho,
-                                    "rho_lo": None if rho is None else rho - half,
-                                    "rho_hi": None if rho is None else rho + half}}}
+    return {"post_layer": "p", "io": {"n_fitted": n_fit, "n_threshold_linear": n_tl,
+            "gain_vs_size": {"n": n_fit, "rho": rho,
+                             "rho_lo": None if rho is None else rho - half,
+                             "rho_hi": None if rho is None else rho + half}}}
 
 
-def test_finding_3_criterion():
-    ok = {"layers": [_layer(40, 35, 0.6), _layer(30, 25, 0.4)]}
-    assert findings.finding_3(ok, 0.01)["supported"] is True
+def test_finding_3_criterion_and_its_control():
+    ok = [_layer(40, 35, 0.6), _layer(30, 25, 0.4)]
+    assert findings.finding_3({"layers": ok}, 0.01)["supported"] is None  # no control network
+    random_net = {"layers": ok, "networks": {"untrained": {"layers": [_layer(40, 10, 0.0),
+                                                                      _layer(30, 5, 0.1)]}}}
+    assert findings.finding_3(random_net, 0.01)["supported"] is True
+    same_net = {"layers": ok, "networks": {"untrained": {"layers": ok}}}
+    f = findings.finding_3(same_net, 0.01)
+    assert f["supported"] is False and "untrained" in f["reason"]
     no_rho = {"layers": [_layer(40, 35, 0.05, 0.2), _layer(30, 25, 0.0, 0.2)]}
     assert findings.finding_3(no_rho, 0.01)["supported"] is False
     linear = {"layers": [_layer(40, 5, 0.6), _layer(30, 3, 0.4)]}
@@ -78,3 +114,11 @@ def test_finding_3_criterion():
     few = {"layers": [_layer(5, 5, 0.9)]}
     f = findings.finding_3(few, 0.01)
     assert f["supported"] is False and "fewer than 10" in f["reason"]
+
+
+def test_readme_lists_the_criteria_of_the_code():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert findings.criteria_markdown() in readme, \
+        "README's findings table differs from the code: run scripts/readme_findings.py"

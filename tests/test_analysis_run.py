@@ -22,7 +22,17 @@ FAST = AnalysisConfig(n_boot=30, n_shuffle=1)
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     root = tmp_path_factory.mktemp("an") / "planted"
-    make_planted_run(root, n_images=300, sizes=SIZES, seed=0)
+    make_planted_run(root, n_images=300, sizes=SIZES, floor=True, seed=0)
+    return root
+
+
+@pytest.fixture(scope="module")
+def stimulus_driven_control(tmp_path_factory):
+    """The realistic way for a finding to be false: the control network has ensembles driven by
+    the stimulus just like the 'trained' one (another draw of the same planted process)."""
+    root = tmp_path_factory.mktemp("an") / "random-groups"
+    make_planted_run(root, run_id="random-groups", n_images=300, sizes=SIZES, control="planted",
+                     seed=0)
     return root
 
 
@@ -46,6 +56,15 @@ def test_planted_run_supports_groups_events_and_learning(planted_analysis, plant
     v = verdicts(planted_analysis)
     assert v["1"] is True and v["2"] is True and v["5"] is True
     assert v["4"] is False  # one layer pair: early vs late cannot be told apart
+    f1, f2, _, f4, f5 = planted_analysis["findings"]
+    assert f1["details"]["contrasts"]["permute:layer"]["lo"] > 1  # > 2x the control's edge rate
+    assert f2["details"]["contrasts"]["permute:layer"]["exceeds"]
+    assert f4["details"]["floor_conditions"] == ["uniform:0.001"]
+    assert f4["details"]["conditions"] == ["uniform:0.1"]
+    assert f5["details"]["per_control"]["permute:layer"]["properties_differing"] == ["1", "2"]
+    (net,) = planted_analysis["networks"]["permute:layer"]["layers"]  # its own groups
+    assert net["clean_edges"] < layer_edges(planted_analysis) / 10
+    assert planted_analysis["conditions"]["uniform:0.001"]["role"] == "floor"
     f2 = planted_analysis["findings"][1]
     assert f2["ci_low"] > 0 and f2["details"]["median_event_fraction"] <= 0.1
     (layer,) = planted_analysis["layers"]
@@ -55,6 +74,33 @@ def test_planted_run_supports_groups_events_and_learning(planted_analysis, plant
     assert perm["survival"] < 0.1 and perm["jaccard_chance"] is not None
     noisy = planted_analysis["conditions"]["uniform:0.1"]["layers"][0]["edges"]
     assert 0 < noisy["lost_fraction"] <= 1 and noisy["jaccard"] > perm["jaccard"]
+
+
+def layer_edges(analysis):
+    return sum(la["clean_edges"] for la in analysis["layers"])
+
+
+def test_a_control_network_with_the_same_structure_fails_the_findings(stimulus_driven_control):
+    analysis = analyze_run(stimulus_driven_control, FAST, figures=False)
+    f1, f2, _, _, f5 = analysis["findings"]
+    # the trained network alone would pass: groups, and events that out-decode the average ...
+    assert f1["ci_low"] > 2 and f2["ci_low"] > 0
+    # ... but so does the control, so neither finding nor learning is supported
+    for f in (f1, f2):
+        assert f["supported"] is False and "permute:layer" in f["reason"], f["reason"]
+        c = f["details"]["contrasts"]["permute:layer"]
+        assert not c["exceeds"] and c["lo"] < 0, c
+    assert abs(f1["details"]["contrasts"]["permute:layer"]["value"]) < 1  # within 2x
+    assert f5["supported"] is False
+    assert f5["details"]["per_control"]["permute:layer"]["properties_differing"] == []
+
+
+def test_without_a_control_network_the_findings_are_not_tested(tmp_path):
+    make_planted_run(tmp_path / "r", n_images=300, sizes=SIZES, perturbations=False, seed=0)
+    f1, f2, _, f4, f5 = analyze_run(tmp_path / "r", FAST, figures=False)["findings"]
+    for f in (f1, f2, f5):
+        assert f["supported"] is None and "record permute:layer" in f["reason"]
+    assert f4["supported"] is None
 
 
 def test_outputs_follow_the_layout(planted_analysis, planted):
@@ -71,7 +117,7 @@ def test_outputs_follow_the_layout(planted_analysis, planted):
     assert len(clean) == len(SIZES) and clean["analysed"].sum() >= 8
     fitted = clean[clean["analysed"]]
     assert (fitted["gain"].notna()).all() and (fitted["gain_lo"] <= fitted["gain_hi"]).all()
-    for name in ("io_curves", "gain_vs_size", "decoding", "edge_loss"):
+    for name in ("io_curves", "gain_vs_size", "decoding", "edge_loss", "controls"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000
         assert (out / "figures" / f"{name}.svg").read_text().lstrip().startswith("<?xml")
 
@@ -85,7 +131,7 @@ def test_structureless_run_fails_the_findings(noise):
 
 def test_rerun_resumes_from_parts(planted, planted_analysis, monkeypatch):
     parts = sorted((planted / "analysis" / ".parts").rglob("*.json"))
-    assert len(parts) == 3  # one per condition and layer pair
+    assert len(parts) == 5  # one per condition and layer pair, + the control's own groups
 
     def boom(*args, **kwargs):
         raise AssertionError("recomputed a finished part")
@@ -99,7 +145,8 @@ def test_rerun_resumes_from_parts(planted, planted_analysis, monkeypatch):
 
 def test_report_is_self_contained(planted, planted_analysis):
     html = write_report(planted).read_text()
-    assert html.count("data:image/png;base64,") == 4
+    assert html.count("data:image/png;base64,") == 5
+    assert "Trained network against its controls" in html and "uniform:0.001" in html
     assert "http://" not in html and "https://" not in html and "<script" not in html
     for f in planted_analysis["findings"]:
         assert f["criterion"].split(",")[0][:30].replace(">", "&gt;").replace("<", "&lt;") in html

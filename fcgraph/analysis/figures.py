@@ -3,7 +3,10 @@
 - ``io_curves``: per layer, example response curves P(spike | k) with their threshold-linear fit;
 - ``gain_vs_size``: fitted gain against group size, one panel per layer;
 - ``decoding``: event vs average read-out accuracy per layer with CIs and the shuffle level;
-- ``edge_loss``: clean edges lost (fraction), layer pair x condition heat map.
+- ``edge_loss``: clean edges lost (fraction), layer pair x condition heat map;
+- ``controls``: the trained network against its controls -- each finding's contrast with every
+  control network (CI), finding 2's contrast per layer, and finding 4's disruption beyond the
+  reliability floor per layer.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from fcgraph.analysis.findings import CONTRASTS  # noqa: E402
 from fcgraph.io import atomic_write  # noqa: E402
 
 
@@ -36,7 +40,7 @@ def _relu(k: np.ndarray, b: float, g: float, theta: float) -> np.ndarray:
 
 
 def make_figures(analysis: dict[str, Any], folder: Path) -> list[str]:
-    """Draw the four figures into ``folder``; returns their paths relative to ``analysis/``."""
+    """Draw the five figures into ``folder``; returns their paths relative to ``analysis/``."""
     folder = Path(folder)
     layers = analysis["layers"]
     neurons_path = folder.parent / "neurons.parquet"
@@ -113,4 +117,44 @@ def make_figures(analysis: dict[str, Any], folder: Path) -> list[str]:
     ax.set_xticks(range(len(conds)), conds, rotation=30, fontsize=7)
     fig.colorbar(im, ax=ax, label="clean edges lost (fraction)")
     files += _save(fig, folder, "edge_loss")
+    files += _controls_figure(analysis, folder)
     return files
+
+
+def _controls_figure(analysis: dict[str, Any], folder: Path) -> list[str]:
+    found = {f["id"]: f for f in analysis.get("findings", [])}
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    ax = axes[0]
+    labels, xs = [], 0
+    for fid in ("1", "2", "3", "5"):
+        details = found.get(fid, {}).get("details", {})
+        per = details.get("contrasts") or {c: p["decoding"] for c, p in
+                                           details.get("per_control", {}).items()}
+        for control, c in per.items():
+            if c.get("value") is None:
+                continue
+            lo, hi = c.get("lo", c["value"]), c.get("hi", c["value"])
+            ax.errorbar(xs, c["value"], yerr=[[c["value"] - lo], [hi - c["value"]]], fmt="o",
+                        color="tab:green" if c.get("exceeds") else "tab:red", capsize=3)
+            labels.append(f"{fid}: {control}")
+            xs += 1
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=7, ha="right")
+    ax.set_title("trained - control, per finding (green: exceeds)", fontsize=9)
+    ax = axes[1]
+    for control, c in (found.get("2", {}).get("details", {}).get("contrasts") or {}).items():
+        if c.get("per_layer"):
+            ax.plot(c["layers"], c["per_layer"], "o-", label=control)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_title(f"finding 2: {CONTRASTS['2']}, trained - control", fontsize=9)
+    ax.tick_params(axis="x", rotation=30, labelsize=7)
+    ax = axes[2]
+    for name, c in (found.get("4", {}).get("details", {}).get("per_condition") or {}).items():
+        ax.plot(list(c["disruption"]), list(c["disruption"].values()), "o-", label=name)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_title("finding 4: disruption beyond the reliability floor", fontsize=9)
+    ax.tick_params(axis="x", rotation=30, labelsize=7)
+    for a in axes[1:]:
+        if a.get_legend_handles_labels()[0]:
+            a.legend(fontsize=7)
+    return _save(fig, folder, "controls")

@@ -1,40 +1,44 @@
-"""The five findings of the paper, each tested by a statistic and a criterion fixed in advance.
+"""The five findings of the paper, each tested by a statistic, its controls and a criterion
+fixed in advance.
 
-Every criterion below is written before any data are seen and uses only numbers computed from
-the run; nothing is assumed, so a run on an untrained or structureless network can fail each
-finding. ``supported`` is True / False, or None when the run lacks what the test needs (e.g. no
-perturbed condition for finding 4). Insufficient data (too few fitted neurons, no groups) counts
-as not supported. CIs are 95%.
+A finding says something about a *trained* network, so each is tested twice: on the trained
+network (the ``clean`` condition) by an absolute criterion, and against every **control
+network** the run recorded -- the weight-permuted (``permute:*``) and the ``untrained`` networks,
+each analysed with its *own* 1FC groups (its own edges), exactly as the trained one. A finding is
+``supported`` (True) only when the trained network passes its criterion AND its effect exceeds
+every control network's (the contrast's CI lower bound > 0); False when either fails; None (not
+tested) when the run lacks what the test needs -- no control network, no perturbed condition, no
+reliability floor -- with the reason. A "no" that a control confirms is a result.
+
+Perturbations are measured against a **reliability floor**: conditions that re-measure the
+network with negligible noise (``uniform`` or ``gaussian`` at level <= ``FLOOR_LEVEL``). Their
+change from clean is what any re-measurement changes; a perturbation disrupts only by more.
+
+Uncertainty: read-outs are compared image by image and resampled by image (an image's T bins
+and all its layers together); layer-level estimates are pooled with their SEs; per-layer
+contrasts carry Holm-adjusted p-values. All CIs are 95%. Where a CI still treats neurons or
+neuron pairs as independent (edge rates, group overlaps, fits) the details say so.
 
 1. 1FC groups (significant pairwise correlation). Statistic: pooled clean edge rate (edges /
-   tested pairs over the analysed layer pairs) divided by the false-edge rate (the calibration's
-   rate where the fc stage computed it, else the nominal one-sided normal rate of the z
-   threshold). Criterion: the rate's Wilson CI lower bound is at least 2x the false-edge rate AND
-   at least half of the post neurons have a non-empty group.
-2. Class encoding in rare high-cofiring events. Statistic: mean over layers of the paired
-   accuracy difference (event read-out - average read-out, same images). Criterion: the median
-   event fraction is at most 0.10 (events are rare) AND the difference's CI lower bound is > 0
-   AND in at least one layer the event read-out's CI lower bound exceeds its label-shuffle
-   accuracy.
-3. ReLU-like input-output curve whose gain scales with ensemble size. Statistic: within-layer
-   Spearman rho of gain vs group size, pooled over layers (weighted by neurons). Criterion: at
-   least 10 fitted neurons AND the share of fitted neurons whose threshold-linear fit beats the
-   linear one (F test p < alpha, gain > 0) has a Wilson CI lower bound >= 0.5 AND the pooled rho's
-   CI lower bound is > 0. The gain is per group member (k in members), so a positive rho is not
-   built in; the rho of the gain per fraction of the group (k / size, gain x size), which grows
-   with size by construction when the per-member gain is flat, is reported in ``details`` only.
-4. Noise and adversarial perturbations disrupt the profiles, most in early and intermediate
-   layers. Statistic: per noise / adversarial condition, the mean per-neuron group Jaccard
-   (clean vs condition) of the last third of the layer pairs minus that of the first two thirds,
-   averaged over conditions. Criterion: at least 2 layer pairs; in every such condition some
-   layer pair's mean neuron Jaccard has CI upper bound < 0.5 (most of a group changes) AND the
-   late-minus-early difference has CI lower bound > 0.
-5. Shaped by learning, broken by weight permutation. Statistic: mean over permute / untrained
-   conditions and layer pairs of the chance-corrected per-neuron group overlap with clean
-   (survival: 0 = chance, 1 = identical). Criterion: every such condition's survival has CI upper
-   bound < 0.1 AND clean average-activity decoding beats that condition's (mean paired difference
-   over layers, CI lower bound > 0) AND in at least one layer clean decoding's CI lower bound
-   exceeds its label-shuffle accuracy.
+   tested pairs) over the false-edge rate (the calibration's where fc computed it, else the
+   nominal tail of the threshold). Contrast: mean over layer pairs of log2(trained rate /
+   control rate), CI over layer pairs (t, >= 3 pairs) or binomial otherwise.
+2. Class encoding in rare high-cofiring events. Events are defined per time step (see
+   ``events.py``). Statistic: mean over layers and images of (event read-out correct -
+   count-matched read-out correct): the neuron's event spikes against as many of its spikes
+   drawn from all its spikes; the event read-out must also beat as many random bins. (Event
+   against *all* spikes compares a subset with its superset; it is reported only.) Contrast:
+   the same difference in the trained network minus in the control, per image.
+3. ReLU-like input-output curve, gain scaling with ensemble size. Statistic: pooled within-layer
+   Spearman rho(gain per member, group size). Contrasts: the threshold-linear share and rho,
+   trained minus control (neurons as units).
+4. Perturbations disrupt, most in early and intermediate layers. Per perturbation and layer pair:
+   disruption = floor's mean neuron-group Jaccard with clean minus the perturbation's. Statistic:
+   mean over perturbations of (early two thirds' disruption - last third's).
+5. Shaped by learning, broken by weight permutation. Statistic: mean over control networks of
+   (trained - control) average-activity decoding accuracy, per image; the network-level
+   properties of findings 1-3 must differ too. Index-based group survival is reported only:
+   matching neurons by index across two weight sets says nothing about learning.
 """
 
 from __future__ import annotations
@@ -44,9 +48,27 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-Z95 = 1.959963984540054
+from fcgraph.analysis.contrasts import (
+    Z95,
+    difference,
+    holm,
+    image_mean,
+    paired_p,
+    pool,
+    se_from_ci,
+    wilson,
+)
+from fcgraph.contract import parse_condition
+
 NOISE_KINDS = ("uniform", "gaussian", "fgsm", "pgd")
+FLOOR_KINDS = ("uniform", "gaussian")
 LEARNING_KINDS = ("permute", "untrained")
+#: noise level (pixel units) up to which a uniform / gaussian condition is a reliability floor
+FLOOR_LEVEL = 0.01
+#: family-wise level of the per-layer contrasts (Holm)
+LAYER_ALPHA = 0.05
+NO_CONTROL = ("not tested against a control network: record permute:layer or untrained "
+              "(fcgraph record --condition)")
 
 CLAIMS = {
     "1": "A neuron's 1FC group is the set of previous-layer neurons whose pairwise spike "
@@ -60,50 +82,49 @@ CLAIMS = {
     "5": "The functional structure is shaped by learning and breaks under weight permutation.",
 }
 CRITERIA = {
-    "1": "Wilson 95% CI lower bound of the pooled clean edge rate >= 2 x false-edge rate, and "
-         ">= 50% of post neurons have a non-empty 1FC group.",
-    "2": "median event fraction <= 0.10, and CI lower bound of mean(event - average decoding "
-         "accuracy) > 0, and in >= 1 layer the event read-out's CI lower bound > shuffle accuracy.",
-    "3": ">= 10 fitted neurons, and Wilson CI lower bound of the share with threshold-linear "
-         "beating linear (F test p < alpha, gain > 0) >= 0.5, and pooled within-layer Spearman "
-         "rho(gain, group size) CI lower bound > 0.",
-    "4": ">= 2 layer pairs; each noise/adversarial condition has a layer pair with mean neuron "
-         "Jaccard CI upper bound < 0.5, and CI lower bound of mean(late-third minus "
-         "early-two-thirds neuron Jaccard) > 0.",
-    "5": "each permute/untrained condition: survival (chance-corrected overlap) CI upper bound "
-         "< 0.1 and clean average decoding beats it (CI lower bound of the mean difference > 0); "
-         "and in >= 1 layer clean decoding's CI lower bound > shuffle accuracy.",
+    "1": "trained: Wilson CI lower bound of the edge rate >= 2 x false-edge rate and >= 50% of "
+         "post neurons with a group; and for every control network, CI lower bound of "
+         "mean log2(trained / control edge rate) > 0.",
+    "2": "trained: median event fraction <= 0.10, CI lower bounds of mean(event - "
+         "count-matched) and mean(event - random-bin) decoding > 0, and the event read-out above "
+         "its shuffle in >= 1 layer; and for every control network, CI lower bound of "
+         "(event - count-matched) minus the control's > 0.",
+    "3": "trained: >= 10 fitted neurons, Wilson CI lower bound of the threshold-linear share "
+         ">= 0.5, pooled rho(gain, size) CI lower bound > 0; and for every control network, the "
+         "share's and rho's differences (trained - control) have CI lower bounds > 0.",
+    "4": "a reliability floor and >= 2 layer pairs; every perturbation has a layer pair whose "
+         "disruption beyond the floor has CI lower bound > 0, and CI lower bound of "
+         "mean(early-two-thirds minus last-third disruption) > 0.",
+    "5": "for every control network: CI lower bound of (trained - control) average decoding > 0, "
+         "and at least one of findings 1-3's contrasts with it > 0; and trained decoding above "
+         "its shuffle in >= 1 layer.",
 }
 STATISTICS = {
-    "1": "pooled clean edge rate / false-edge rate",
-    "2": "mean over layers of event - average decoding accuracy",
-    "3": "pooled within-layer Spearman rho(gain, group size)",
-    "4": "late minus early mean neuron Jaccard (clean vs noise/adversarial)",
-    "5": "mean survival of clean groups under permute/untrained",
+    "1": "trained edge rate / false-edge rate",
+    "2": "mean over layers and images of event - count-matched decoding (trained)",
+    "3": "pooled within-layer Spearman rho(gain, group size) (trained)",
+    "4": "early minus late disruption beyond the reliability floor",
+    "5": "mean over control networks of trained - control average decoding",
 }
 
-
-def _se(lo: float | None, hi: float | None) -> float | None:
-    if lo is None or hi is None:
-        return None
-    return (hi - lo) / (2 * Z95)
-
-
-def _pool(values: list[float], ses: list[float], weights: list[float] | None = None
-          ) -> tuple[float | None, float | None, float | None]:
-    """Weighted mean of independent estimates and its normal 95% CI from their SEs."""
-    if not values:
-        return None, None, None
-    w = np.asarray(weights if weights is not None else [1.0] * len(values), dtype=float)
-    w = w / w.sum()
-    mean = float((w * np.asarray(values)).sum())
-    se = float(np.sqrt((w ** 2 * np.asarray(ses) ** 2).sum()))
-    return mean, mean - Z95 * se, mean + Z95 * se
+#: what each finding's trained - control contrast measures
+CONTRASTS = {"1": "log2 edge rate ratio", "2": "(event - count-matched) decoding difference",
+             "3": "threshold-linear share difference (and rho)",
+             "5": "average decoding difference"}
 
 
-def _wilson(k: int, n: int) -> tuple[float, float]:
-    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
-    return float(ci.low), float(ci.high)
+def condition_role(name: str) -> str:
+    """What a recorded condition is to the findings: "trained" (clean), "control" (another
+    network: permute, untrained), "floor" (negligible noise), "perturbation" (noise or attack
+    above the floor) or "other"."""
+    if name == "clean":
+        return "trained"
+    info = parse_condition(name)
+    if info.kind in LEARNING_KINDS:
+        return "control"
+    if info.kind in FLOOR_KINDS and info.level is not None and info.level <= FLOOR_LEVEL:
+        return "floor"
+    return "perturbation" if info.kind in NOISE_KINDS else "other"
 
 
 def _finding(fid: str, value: Any, lo: Any, hi: Any, supported: bool | None,
@@ -113,181 +134,403 @@ def _finding(fid: str, value: Any, lo: Any, hi: Any, supported: bool | None,
             "reason": reason, "details": details}
 
 
+def _verdict(trained_ok: bool, why_not: str, contrasts: dict[str, dict[str, Any]]
+             ) -> tuple[bool | None, str]:
+    """Verdict from the trained network's own criterion and its contrasts with the controls."""
+    if not trained_ok:
+        return False, why_not
+    if not contrasts:
+        return None, NO_CONTROL
+    failing = sorted(c for c, x in contrasts.items() if not x["exceeds"])
+    if failing:
+        return False, "the trained network does not exceed control " + ", ".join(failing)
+    return True, ""
+
+
+def _controls(analysis: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Control networks analysed with their own groups: name -> layers."""
+    return {name: net["layers"] for name, net in analysis.get("networks", {}).items()
+            if net.get("layers")}
+
+
+def _triple(d: dict[str, Any], prefix: str) -> tuple[Any, Any, Any]:
+    return d.get(prefix), d.get(f"{prefix}_lo"), d.get(f"{prefix}_hi")
+
+
+def _contrast(value: Any, lo: Any, hi: Any, **extra: Any) -> dict[str, Any]:
+    return {"value": value, "lo": lo, "hi": hi, "exceeds": lo is not None and lo > 0, **extra}
+
+
+# ---- finding 1 -------------------------------------------------------------------------------
+
+def _tested(analysis: dict[str, Any], la: dict[str, Any]) -> int:
+    """Tested pairs of a layer pair (from fc's report; all pairs when the run lacks it)."""
+    if la.get("tested_pairs") is not None:
+        return int(la["tested_pairs"])
+    sizes = analysis.get("layer_sizes", {})
+    return int(la["n_neurons"]) * int(sizes.get(la["pre_layer"], 1) or 1)
+
+
+def edge_rate_contrast(analysis: dict[str, Any], trained: list[dict[str, Any]],
+                       control: list[dict[str, Any]]) -> dict[str, Any]:
+    """log2(trained / control edge rate), mean over the layer pairs both tested: CI over layer
+    pairs (t, with >= 3 pairs) or, with fewer, the binomial delta method (pairs independent).
+    Layer pairs where either network tested no pair (silent neurons) are listed in
+    ``untested`` and left out."""
+    by_post = {la["post_layer"]: la for la in control}
+    logs, var, untested = [], [], []
+    for la in trained:
+        c = by_post.get(la["post_layer"])
+        if c is None:
+            continue
+        if _tested(analysis, la) == 0 or _tested(analysis, c) == 0:
+            untested.append(la["post_layer"])
+            continue
+        et, tt = la["clean_edges"] + 0.5, _tested(analysis, la) + 1
+        ec, tc = c["clean_edges"] + 0.5, _tested(analysis, c) + 1
+        logs.append(float(np.log2((et / tt) / (ec / tc))))
+        var.append((1 / et - 1 / tt + 1 / ec - 1 / tc) / np.log(2) ** 2)
+    if not logs:
+        return _contrast(None, None, None, layer_pairs=0, untested=untested)
+    mean = float(np.mean(logs))
+    if len(logs) >= 3:
+        half = float(stats.t.ppf(0.975, len(logs) - 1) * np.std(logs, ddof=1) / np.sqrt(len(logs)))
+        method = "t over layer pairs"
+    else:
+        half = Z95 * float(np.sqrt(np.sum(var))) / len(logs)
+        method = "binomial (pairs as independent: understated)"
+    return _contrast(mean, mean - half, mean + half, layer_pairs=len(logs), ci_method=method,
+                     per_layer=logs, untested=untested)
+
+
 def finding_1(analysis: dict[str, Any], manifest: Any) -> dict[str, Any]:
     z = float(manifest.fc.get("parameters", {}).get("z", 3.0) or 3.0)
     nominal = float(stats.norm.sf(z))
-    edges = tested = 0
-    false_rates = []
-    with_group = neurons = 0
-    for la in analysis["layers"]:
-        n_pairs = la.get("tested_pairs") or la["n_neurons"] * _n_pre(analysis, la["pre_layer"])
-        edges += la["clean_edges"]
-        tested += n_pairs
-        if la.get("false_edge_rate") is not None:
-            false_rates.append(la["false_edge_rate"])
-        with_group += la["group_sizes"]["n_with_group"]
-        neurons += la["group_sizes"]["n_neurons"]
+    layers = analysis["layers"]
+    edges = sum(la["clean_edges"] for la in layers)
+    tested = sum(_tested(analysis, la) for la in layers)
+    false_rates = [la["false_edge_rate"] for la in layers if la.get("false_edge_rate") is not None]
+    with_group = sum(la["group_sizes"]["n_with_group"] for la in layers)
+    neurons = sum(la["group_sizes"]["n_neurons"] for la in layers)
     false_rate = max(float(np.mean(false_rates)), nominal) if false_rates else nominal
-    details = {"edges": edges, "tested_pairs": tested, "false_edge_rate": false_rate,
-               "false_rate_source": "calibration" if false_rates else "nominal",
-               "fraction_with_group": with_group / neurons if neurons else None}
+    details: dict[str, Any] = {
+        "edges": edges, "tested_pairs": tested, "false_edge_rate": false_rate,
+        "false_rate_source": "calibration" if false_rates else "nominal",
+        "fraction_with_group": with_group / neurons if neurons else None}
     if tested == 0 or neurons == 0:
         return _finding("1", None, None, None, False, details, "no tested pairs")
-    lo, hi = _wilson(edges, tested)
+    lo, hi = wilson(edges, tested)
     rate = edges / tested
-    details.update(edge_rate=rate, edge_rate_lo=lo, edge_rate_hi=hi)
+    contrasts = {name: edge_rate_contrast(analysis, layers, ctl)
+                 for name, ctl in _controls(analysis).items()}
+    details.update(edge_rate=rate, edge_rate_lo=lo, edge_rate_hi=hi,
+                   edge_rate_ci="Wilson over tested pairs (pairs as independent: understated)",
+                   contrasts=contrasts)
     ok = lo >= 2 * false_rate and with_group / neurons >= 0.5
-    return _finding("1", rate / false_rate, lo / false_rate, hi / false_rate, bool(ok), details)
+    supported, reason = _verdict(ok, "trained edge rate or group coverage below the criterion",
+                                 contrasts)
+    return _finding("1", rate / false_rate, lo / false_rate, hi / false_rate, supported, details,
+                    reason)
 
 
-def _n_pre(analysis: dict[str, Any], name: str) -> int:
-    for la in analysis["layers"]:
-        if la["post_layer"] == name:
-            return la["n_neurons"]
-    sizes = analysis.get("layer_sizes", {})
-    return int(sizes.get(name, 0)) or 1
+# ---- finding 2 -------------------------------------------------------------------------------
+
+def _readout_difference(first: str, second: str) -> Any:
+    """A function: layer -> per-image (``first`` correct - ``second`` correct), or None."""
+    def per_image(la: dict[str, Any]) -> np.ndarray | None:
+        d = la["decoding"]
+        x, y = d.get(first, {}).get("correct"), d.get(second, {}).get("correct")
+        if x is None or y is None or len(x) != len(y):
+            return None
+        return np.asarray(x, float) - np.asarray(y, float)
+    return per_image
+
+
+_event_minus_average = _readout_difference("event", "average")
+_event_minus_matched = _readout_difference("event", "matched")
+_event_minus_random = _readout_difference("event", "random")
+
+
+def decoding_contrast(trained: list[dict[str, Any]], control: list[dict[str, Any]],
+                      feature: Any, *, absent_is_zero: bool = False, seed: int = 0
+                      ) -> dict[str, Any]:
+    """Per-image contrast trained - control of ``feature(layer) -> per-image array | None``,
+    over the layers both have: mean with a CI over images, and per layer a Holm-adjusted
+    paired p-value (``layers_exceeding``: adjusted p < LAYER_ALPHA with a positive mean).
+    ``absent_is_zero``: a layer the control cannot provide (no neuron with a group to analyse)
+    contributes a control value of 0 per image."""
+    by_post = {la["post_layer"]: la for la in control}
+    per_layer, names, absent = [], [], []
+    for la in trained:
+        a = feature(la)
+        c = by_post.get(la["post_layer"])
+        b = feature(c) if c is not None else None
+        if a is None:
+            continue
+        if b is None and absent_is_zero and c is not None:
+            b = np.zeros_like(a)
+            absent.append(la["post_layer"])
+        if b is None or a.size != b.size:
+            continue
+        per_layer.append(a - b)
+        names.append(la["post_layer"])
+    m = image_mean(per_layer, seed=seed)
+    adjusted = holm([paired_p(v) for v in per_layer])
+    exceeding = [n for n, v, p in zip(names, per_layer, adjusted, strict=True)
+                 if p is not None and p < LAYER_ALPHA and v.mean() > 0]
+    return _contrast(m["value"], m["lo"], m["hi"], n_images=m["n_images"], layers=names,
+                     per_layer=[float(v.mean()) for v in per_layer], layer_p_holm=adjusted,
+                     layers_exceeding=exceeding, control_without_groups=absent)
 
 
 def finding_2(analysis: dict[str, Any]) -> dict[str, Any]:
-    diffs, ses, fractions, beats = [], [], [], []
-    for la in analysis["layers"]:
-        d = la["decoding"]
-        if la["events"].get("median_event_fraction") is not None:
-            fractions.append(la["events"]["median_event_fraction"])
-        if d.get("difference") is None:
-            continue
-        diffs.append(d["difference"])
-        ses.append(_se(d["difference_lo"], d["difference_hi"]))
-        ev = d["event"]
-        beats.append(ev.get("accuracy_lo") is not None and ev.get("shuffle_accuracy") is not None
-                     and ev["accuracy_lo"] > ev["shuffle_accuracy"])
+    layers = analysis["layers"]
+    fractions = [la["events"]["median_event_fraction"] for la in layers
+                 if la["events"].get("median_event_fraction") is not None]
+    beats = [la["post_layer"] for la in layers
+             if (ev := la["decoding"]["event"]).get("accuracy_lo") is not None
+             and ev.get("shuffle_accuracy") is not None
+             and ev["accuracy_lo"] > ev["shuffle_accuracy"]]
     frac = float(np.median(fractions)) if fractions else None
-    details = {"median_event_fraction": frac, "layers_decoded": len(diffs),
-               "layers_event_above_shuffle": int(sum(beats)),
-               "per_layer_difference": diffs}
-    if not diffs:
-        return _finding("2", None, None, None, False, details, "no layer could be decoded")
-    mean, lo, hi = _pool(diffs, ses)
-    ok = frac is not None and frac <= 0.10 and lo is not None and lo > 0 and any(beats)
-    return _finding("2", mean, lo, hi, bool(ok), details)
+    compared = {name: image_mean([d for la in layers if (d := fn(la)) is not None])
+                for name, fn in (("matched", _event_minus_matched), ("random", _event_minus_random),
+                                 ("average", _event_minus_average))}
+    details: dict[str, Any] = {
+        "median_event_fraction": frac, "layers_event_above_shuffle": beats,
+        "event_minus_matched": compared["matched"], "event_minus_random": compared["random"],
+        "event_minus_average": compared["average"],
+        "ci": "images resampled, layers of an image together"}
+    m = compared["matched"]
+    if m["value"] is None:
+        return _finding("2", None, None, None, False, details,
+                        "no layer could be decoded (no neuron with a group to analyse)")
+    contrasts = {name: decoding_contrast(layers, ctl, _event_minus_matched, absent_is_zero=True)
+                 for name, ctl in _controls(analysis).items()}
+    details["contrasts"] = contrasts
+    r = compared["random"]
+    ok = (frac is not None and frac <= 0.10 and m["lo"] > 0 and r["lo"] is not None
+          and r["lo"] > 0 and bool(beats))
+    supported, reason = _verdict(ok, "the trained network's event spikes do not out-decode as "
+                                     "many of its other spikes or random bins", contrasts)
+    return _finding("2", m["value"], m["lo"], m["hi"], supported, details, reason)
+
+
+# ---- finding 3 -------------------------------------------------------------------------------
+
+def io_summary(layers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Threshold-linear share (Wilson CI) and pooled within-layer rho(gain, size) of a network."""
+    n_fit = sum(la["io"]["n_fitted"] for la in layers)
+    n_tl = sum(la["io"]["n_threshold_linear"] for la in layers)
+    rows = [g for la in layers if (g := la["io"]["gain_vs_size"]).get("rho") is not None
+            and g.get("rho_lo") is not None]
+    rho = pool([g["rho"] for g in rows], [se_from_ci(g["rho_lo"], g["rho_hi"]) for g in rows],
+               [g["n"] for g in rows])
+    share = (n_tl / n_fit, *wilson(n_tl, n_fit)) if n_fit else (None, None, None)
+    return {"n_fitted": n_fit, "n_threshold_linear": n_tl, "share": share[0],
+            "share_lo": share[1], "share_hi": share[2], "rho": rho[0], "rho_lo": rho[1],
+            "rho_hi": rho[2], "layers_with_rho": len(rows),
+            "per_layer_rho": [g["rho"] for g in rows]}
+
+
+def io_contrast(trained: dict[str, Any], control: dict[str, Any]) -> dict[str, Any]:
+    """Threshold-linear share and rho, trained - control; exceeds when both CIs are above 0.
+    A control without a fitted neuron (no groups) counts as share 0 and rho 0."""
+    absent = control["n_fitted"] == 0
+    zero = (0.0, 0.0, 0.0)
+    share = difference(_triple(trained, "share"), zero if absent else _triple(control, "share"))
+    rho = difference(_triple(trained, "rho"), zero if absent or control["rho"] is None
+                     else _triple(control, "rho"))
+    return {"value": share[0], "lo": share[1], "hi": share[2], "rho_difference": rho[0],
+            "rho_difference_lo": rho[1], "rho_difference_hi": rho[2],
+            "exceeds": bool(share[1] is not None and share[1] > 0
+                            and rho[1] is not None and rho[1] > 0),
+            "control_without_groups": absent}
 
 
 def finding_3(analysis: dict[str, Any], alpha: float) -> dict[str, Any]:
-    n_fit = n_tl = 0
-    rhos, ses, ws = [], [], []
-    for la in analysis["layers"]:
-        io = la["io"]
-        n_fit += io["n_fitted"]
-        n_tl += io["n_threshold_linear"]
-        g = io["gain_vs_size"]
-        if g.get("rho") is not None and g.get("rho_lo") is not None:
-            rhos.append(g["rho"])
-            ses.append(_se(g["rho_lo"], g["rho_hi"]))
-            ws.append(g["n"])
-    norm = [la["io"].get("gain_norm_vs_size", {}) for la in analysis["layers"]]
-    norm = [g for g in norm if g.get("rho") is not None and g.get("rho_lo") is not None]
-    n_mean, n_lo, n_hi = _pool([g["rho"] for g in norm], [_se(g["rho_lo"], g["rho_hi"]) for g in norm],
-                               [g["n"] for g in norm])
-    details: dict[str, Any] = {"n_fitted": n_fit, "n_threshold_linear": n_tl, "alpha": alpha,
-                               "layers_with_rho": len(rhos), "per_layer_rho": rhos,
-                               "rho_normalized_gain": n_mean, "rho_normalized_gain_lo": n_lo,
-                               "rho_normalized_gain_hi": n_hi}
-    if n_fit < 10:
+    trained = io_summary(analysis["layers"])
+    norm = [g for la in analysis["layers"] if (g := la["io"].get("gain_norm_vs_size", {}))
+            .get("rho") is not None and g.get("rho_lo") is not None]
+    n_mean, n_lo, n_hi = pool([g["rho"] for g in norm],
+                              [se_from_ci(g["rho_lo"], g["rho_hi"]) for g in norm],
+                              [g["n"] for g in norm])
+    details: dict[str, Any] = {**trained, "alpha": alpha, "rho_normalized_gain": n_mean,
+                               "rho_normalized_gain_lo": n_lo, "rho_normalized_gain_hi": n_hi,
+                               "ci": "neurons as independent units"}
+    if trained["n_fitted"] < 10:
         return _finding("3", None, None, None, False, details, "fewer than 10 fitted neurons")
-    share_lo, share_hi = _wilson(n_tl, n_fit)
-    details.update(share_threshold_linear=n_tl / n_fit, share_lo=share_lo, share_hi=share_hi)
-    if not rhos:
+    if trained["rho"] is None:
         return _finding("3", None, None, None, False, details, "gain vs size not estimable")
-    mean, lo, hi = _pool(rhos, ses, ws)
-    ok = share_lo >= 0.5 and lo is not None and lo > 0
-    return _finding("3", mean, lo, hi, bool(ok), details)
+    contrasts = {name: io_contrast(trained, io_summary(ctl))
+                 for name, ctl in _controls(analysis).items()}
+    details["contrasts"] = contrasts
+    ok = trained["share_lo"] >= 0.5 and trained["rho_lo"] > 0
+    supported, reason = _verdict(ok, "the trained network's curves are not threshold-linear "
+                                     "with a gain rising with group size", contrasts)
+    return _finding("3", trained["rho"], trained["rho_lo"], trained["rho_hi"], supported,
+                    details, reason)
 
 
-def _cond_layers(analysis: dict[str, Any], kinds: tuple[str, ...]) -> dict[str, list[dict]]:
+# ---- finding 4 -------------------------------------------------------------------------------
+
+def _jaccards(layers: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    """post layer -> (mean neuron Jaccard with clean, its SE)."""
+    out = {}
+    for la in layers:
+        e = la.get("edges") or {}
+        if e.get("neuron_jaccard") is not None and e.get("neuron_jaccard_lo") is not None:
+            out[la["post_layer"]] = (e["neuron_jaccard"],
+                                     se_from_ci(e["neuron_jaccard_lo"], e["neuron_jaccard_hi"]))
+    return out
+
+
+def _floor(conds: dict[str, list[dict[str, Any]]]) -> dict[str, tuple[float, float]]:
+    """Per post layer, the floor conditions' mean Jaccard with clean; its SE combines theirs
+    and, with several floor conditions, their spread."""
+    per = [_jaccards(layers) for layers in conds.values()]
+    out = {}
+    for post in set().union(*per) if per else ():
+        vals = [p[post] for p in per if post in p]
+        mean = float(np.mean([v for v, _ in vals]))
+        se2 = float(np.mean([s ** 2 for _, s in vals]))
+        if len(vals) > 1:
+            se2 += float(np.var([v for v, _ in vals], ddof=1))
+        out[post] = (mean, float(np.sqrt(se2)))
+    return out
+
+
+def _by_role(analysis: dict[str, Any], role: str) -> dict[str, list[dict[str, Any]]]:
     return {name: c["layers"] for name, c in analysis.get("conditions", {}).items()
-            if c["kind"] in kinds and any("edges" in la for la in c["layers"])}
+            if condition_role(name) == role and any("edges" in la for la in c["layers"])}
 
 
 def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
-    conds = _cond_layers(analysis, NOISE_KINDS)
-    details: dict[str, Any] = {"conditions": sorted(conds)}
-    if not conds:
-        return _finding("4", None, None, None, None, details, "no noise or adversarial edges")
+    perts = _by_role(analysis, "perturbation")
+    floors = _by_role(analysis, "floor")
+    details: dict[str, Any] = {"conditions": sorted(perts), "floor_conditions": sorted(floors),
+                               "ci": "neurons as independent units within a layer pair"}
+    if not perts:
+        return _finding("4", None, None, None, None, details,
+                        "no noise or adversarial condition above the floor")
+    if not floors:
+        return _finding("4", None, None, None, None, details,
+                        f"no reliability floor: record a negligible-noise repeat (uniform or "
+                        f"gaussian at level <= {FLOOR_LEVEL}, e.g. uniform:0.001)")
+    floor = _floor(floors)
+    order = [la["post_layer"] for la in analysis["layers"]]
     values, ses, disrupted, per = [], [], [], {}
-    for name, layers in conds.items():
-        rows = [la["edges"] for la in layers if "edges" in la
-                and la["edges"].get("neuron_jaccard") is not None]
+    for name, layers in perts.items():
+        jac = _jaccards(layers)
+        rows = [(post, floor[post][0] - jac[post][0], float(np.hypot(floor[post][1], jac[post][1])))
+                for post in order if post in jac and post in floor]
         if len(rows) < 2:
             continue
-        n_early = max(1, int(np.ceil(len(rows) * 2 / 3)))
-        n_early = min(n_early, len(rows) - 1)
+        n_early = min(max(1, int(np.ceil(len(rows) * 2 / 3))), len(rows) - 1)
         early, late = rows[:n_early], rows[n_early:]
-        e_mean, _, _ = _pool([r["neuron_jaccard"] for r in early],
-                             [_se(r["neuron_jaccard_lo"], r["neuron_jaccard_hi"]) for r in early])
-        l_mean, _, _ = _pool([r["neuron_jaccard"] for r in late],
-                             [_se(r["neuron_jaccard_lo"], r["neuron_jaccard_hi"]) for r in late])
-        e_se = np.sqrt(sum(_se(r["neuron_jaccard_lo"], r["neuron_jaccard_hi"]) ** 2
-                           for r in early)) / len(early)
-        l_se = np.sqrt(sum(_se(r["neuron_jaccard_lo"], r["neuron_jaccard_hi"]) ** 2
-                           for r in late)) / len(late)
-        values.append(l_mean - e_mean)
-        ses.append(float(np.sqrt(e_se ** 2 + l_se ** 2)))
-        disrupted.append(any(r["neuron_jaccard_hi"] < 0.5 for r in rows))
-        per[name] = {"early": e_mean, "late": l_mean, "disrupted": disrupted[-1],
-                     "jaccard": [r["neuron_jaccard"] for r in rows],
-                     "jaccard_chance": [r.get("neuron_jaccard_chance") for r in rows]}
+        e_mean = float(np.mean([d for _, d, _ in early]))
+        l_mean = float(np.mean([d for _, d, _ in late]))
+        e_se = float(np.sqrt(sum(s ** 2 for _, _, s in early))) / len(early)
+        l_se = float(np.sqrt(sum(s ** 2 for _, _, s in late))) / len(late)
+        values.append(e_mean - l_mean)
+        ses.append(float(np.hypot(e_se, l_se)))
+        disrupted.append(any(d - Z95 * s > 0 for _, d, s in rows))
+        per[name] = {"early_disruption": e_mean, "late_disruption": l_mean,
+                     "disrupted": disrupted[-1],
+                     "disruption": {post: d for post, d, _ in rows},
+                     "floor_jaccard": {post: floor[post][0] for post, _, _ in rows},
+                     "jaccard": {post: jac[post][0] for post, _, _ in rows}}
     details["per_condition"] = per
     if not values:
         return _finding("4", None, None, None, False, details, "fewer than 2 layer pairs")
-    mean, lo, hi = _pool(values, ses)
+    mean, lo, hi = pool(values, ses)
     ok = all(disrupted) and lo is not None and lo > 0
-    return _finding("4", mean, lo, hi, bool(ok), details)
+    reason = "" if ok else ("a perturbation changes no layer pair beyond the floor"
+                            if not all(disrupted) else "disruption not larger in early layers")
+    return _finding("4", mean, lo, hi, bool(ok), details, reason)
 
 
-def finding_5(analysis: dict[str, Any]) -> dict[str, Any]:
-    conds = _cond_layers(analysis, LEARNING_KINDS)
-    details: dict[str, Any] = {"conditions": sorted(conds)}
-    if not conds:
-        return _finding("5", None, None, None, None, details, "no permute or untrained edges")
-    clean = {la["post_layer"]: la for la in analysis["layers"]}
-    clean_beats_shuffle = any(
-        (d := la["decoding"]["average"]).get("accuracy_lo") is not None
-        and d.get("shuffle_accuracy") is not None and d["accuracy_lo"] > d["shuffle_accuracy"]
-        for la in analysis["layers"])
-    survs, sses, ok_all, per = [], [], True, {}
-    for name, layers in conds.items():
-        rows = [la for la in layers if la.get("edges", {}).get("neuron_survival") is not None]
-        s_mean, s_lo, s_hi = _pool([r["edges"]["neuron_survival"] for r in rows],
-                                   [_se(r["edges"]["neuron_survival_lo"],
-                                        r["edges"]["neuron_survival_hi"]) for r in rows])
-        diffs, dses = [], []
-        for la in layers:
-            c = clean.get(la["post_layer"])
-            a = (c or {}).get("decoding", {}).get("average", {}).get("correct")
-            b = la["decoding"]["average"].get("correct")
-            if a is None or b is None or len(a) != len(b):
-                continue
-            a, b = np.asarray(a, float), np.asarray(b, float)
-            diffs.append(float(a.mean() - b.mean()))
-            dses.append(float(np.std(a - b, ddof=1) / np.sqrt(a.size)) if a.size > 1 else 0.0)
-        d_mean, d_lo, _ = _pool(diffs, dses)
-        ok = s_hi is not None and s_hi < 0.1 and d_lo is not None and d_lo > 0
-        ok_all = ok_all and ok
-        per[name] = {"survival": s_mean, "survival_lo": s_lo, "survival_hi": s_hi,
-                     "decoding_drop": d_mean, "decoding_drop_lo": d_lo, "supported": ok}
-        if s_mean is not None:
-            survs.append(s_mean)
-            sses.append(_se(s_lo, s_hi))
-    details.update(per_condition=per, clean_decoding_above_shuffle=clean_beats_shuffle)
-    if not survs:
-        return _finding("5", None, None, None, False, details, "no neuron overlap computable")
-    mean, lo, hi = _pool(survs, sses)
-    return _finding("5", mean, lo, hi, bool(ok_all and clean_beats_shuffle), details)
+# ---- finding 5 -------------------------------------------------------------------------------
+
+def _average_correct(la: dict[str, Any]) -> np.ndarray | None:
+    c = la["decoding"]["average"].get("correct")
+    return None if c is None else np.asarray(c, float)
+
+
+def finding_5(analysis: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[str, Any]:
+    """``earlier``: findings 1-3 (their per-control contrasts are the structural properties)."""
+    controls = {name: analysis["conditions"][name]["layers"] for name in _controls(analysis)
+                if name in analysis.get("conditions", {})}
+    clean_above_shuffle = [la["post_layer"] for la in analysis["layers"]
+                           if (d := la["decoding"]["average"]).get("accuracy_lo") is not None
+                           and d.get("shuffle_accuracy") is not None
+                           and d["accuracy_lo"] > d["shuffle_accuracy"]]
+    survival = {}
+    for name, layers in _by_role(analysis, "control").items():
+        rows = [r["edges"] for r in layers if r.get("edges", {}).get("neuron_survival") is not None]
+        if rows:
+            survival[name] = pool([r["neuron_survival"] for r in rows],
+                                  [se_from_ci(r["neuron_survival_lo"], r["neuron_survival_hi"])
+                                   for r in rows])
+    details: dict[str, Any] = {"controls": sorted(controls),
+                               "clean_decoding_above_shuffle": clean_above_shuffle,
+                               "index_survival (not tested)": survival}
+    if not controls:
+        return _finding("5", None, None, None, None, details, NO_CONTROL)
+    per, values, ses = {}, [], []
+    for name, ctl in controls.items():
+        dec = decoding_contrast(analysis["layers"], ctl, _average_correct)
+        props = [f["id"] for f in earlier
+                 if f["details"].get("contrasts", {}).get(name, {}).get("exceeds")]
+        per[name] = {"decoding": dec, "properties_differing": props,
+                     "supported": bool(dec["exceeds"] and props)}
+        if dec["value"] is not None:
+            values.append(dec["value"])
+            ses.append(se_from_ci(dec["lo"], dec["hi"]))
+    details["per_control"] = per
+    if not values:
+        return _finding("5", None, None, None, False, details, "no read-out to compare")
+    mean, lo, hi = pool(values, ses)
+    ok = all(p["supported"] for p in per.values()) and bool(clean_above_shuffle)
+    reason = "" if ok else "a control network decodes as well or shares findings 1-3's " \
+                           "properties, or the trained read-out is at chance"
+    return _finding("5", mean, lo, hi, bool(ok), details, reason)
+
+
+def criteria_markdown() -> str:
+    """The README's table of the findings (claim, statistic, criterion), from this module."""
+    rows = [f"| {i} | {CLAIMS[i]} | {STATISTICS[i]} | {CRITERIA[i]} |" for i in CLAIMS]
+    return "\n".join(["| # | claim | statistic | supported when |", "| --- | --- | --- | --- |",
+                      *rows])
+
+
+def summary_frame(found: list[dict[str, Any]]) -> Any:
+    """One row per finding, for a terminal (a pandas DataFrame): ``id``; ``supported`` (yes /
+    no / not tested, with the reason); ``result`` (statistic = value [CI]); ``controls`` (each
+    control's trained - control contrast [CI], ``+`` where the trained network exceeds it)."""
+    import pandas as pd
+
+    def num(v: Any) -> str:
+        return "–" if v is None else f"{v:.3g}"
+
+    rows = []
+    for f in found:
+        d = f["details"]
+        per = d.get("contrasts") or {c: p["decoding"] for c, p in d.get("per_control", {}).items()}
+        controls = "; ".join(f"{name} {num(c.get('value'))} [{num(c.get('lo'))}, "
+                             f"{num(c.get('hi'))}]{' +' if c.get('exceeds') else ''}"
+                             for name, c in per.items())
+        verdict = {True: "yes", False: "no", None: "not tested"}[f["supported"]]
+        ci = "" if f["ci_low"] is None else f" [{num(f['ci_low'])}, {num(f['ci_high'])}]"
+        rows.append({"id": f["id"],
+                     "supported": verdict + (f": {f['reason']}" if f.get("reason") else ""),
+                     "result": f"{f['statistic']} = {num(f['value'])}{ci}",
+                     "controls": controls or "–"})
+    return pd.DataFrame(rows)
 
 
 def evaluate(analysis: dict[str, Any], manifest: Any) -> list[dict[str, Any]]:
     """The five findings (dicts: id, claim, statistic, value, ci_low, ci_high, criterion,
     supported, reason, details) of an assembled analysis."""
     alpha = float(analysis.get("parameters", {}).get("alpha", 0.01))
-    return [finding_1(analysis, manifest), finding_2(analysis), finding_3(analysis, alpha),
-            finding_4(analysis), finding_5(analysis)]
+    first = [finding_1(analysis, manifest), finding_2(analysis), finding_3(analysis, alpha)]
+    return [*first, finding_4(analysis), finding_5(analysis, first)]

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fcgraph.analysis.findings import CONTRASTS
 from fcgraph.analysis.run import analysis_dir, load_analysis
 from fcgraph.io import atomic_write_text
 
@@ -44,6 +45,28 @@ def _verdict(s: bool | None) -> _Raw:
     return _Raw('<span class="yes">yes</span>' if s else '<span class="no">no</span>')
 
 
+def _controls_section(analysis: dict[str, Any]) -> str:
+    """The trained network against each control: one row per (finding, control)."""
+    rows = []
+    for f in analysis["findings"]:
+        d = f["details"]
+        per = d.get("contrasts") or {c: p["decoding"] for c, p in d.get("per_control", {}).items()}
+        for control, c in per.items():
+            extra = c.get("layers_exceeding")
+            rows.append([f["id"], control, CONTRASTS.get(f["id"], ""), c.get("value"),
+                         _Raw(f"[{_fmt(c.get('lo'))}, {_fmt(c.get('hi'))}]"),
+                         _verdict(bool(c.get("exceeds"))),
+                         "" if extra is None else ", ".join(extra) or "none"])
+    floor = next((f["details"] for f in analysis["findings"] if f["id"] == "4"), {})
+    text = ("<h2>Trained network against its controls</h2><p>Control networks (analysed with "
+            "their own 1FC groups): " + (", ".join(html.escape(n) for n in analysis.get(
+                "networks", {})) or "none recorded") + ". Reliability floor: " +
+            (", ".join(html.escape(n) for n in floor.get("floor_conditions", [])) or "none") +
+            ".</p>")
+    return text + _table(["#", "control", "contrast (trained - control)", "value", "95% CI",
+                          "exceeds", "layers exceeding (Holm)"], rows)
+
+
 def render_report(analysis: dict[str, Any], folder: Path) -> str:
     """The report's HTML text; figures are read from ``folder`` (the analysis folder)."""
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>fcgraph analysis "
@@ -58,6 +81,7 @@ def render_report(analysis: dict[str, Any], folder: Path) -> str:
                       _Raw(f"[{_fmt(f['ci_low'])}, {_fmt(f['ci_high'])}]"), f["criterion"],
                       _verdict(f["supported"]), f.get("reason", "")]
                      for f in analysis["findings"]])]
+    parts.append(_controls_section(analysis))
     parts.append("<h2>Layers (clean)</h2>")
     parts.append(_table(
         ["layer pair", "neurons", "edges", "with group", "median size", "fitted",

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,15 @@ from fcgraph.io import atomic_write, atomic_write_text, remove_stale_temps, sha2
 
 ANALYSIS_DIR = "analysis"
 PARTS = ".parts"
+NETWORKS = "networks"  # parts of the control networks analysed with their own groups
 FORMAT = "fcgraph.analysis"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 ProgressFn = Callable[[str, int, int], None]
+#: the layer read-outs decoded for a network (the trained one, and each control network with
+#: its own groups): see :mod:`fcgraph.analysis.events`
+READOUTS = ("event", "average", "matched", "random", "nonevent")
+#: the read-outs decoded for a condition analysed with the clean groups
+CONDITION_READOUTS = ("event", "average")
 
 #: Columns of ``analysis/neurons.parquet`` (float columns are NaN where not computed).
 NEURON_COLUMNS = ("condition", "layer", "idx", "pre_layer", "group_size", "analysed", "gain",
@@ -106,7 +113,10 @@ def analysis_dir(root: Path) -> Path:
 
 
 def _key(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    """A part's key: its inputs and parameters, and the format (a part written by code of
+    another format is recomputed)."""
+    return hashlib.sha256(json.dumps([FORMAT_VERSION, *parts], sort_keys=True,
+                                     default=str).encode()).hexdigest()[:20]
 
 
 def _jsonable(value: Any) -> Any:
@@ -168,24 +178,26 @@ def aggregate_k(packed: np.ndarray, L: int, groups: Groups, sampled: np.ndarray,
 
 def _analyse_pair(rec: Any, condition: str, pre: str, post: str, groups: Groups,
                   sampled: np.ndarray, config: AnalysisConfig, clean_edges: Any,
-                  edge_path: Path | None, n_pairs: int | None) -> dict[str, Any]:
-    """One (condition, layer pair): neuron rows, curves, layer decoding and edge change."""
+                  edge_path: Path | None, n_pairs: int | None, *, n_boot: int = 0,
+                  readouts: tuple[str, ...] = READOUTS) -> dict[str, Any]:
+    """One (condition, layer pair) with the given groups: neuron rows, curves (``n_boot``
+    bootstrap resamples per fit), the layer's ``readouts`` decoded and, with ``edge_path``, the
+    edge change from ``clean_edges``."""
     T, L = rec.T, rec.L
     labels = np.asarray(rec.labels)
-    is_clean = condition == "clean"
     k = aggregate_k(rec.packed(condition, pre).packed, L, groups, sampled, config.chunk)
     post_sp = unpack(np.asarray(rec.packed(condition, post).packed[sampled]), L) \
         if sampled.size else np.zeros((0, L), dtype=bool)
     rng = np.random.default_rng([config.seed, 7, rec.layer(post).order])
     neurons, curves = [], {}
-    ev_feats, avg_feats = [], []
+    features: dict[str, list[np.ndarray]] = {name: [] for name in readouts}
     for i, j in enumerate(sampled):
         size = int(groups.sizes[j])
-        fit, curve = fit_io(k[i], post_sp[i], T, n_boot=config.n_boot if is_clean else 0, rng=rng)
-        ev, ev_sp, all_sp = event_summary(k[i], post_sp[i], labels, T,
-                                          percentile=config.percentile, rng=rng)
-        ev_feats.append(ev_sp)
-        avg_feats.append(all_sp)
+        fit, curve = fit_io(k[i], post_sp[i], T, n_boot=n_boot, rng=rng)
+        ev, feats = event_summary(k[i], post_sp[i], labels, T, percentile=config.percentile,
+                                  rng=rng)
+        for name in readouts:
+            features[name].append(feats[name])
         curves[int(j)] = curve
         fitted = len(curve["k"]) >= 3
         nan = float("nan")
@@ -226,20 +238,20 @@ def _analyse_pair(rec: Any, condition: str, pre: str, post: str, groups: Groups,
                      "median_mi_event": _median(frame, "mi_event"),
                      "median_mi_average": _median(frame, "mi_average"),
                      "median_mi_shuffle": _median(frame, "mi_shuffle")}
-    if sampled.size:
-        ev_dec = decoding.decode(np.stack(ev_feats, 1), labels, folds=config.folds,
-                                 n_shuffle=config.n_shuffle, seed=config.seed)
-        avg_dec = decoding.decode(np.stack(avg_feats, 1), labels, folds=config.folds,
-                                  n_shuffle=config.n_shuffle, seed=config.seed)
-        diff = decoding.compare(ev_dec, avg_dec, seed=config.seed)
-    else:
-        ev_dec, avg_dec, diff = {"accuracy": None, "correct": None}, \
-            {"accuracy": None, "correct": None}, decoding.compare({}, {})
-    for d in (ev_dec, avg_dec):
+    readouts = {name: decoding.decode(np.stack(features[name], 1), labels, folds=config.folds,
+                                      n_shuffle=config.n_shuffle, seed=config.seed)
+                if sampled.size else {"accuracy": None, "correct": None} for name in readouts}
+    diffs: dict[str, float | None] = {}
+    for other, prefix in (("average", ""), ("matched", "matched_"), ("random", "random_")):
+        if other not in readouts:
+            continue
+        cmp = decoding.compare(readouts["event"], readouts[other], seed=config.seed)
+        diffs.update({prefix + key: value for key, value in cmp.items()})
+    for d in readouts.values():
         c = d.get("correct")
         d["correct"] = c.astype(int).tolist() if c is not None else None
-    out["decoding"] = {"event": ev_dec, "average": avg_dec, **diff}
-    if not is_clean and edge_path is not None:
+    out["decoding"] = {**readouts, **diffs}
+    if edge_path is not None:
         other = read_pair_edges(edge_path, pre, post)
         cmp = compare_edges(clean_edges, other, rec.layer(pre).n_neurons,
                             rec.layer(post).n_neurons, n_pairs=n_pairs, seed=config.seed)
@@ -268,7 +280,8 @@ def _median(frame: pd.DataFrame, col: str) -> float | None:
 
 def _n_pairs(manifest: Any, condition: str, pre: str, post: str, key: str = "tested") -> int | None:
     for row in manifest.fc.get("layer_pairs", {}).get(condition, []):
-        if row.get("pre_layer") == pre and row.get("post_layer") == post and row.get(key):
+        if row.get("pre_layer") == pre and row.get("post_layer") == post \
+                and row.get(key) is not None:
             return int(row[key])
     return None
 
@@ -316,7 +329,9 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
         for p in sorted(parts.rglob("*.json")):
             p.unlink()
     pairs = layer_pairs(rec)
-    total = len(pairs) * len(wanted)
+    controls = [c for c in wanted if findings_mod.condition_role(c) == "control"
+                and c in edge_files]
+    total = len(pairs) * (len(wanted) + len(controls))
     done = 0
     if progress:
         progress("analysis", 0, total)
@@ -325,6 +340,7 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
                         for la in rec.layers} for c in wanted}
     edge_hashes = {c: sha256_file(edge_files[c]) for c in wanted if c in edge_files}
     layers_out, cond_out = [], {c: [] for c in wanted}
+    networks_out: dict[str, list[dict[str, Any]]] = {c: [] for c in controls}
     neuron_frames = []
     for k_pair, (pre, post) in enumerate(pairs):
         post_info = rec.layer(post)
@@ -336,40 +352,41 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
             "condition": "clean", "layer": post, "idx": np.arange(post_info.n_neurons),
             "pre_layer": pre, "group_size": groups.sizes, "analysed": False}))
         for condition in wanted:
-            part = parts / condition_slug(condition) / f"{k_pair}.json"
-            edge_path = edge_files.get(condition)
+            is_clean = condition == "clean"
             key = _key(config.to_json(), condition, pre, post, spike_hashes[condition][pre],
                        spike_hashes[condition][post], spike_hashes["clean"][post],
                        edge_hashes["clean"], edge_hashes.get(condition))
-            result = None
-            if part.exists():
-                try:
-                    cached = json.loads(part.read_text())
-                    result = cached if cached.get("key") == key else None
-                except (OSError, ValueError):
-                    result = None
-            if result is None:
-                result = _analyse_pair(rec, condition, pre, post, groups, sampled, config,
-                                       clean_edges, edge_path,
-                                       _n_pairs(rec.manifest, condition, pre, post, "pairs"))
-                result["key"] = key
-                _write_json(part, result)
-                faults.checkpoint("analyze.part")
-                result = json.loads(part.read_text())
+            result = _cached_part(
+                parts / condition_slug(condition) / f"{k_pair}.json", key,
+                partial(_analyse_pair, rec, condition, pre, post, groups, sampled, config,
+                        clean_edges, None if is_clean else edge_files.get(condition),
+                        _n_pairs(rec.manifest, condition, pre, post, "pairs"),
+                        n_boot=config.n_boot if is_clean else 0,
+                        readouts=READOUTS if is_clean else CONDITION_READOUTS))
             done += 1
             if progress:
                 progress("analysis", done, total)
             neuron_frames.append(pd.DataFrame(result.pop("neurons"), columns=list(NEURON_COLUMNS)))
-            result.pop("key", None)
-            if condition == "clean":
-                layers_out.append({"pre_layer": pre, "post_layer": post,
-                                   "order": post_info.order, "n_neurons": post_info.n_neurons,
-                                   "clean_edges": groups.n_edges,
-                                   "tested_pairs": _n_pairs(rec.manifest, "clean", pre, post),
-                                   "false_edge_rate": _false_rate(rec.manifest, pre, post),
-                                   "group_sizes": size_distribution(groups.sizes), **result})
+            if is_clean:
+                layers_out.append(_network_layer(rec, "clean", pre, post, groups, result))
             else:
                 cond_out[condition].append(result)
+        for control in controls:  # the control network with its own groups, like the trained one
+            own = Groups.from_file(edge_files[control], pre, post, post_info.n_neurons)
+            own_sampled = sample_neurons(own.sizes, rec.packed(control, post).spike_counts(),
+                                         config, post_info.order)
+            key = _key(config.to_json(), "own groups", control, pre, post,
+                       spike_hashes[control][pre], spike_hashes[control][post],
+                       edge_hashes[control])
+            result = _cached_part(
+                parts / NETWORKS / condition_slug(control) / f"{k_pair}.json", key,
+                partial(_analyse_pair, rec, control, pre, post, own, own_sampled, config,
+                        None, None, None))
+            result.pop("neurons")
+            done += 1
+            if progress:
+                progress("analysis", done, total)
+            networks_out[control].append(_network_layer(rec, control, pre, post, own, result))
     neurons = _merge_neurons(neuron_frames)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "neurons.parquet", lambda fh: neurons.to_parquet(fh, index=False))
@@ -382,8 +399,11 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
         "layer_sizes": {la.name: la.n_neurons for la in rec.layers},
         "n_classes": int(np.unique(rec.labels).size),
         "layers": layers_out,
-        "conditions": {c: {"kind": c.split(":")[0], "accuracy": _accuracy(rec, c),
-                           "layers": cond_out[c]} for c in wanted if c != "clean"},
+        "conditions": {c: {"kind": c.split(":")[0], "role": findings_mod.condition_role(c),
+                           "accuracy": _accuracy(rec, c), "layers": cond_out[c]}
+                       for c in wanted if c != "clean"},
+        "networks": {c: {"kind": c.split(":")[0], "accuracy": _accuracy(rec, c),
+                         "layers": networks_out[c]} for c in controls},
         "clean_accuracy": _accuracy(rec, "clean"),
         "neurons": f"{ANALYSIS_DIR}/neurons.parquet",
     }
@@ -396,6 +416,38 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
         analysis["figures"] = sorted(f"figures/{p.name}" for p in (out_dir / "figures").glob("*.*"))
     _write_json(out_dir / "analysis.json", analysis)
     return _jsonable(analysis)
+
+
+def _cached_part(part: Path, key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The result saved at ``part`` when its key matches, else ``compute()`` saved atomically
+    (the returned dict is read back from the file, so a fresh and a resumed run agree)."""
+    if part.exists():
+        try:
+            cached = json.loads(part.read_text())
+            if cached.get("key") == key:
+                cached.pop("key")
+                return cached
+        except (OSError, ValueError):
+            pass
+    result = compute()
+    result["key"] = key
+    _write_json(part, result)
+    faults.checkpoint("analyze.part")
+    result = json.loads(part.read_text())
+    result.pop("key")
+    return result
+
+
+def _network_layer(rec: Any, condition: str, pre: str, post: str, groups: Groups,
+                   result: dict[str, Any]) -> dict[str, Any]:
+    """A network's layer-pair row: its own groups' edges, tested pairs, false-edge rate, group
+    sizes and the pair's analysis ``result``."""
+    info = rec.layer(post)
+    return {"pre_layer": pre, "post_layer": post, "order": info.order,
+            "n_neurons": info.n_neurons, "clean_edges": groups.n_edges,
+            "tested_pairs": _n_pairs(rec.manifest, condition, pre, post),
+            "false_edge_rate": _false_rate(rec.manifest, condition, pre, post),
+            "group_sizes": size_distribution(groups.sizes), **result}
 
 
 def _merge_neurons(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -417,8 +469,8 @@ def _merge_neurons(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return df.sort_values(["condition", "layer", "idx"]).reset_index(drop=True)
 
 
-def _false_rate(manifest: Any, pre: str, post: str) -> float | None:
-    for row in manifest.fc.get("layer_pairs", {}).get("clean", []):
+def _false_rate(manifest: Any, condition: str, pre: str, post: str) -> float | None:
+    for row in manifest.fc.get("layer_pairs", {}).get(condition, []):
         if row.get("pre_layer") == pre and row.get("post_layer") == post:
             cal = row.get("calibration") or {}
             rate = cal.get("false_edge_rate", row.get("false_edge_rate"))

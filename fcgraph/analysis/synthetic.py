@@ -160,26 +160,56 @@ def write_edges(root: Path, *, z: float = 3.0, min_spikes: int = 10) -> RunManif
     return manifest
 
 
+#: what the ``permute:layer`` network of :func:`make_planted_run` is (``control=``)
+CONTROLS = ("shuffled", "planted")
+
+
 def make_planted_run(root: Path, *, run_id: str = "planted", structure: bool = True,
-                     perturbations: bool = True, seed: int = 0, **kwargs: Any) -> dict[str, Any]:
+                     perturbations: bool = True, floor: bool = False, control: str = "shuffled",
+                     seed: int = 0, **kwargs: Any) -> dict[str, Any]:
     """A recording (layers ``pre`` -> ``post``) with its edges: ``clean`` from
     :func:`planted_spikes`, and with ``perturbations`` also ``uniform:0.1`` (each spike kept with
-    probability 0.5, plus as many spikes added at random) and ``permute:layer`` (every neuron
-    independent at its clean rate). Returns the planted truth (as :func:`planted_spikes`)."""
+    probability 0.5, plus as many spikes added at random) and ``permute:layer``, a control
+    network: with ``control="shuffled"`` every neuron fires independently at its clean rate (no
+    structure); with ``control="planted"`` it is another draw of the same planted process (seed
+    + 1000): ensembles driven by the stimulus exactly as in the "trained" one, the realistic way
+    for a finding to hold in a random network too. With ``floor`` also ``uniform:0.001``, a
+    re-measurement with negligible noise (each spike dropped with probability 0.01 and as many
+    added at random). Returns the planted truth (as :func:`planted_spikes`)."""
+    if control not in CONTROLS:
+        raise ValueError(f"control must be one of {CONTROLS}, got {control!r}")
     truth = planted_spikes(structure=structure, seed=seed, **kwargs)
     pre, post = truth["pre"], truth["post"]
     rng = np.random.default_rng([seed, 1])
     spikes = {"clean": {"pre": pre, "post": post}}
+
+    def jitter(x: np.ndarray, drop: float) -> np.ndarray:
+        return (x & (rng.random(x.shape) >= drop)) | (rng.random(x.shape) < drop * x.mean())
+
+    if floor:
+        spikes["uniform:0.001"] = {"pre": jitter(pre, 0.01), "post": jitter(post, 0.01)}
     if perturbations:
-        def noisy(x: np.ndarray) -> np.ndarray:
-            return (x & (rng.random(x.shape) < 0.5)) | (rng.random(x.shape) < 0.5 * x.mean())
-
-        def shuffled(x: np.ndarray) -> np.ndarray:
-            return rng.random(x.shape) < x.mean(axis=1, keepdims=True)
-
-        spikes["uniform:0.1"] = {"pre": noisy(pre), "post": noisy(post)}
-        spikes["permute:layer"] = {"pre": shuffled(pre), "post": shuffled(post)}
+        spikes["uniform:0.1"] = {"pre": jitter(pre, 0.5), "post": jitter(post, 0.5)}
+        if control == "planted":
+            other = planted_spikes(structure=structure, seed=seed + 1000, **kwargs)
+            other_pre, other_post = other["pre"], other["post"]
+            # the same images: the other network's responses are reordered to these labels
+            order = _match_labels(other["labels"], truth["labels"], truth["T"])
+            spikes["permute:layer"] = {"pre": other_pre[:, order], "post": other_post[:, order]}
+        else:
+            spikes["permute:layer"] = {
+                "pre": rng.random(pre.shape) < pre.mean(axis=1, keepdims=True),
+                "post": rng.random(post.shape) < post.mean(axis=1, keepdims=True)}
     write_recording(root, run_id, [("pre", (pre.shape[0],)), ("post", (post.shape[0],))],
                     truth["T"], truth["labels"], spikes)
     write_edges(root)
     return truth
+
+
+def _match_labels(source: np.ndarray, target: np.ndarray, T: int) -> np.ndarray:
+    """Bin order that puts ``source``'s images in an order whose labels equal ``target``'s
+    (both hold every class equally often): int64 (n_images * T,)."""
+    images = np.empty(target.size, dtype=np.int64)
+    for c in np.unique(target):
+        images[target == c] = np.flatnonzero(source == c)
+    return (images[:, None] * T + np.arange(T)).ravel()

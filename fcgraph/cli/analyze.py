@@ -56,18 +56,23 @@ def analyze_cmd(
                             conditions=tuple(condition) if condition else None)
     with task_progress(progress) as update:
         analysis = analyze_run(recording, config, progress=update, restart=restart)
-    table = Table("#", "statistic", "value", "95% CI", "supported", title=f"findings: {recording}")
-    for f in analysis["findings"]:
-        value = "–" if f["value"] is None else f"{f['value']:.3g}"
-        ci = "–" if f["ci_low"] is None else f"[{f['ci_low']:.3g}, {f['ci_high']:.3g}]"
-        verdict = {True: "yes", False: "no", None: "not tested"}[f["supported"]]
-        table.add_row(f["id"], f["statistic"], value, ci,
-                      verdict + (f" ({f['reason']})" if f.get("reason") else ""))
-    console.print(table)
+    console.print(findings_table(analysis["findings"], f"findings: {recording}"))
     out = Path(recording) / "analysis"
     console.print(f"wrote {out / 'analysis.json'}, {out / 'neurons.parquet'}, {out / 'figures'}")
     if report:
         console.print(f"wrote {write_report(recording)}")
+
+
+def findings_table(found: list[dict], title: str) -> Table:
+    """The findings as a Rich table: verdict and reason, statistic with its CI, and the
+    trained - control contrast against each control network."""
+    from fcgraph.analysis.findings import summary_frame
+
+    table = Table("#", "supported", "statistic = value [95% CI]",
+                  "trained - control [95% CI] (+: exceeds)", title=title, title_justify="left")
+    for row in summary_frame(found).itertuples(index=False):
+        table.add_row(*row)
+    return table
 
 
 @handle_errors

@@ -120,10 +120,10 @@ def demo_cmd(
         result = demo.analysis_step(plan, update)
     findings = result.get("findings", [])
     if findings:
-        import pandas as pd
+        from fcgraph.cli.analyze import findings_table
 
-        table = pd.DataFrame(findings)[["id", "claim", "value", "ci_low", "ci_high", "supported"]]
-        print_frame("the paper's findings on this run (criteria: README, analysis.json)", table)
+        console.print(findings_table(findings, "the paper's findings on this run, against its "
+                                               "controls (criteria: README, analysis.json)"))
     console.print(f"report: {plan.recording / 'analysis' / 'report.html'}")
 
     console.rule("[bold]5/6 Neo4j: load " + (f"each neuron's {top_k} strongest in-edges per condition"
