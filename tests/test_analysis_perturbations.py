@@ -91,28 +91,42 @@ def test_condition_roles():
                      "pgd:0.02:10": "perturbation"}
 
 
-def _layer(n_fit: int, n_tl: int, rho: float | None, half: float = 0.1) -> dict:
-    return {"post_layer": "p", "io": {"n_fitted": n_fit, "n_threshold_linear": n_tl,
-            "gain_vs_size": {"n": n_fit, "rho": rho,
-                             "rho_lo": None if rho is None else rho - half,
-                             "rho_hi": None if rho is None else rho + half}}}
+def _law(beta: float, half: float = 0.1, n: int = 30) -> dict:
+    return {"n": n, "beta": beta, "beta_lo": beta - half, "beta_hi": beta + half}
+
+
+def _layer(n_fit: int, n_tl: int, beta: float, random_beta: float = -1.0,
+           random_tl: int = 2) -> dict:
+    """A layer's io summary: its groups' fits and those of same-size random groups."""
+    return {"post_layer": "p", "io": {
+        "n_fitted": n_fit, "n_threshold_linear": n_tl, "gain_vs_size": {"n": n_fit, "rho": None},
+        "gain_law": _law(beta, n=n_fit),
+        "random_groups": {"n_fitted": n_fit, "n_threshold_linear": random_tl,
+                          "gain_law": _law(random_beta, n=n_fit)}}}
 
 
 def test_finding_3_criterion_and_its_control():
-    ok = [_layer(40, 35, 0.6), _layer(30, 25, 0.4)]
-    assert findings.finding_3({"layers": ok}, 0.01)["supported"] is None  # no control network
-    random_net = {"layers": ok, "networks": {"untrained": {"layers": [_layer(40, 10, 0.0),
-                                                                      _layer(30, 5, 0.1)]}}}
+    # per-member gain falls with size, but less steeply than for random groups: beta excess > 0
+    ok = [_layer(40, 35, -0.5), _layer(30, 25, -0.4)]
+    f = findings.finding_3({"layers": ok}, 0.01)
+    assert f["supported"] is None and np.isclose(f["value"], (40 * 0.5 + 30 * 0.6) / 70)
+    random_net = {"layers": ok, "networks": {"untrained": {"layers": [
+        _layer(40, 10, -1.0), _layer(30, 5, -1.0)]}}}
     assert findings.finding_3(random_net, 0.01)["supported"] is True
     same_net = {"layers": ok, "networks": {"untrained": {"layers": ok}}}
     f = findings.finding_3(same_net, 0.01)
     assert f["supported"] is False and "untrained" in f["reason"]
-    no_rho = {"layers": [_layer(40, 35, 0.05, 0.2), _layer(30, 25, 0.0, 0.2)]}
-    assert findings.finding_3(no_rho, 0.01)["supported"] is False
-    linear = {"layers": [_layer(40, 5, 0.6), _layer(30, 3, 0.4)]}
+    # as steep as random groups: the size scaling is that of any sum of neurons
+    like_random = {"layers": [_layer(40, 35, -1.0), _layer(30, 25, -1.02)]}
+    f = findings.finding_3(like_random, 0.01)
+    assert f["supported"] is False and "is flat" in f["reason"]
+    # random groups just as threshold-linear: the shape is not the groups'
+    shape_of_any = {"layers": [_layer(40, 35, -0.5, random_tl=35), _layer(30, 25, -0.4,
+                                                                          random_tl=25)]}
+    assert findings.finding_3(shape_of_any, 0.01)["supported"] is False
+    linear = {"layers": [_layer(40, 5, -0.5), _layer(30, 3, -0.4)]}
     assert findings.finding_3(linear, 0.01)["supported"] is False
-    few = {"layers": [_layer(5, 5, 0.9)]}
-    f = findings.finding_3(few, 0.01)
+    f = findings.finding_3({"layers": [_layer(5, 5, 0.9)]}, 0.01)
     assert f["supported"] is False and "fewer than 10" in f["reason"]
 
 

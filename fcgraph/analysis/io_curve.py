@@ -242,3 +242,29 @@ def gain_vs_size(sizes: np.ndarray, gains: np.ndarray, *, n_boot: int = 1000, se
 def _finite(value: float) -> float | None:
     value = float(value)
     return value if np.isfinite(value) else None
+
+
+def gain_law(sizes: np.ndarray, gains: np.ndarray, ci: float = 0.95) -> dict[str, Any]:
+    """The gain law g ∝ size^beta of one layer: least-squares slope of log(gain) on log(size)
+    over the neurons with a positive gain, with its t-based CI (two-sided: ``direction`` is
+    "rises", "falls" or "flat" by whether the CI lies above, below or around 0)."""
+    sizes, gains = np.asarray(sizes, dtype=np.float64), np.asarray(gains, dtype=np.float64)
+    ok = np.isfinite(sizes) & np.isfinite(gains) & (gains > 0) & (sizes > 0)
+    out: dict[str, Any] = {"n": int(ok.sum()), "beta": None, "beta_lo": None, "beta_hi": None,
+                           "direction": None}
+    if ok.sum() < 4 or np.ptp(sizes[ok]) == 0:
+        return out
+    lr = stats.linregress(np.log(sizes[ok]), np.log(gains[ok]))
+    half = float(stats.t.ppf(0.5 + ci / 2, ok.sum() - 2) * lr.stderr)
+    lo, hi = float(lr.slope) - half, float(lr.slope) + half
+    out.update(beta=float(lr.slope), beta_lo=lo, beta_hi=hi,
+               direction="rises" if lo > 0 else "falls" if hi < 0 else "flat")
+    return out
+
+
+def random_groups(sizes: np.ndarray, candidates: np.ndarray, rng: np.random.Generator
+                  ) -> list[np.ndarray]:
+    """For each size s in ``sizes``, s distinct pre indices drawn at random from ``candidates``
+    (int (n,)), ascending: the same-size control for a neuron's 1FC group."""
+    return [np.sort(rng.choice(candidates, size=min(int(s), candidates.size), replace=False))
+            for s in np.asarray(sizes, dtype=np.int64)]

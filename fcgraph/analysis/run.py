@@ -39,7 +39,7 @@ from fcgraph import faults
 from fcgraph.analysis import decoding
 from fcgraph.analysis.events import event_summary
 from fcgraph.analysis.groups import Groups, read_pair_edges, size_distribution
-from fcgraph.analysis.io_curve import fit_io, gain_vs_size
+from fcgraph.analysis.io_curve import fit_io, gain_law, gain_vs_size, random_groups
 from fcgraph.analysis.perturbations import compare_edges
 from fcgraph.contract import condition_slug
 from fcgraph.errors import BadArgument, FcgraphError, at_least, number_in
@@ -156,20 +156,19 @@ def sample_neurons(sizes: np.ndarray, counts: np.ndarray, config: AnalysisConfig
     return eligible
 
 
-def aggregate_k(packed: np.ndarray, L: int, groups: Groups, sampled: np.ndarray,
+def aggregate_k(packed: np.ndarray, L: int, members: list[np.ndarray],
                 chunk: int = 1024) -> np.ndarray:
-    """k(t) of each sampled post neuron: int64 (n_sampled, L), from bit-packed pre rows
-    ``packed`` (n_pre, ceil(L/8)), unpacking ``chunk`` member rows at a time."""
-    members = [groups.members(j) for j in sampled]
+    """k(t) of each group: int64 (n_groups, L), from bit-packed pre rows ``packed`` (n_pre,
+    ceil(L/8)) and each group's pre indices ``members``, unpacking ``chunk`` rows at a time."""
     union = np.unique(np.concatenate(members)) if members else np.zeros(0, np.int64)
-    k = np.zeros((len(sampled), L), dtype=np.float32)
+    k = np.zeros((len(members), L), dtype=np.float32)
     if union.size == 0:
         return k.astype(np.int64)
     rows = np.concatenate([np.full(m.size, i) for i, m in enumerate(members)])
     cols = np.searchsorted(union, np.concatenate(members))
     for start in range(0, union.size, chunk):
         sel = (cols >= start) & (cols < start + chunk)
-        block = np.zeros((len(sampled), min(chunk, union.size - start)), dtype=np.float32)
+        block = np.zeros((len(members), min(chunk, union.size - start)), dtype=np.float32)
         block[rows[sel], cols[sel] - start] = 1.0
         spikes = unpack(np.asarray(packed[union[start:start + chunk]]), L).astype(np.float32)
         k += block @ spikes
@@ -185,7 +184,8 @@ def _analyse_pair(rec: Any, condition: str, pre: str, post: str, groups: Groups,
     edge change from ``clean_edges``."""
     T, L = rec.T, rec.L
     labels = np.asarray(rec.labels)
-    k = aggregate_k(rec.packed(condition, pre).packed, L, groups, sampled, config.chunk)
+    pre_packed = rec.packed(condition, pre)
+    k = aggregate_k(pre_packed.packed, L, [groups.members(j) for j in sampled], config.chunk)
     post_sp = unpack(np.asarray(rec.packed(condition, post).packed[sampled]), L) \
         if sampled.size else np.zeros((0, L), dtype=bool)
     rng = np.random.default_rng([config.seed, 7, rec.layer(post).order])
@@ -233,7 +233,12 @@ def _analyse_pair(rec: Any, condition: str, pre: str, post: str, groups: Groups,
         if len(fitted) else gain_vs_size([], []),
         "gain_norm_vs_size": gain_vs_size(fitted["group_size"], fitted["gain_norm"],
                                           seed=config.seed) if len(fitted) else gain_vs_size([], []),
+        "gain_law": gain_law(fitted["group_size"], fitted["gain"]) if len(fitted)
+        else gain_law([], []),
     }
+    if readouts == READOUTS and sampled.size:  # a network: its groups against random ones
+        out["io"]["random_groups"] = _random_group_fits(
+            pre_packed, post_sp, groups.sizes[sampled], config, rec, post)
     out["events"] = {"median_event_fraction": _median(frame, "event_fraction"),
                      "median_mi_event": _median(frame, "mi_event"),
                      "median_mi_average": _median(frame, "mi_average"),
@@ -257,6 +262,29 @@ def _analyse_pair(rec: Any, condition: str, pre: str, post: str, groups: Groups,
                             rec.layer(post).n_neurons, n_pairs=n_pairs, seed=config.seed)
         out["edges"] = cmp
     return out
+
+
+def _random_group_fits(pre_packed: Any, post_sp: np.ndarray, sizes: np.ndarray,
+                       config: AnalysisConfig, rec: Any, post: str) -> dict[str, Any]:
+    """The same curves and fits with, for each sampled post neuron (``post_sp`` bool
+    (n_sampled, L)), a random group of its group's size drawn from the pre neurons with at least
+    ``min_spikes`` spikes: threshold-linear count and gain law of these same-size controls."""
+    rng = np.random.default_rng([config.seed, 11, rec.layer(post).order])
+    candidates = np.flatnonzero(pre_packed.spike_counts() >= config.min_spikes)
+    if candidates.size == 0:
+        return {"n_fitted": 0, "n_threshold_linear": 0, "gain_law": gain_law([], [])}
+    members = random_groups(sizes, candidates, rng)
+    k = aggregate_k(pre_packed.packed, rec.L, members, config.chunk)
+    fitted_sizes, gains, n_tl = [], [], 0
+    for i, mem in enumerate(members):
+        fit, curve = fit_io(k[i], post_sp[i], rec.T, n_boot=0)
+        if len(curve["k"]) < 3:
+            continue
+        fitted_sizes.append(mem.size)
+        gains.append(fit.gain)
+        n_tl += bool(fit.f_p < config.alpha and fit.gain > 0)
+    return {"n_fitted": len(gains), "n_threshold_linear": n_tl,
+            "gain_law": gain_law(fitted_sizes, gains)}
 
 
 def _check_inputs(rec: Any, conditions: list[str], edge_files: dict[str, Path]) -> None:
