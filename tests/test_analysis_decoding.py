@@ -52,6 +52,7 @@ def test_planted_event_encoding_beats_average_and_shuffle_is_chance():
     assert abs(event["shuffle_accuracy"] - 0.25) < 0.08  # chance with 4 balanced classes
     assert event["mi_bits"] > average["mi_bits"] > event["shuffle_mi_bits"]
     assert event["n_samples"] == average["n_samples"] == 600  # same samples for both
+    assert event["p_permutation"] == 1 / 1001 and event["n_permutations"] == 1000
 
 
 def test_structureless_features_decode_at_chance():
@@ -60,4 +61,14 @@ def test_structureless_features_decode_at_chance():
     y = rng.integers(0, 4, 400)
     out = decoding.decode(X, y, n_shuffle=2)
     assert out["accuracy_lo"] < 0.25 + 0.03 and out["accuracy_hi"] > 0.25 - 0.08
+    assert out["p_permutation"] > 0.05  # the permutation test does not call chance a signal
     assert decoding.compare(out, {"correct": None})["difference"] is None
+
+
+def test_permutation_p_value_keeps_its_level_on_structureless_data():
+    rng = np.random.default_rng(5)
+    ps = [decoding.decode(rng.poisson(2.0, size=(120, 6)), rng.integers(0, 4, 120), n_shuffle=0,
+                          n_boot=10, n_permutations=200, seed=i)["p_permutation"]
+          for i in range(40)]
+    assert np.mean(np.array(ps) < 0.1) <= 0.2  # nominal 0.1; slightly conservative by design
+    assert min(ps) >= 1 / 201

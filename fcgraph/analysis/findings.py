@@ -90,8 +90,8 @@ CRITERIA = {
          "mean log2(trained / control edge rate) > 0.",
     "2": "trained: median event fraction <= 0.10, CI lower bounds of mean(event - "
          "count-matched) and mean(event - random-bin) decoding > 0, and the event read-out above "
-         "its shuffle in >= 1 layer; and for every control network, CI lower bound of "
-         "(event - count-matched) minus the control's > 0.",
+         "chance in >= 1 layer (label permutations, Holm over layers); and for every control "
+         "network, CI lower bound of (event - count-matched) minus the control's > 0.",
     "3": "trained: >= 10 fitted neurons, Wilson CI lower bound of the threshold-linear share "
          ">= 0.5 and of its excess over same-size random groups > 0, and CI lower bound of "
          "beta - beta(random groups) > 0; and for every control network, the share's and that "
@@ -100,8 +100,8 @@ CRITERIA = {
          "disruption beyond the floor has CI lower bound > 0, and CI lower bound of "
          "mean(early-two-thirds minus last-third disruption) > 0.",
     "5": "for every control network: CI lower bound of (trained - control) average decoding > 0, "
-         "and at least one of findings 1-3's contrasts with it > 0; and trained decoding above "
-         "its shuffle in >= 1 layer.",
+         "and at least one of findings 1-3's contrasts with it > 0; and trained average decoding "
+         "above chance in >= 1 layer (label permutations, Holm over layers).",
 }
 STATISTICS = {
     "1": "trained edge rate / false-edge rate",
@@ -163,6 +163,14 @@ def _triple(d: dict[str, Any], prefix: str) -> tuple[Any, Any, Any]:
 
 def _contrast(value: Any, lo: Any, hi: Any, **extra: Any) -> dict[str, Any]:
     return {"value": value, "lo": lo, "hi": hi, "exceeds": lo is not None and lo > 0, **extra}
+
+
+def above_chance(layers: list[dict[str, Any]], readout: str) -> list[str]:
+    """Post layers whose ``readout`` decodes the class above chance: label-permutation p-value,
+    Holm-adjusted over the layers, below LAYER_ALPHA."""
+    ps = [la["decoding"].get(readout, {}).get("p_permutation") for la in layers]
+    return [la["post_layer"] for la, p in zip(layers, holm(ps), strict=True)
+            if p is not None and p < LAYER_ALPHA]
 
 
 # ---- finding 1 -------------------------------------------------------------------------------
@@ -291,10 +299,7 @@ def finding_2(analysis: dict[str, Any]) -> dict[str, Any]:
     layers = analysis["layers"]
     fractions = [la["events"]["median_event_fraction"] for la in layers
                  if la["events"].get("median_event_fraction") is not None]
-    beats = [la["post_layer"] for la in layers
-             if (ev := la["decoding"]["event"]).get("accuracy_lo") is not None
-             and ev.get("shuffle_accuracy") is not None
-             and ev["accuracy_lo"] > ev["shuffle_accuracy"]]
+    beats = above_chance(layers, "event")
     frac = float(np.median(fractions)) if fractions else None
     compared = {name: image_mean([d for la in layers if (d := fn(la)) is not None])
                 for name, fn in (("matched", _event_minus_matched), ("random", _event_minus_random),
@@ -493,10 +498,7 @@ def finding_5(analysis: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
     """``earlier``: findings 1-3 (their per-control contrasts are the structural properties)."""
     controls = {name: analysis["conditions"][name]["layers"] for name in _controls(analysis)
                 if name in analysis.get("conditions", {})}
-    clean_above_shuffle = [la["post_layer"] for la in analysis["layers"]
-                           if (d := la["decoding"]["average"]).get("accuracy_lo") is not None
-                           and d.get("shuffle_accuracy") is not None
-                           and d["accuracy_lo"] > d["shuffle_accuracy"]]
+    clean_above_shuffle = above_chance(analysis["layers"], "average")
     survival = {}
     for name, layers in _by_role(analysis, "control").items():
         rows = [r["edges"] for r in layers if r.get("edges", {}).get("neuron_survival") is not None]
