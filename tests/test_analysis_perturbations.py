@@ -23,6 +23,20 @@ def test_compare_edges_on_known_sets():
     assert out["n_neurons"] == 2
 
 
+def test_chance_counts_only_pairs_tested_under_both_conditions():
+    # 4 of 8 pre neurons fire enough under both conditions: only 4 x 2 pairs could be edges twice
+    clean = (np.array([0, 1, 2, 3]), np.array([0, 0, 1, 1]))
+    other = (np.array([0, 2, 3]), np.array([0, 1, 0]))
+    every = compare_edges(clean, other, n_pre=8, n_post=2)
+    tested = compare_edges(clean, other, n_pre=8, n_post=2, n_pairs=8, n_pre_tested=4)
+    assert np.isclose(every["jaccard_chance"], chance_jaccard(4, 3, 16))
+    assert np.isclose(tested["jaccard_chance"], chance_jaccard(4, 3, 8))
+    assert tested["jaccard"] == every["jaccard"] and tested["survival"] < every["survival"]
+    # per neuron: post 0 has groups {0,1} / {0,3}, N = 4 tested pre neurons
+    assert np.isclose(tested["neuron_jaccard_chance"],
+                      np.mean([chance_jaccard(2, 2, 4), chance_jaccard(2, 1, 4)]))
+
+
 def test_identical_sets_survive_and_random_sets_sit_at_chance():
     rng = np.random.default_rng(0)
     n_pre, n_post = 200, 100

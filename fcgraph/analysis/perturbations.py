@@ -1,6 +1,8 @@
 """How a condition's edges differ from the clean ones, with the overlap expected by chance.
 
-For one layer pair with N candidate pairs, clean edge set A and condition edge set B:
+For one layer pair with N pairs tested under both conditions (both neurons with fc's
+``min_spikes`` spikes in clean and in the condition: the only pairs that can be an edge in both),
+clean edge set A and condition edge set B:
 
 - ``lost_fraction`` = |A \\ B| / |A|; ``gained`` = |B \\ A|; ``jaccard`` = |A n B| / |A u B|;
 - ``jaccard_chance``: the Jaccard expected if B were |B| pairs drawn at random among the N
@@ -9,7 +11,7 @@ For one layer pair with N candidate pairs, clean edge set A and condition edge s
   (chance-corrected like Cohen's kappa; negative below chance);
 - per post neuron (with an in-edge in A or B), the Jaccard of its two in-edge sets (its 1FC
   group under both conditions); ``neuron_jaccard`` is their mean with a bootstrap CI over
-  neurons, beside its chance level (same formula per neuron, N = n_pre), and
+  neurons, beside its chance level (same formula per neuron, N = pre neurons tested in both), and
   ``neuron_survival`` the mean chance-corrected per-neuron overlap, also with a CI.
 """
 
@@ -34,10 +36,13 @@ def chance_jaccard(a: float, b: float, n: float) -> float:
 
 
 def compare_edges(clean: tuple[np.ndarray, np.ndarray], other: tuple[np.ndarray, np.ndarray],
-                  n_pre: int, n_post: int, *, n_pairs: int | None = None, n_boot: int = 1000,
+                  n_pre: int, n_post: int, *, n_pairs: int | None = None,
+                  n_pre_tested: int | None = None, n_boot: int = 1000,
                   seed: int = 0) -> dict[str, Any]:
     """Edge-set change of one layer pair. ``clean`` / ``other``: (pre_idx, post_idx) arrays;
-    ``n_pairs``: candidate pairs (default n_pre x n_post). Returns the module's statistics."""
+    ``n_pairs``: pairs tested under both conditions (default n_pre x n_post);
+    ``n_pre_tested``: pre neurons tested under both (default n_pre), the per-neuron chance's N.
+    Returns the module's statistics."""
     a = _keys(*clean, n_pre)
     b = _keys(*other, n_pre)
     inter = np.intersect1d(a, b, assume_unique=True).size
@@ -62,7 +67,7 @@ def compare_edges(clean: tuple[np.ndarray, np.ndarray], other: tuple[np.ndarray,
     has = uni > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         nj = shared[has] / uni[has]
-        inter0 = size_a[has] * size_b[has] / n_pre
+        inter0 = size_a[has] * size_b[has] / (n_pre_tested if n_pre_tested else n_pre)
         nj0 = inter0 / (size_a[has] + size_b[has] - inter0)
         ns = np.where(nj0 < 1, (nj - nj0) / (1 - nj0), np.nan)
     out["n_neurons"] = int(has.sum())

@@ -258,10 +258,21 @@ def _analyse_pair(rec: Any, condition: str, pre: str, post: str, groups: Groups,
     out["decoding"] = {**readouts, **diffs}
     if edge_path is not None:
         other = read_pair_edges(edge_path, pre, post)
-        cmp = compare_edges(clean_edges, other, rec.layer(pre).n_neurons,
-                            rec.layer(post).n_neurons, n_pairs=n_pairs, seed=config.seed)
-        out["edges"] = cmp
+        pre_both, post_both = (_tested_in_both(rec, condition, layer) for layer in (pre, post))
+        both = pre_both * post_both if n_pairs is None else min(n_pairs, pre_both * post_both)
+        out["edges"] = compare_edges(clean_edges, other, rec.layer(pre).n_neurons,
+                                     rec.layer(post).n_neurons, n_pairs=both,
+                                     n_pre_tested=pre_both, seed=config.seed)
+        out["edges"]["tested_in_both"] = both
     return out
+
+
+def _tested_in_both(rec: Any, condition: str, layer: str) -> int:
+    """Neurons of ``layer`` that fc tested (>= its ``min_spikes`` spikes) in clean and in
+    ``condition``."""
+    min_spikes = int(rec.manifest.fc.get("parameters", {}).get("min_spikes", 10))
+    clean = rec.packed("clean", layer).spike_counts() >= min_spikes
+    return int((clean & (rec.packed(condition, layer).spike_counts() >= min_spikes)).sum())
 
 
 def _random_group_fits(pre_packed: Any, post_sp: np.ndarray, sizes: np.ndarray,
