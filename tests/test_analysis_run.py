@@ -63,6 +63,8 @@ def test_planted_run_supports_groups_events_and_learning(planted_analysis, plant
     assert f3["supported"] is False and "fewer than 10" in f3["reason"]
     assert f3["details"]["share"] >= 0.8 and f3["details"]["random_share"] <= 0.3
     assert f2["details"]["contrasts"]["permute:layer"]["exceeds"]
+    sweep = f2["details"]["percentile_sweep"]  # planted events out-decode matched spikes at any
+    assert [r["percentile"] for r in sweep] == [80, 90, 95, 99] and min(r["lo"] for r in sweep) > 0
     assert f4["details"]["floor_conditions"] == ["uniform:0.001"]
     assert f4["details"]["conditions"] == ["uniform:0.1"]
     assert f5["details"]["per_control"]["permute:layer"]["properties_differing"] == ["1", "2"]

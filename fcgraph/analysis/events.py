@@ -28,6 +28,9 @@ from typing import Any
 
 import numpy as np
 
+#: event percentiles swept for the trained and control networks (event - count-matched read-out)
+SWEEP_PERCENTILES = (80.0, 90.0, 95.0, 99.0)
+
 
 def _h(counts: np.ndarray) -> float:
     p = counts[counts > 0] / counts.sum()

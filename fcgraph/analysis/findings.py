@@ -295,6 +295,17 @@ def decoding_contrast(trained: list[dict[str, Any]], control: list[dict[str, Any
                      layers_exceeding=exceeding, control_without_groups=absent)
 
 
+def percentile_sweep(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Event - count-matched decoding at each swept event percentile, mean over layers and
+    images with a CI over images (from each layer's ``events.sweep``)."""
+    by_pct: dict[float, list[Any]] = {}
+    for la in layers:
+        for row in la["events"].get("sweep") or []:
+            if row.get("per_image") is not None:
+                by_pct.setdefault(row["percentile"], []).append(row["per_image"])
+    return [{"percentile": pct, **image_mean(rows)} for pct, rows in sorted(by_pct.items())]
+
+
 def finding_2(analysis: dict[str, Any]) -> dict[str, Any]:
     layers = analysis["layers"]
     fractions = [la["events"]["median_event_fraction"] for la in layers
@@ -308,6 +319,7 @@ def finding_2(analysis: dict[str, Any]) -> dict[str, Any]:
         "median_event_fraction": frac, "layers_event_above_shuffle": beats,
         "event_minus_matched": compared["matched"], "event_minus_random": compared["random"],
         "event_minus_average": compared["average"],
+        "percentile_sweep": percentile_sweep(layers),
         "ci": "images resampled, layers of an image together"}
     m = compared["matched"]
     if m["value"] is None:

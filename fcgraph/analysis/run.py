@@ -37,7 +37,12 @@ import pandas as pd
 
 from fcgraph import faults
 from fcgraph.analysis import decoding
-from fcgraph.analysis.events import event_summary
+from fcgraph.analysis.events import (
+    SWEEP_PERCENTILES,
+    event_summary,
+    matched_features,
+    step_thresholds,
+)
 from fcgraph.analysis.groups import Groups, read_pair_edges, size_distribution
 from fcgraph.analysis.io_curve import fit_io, gain_law, gain_vs_size, random_groups
 from fcgraph.analysis.perturbations import compare_edges
@@ -256,6 +261,8 @@ def _analyse_pair(rec: Any, condition: str, pre: str, post: str, groups: Groups,
         c = d.get("correct")
         d["correct"] = c.astype(int).tolist() if c is not None else None
     out["decoding"] = {**readouts, **diffs}
+    if readouts.keys() == set(READOUTS) and sampled.size:
+        out["events"]["sweep"] = _percentile_sweep(k, post_sp, labels, T, config, rec.layer(post))
     if edge_path is not None:
         other = read_pair_edges(edge_path, pre, post)
         pre_both, post_both = (_tested_in_both(rec, condition, layer) for layer in (pre, post))
@@ -265,6 +272,26 @@ def _analyse_pair(rec: Any, condition: str, pre: str, post: str, groups: Groups,
                                      n_pre_tested=pre_both, seed=config.seed)
         out["edges"]["tested_in_both"] = both
     return out
+
+
+def _percentile_sweep(k: np.ndarray, post_sp: np.ndarray, labels: np.ndarray, T: int,
+                      config: AnalysisConfig, post: Any) -> list[dict[str, Any]]:
+    """Event - count-matched decoding at each percentile of ``SWEEP_PERCENTILES``: per image
+    differences (``difference`` list of -1/0/1) and their mean with a CI over images."""
+    rows = []
+    for pct in SWEEP_PERCENTILES:
+        rng = np.random.default_rng([config.seed, 13, post.order, int(pct * 10)])
+        feats = [matched_features(k[i], post_sp[i], T, step_thresholds(k[i], T, pct), rng)
+                 for i in range(len(k))]
+        event, matched = (decoding.decode(np.stack([f[name] for f in feats], 1), labels,
+                                          folds=config.folds, n_shuffle=0, n_permutations=0,
+                                          seed=config.seed) for name in ("event", "matched"))
+        cmp = decoding.compare(event, matched, seed=config.seed)
+        d = (None if event.get("correct") is None or matched.get("correct") is None
+             else (event["correct"].astype(int) - matched["correct"].astype(int)).tolist())
+        rows.append({"percentile": pct, "event_accuracy": event.get("accuracy"),
+                     "matched_accuracy": matched.get("accuracy"), **cmp, "per_image": d})
+    return rows
 
 
 def _tested_in_both(rec: Any, condition: str, layer: str) -> int:
