@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 
 from fcgraph.analysis import AnalysisConfig, analyze_run, run
 from fcgraph.analysis.report import write_report
-from fcgraph.analysis.synthetic import make_planted_run
+from fcgraph.analysis.synthetic import make_planted_run, make_replicate_run
 from fcgraph.cli import app
+from fcgraph.errors import BadArgument
 
 runner = CliRunner()
 SIZES = tuple(range(8, 32, 2))
@@ -101,6 +102,36 @@ def test_a_control_network_with_the_same_structure_fails_the_findings(stimulus_d
     assert f5["details"]["per_control"]["permute:layer"]["properties_differing"] == []
 
 
+def test_a_finding_must_hold_in_the_replicate_network_too(planted, tmp_path):
+    """Another trained network on the same images (a replicate): findings 1 and 2 hold in a
+    structured replicate and are then still supported; a replicate without ensembles (a second
+    'training' that learnt nothing) fails them, so they are not supported."""
+    import shutil
+
+    import numpy as np
+
+    labels = np.load(planted / "labels.npy")
+    make_replicate_run(tmp_path / "rep", labels, run_id="rep", n_images=300, sizes=SIZES, seed=7)
+    make_replicate_run(tmp_path / "flat", labels, run_id="flat", n_images=300, sizes=SIZES,
+                       structure=False, seed=7)
+    copy = tmp_path / "planted"
+    shutil.copytree(planted, copy)
+    with_rep = analyze_run(copy, FAST, replicates=[tmp_path / "rep"], figures=False)
+    f1, f2 = with_rep["findings"][:2]
+    assert f1["supported"] is True and f2["supported"] is True, (f1["reason"], f2["reason"])
+    assert f1["details"]["replicates"]["replicate:rep"]["supported"] is True
+    assert f1["details"]["seed_spread"] >= 0
+    assert len(with_rep["replicates"]["replicate:rep"]["layers"]) == 1
+    with_flat = analyze_run(copy, FAST, replicates=[tmp_path / "flat"], figures=False)
+    for f in with_flat["findings"][:2]:
+        assert f["supported"] is False and "replicate:flat" in f["reason"], f["reason"]
+    with pytest.raises(BadArgument, match="other images"):
+        other = tmp_path / "other"
+        make_replicate_run(other, labels[::-1].copy(), run_id="other", n_images=300,
+                           sizes=SIZES, seed=7)
+        analyze_run(copy, FAST, replicates=[other], figures=False)
+
+
 def test_without_a_control_network_the_findings_are_not_tested(tmp_path):
     make_planted_run(tmp_path / "r", n_images=300, sizes=SIZES, perturbations=False, seed=0)
     f1, f2, _, f4, f5 = analyze_run(tmp_path / "r", FAST, figures=False)["findings"]
@@ -167,6 +198,10 @@ def test_cli_analyze_and_report(planted, tmp_path):
     assert result.exit_code == 0 and "report.html" in result.output
     missing = runner.invoke(app, ["report", str(tmp_path)])
     assert missing.exit_code == 1 and "fcgraph analyze" in missing.output
+    itself = runner.invoke(app, ["analyze", str(planted), "--replicate", str(planted),
+                                 "--no-progress"])
+    assert itself.exit_code != 0 and "is the recording itself" in itself.output
+    assert "Traceback" not in itself.output
 
 
 def test_cli_refuses_a_recording_without_edges(tmp_path):

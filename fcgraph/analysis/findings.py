@@ -10,6 +10,9 @@ every control network's (the contrast's CI lower bound > 0); False when either f
 tested) when the run lacks what the test needs -- no control network, no perturbed condition, no
 reliability floor -- with the reason. A "no" that a control confirms is a result.
 
+With **replicates** (other independently trained networks on the same images, analysed the same
+way), findings 1, 2, 3 and 5 must hold in each of them too.
+
 Perturbations are measured against a **reliability floor**: conditions that re-measure the
 network with negligible noise (``uniform`` or ``gaussian`` at level <= ``FLOOR_LEVEL``). Their
 change from clean is what any re-measurement changes; a perturbation disrupts only by more.
@@ -575,9 +578,40 @@ def summary_frame(found: list[dict[str, Any]]) -> Any:
     return pd.DataFrame(rows)
 
 
-def evaluate(analysis: dict[str, Any], manifest: Any) -> list[dict[str, Any]]:
-    """The five findings (dicts: id, claim, statistic, value, ci_low, ci_high, criterion,
-    supported, reason, details) of an assembled analysis."""
+def _first_four(analysis: dict[str, Any], manifest: Any) -> list[dict[str, Any]]:
+    """Findings 1, 2, 3 and 5 of ``analysis`` (5 uses the contrasts of 1-3)."""
     alpha = float(analysis.get("parameters", {}).get("alpha", 0.01))
     first = [finding_1(analysis, manifest), finding_2(analysis), finding_3(analysis, alpha)]
-    return [*first, finding_4(analysis), finding_5(analysis, first)]
+    return [*first, finding_5(analysis, first)]
+
+
+def _with_replicates(found: dict[str, Any], on_replicates: dict[str, dict[str, Any]]
+                     ) -> dict[str, Any]:
+    """A finding of the trained network, held to its replicates: a "yes" needs a "yes" in each
+    replicate too (the same criterion and controls); their results and the spread of the
+    statistic between the trained networks go into ``details``."""
+    if not on_replicates:
+        return found
+    values = [r["value"] for r in on_replicates.values() if r["value"] is not None]
+    found["details"]["replicates"] = {
+        name: {k: r[k] for k in ("value", "ci_low", "ci_high", "supported", "reason")}
+        for name, r in on_replicates.items()}
+    found["details"]["seed_spread"] = (max(abs(found["value"] - v) for v in values)
+                                       if values and found["value"] is not None else None)
+    failing = sorted(n for n, r in on_replicates.items() if r["supported"] is not True)
+    if found["supported"] is True and failing:
+        found["supported"] = False
+        found["reason"] = "does not hold in the replicate network " + ", ".join(failing)
+    return found
+
+
+def evaluate(analysis: dict[str, Any], manifest: Any) -> list[dict[str, Any]]:
+    """The five findings (dicts: id, claim, statistic, value, ci_low, ci_high, criterion,
+    supported, reason, details) of an assembled analysis; with ``replicates`` (other trained
+    networks analysed like this one), findings 1-3 and 5 must hold in each of them too."""
+    main = _first_four(analysis, manifest)
+    reps = {name: _first_four({**analysis, "layers": rep["layers"]}, manifest)
+            for name, rep in analysis.get("replicates", {}).items()}
+    out = [_with_replicates(f, {name: r[i] for name, r in reps.items()})
+           for i, f in enumerate(main)]
+    return [*out[:3], finding_4(analysis), out[3]]

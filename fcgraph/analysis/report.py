@@ -63,8 +63,17 @@ def _controls_section(analysis: dict[str, Any]) -> str:
                 "networks", {})) or "none recorded") + ". Reliability floor: " +
             (", ".join(html.escape(n) for n in floor.get("floor_conditions", [])) or "none") +
             ".</p>")
-    return text + _table(["#", "control", "contrast (trained - control)", "value", "95% CI",
-                          "exceeds", "layers exceeding (Holm)"], rows)
+    reps = [[f["id"], name, r["value"], _Raw(f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"),
+             _verdict(r["supported"]), r.get("reason", "")]
+            for f in analysis["findings"]
+            for name, r in f["details"].get("replicates", {}).items()]
+    text += _table(["#", "control", "contrast (trained - control)", "value", "95% CI",
+                    "exceeds", "layers exceeding (Holm)"], rows)
+    if reps:
+        text += ("<p>Replicates (other trained networks on the same images; a finding must hold "
+                 "in each):</p>" + _table(["#", "replicate", "value", "95% CI", "supported",
+                                           "note"], reps))
+    return text
 
 
 def render_report(analysis: dict[str, Any], folder: Path) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -54,6 +54,7 @@ from fcgraph.io import atomic_write, atomic_write_text, remove_stale_temps, sha2
 ANALYSIS_DIR = "analysis"
 PARTS = ".parts"
 NETWORKS = "networks"  # parts of the control networks analysed with their own groups
+REPLICATES = "replicates"  # parts of the replicate networks (other recordings)
 FORMAT = "fcgraph.analysis"
 FORMAT_VERSION = 2
 ProgressFn = Callable[[str, int, int], None]
@@ -353,19 +354,45 @@ def _n_pairs(manifest: Any, condition: str, pre: str, post: str, key: str = "tes
 
 
 def analyze_run(recording: Path | str, config: AnalysisConfig = AnalysisConfig(), *,
-                progress: ProgressFn | None = None, restart: bool = False,
-                figures: bool = True) -> dict[str, Any]:
+                replicates: Sequence[Path | str] = (), progress: ProgressFn | None = None,
+                restart: bool = False, figures: bool = True) -> dict[str, Any]:
     """Analyse a recording whose edges were computed (``fcgraph fc``); write and return the
-    ``analysis.json`` content (see :mod:`fcgraph.analysis` for its layout)."""
+    ``analysis.json`` content (see :mod:`fcgraph.analysis` for its layout).
+
+    ``replicates``: recordings of other independently trained networks (same architecture,
+    same images, their edges computed), analysed like the trained one with their own groups: a
+    finding is supported only if it also holds in each of them. They are only read.
+    """
     from fcgraph.record import open_recording
 
     rec = open_recording(recording, verify=False)
+    reps = [open_recording(r, verify=False) for r in replicates]
+    for rep in reps:
+        _check_replicate(rec, rep)
     with writing_into(rec.path):
-        return _analyze(rec, config, progress, restart, figures)
+        return _analyze(rec, config, progress, restart, figures, reps)
+
+
+def _check_replicate(rec: Any, rep: Any) -> None:
+    """Refuse a replicate recording that is not the same images through the same layers."""
+    def bad(why: str) -> BadArgument:
+        return BadArgument("--replicate", f"{rep.path}: {why}")
+
+    if rep.path.resolve() == rec.path.resolve():
+        raise bad("is the recording itself")
+    if [(la.name, la.n_neurons) for la in rep.layers] != [(la.name, la.n_neurons)
+                                                          for la in rec.layers]:
+        raise bad("other spiking layers than the recording's (another architecture)")
+    if rep.T != rec.T or rep.n_images != rec.n_images \
+            or not np.array_equal(np.asarray(rep.labels), np.asarray(rec.labels)):
+        raise bad("other images (T, number or labels differ); record the same images")
+    if "clean" not in rep.manifest.edge_files(rep.path):
+        raise bad(f"no clean edges; run `fcgraph fc {rep.path}` first")
+    rep.verify_all(["clean"])
 
 
 def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, restart: bool,
-             figures: bool) -> dict[str, Any]:
+             figures: bool, replicates: Sequence[Any] = ()) -> dict[str, Any]:
     """:func:`analyze_run` of an opened recording."""
     from fcgraph.analysis import findings as findings_mod
 
@@ -397,7 +424,10 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
     pairs = layer_pairs(rec)
     controls = [c for c in wanted if findings_mod.condition_role(c) == "control"
                 and c in edge_files]
-    total = len(pairs) * (len(wanted) + len(controls))
+    networks = {c: (rec, c, parts / NETWORKS / condition_slug(c)) for c in controls}
+    networks.update({f"replicate:{r.run_id}": (r, "clean", parts / REPLICATES / r.run_id)
+                     for r in replicates})
+    total = len(pairs) * (len(wanted) + len(networks))
     done = 0
     if progress:
         progress("analysis", 0, total)
@@ -406,7 +436,7 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
                         for la in rec.layers} for c in wanted}
     edge_hashes = {c: sha256_file(edge_files[c]) for c in wanted if c in edge_files}
     layers_out, cond_out = [], {c: [] for c in wanted}
-    networks_out: dict[str, list[dict[str, Any]]] = {c: [] for c in controls}
+    networks_out: dict[str, list[dict[str, Any]]] = {name: [] for name in networks}
     neuron_frames = []
     for k_pair, (pre, post) in enumerate(pairs):
         post_info = rec.layer(post)
@@ -437,22 +467,26 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
                 layers_out.append(_network_layer(rec, "clean", pre, post, groups, result))
             else:
                 cond_out[condition].append(result)
-        for control in controls:  # the control network with its own groups, like the trained one
-            own = Groups.from_file(edge_files[control], pre, post, post_info.n_neurons)
-            own_sampled = sample_neurons(own.sizes, rec.packed(control, post).spike_counts(),
+        for name, (net_rec, condition, folder) in networks.items():
+            # another network (a control, or a replicate: a second trained network) with its
+            # own groups, analysed like the trained one
+            own = Groups.from_file(net_rec.manifest.edge_files(net_rec.path)[condition], pre,
+                                   post, post_info.n_neurons)
+            own_sampled = sample_neurons(own.sizes, net_rec.packed(condition, post).spike_counts(),
                                          config, post_info.order)
-            key = _key(config.to_json(), "own groups", control, pre, post,
-                       spike_hashes[control][pre], spike_hashes[control][post],
-                       edge_hashes[control])
+            info = net_rec.condition_info(condition)["layers"]
+            key = _key(config.to_json(), "own groups", condition, pre, post,
+                       info[pre]["sha256"], info[post]["sha256"],
+                       sha256_file(net_rec.manifest.edge_files(net_rec.path)[condition]))
             result = _cached_part(
-                parts / NETWORKS / condition_slug(control) / f"{k_pair}.json", key,
-                partial(_analyse_pair, rec, control, pre, post, own, own_sampled, config,
+                folder / f"{k_pair}.json", key,
+                partial(_analyse_pair, net_rec, condition, pre, post, own, own_sampled, config,
                         None, None, None))
             result.pop("neurons")
             done += 1
             if progress:
                 progress("analysis", done, total)
-            networks_out[control].append(_network_layer(rec, control, pre, post, own, result))
+            networks_out[name].append(_network_layer(net_rec, condition, pre, post, own, result))
     neurons = _merge_neurons(neuron_frames)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "neurons.parquet", lambda fh: neurons.to_parquet(fh, index=False))
@@ -470,6 +504,9 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
                        for c in wanted if c != "clean"},
         "networks": {c: {"kind": c.split(":")[0], "accuracy": _accuracy(rec, c),
                          "layers": networks_out[c]} for c in controls},
+        "replicates": {f"replicate:{r.run_id}": {
+            "recording": str(r.path), "run_id": r.run_id, "accuracy": _accuracy(r, "clean"),
+            "layers": networks_out[f"replicate:{r.run_id}"]} for r in replicates},
         "clean_accuracy": _accuracy(rec, "clean"),
         "neurons": f"{ANALYSIS_DIR}/neurons.parquet",
     }

@@ -206,6 +206,21 @@ def make_planted_run(root: Path, *, run_id: str = "planted", structure: bool = T
     return truth
 
 
+def make_replicate_run(root: Path, labels: np.ndarray, *, run_id: str = "replicate",
+                       structure: bool = True, seed: int = 1, **kwargs: Any) -> dict[str, Any]:
+    """A second "trained network" on the same images: a recording (``clean`` only, layers
+    ``pre`` -> ``post``) of another draw of :func:`planted_spikes` (``seed``, ``structure``),
+    its images put in the order of ``labels`` (int64 (n_images,), e.g. the first run's), with its
+    edges. ``kwargs`` must give the first run's n_images / sizes so the layers match."""
+    truth = planted_spikes(structure=structure, seed=seed, **kwargs)
+    order = _match_labels(truth["labels"], np.asarray(labels), truth["T"])
+    pre, post = truth["pre"][:, order], truth["post"][:, order]
+    write_recording(root, run_id, [("pre", (pre.shape[0],)), ("post", (post.shape[0],))],
+                    truth["T"], np.asarray(labels), {"clean": {"pre": pre, "post": post}})
+    write_edges(root)
+    return truth
+
+
 def _match_labels(source: np.ndarray, target: np.ndarray, T: int) -> np.ndarray:
     """Bin order that puts ``source``'s images in an order whose labels equal ``target``'s
     (both hold every class equally often): int64 (n_images * T,)."""

@@ -41,6 +41,10 @@ def analyze_cmd(
     seed: Annotated[int, typer.Option(help="Seed of the neuron sample, bootstraps, CV.")] = 0,
     condition: Annotated[list[str] | None, typer.Option(
         "--condition", "-c", help="Analyse only these conditions besides clean (repeatable).")] = None,
+    replicate: Annotated[list[Path] | None, typer.Option(
+        "--replicate", help="Recording of another independently trained network on the same "
+                            "images, with its fc edges (repeatable): a finding must hold in it "
+                            "too.")] = None,
     restart: Annotated[bool, typer.Option(help="Discard saved partial results.")] = False,
     report: Annotated[bool, typer.Option(help="Also write analysis/report.html.")] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -55,7 +59,8 @@ def analyze_cmd(
                             folds=folds, n_shuffle=n_shuffle, alpha=alpha, seed=seed,
                             conditions=tuple(condition) if condition else None)
     with task_progress(progress) as update:
-        analysis = analyze_run(recording, config, progress=update, restart=restart)
+        analysis = analyze_run(recording, config, replicates=replicate or (), progress=update,
+                               restart=restart)
     console.print(findings_table(analysis["findings"], f"findings: {recording}"))
     out = Path(recording) / "analysis"
     console.print(f"wrote {out / 'analysis.json'}, {out / 'neurons.parquet'}, {out / 'figures'}")
