@@ -150,3 +150,18 @@ def test_readme_lists_the_criteria_of_the_code():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert findings.criteria_markdown() in readme, \
         "README's findings table differs from the code: run scripts/readme_findings.py"
+
+
+def test_dose_response_ties_disruption_to_the_accuracy_drop():
+    def pert(j: float) -> list[dict]:
+        return [_cond_layer(p, j, 0.02) for p in "abc"]
+
+    analysis = _analysis("abc", uniform_0_001=FLOOR, uniform_0_1=pert(0.5), uniform_0_2=pert(0.3),
+                         fgsm_0_02=pert(0.1))
+    analysis["clean_accuracy"] = 0.97
+    for name, acc in (("uniform:0.1", 0.94), ("uniform:0.2", 0.89), ("fgsm:0.02", 0.23)):
+        analysis["conditions"][name]["accuracy"] = acc
+    dose = findings.finding_4(analysis)["details"]["dose_response"]
+    assert [r["condition"] for r in dose["rows"]] == ["uniform:0.1", "uniform:0.2", "fgsm:0.02"]
+    assert np.isclose(dose["rows"][0]["accuracy_drop"], 0.03)
+    assert np.isclose(dose["rho_disruption_accuracy_drop"], 1.0)

@@ -493,6 +493,7 @@ def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
                      "floor_jaccard": {post: floor[post][0] for post, _, _ in rows},
                      "jaccard": {post: jac[post][0] for post, _, _ in rows}}
     details["per_condition"] = per
+    details["dose_response"] = dose_response(analysis, per)
     if not values:
         return _finding("4", None, None, None, False, details, "fewer than 2 layer pairs")
     mean, lo, hi = pool(values, ses)
@@ -500,6 +501,41 @@ def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
     reason = "" if ok else ("a perturbation changes no layer pair beyond the floor"
                             if not all(disrupted) else "disruption not larger in early layers")
     return _finding("4", mean, lo, hi, bool(ok), details, reason)
+
+
+def _event_accuracy(layers: list[dict[str, Any]]) -> float | None:
+    acc = [la.get("decoding", {}).get("event", {}).get("accuracy") for la in layers]
+    acc = [a for a in acc if a is not None]
+    return float(np.mean(acc)) if acc else None
+
+
+def dose_response(analysis: dict[str, Any], per: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per perturbation: its accuracy drop from clean, its mean disruption beyond the floor, and
+    the change of the profiles (mean over layers of the event read-out accuracy, clean groups)
+    beyond the floor's; with >= 3 perturbations, Spearman rho of disruption against accuracy
+    drop (does more damage to the read-out go with more disruption?)."""
+    clean_acc = analysis.get("clean_accuracy")
+    conds = analysis.get("conditions", {})
+    floors = [_event_accuracy(c["layers"]) for name, c in conds.items()
+              if condition_role(name) == "floor"]
+    floors = [f for f in floors if f is not None]
+    floor_event = float(np.mean(floors)) if floors else None
+    rows = []
+    for name, p in per.items():
+        c = conds.get(name, {})
+        acc, event = c.get("accuracy"), _event_accuracy(c.get("layers", []))
+        rows.append({"condition": name,
+                     "accuracy_drop": None if acc is None or clean_acc is None
+                     else clean_acc - acc,
+                     "mean_disruption": float(np.mean(list(p["disruption"].values()))),
+                     "event_readout_drop_beyond_floor": None if event is None
+                     or floor_event is None else floor_event - event})
+    usable = [r for r in rows if r["accuracy_drop"] is not None]
+    rho = (float(stats.spearmanr([r["accuracy_drop"] for r in usable],
+                                 [r["mean_disruption"] for r in usable]).statistic)
+           if len(usable) >= 3 else None)
+    return {"rows": sorted(rows, key=lambda r: r["mean_disruption"]),
+            "rho_disruption_accuracy_drop": rho}
 
 
 # ---- finding 5 -------------------------------------------------------------------------------
