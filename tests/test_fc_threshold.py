@@ -8,7 +8,14 @@ import pytest
 from fcgraph.errors import FcgraphError
 from fcgraph.fc import calibrate, control_threshold, normal_upper_tail, significant_edges
 from fcgraph.fc.calibration import control_order, derangement
-from fcgraph.fc.threshold import TailCollector, threshold_from_tail
+from fcgraph.fc.threshold import (
+    CONTROL_PAIRS,
+    MAX_DRAWS,
+    TailCollector,
+    count_tested,
+    n_draws,
+    threshold_from_tail,
+)
 
 T = 8
 NOMINAL = float(normal_upper_tail(3.0))
@@ -63,7 +70,10 @@ def test_control_rule_keeps_the_promise_where_the_normal_rule_breaks_it(seed: in
     rng = np.random.default_rng(seed)
     pre, post = bursty(rng, 300), bursty(rng, 300)  # independent: every edge is false
     rule = {"T": T, "min_spikes": 5, "null": "exact"}
-    thr = control_threshold(pre, post, z=3.0, **rule)  # set on control draw 1
+    draws = None if seed == 0 else 4  # None: fc's default, 16 draws here (at most 2e7 pairs)
+    thr = control_threshold(pre, post, z=3.0, draws=draws, **rule)  # control draws 1, 2, ...
+    assert thr["draws"] == (draws or MAX_DRAWS)
+    assert thr["tested"] == thr["draws"] * count_tested(pre, post, min_spikes=5)
     assert thr["z"] > 3.5 and thr["control_rate"] <= NOMINAL and thr["nominal_rate"] == NOMINAL
     assert thr["normal_rate"] > 3 * NOMINAL  # the skewed null, seen on the threshold's draw
     # measured on an independent draw (0): the normal rule breaks the promise, the control keeps it
@@ -83,7 +93,7 @@ def test_planted_edges_are_still_found_at_the_control_threshold() -> None:
     drivers = rng.choice(200, 20, replace=False)
     post[:20] |= pre[drivers] & (rng.random((20, pre.shape[1])) < 0.5)  # half the driver's spikes
     rule = {"T": T, "min_spikes": 5}
-    thr = control_threshold(pre, post, z=3.0, **rule)
+    thr = control_threshold(pre, post, z=3.0, draws=4, **rule)
     assert thr["z"] > 3.5
     edges, _ = significant_edges(pre, post, z=thr["z"], **rule)
     found = set(zip(edges.pre_idx.tolist(), edges.post_idx.tolist(), strict=True))
@@ -95,9 +105,9 @@ def test_control_threshold_is_never_below_the_nominal_z() -> None:
     rng = np.random.default_rng(3)
     pre = rng.random((40, T * 200)) < 0.1  # Poisson-like trains, many images: a normal null
     post = rng.random((40, T * 200)) < 0.1
-    thr = control_threshold(pre, post, T=T, z=3.0)
+    thr = control_threshold(pre, post, T=T, z=3.0, draws=2)
     assert thr["z"] >= 3.0 and thr["false_edges"] <= NOMINAL * thr["tested"]
-    high = control_threshold(pre, post, T=T, z=4.5)
+    high = control_threshold(pre, post, T=T, z=4.5, draws=2)
     assert high["z"] >= 4.5 and high["nominal_rate"] == pytest.approx(3.4e-6, rel=1e-2)
 
 
@@ -106,3 +116,26 @@ def test_control_threshold_refuses_other_rules(bad: dict) -> None:
     x = np.zeros((3, T * 4), dtype=bool)
     with pytest.raises(FcgraphError, match="z rule"):
         control_threshold(x, x, T=T, **bad)
+
+
+def test_draws_and_tested_pairs() -> None:
+    assert n_draws(10 * CONTROL_PAIRS) == 1 and n_draws(CONTROL_PAIRS // 2) == 2
+    assert n_draws(CONTROL_PAIRS // 2 - 1) == 3
+    assert n_draws(1000) == MAX_DRAWS and n_draws(0) == MAX_DRAWS
+    rng = np.random.default_rng(4)
+    pre, post = bursty(rng, 30, M=20), bursty(rng, 25, M=20)
+    cand = rng.random((30, 25)) < 0.3
+    for kw in ({}, {"candidates": cand}, {"candidates": lambda j0, j1: cand[:, j0:j1]}):
+        _, report = significant_edges(pre, post, T=T, min_spikes=5, tile=7, **kw)
+        assert count_tested(pre, post, min_spikes=5, tile=7, **kw) == report["tested"]
+
+
+def test_pooled_draws_count_every_draw() -> None:
+    rng = np.random.default_rng(6)
+    pre, post = bursty(rng, 60), bursty(rng, 60)
+    one = control_threshold(pre, post, T=T, min_spikes=5, draws=1)
+    three = control_threshold(pre, post, T=T, min_spikes=5, draws=3)
+    assert three["tested"] == 3 * one["tested"] and three["draws"] == 3
+    first = control_threshold(pre, post, T=T, min_spikes=5, draws=1, first_draw=1)
+    assert first == one
+    assert three["false_edges"] <= NOMINAL * three["tested"]

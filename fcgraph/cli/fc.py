@@ -52,6 +52,9 @@ def fc_cmd(
              "false-edge rate is the nominal one (never below --z; about 2x the time); "
              "normal: z >= --z (the normal tail; 2-5x too many false edges with few images).")
                          ] = "control",
+    control_draws: Annotated[int, typer.Option(
+        min=0, help="Control draws (image reorderings) pooled to set each layer pair's control "
+                    "threshold; 0: as many as needed to test 2e7 pairs, 1 to 16.")] = 0,
     fdr: Annotated[float | None, typer.Option(
         help="Benjamini-Hochberg level Q per layer pair (replaces the z threshold).")] = None,
     top_k: Annotated[int | None, typer.Option(
@@ -87,7 +90,7 @@ def fc_cmd(
 
     params = FcParams.create(measure=measure, null=null, n_shifts=n_shifts, min_shift=min_shift,
                              shift_unit=shift_unit, min_spikes=min_spikes, z=z,
-                             threshold=threshold, fdr=fdr,
+                             threshold=threshold, control_draws=control_draws, fdr=fdr,
                              top_k=top_k, calibrate=calibrate, pairs=pairs, candidates=candidates,
                              seed=seed, dense=dense)
     chosen = get_backend(backend, warn=False)  # the run's first line says why auto fell back

@@ -93,6 +93,8 @@ class FcParams:
     its one-sided normal tail (0.00135 at z = 3); ``threshold``: "control" (the default) makes
     each layer pair's z threshold the one at which its image-reordered control finds that rate
     (:mod:`fcgraph.fc.threshold`), "normal" uses z itself. Neither applies with ``fdr``.
+    ``control_draws``: control draws pooled per layer pair (0: as many as needed to test
+    2e7 pairs, 1 to 16).
     """
 
     measure: str = "sttc"
@@ -103,6 +105,7 @@ class FcParams:
     min_spikes: int = 10
     z: float = 3.0
     threshold: str = "control"
+    control_draws: int = 0
     fdr: float | None = None
     top_k: int | None = None
     calibrate: bool = False
@@ -127,6 +130,7 @@ class FcParams:
             raise BadArgument("--z", f"z must be a positive number, got {self.z}")
         if self.threshold not in THRESHOLDS:
             raise BadArgument("--threshold", f"unknown threshold {self.threshold!r} (control or normal)")
+        at_least(self.control_draws, 0, "--control-draws")
         if self.fdr is not None and not (isinstance(self.fdr, int | float) and 0 < self.fdr < 1):
             raise BadArgument("--fdr", f"fdr must lie in (0, 1), got {self.fdr}")
         if self.top_k is not None:
@@ -408,14 +412,16 @@ def _control_rule(params: FcParams, T: int) -> dict[str, Any]:
 def _threshold(params: FcParams, T: int, pre: Any, post: Any, **engine: Any) -> dict[str, Any]:
     """The manifest's ``threshold`` entry of a layer pair: the rule, the z threshold used and
     the nominal rate; for the control rule also the control's rate at that threshold and at
-    the nominal z (:func:`~fcgraph.fc.threshold.control_threshold`, control draw 1)."""
+    the nominal z over its draws 1 .. control_draws
+    (:func:`~fcgraph.fc.threshold.control_threshold`)."""
     nominal = float(normal_upper_tail(params.z))
     if params.threshold == "normal":
         return {"rule": "normal", "z": params.z, "nominal_z": params.z, "nominal_rate": nominal}
     got = control_threshold(pre, post, T=T, z=params.z, seed=params.seed,
-                            **_control_rule(params, T), **engine)
+                            draws=params.control_draws or None, **_control_rule(params, T),
+                            **engine)
     return {"rule": "control", "z": got["z"], "nominal_z": params.z, "nominal_rate": nominal,
-            "control_draw": got["draw"], "control_tested": got["tested"],
+            "control_draws": got["draws"], "control_tested": got["tested"],
             "control_false_edges": got["false_edges"], "control_rate": got["control_rate"],
             "normal_rule_false_edges": got["normal_false_edges"],
             "normal_rule_rate": got["normal_rate"]}
@@ -559,12 +565,13 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
 
     ``recording``: a folder written by ``fcgraph record`` (the output goes into it).
     ``conditions``: names (default: all recorded). ``params`` (or the same fields as keyword
-    ``settings``: measure, null, n_shifts, min_shift, shift_unit, min_spikes, z, threshold, fdr,
-    top_k, calibrate, pairs, candidates, seed, dense): see :class:`FcParams`. ``backend``: numpy,
-    torch[:device], cupy or auto; ``tile``: post neurons per block (memory is about
-    ``8 n_pre tile`` bytes times a few arrays). ``restart``: discard earlier fc output first.
-    ``progress(task, done, total)``: per layer pair, post neurons done. ``after_pair``: called
-    after each layer pair is saved (tests use it to simulate a kill).
+    ``settings``: measure, null, n_shifts, min_shift, shift_unit, min_spikes, z, threshold,
+    control_draws, fdr, top_k, calibrate, pairs, candidates, seed, dense): see
+    :class:`FcParams`. ``backend``: numpy, torch[:device], cupy or auto; ``tile``: post
+    neurons per block (memory is about ``8 n_pre tile`` bytes times a few arrays).
+    ``restart``: discard earlier fc output first. ``progress(task, done, total)``: per layer
+    pair, post neurons done. ``after_pair``: called after each layer pair is saved (tests use
+    it to simulate a kill).
 
     Returns one row per (condition, layer pair): condition, pre_layer, post_layer, the report
     counts (pairs, tested, untested, untested_pre, untested_post, zero_spread, nonfinite,
@@ -573,8 +580,8 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
     an earlier run) and, with calibrate, false_edge_rate (measured on control draw 0).
 
     With the default ``threshold="control"`` each layer pair first runs its image-reordered
-    control (draw 1) to set its threshold (:mod:`fcgraph.fc.threshold`), about doubling the
-    time; the manifest's ``layer_pairs`` rows record it under ``threshold``.
+    controls (draws 1, 2, ...) to set its threshold (:mod:`fcgraph.fc.threshold`), about
+    doubling the time; the manifest's ``layer_pairs`` rows record it under ``threshold``.
     """
     from fcgraph.io import writing_into
     from fcgraph.record.reader import open_recording

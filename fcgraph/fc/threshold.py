@@ -3,16 +3,23 @@
 The z of a cofiring count is not normal under the null: with few images the whole-image shift
 distribution of a sparse, bursty pair is skewed, and the share of independent pairs with
 z >= 3 is often 2-5x the normal tail 0.00135. The *control* rule keeps the nominal rate
-alpha = P(Z >= z) (z: the user's ``--z``) and sets the threshold from the image-reordered
-control of the same layer pair (:mod:`fcgraph.fc.calibration`, draw 1): of the ``tested``
-control pairs, at most k = floor(alpha x tested) may reach the threshold. With the control's
-z values v_1 >= v_2 >= ..., the threshold is the midpoint of v_k and v_(k+1) (just above
-v_1 when k = 0), never below z itself; the real pairs are then edges when their z reaches it.
+alpha = P(Z >= z) (z: the user's ``--z``) and sets the threshold from image-reordered
+controls of the same layer pair (:mod:`fcgraph.fc.calibration`, draws 1, 2, ...): of the
+``tested`` control pairs (over all draws), at most k = floor(alpha x tested) may reach the
+threshold. With the control's z values v_1 >= v_2 >= ..., the threshold is the midpoint of
+v_k and v_(k+1) (just above v_1 when k = 0), never below z itself; the real pairs are then
+edges when their z reaches it.
+
+One draw is one reordering shared by every pair of the layer pair, so where neurons are
+image-selective (late layers) its false-edge rate varies several-fold from draw to draw: the
+rule pools draws until the control has tested :data:`CONTROL_PAIRS` pairs (at most
+:data:`MAX_DRAWS`; big layer pairs need one, small ones are cheap), estimating the rate
+expected over draws.
 
 Memory stays bounded: only control z values >= z are kept (the threshold is never below z),
-and of those at most the 2 (K + 1) largest, K = floor(alpha x n_pre x n_post) >= k, so the
-collection is exact at the quantile while it holds at most a small multiple of the edges a
-nominal rule would find.
+and of those at most the 2 (K + 1) largest, K = floor(alpha x tested pairs x draws) >= k, so
+the collection is exact at the quantile while it holds at most a small multiple of the edges
+a nominal rule would find.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ import numpy as np
 
 from fcgraph.errors import FcgraphError
 from fcgraph.fc.calibration import control_trains
-from fcgraph.fc.edges import significant_edges
+from fcgraph.fc.counts import DEFAULT_TILE
+from fcgraph.fc.edges import Candidates, significant_edges
 from fcgraph.fc.spikes import Spikes, as_source
 from fcgraph.fc.stats import normal_upper_tail
 
@@ -33,8 +41,12 @@ if TYPE_CHECKING:
 
 #: Threshold rules of fc: set from the control (default), or the normal tail of z.
 THRESHOLDS = ("control", "normal")
-#: The control draw a control threshold is set from (calibration measures draw 0).
+#: The first control draw a control threshold is set from (calibration measures draw 0).
 THRESHOLD_DRAW = 1
+#: Automatic draws: as many as needed for the control to test this many pairs ...
+CONTROL_PAIRS = 20_000_000
+#: ... but no more than this many.
+MAX_DRAWS = 16
 
 
 class TailCollector:
@@ -94,41 +106,73 @@ def threshold_from_tail(largest: np.ndarray, tested: int, rate: float,
     return threshold, int(np.count_nonzero(largest >= threshold))
 
 
+def count_tested(pre: Spikes, post: Spikes, *, min_spikes: int = 10,
+                 candidates: Candidates | None = None, tile: int = DEFAULT_TILE) -> int:
+    """The pairs :func:`~fcgraph.fc.edges.significant_edges` tests: candidate pairs (all without
+    ``candidates``) whose two neurons have at least ``min_spikes`` spikes (any image order)."""
+    ok_pre = as_source(pre, "pre").spike_counts() >= min_spikes
+    ok_post = as_source(post, "post").spike_counts() >= min_spikes
+    if candidates is None:
+        return int(ok_pre.sum()) * int(ok_post.sum())
+    total = 0
+    for j0 in range(0, ok_post.size, tile):
+        j1 = min(j0 + tile, ok_post.size)
+        block = candidates(j0, j1) if callable(candidates) else candidates[:, j0:j1]
+        total += int(np.count_nonzero(np.asarray(block, dtype=bool)[ok_pre][:, ok_post[j0:j1]]))
+    return total
+
+
+def n_draws(tested: int, control_pairs: int = CONTROL_PAIRS, max_draws: int = MAX_DRAWS) -> int:
+    """Control draws needed to test at least ``control_pairs`` pairs, from 1 to ``max_draws``."""
+    return int(min(max_draws, max(1, -(-control_pairs // max(tested, 1)))))
+
+
 def control_threshold(pre: Spikes, post: Spikes, *, T: int, z: float = 3.0, seed: int = 0,
-                      draw: int = THRESHOLD_DRAW, **rule: Any) -> dict[str, Any]:
+                      draws: int | None = None, first_draw: int = THRESHOLD_DRAW,
+                      **rule: Any) -> dict[str, Any]:
     """The z threshold at which the image-reordered control's false-edge rate is the nominal one.
 
     ``pre`` (n_pre, L), ``post`` (n_post, L): boolean trains or :class:`SpikeMatrix`, L = T x
     n_images bins. ``z``: the nominal threshold; the nominal rate is its one-sided normal tail
-    (0.00135 at z = 3). ``draw``: the control draw (:func:`fcgraph.fc.calibration.control_order`;
-    default 1, independent of :func:`~fcgraph.fc.calibration.calibrate`'s draw 0). ``rule``:
+    (0.00135 at z = 3). ``draws``: control draws pooled (draw ids ``first_draw`` ..
+    ``first_draw + draws - 1`` of :func:`fcgraph.fc.calibration.control_order`, default first
+    draw 1, independent of :func:`~fcgraph.fc.calibration.calibrate`'s draw 0); None: enough to
+    test :data:`CONTROL_PAIRS` pairs, 1 to :data:`MAX_DRAWS` (:func:`n_draws`), since one
+    draw's rate varies much from draw to draw where neurons are image-selective. ``rule``:
     other keywords of :func:`~fcgraph.fc.edges.significant_edges` (null, min_spikes, measure,
     candidates, backend, tile, progress, ...), as the real pairs will use; not fdr or top_k.
 
     Returns a dict: ``z`` (the threshold, >= the nominal z), ``nominal_z``, ``nominal_rate``,
-    ``false_edges`` and ``control_rate`` (control pairs with z >= the threshold, and their share
-    of the tested ones; <= the nominal rate), ``tested``, ``normal_false_edges`` and
-    ``normal_rate`` (the same at the nominal z: the pure normal rule's rate on this draw),
-    ``draw``.
+    ``draws``, ``tested`` (over all draws), ``false_edges`` and ``control_rate`` (control pairs
+    with z >= the threshold, and their share of the tested ones; <= the nominal rate; None
+    when nothing is tested), ``normal_false_edges`` and ``normal_rate`` (the same at the
+    nominal z: the pure normal rule's rate on these draws).
     """
     for key in ("fdr", "top_k", "sink", "dense"):
         if rule.get(key) is not None:
             raise FcgraphError(f"the control threshold applies to the z rule without {key}")
     nominal = float(normal_upper_tail(z))
-    pairs = as_source(pre, "pre").n_neurons * as_source(post, "post").n_neurons
-    tail = TailCollector(z, math.floor(nominal * pairs * (1 + 1e-12)))
+    once = count_tested(pre, post, min_spikes=rule.get("min_spikes", 10),
+                        candidates=rule.get("candidates"), tile=rule.get("tile", DEFAULT_TILE))
+    draws = n_draws(once) if draws is None else int(draws)
+    if draws < 1:
+        raise FcgraphError(f"draws must be >= 1, got {draws}")
+    tail = TailCollector(z, math.floor(nominal * once * draws * (1 + 1e-12)))
 
     def collect(table: pa.Table) -> None:
         tail.add(table.column("z").to_numpy())
 
-    control, _ = control_trains(post, T=T, seed=seed, draw=draw)
-    _, report = significant_edges(pre, control, T=T, z=z, seed=seed, sink=collect, **rule)
-    tested = int(report["tested"])
+    tested = normal_false = 0
+    for draw in range(first_draw, first_draw + draws):
+        control, _ = control_trains(post, T=T, seed=seed, draw=draw)
+        _, report = significant_edges(pre, control, T=T, z=z, seed=seed, sink=collect, **rule)
+        tested += int(report["tested"])
+        normal_false += int(report["significant"])
     threshold, false_edges = threshold_from_tail(tail.largest(), tested, nominal, z)
-    return {"z": threshold, "nominal_z": float(z), "nominal_rate": nominal,
-            "false_edges": false_edges, "control_rate": _share(false_edges, tested),
-            "tested": tested, "normal_false_edges": int(report["significant"]),
-            "normal_rate": _share(report["significant"], tested), "draw": draw}
+    return {"z": threshold, "nominal_z": float(z), "nominal_rate": nominal, "draws": draws,
+            "tested": tested, "false_edges": false_edges,
+            "control_rate": _share(false_edges, tested), "normal_false_edges": normal_false,
+            "normal_rate": _share(normal_false, tested)}
 
 
 def _share(count: int, total: int) -> float | None:
