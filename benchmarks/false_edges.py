@@ -7,17 +7,18 @@ recording), with the exact whole-image null and nominal z (default 3, rate 0.001
   those of them with z >= its threshold, the engine being the same);
 - the control rule's threshold (:func:`fcgraph.fc.threshold.control_threshold`, draws 1 ..,
   as many as fc pools by default);
-- INDEPENDENT control draws (ids from 1000; enough to test 4e7 pairs, 2 to 32): the
-  false-edge rate of both rules on each, divided by the nominal rate; the promise is a mean
-  ratio <= 1.5 in every layer pair (min and max over the draws are kept too: one draw's rate
-  varies several-fold in image-selective layers).
+- INDEPENDENT control draws (ids from 1000; enough to test ``--check-pairs`` pairs, default
+  4e7, 2 to 32 draws): the false-edge rate of both rules on each, divided by the nominal
+  rate; the promise is a mean ratio <= 1.5 in every layer pair (min and max over the draws
+  are kept too: one draw's rate varies several-fold in image-selective layers).
 
 Cost: the normal rule is one pass over the real pairs; the control rule adds its draws
 (``--end-to-end`` also times ``compute_run`` with each rule on a copy of the recording in a
 temporary folder). Results go under ``--label`` in benchmarks/results/false_edges.json.
 
     .venv/bin/python benchmarks/false_edges.py runs/demo/recording --label demo --end-to-end
-    .venv/bin/python benchmarks/false_edges.py /tmp/rec1797 --label digits-1797
+    .venv/bin/python benchmarks/false_edges.py /tmp/rec1797 --label digits-1797 \
+        --check-pairs 20000000 --small-first
 """
 
 from __future__ import annotations
@@ -69,13 +70,13 @@ def ratio(share: float | None, nominal: float) -> float | None:
     return None if share is None else share / nominal
 
 
-def check_draws(tested: int) -> int:
-    """Independent draws the promise is checked on: enough to test 4e7 pairs, 2 to 32."""
-    return n_draws(tested, control_pairs=40_000_000, max_draws=32) if tested else 0
+def check_draws(tested: int, check_pairs: int) -> int:
+    """Independent draws the promise is checked on: enough to test ``check_pairs``, 2 to 32."""
+    return max(2, n_draws(tested, control_pairs=check_pairs, max_draws=32))
 
 
-def measure_pair(rec: Any, condition: str, pre: str, post: str, *, z: float,
-                 backend: str) -> dict[str, Any]:
+def measure_pair(rec: Any, condition: str, pre: str, post: str, *, z: float, backend: str,
+                 check_pairs: int = 40_000_000) -> dict[str, Any]:
     """One layer pair's figures (module docstring)."""
     nominal = float(normal_upper_tail(z))
     a, b = rec.packed(condition, pre), rec.packed(condition, post)
@@ -85,7 +86,7 @@ def measure_pair(rec: Any, condition: str, pre: str, post: str, *, z: float,
     t_control = time.perf_counter() - t0
     threshold = fit["z"]
     normal, control = [], []
-    for draw in range(CHECK_DRAW, CHECK_DRAW + max(2, check_draws(tested))):
+    for draw in range(CHECK_DRAW, CHECK_DRAW + check_draws(tested, check_pairs)):
         post_d, _ = control_trains(b, T=rec.T, seed=0, draw=draw)
         check, n, _ = z_at_least(a, post_d, T=rec.T, z=z, backend=backend)
         normal.append(ratio(rate(check, n, z), nominal))
@@ -161,8 +162,12 @@ def main() -> None:
     parser.add_argument("--label", default="recording")
     parser.add_argument("--z", type=float, default=3.0)
     parser.add_argument("--backend", default="numpy")
+    parser.add_argument("--check-pairs", type=int, default=40_000_000,
+                        help="pairs the independent check draws test per layer pair (2-32 draws)")
     parser.add_argument("--end-to-end", action="store_true",
                         help="also time compute_run with each rule on a temporary copy")
+    parser.add_argument("--small-first", action="store_true",
+                        help="last layer pair first (partial results are saved after each pair)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     rec = open_recording(args.recording)
@@ -170,20 +175,25 @@ def main() -> None:
     print(f"{args.recording}: {rec.n_images} images, condition {args.condition}, z = {args.z} "
           f"(nominal {normal_upper_tail(args.z):.5f}); ratios: mean false-edge rate over "
           "independent draws / nominal")
-    for pre, post in layer_pairs(rec.layers):
-        row = measure_pair(rec, args.condition, pre, post, z=args.z, backend=args.backend)
+    data: dict[str, Any] = {"recording": str(args.recording), "condition": args.condition,
+                            "n_images": rec.n_images, "T": rec.T, "z": args.z,
+                            "nominal_rate": float(normal_upper_tail(args.z)),
+                            "backend": args.backend, "check_pairs": args.check_pairs}
+    pairs = layer_pairs(rec.layers)[::-1] if args.small_first else layer_pairs(rec.layers)
+    for pre, post in pairs:
+        row = measure_pair(rec, args.condition, pre, post, z=args.z, backend=args.backend,
+                           check_pairs=args.check_pairs)
         rows.append(row)
+        done = len(rows) == len(pairs)
+        save(args.label, {**data, "complete": done, "summary": summarise(rows),
+                          "layer_pairs": rows}, args.out)  # after each pair: a partial result
         n, c = row["normal"], row["control"]
         print(f"  {pre:>13} -> {post:<13} normal {n['ratio']:5.2f}x ({n['edges']:>9,} edges)"
               f"  control z {c['z']:.3f} ({c['draws']:2d} draws): {c['ratio']:5.2f}x "
               f"[{c['ratio_min']:.2f}-{c['ratio_max']:.2f} over {len(c['ratio_draws'])}] "
               f"({c['edges']:>9,} edges)  {row['seconds']['real pairs']:.1f} s + "
               f"{row['seconds']['control threshold']:.1f} s")
-    data: dict[str, Any] = {"recording": str(args.recording), "condition": args.condition,
-                            "n_images": rec.n_images, "T": rec.T, "z": args.z,
-                            "nominal_rate": float(normal_upper_tail(args.z)),
-                            "backend": args.backend, "summary": summarise(rows),
-                            "layer_pairs": rows}
+    data.update(complete=True, summary=summarise(rows), layer_pairs=rows)
     if args.end_to_end:
         seconds = end_to_end(Path(args.recording), args.condition, args.backend)
         data["end_to_end_seconds"] = {**seconds, "ratio": round(seconds["control"] /
