@@ -134,7 +134,11 @@ def test_pooled_draws_count_every_draw() -> None:
     rng = np.random.default_rng(6)
     pre, post = bursty(rng, 60), bursty(rng, 60)
     one = control_threshold(pre, post, T=T, min_spikes=5, draws=1)
-    three = control_threshold(pre, post, T=T, min_spikes=5, draws=3)
+    calls: list[tuple[int, int]] = []
+    three = control_threshold(pre, post, T=T, min_spikes=5, draws=3, tile=16,
+                              progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (180, 180) and {t for _, t in calls} == {180}  # one count, 3 x 60 posts
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
     assert three["tested"] == 3 * one["tested"] and three["draws"] == 3
     first = control_threshold(pre, post, T=T, min_spikes=5, draws=1, first_draw=1)
     assert first == one

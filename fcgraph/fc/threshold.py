@@ -25,6 +25,7 @@ a nominal rule would find.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -140,7 +141,8 @@ def control_threshold(pre: Spikes, post: Spikes, *, T: int, z: float = 3.0, seed
     test :data:`CONTROL_PAIRS` pairs, 1 to :data:`MAX_DRAWS` (:func:`n_draws`), since one
     draw's rate varies much from draw to draw where neurons are image-selective. ``rule``:
     other keywords of :func:`~fcgraph.fc.edges.significant_edges` (null, min_spikes, measure,
-    candidates, backend, tile, progress, ...), as the real pairs will use; not fdr or top_k.
+    candidates, backend, tile, ...), as the real pairs will use, not fdr or top_k; ``progress``
+    counts post neurons over all the draws.
 
     Returns a dict: ``z`` (the threshold, >= the nominal z), ``nominal_z``, ``nominal_rate``,
     ``draws``, ``tested`` (over all draws), ``false_edges`` and ``control_rate`` (control pairs
@@ -162,10 +164,12 @@ def control_threshold(pre: Spikes, post: Spikes, *, T: int, z: float = 3.0, seed
     def collect(table: pa.Table) -> None:
         tail.add(table.column("z").to_numpy())
 
+    progress = rule.pop("progress", None)
     tested = normal_false = 0
-    for draw in range(first_draw, first_draw + draws):
+    for k, draw in enumerate(range(first_draw, first_draw + draws)):
         control, _ = control_trains(post, T=T, seed=seed, draw=draw)
-        _, report = significant_edges(pre, control, T=T, z=z, seed=seed, sink=collect, **rule)
+        _, report = significant_edges(pre, control, T=T, z=z, seed=seed, sink=collect,
+                                      progress=_over_draws(progress, k, draws), **rule)
         tested += int(report["tested"])
         normal_false += int(report["significant"])
     threshold, false_edges = threshold_from_tail(tail.largest(), tested, nominal, z)
@@ -173,6 +177,14 @@ def control_threshold(pre: Spikes, post: Spikes, *, T: int, z: float = 3.0, seed
             "tested": tested, "false_edges": false_edges,
             "control_rate": _share(false_edges, tested), "normal_false_edges": normal_false,
             "normal_rate": _share(normal_false, tested)}
+
+
+def _over_draws(progress: Callable[[int, int], None] | None, k: int,
+                draws: int) -> Callable[[int, int], None] | None:
+    """``progress(done, total)`` of draw k of ``draws`` as one count over all the draws."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(k * total + done, draws * total)
 
 
 def _share(count: int, total: int) -> float | None:
