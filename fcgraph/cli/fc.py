@@ -49,19 +49,19 @@ def fc_cmd(
                  ] = 3.0,
     threshold: Annotated[str, typer.Option(
         help="control: per layer pair, the z threshold at which the image-reordered control's "
-             "false-edge rate is the nominal one (never below --z; about 2x the time); "
+             "false-edge rate is the nominal one (never below --z; 2-3x the time); "
              "normal: z >= --z (the normal tail; 2-5x too many false edges with few images).")
                          ] = "control",
     control_draws: Annotated[int, typer.Option(
         min=0, help="Control draws (image reorderings) pooled to set each layer pair's control "
                     "threshold; 0: as many as needed to test 2e7 pairs, 1 to 16.")] = 0,
     fdr: Annotated[float | None, typer.Option(
-        help="Benjamini-Hochberg level Q per layer pair (replaces the z threshold).")] = None,
+        help="Benjamini-Hochberg level Q per layer pair (replaces --z and --threshold).")] = None,
     top_k: Annotated[int | None, typer.Option(
         min=1, help="Keep each post neuron's K strongest in-edges (by z).")] = None,
     calibrate: Annotated[bool, typer.Option(
         help="Also measure the rule's false-edge rate on an image-reordered negative control "
-             "(another draw than the one --threshold control sets the threshold from).")] = False,
+             "(another draw than those --threshold control sets it from).")] = False,
     pairs: Annotated[str, typer.Option(
         help="consecutive: each spiking layer and the next; feeders: also every declared feeder "
              "(residual inputs).")] = "consecutive",
@@ -77,7 +77,7 @@ def fc_cmd(
     dense: Annotated[bool, typer.Option(
         help="Also write every pair's cofire, value, null mean, null SD and z as .npy matrices.")
                      ] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the shift draw and of --calibrate's image order.")
+    seed: Annotated[int, typer.Option(help="Seed of the shift draw and of the controls' image orders.")
                     ] = 0,
     tile: Annotated[int, typer.Option(min=1, help="Post neurons per block (bounds memory).")] = 1024,
     restart: Annotated[bool, typer.Option(
