@@ -14,7 +14,8 @@ recording), with the exact whole-image null and nominal z (default 3, rate 0.001
 
 Cost: the normal rule is one pass over the real pairs; the control rule adds its draws
 (``--end-to-end`` also times ``compute_run`` with each rule on a copy of the recording in a
-temporary folder). Results go under ``--label`` in benchmarks/results/false_edges.json.
+temporary folder; ``--only-end-to-end`` only that, added to the label's saved figures).
+Results go under ``--label`` in benchmarks/results/false_edges.json.
 
     .venv/bin/python benchmarks/false_edges.py runs/demo/recording --label demo --end-to-end
     .venv/bin/python benchmarks/false_edges.py /tmp/rec1797 --label digits-1797 \
@@ -154,6 +155,17 @@ def save(label: str, data: dict[str, Any], out: Path) -> None:
     print(f"written to {out} [{label}]")
 
 
+def add_end_to_end(args: argparse.Namespace) -> None:
+    """Time compute_run with each rule and add it to the figures saved under the label."""
+    saved = json.loads(args.out.read_text()) if args.out.exists() else {}
+    data = {k: v for k, v in saved.get(args.label, {}).items() if k not in ("machine", "date")}
+    seconds = end_to_end(Path(args.recording), args.condition, args.backend)
+    data["end_to_end_seconds"] = {**seconds, "ratio": round(seconds["control"] /
+                                                            seconds["normal"], 3)}
+    print("compute_run:", data["end_to_end_seconds"])
+    save(args.label, data, args.out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -169,7 +181,12 @@ def main() -> None:
     parser.add_argument("--small-first", action="store_true",
                         help="last layer pair first (partial results are saved after each pair)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--only-end-to-end", action="store_true",
+                        help="only time compute_run, added to the label's saved figures")
     args = parser.parse_args()
+    if args.only_end_to_end:
+        add_end_to_end(args)
+        return
     rec = open_recording(args.recording)
     rows = []
     print(f"{args.recording}: {rec.n_images} images, condition {args.condition}, z = {args.z} "
