@@ -39,6 +39,8 @@ def test_fc_command_writes_tables_and_resumes(rec_dir):
                    for p in manifest.fc["layer_pairs"][condition])
         assert all(p["backend"] == "numpy" and p["backend_detail"] == ""
                    for p in manifest.fc["layer_pairs"][condition])
+        assert all(p["threshold"]["rule"] == "control" and p["threshold"]["z"] >= 3.0
+                   for p in manifest.fc["layer_pairs"][condition])
     assert "ingest with" in result.output
     assert result.output.startswith("backend: numpy\n")
     again = runner.invoke(app, args)
@@ -98,6 +100,7 @@ def test_fc_output_ingests_into_neo4j(rec_dir, driver, run_id):
     (["-c", "clean,fgsm:0.1"], "no condition 'fgsm:0.1'"),
     (["--null", "shift", "--min-shift", "100000"], "no shift of at least 100000 bins"),
     (["--z", "-1"], "z must be a positive number"),
+    (["--threshold", "exact"], "unknown threshold 'exact'"),
 ])
 def test_bad_arguments_are_one_line_errors(rec_dir, args, message):
     result = runner.invoke(app, ["fc", str(rec_dir), "--no-progress", *args])

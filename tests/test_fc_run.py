@@ -14,7 +14,7 @@ import pytest
 import fcgraph.record
 from fcgraph.contract import LayerInfo, read_manifest
 from fcgraph.errors import FcgraphError
-from fcgraph.fc import calibrate, cofire, significant_edges, sttc
+from fcgraph.fc import calibrate, cofire, control_threshold, significant_edges, sttc
 from fcgraph.fc.run import FcParams, compute_run, layer_pairs, receptive_field
 from fcgraph.graph.validate import validate_run
 
@@ -84,7 +84,14 @@ def test_exact_null_tables_match_significant_edges(rec_copy):
         assert [(c["pre_layer"], c["post_layer"]) for c in counts] == pairs
         total = 0
         for (pre, post), entry in zip(pairs, counts, strict=True):
-            want, report = direct(rec, condition, pre, post, null="exact")
+            threshold = entry["threshold"]  # the default rule: z set from the control (draw 1)
+            assert threshold["rule"] == "control" and threshold["nominal_z"] == 3.0
+            assert threshold["z"] >= 3.0 and entry["nominal_rate"] == threshold["nominal_rate"]
+            if threshold["control_tested"]:  # else no rate (None) and the nominal z
+                assert threshold["control_rate"] <= threshold["nominal_rate"]
+            else:
+                assert threshold["control_rate"] is None and threshold["z"] == 3.0
+            want, report = direct(rec, condition, pre, post, null="exact", z=threshold["z"])
             got = table[(table.pre_layer == pre) & (table.post_layer == post)]
             same_frames(got, want)
             total += len(want)
@@ -93,6 +100,13 @@ def test_exact_null_tables_match_significant_edges(rec_copy):
                 assert entry[key] == report[key], key
             assert entry["tested"] + entry["untested"] == entry["pairs"] > 0
         assert len(table) == total > 0
+    # the threshold is control_threshold's, recomputed directly for the last layer pair
+    pre, post = pairs[-1]
+    got = control_threshold(rec.packed("clean", pre), rec.packed("clean", post), T=rec.T,
+                            null="exact", backend="numpy")
+    assert manifest.fc["layer_pairs"]["clean"][-1]["threshold"]["z"] == got["z"]
+    assert summary.threshold_z.tolist() == [e["threshold"]["z"] for c in CONDITIONS
+                                            for e in manifest.fc["layer_pairs"][c]]
     # neuron table: one row per condition, layer and neuron, counts from the spikes
     neurons = pq.read_table(rec_copy / "fc" / "neurons.parquet").to_pandas()
     assert len(neurons) == len(CONDITIONS) * sum(la.n_neurons for la in rec.layers)
@@ -108,7 +122,7 @@ def test_exact_null_tables_match_significant_edges(rec_copy):
 def test_shift_null_top_k_receptive_field_and_calibration(rec_copy):
     rule = {"null": "shift", "n_shifts": 8, "min_shift": 40, "top_k": 5, "z": 2.5}
     summary = compute_run(rec_copy, conditions=["clean"], candidates="receptive-field",
-                          calibrate=True, backend="numpy", **rule)
+                          calibrate=True, backend="numpy", threshold="normal", **rule)
     rec = fcgraph.record.open(rec_copy)
     manifest = read_manifest(rec_copy)
     assert list(manifest.fc["edges"]) == ["clean"]
@@ -123,6 +137,8 @@ def test_shift_null_top_k_receptive_field_and_calibration(rec_copy):
         assert got.groupby("post_idx").size().max(skipna=False) <= 5 if len(got) else True
         assert row.significant == report["significant"] >= row.edges == len(want)
         assert entry["calibration"]["tested"] == report["tested"]  # same pairs, reordered images
+        assert entry["threshold"] == {"rule": "normal", "z": 2.5, "nominal_z": 2.5,
+                                      "nominal_rate": pytest.approx(0.00621, rel=1e-3)}
         if pre.n_neurons <= 2048:  # the control recomputed directly (the largest pair skipped: time)
             cal = calibrate(rec.packed("clean", pre.name), rec.packed("clean", post.name),
                             T=rec.T, seed=0, backend="numpy", candidates=cand,
@@ -255,6 +271,7 @@ def test_bad_settings_are_one_line_errors(rec_copy):
     for settings, message in [({"measure": "phi"}, "unknown measure"), ({"null": "gauss"}, "unknown null"),
                               ({"shift_unit": "2"}, "shift unit"), ({"fdr": 1.5}, "fdr must"),
                               ({"pairs": "all"}, "unknown pairs"), ({"candidates": "rf"}, "candidates"),
+                              ({"threshold": "exact"}, "unknown threshold"),
                               ({"null": "shift", "min_shift": 10_000}, "no shift of at least"),
                               ({"conditions": ["fgsm:0.1"]}, "no condition 'fgsm:0.1'"),
                               ({"backend": "tpu"}, "unknown backend")]:

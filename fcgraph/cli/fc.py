@@ -25,6 +25,11 @@ def _conditions(values: list[str] | None) -> list[str] | None:
     return names or None
 
 
+def _z_cell(value: float | None) -> str:
+    """The z threshold used, or "fdr" (BH replaces the z threshold)."""
+    return "fdr" if value is None or value != value else f"{value:.3f}"
+
+
 @handle_errors
 def fc_cmd(
     recording: Annotated[Path, typer.Argument(help="Recording folder written by `fcgraph record`; "
@@ -39,13 +44,24 @@ def fc_cmd(
         help="T: shifts by whole images (keeps the within-image phase); 1: any bin offset.")] = "T",
     min_spikes: Annotated[int, typer.Option(min=0, help="Neurons with fewer spikes are not tested.")
                           ] = 10,
-    z: Annotated[float, typer.Option("--z", help="z threshold of an edge.")] = 3.0,
+    z: Annotated[float, typer.Option(
+        "--z", help="Nominal false-edge rate as a z: its one-sided normal tail (3 -> 0.00135).")
+                 ] = 3.0,
+    threshold: Annotated[str, typer.Option(
+        help="control: per layer pair, the z threshold at which the image-reordered control's "
+             "false-edge rate is the nominal one (never below --z; 2-3x the time); "
+             "normal: z >= --z (the normal tail; 2-5x too many false edges with few images).")
+                         ] = "control",
+    control_draws: Annotated[int, typer.Option(
+        min=0, help="Control draws (image reorderings) pooled to set each layer pair's control "
+                    "threshold; 0: as many as needed to test 2e7 pairs, 1 to 16.")] = 0,
     fdr: Annotated[float | None, typer.Option(
-        help="Benjamini-Hochberg level Q per layer pair (replaces the z threshold).")] = None,
+        help="Benjamini-Hochberg level Q per layer pair (replaces --z and --threshold).")] = None,
     top_k: Annotated[int | None, typer.Option(
         min=1, help="Keep each post neuron's K strongest in-edges (by z).")] = None,
     calibrate: Annotated[bool, typer.Option(
-        help="Also measure the false-edge rate on the image-reordered negative control.")] = False,
+        help="Also measure the rule's false-edge rate on an image-reordered negative control "
+             "(another draw than those --threshold control sets it from).")] = False,
     pairs: Annotated[str, typer.Option(
         help="consecutive: each spiking layer and the next; feeders: also every declared feeder "
              "(residual inputs).")] = "consecutive",
@@ -61,7 +77,7 @@ def fc_cmd(
     dense: Annotated[bool, typer.Option(
         help="Also write every pair's cofire, value, null mean, null SD and z as .npy matrices.")
                      ] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the shift draw and of --calibrate's image order.")
+    seed: Annotated[int, typer.Option(help="Seed of the shift draw and of the controls' image orders.")
                     ] = 0,
     tile: Annotated[int, typer.Option(min=1, help="Post neurons per block (bounds memory).")] = 1024,
     restart: Annotated[bool, typer.Option(
@@ -73,7 +89,8 @@ def fc_cmd(
     from fcgraph.fc.run import FcParams, compute_run
 
     params = FcParams.create(measure=measure, null=null, n_shifts=n_shifts, min_shift=min_shift,
-                             shift_unit=shift_unit, min_spikes=min_spikes, z=z, fdr=fdr,
+                             shift_unit=shift_unit, min_spikes=min_spikes, z=z,
+                             threshold=threshold, control_draws=control_draws, fdr=fdr,
                              top_k=top_k, calibrate=calibrate, pairs=pairs, candidates=candidates,
                              seed=seed, dense=dense)
     chosen = get_backend(backend, warn=False)  # the run's first line says why auto fell back
@@ -91,14 +108,15 @@ def fc_cmd(
                               backend=chosen, tile=tile, restart=restart,
                               progress=announce_then_update)
     columns = ["condition", "layer pair", "tested", "untested", "zero SD", "non-finite",
-               "z <= -thr", "significant", "edges"]
+               "z <= -thr", "z thr", "significant", "edges"]
     if calibrate:
         columns.append("false-edge rate")
     table = Table(*columns, "seconds", title=f"fc of {recording}: {params.measure}, {params.null} null")
     for row in summary.itertuples(index=False):
         cells = [row.condition, f"{row.pre_layer} -> {row.post_layer}", f"{row.tested:,}",
                  f"{row.untested:,}", f"{row.zero_spread:,}", f"{row.nonfinite:,}",
-                 f"{row.negative_tail:,}", f"{row.significant:,}", f"{row.edges:,}"]
+                 f"{row.negative_tail:,}", _z_cell(row.threshold_z), f"{row.significant:,}",
+                 f"{row.edges:,}"]
         if calibrate:
             rate = row.false_edge_rate
             cells.append("n/a" if rate is None else f"{rate:.4%} (nominal {row.nominal_rate:.4%})")

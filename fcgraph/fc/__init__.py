@@ -12,6 +12,8 @@ bitorder="little")``). Importable with NumPy alone; torch and CuPy are optional 
 - :func:`significant_edges`: the edge table and a report of every pair
   (:class:`FeatureRelay`: the exact null's features of a layer shared by consecutive pairs).
 - :func:`calibrate`: the false-edge rate of a rule on the image-reordered negative control.
+- :func:`control_threshold`: the z threshold at which that control's false-edge rate is the
+  nominal one (fc's default rule, :mod:`fcgraph.fc.threshold`).
 - :func:`compute_run`: a whole recording (every condition and layer pair) into the run
   folder's edge and neuron tables, resumable (:mod:`fcgraph.fc.run`).
 """
@@ -27,6 +29,7 @@ from fcgraph.fc.run import FcParams, compute_run
 from fcgraph.fc.shifts import draw_shifts, shift_null
 from fcgraph.fc.spikes import SpikeMatrix, pack, permute_images, unpack
 from fcgraph.fc.stats import bh_qvalues, normal_upper_tail
+from fcgraph.fc.threshold import control_threshold
 
 __all__ = [
     "Backend",
@@ -37,6 +40,7 @@ __all__ = [
     "calibrate",
     "cofire",
     "compute_run",
+    "control_threshold",
     "dilate",
     "draw_shifts",
     "edge_table",

@@ -55,6 +55,8 @@ from fcgraph.fc.counts import DEFAULT_TILE
 from fcgraph.fc.feature_relay import FeatureRelay
 from fcgraph.fc.measures import MEASURES
 from fcgraph.fc.shifts import draw_shifts
+from fcgraph.fc.stats import normal_upper_tail
+from fcgraph.fc.threshold import THRESHOLDS, control_threshold
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,7 +89,12 @@ class FcParams:
 
     ``shift_unit``: "T" (whole images) or "1" (any bin offset); it also picks the exact null's
     shift set (all whole-image shifts, or all bin shifts). ``n_shifts`` and ``min_shift`` apply
-    to ``null="shift"`` only (None for the exact null).
+    to ``null="shift"`` only (None for the exact null). ``z`` sets the nominal false-edge rate,
+    its one-sided normal tail (0.00135 at z = 3); ``threshold``: "control" (the default) makes
+    each layer pair's z threshold the one at which its image-reordered control finds that rate
+    (:mod:`fcgraph.fc.threshold`), "normal" uses z itself. Neither applies with ``fdr``.
+    ``control_draws``: control draws pooled per layer pair (0: as many as needed to test
+    2e7 pairs, 1 to 16).
     """
 
     measure: str = "sttc"
@@ -97,6 +104,8 @@ class FcParams:
     shift_unit: str = "T"
     min_spikes: int = 10
     z: float = 3.0
+    threshold: str = "control"
+    control_draws: int = 0
     fdr: float | None = None
     top_k: int | None = None
     calibrate: bool = False
@@ -119,6 +128,9 @@ class FcParams:
         at_least(self.min_spikes, 0, "--min-spikes")
         if not isinstance(self.z, int | float) or not np.isfinite(self.z) or self.z <= 0:
             raise BadArgument("--z", f"z must be a positive number, got {self.z}")
+        if self.threshold not in THRESHOLDS:
+            raise BadArgument("--threshold", f"unknown threshold {self.threshold!r} (control or normal)")
+        at_least(self.control_draws, 0, "--control-draws")
         if self.fdr is not None and not (isinstance(self.fdr, int | float) and 0 < self.fdr < 1):
             raise BadArgument("--fdr", f"fdr must lie in (0, 1), got {self.fdr}")
         if self.top_k is not None:
@@ -340,9 +352,17 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
     rule = params.rule(rec.T)
     task = f"{condition} {pre}->{post}"
     table_path, json_path = lay.part(condition, k)
+    t0 = time.perf_counter()
+    summary: dict[str, Any] = {"condition": condition, "pre_layer": pre, "post_layer": post,
+                               "candidates": "receptive-field" if cand is not None else "all",
+                               "backend": backend.name, "backend_detail": backend.detail}
+    if params.fdr is None:
+        summary["threshold"] = _threshold(params, rec.T, pre_sm, post_sm, backend=backend,
+                                          tile=tile, candidates=cand,
+                                          progress=_ticker(progress, f"{task} control"))
+        rule["z"] = summary["threshold"]["z"]
     dense = _open_dense(lay, condition, pre, post, pre_info.n_neurons, post_info.n_neurons) \
         if params.dense else None
-    t0 = time.perf_counter()
 
     def write(fh: Any) -> None:
         writer: pq.ParquetWriter | None = None
@@ -353,31 +373,21 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
                 writer = pq.ParquetWriter(fh, table.schema)
             writer.write_table(table)
 
-        def tick(done: int, total: int) -> None:
-            if progress is not None:
-                progress(task, done, total)
-
         _, report = significant_edges(
             pre_sm, post_sm, **rule, top_k=params.top_k, backend=backend, tile=tile,
             pre_layer=pre, post_layer=post, run_id=rec.run_id, condition=condition,
-            candidates=cand, dense=dense, sink=sink, progress=tick, relay=relay)
+            candidates=cand, dense=dense, sink=sink, progress=_ticker(progress, task),
+            relay=relay)
         assert writer is not None  # every tile calls the sink
         writer.close()
         summary.update({key: int(report[key]) for key in COUNT_KEYS})
-        summary.update(nominal_rate=report["nominal_rate"], n_shifts_used=report["n_shifts_used"])
+        summary.update(nominal_rate=report["nominal_rate"] if params.fdr is not None else
+                       float(normal_upper_tail(params.z)), n_shifts_used=report["n_shifts_used"])
 
-    summary: dict[str, Any] = {"condition": condition, "pre_layer": pre, "post_layer": post,
-                               "candidates": "receptive-field" if cand is not None else "all",
-                               "backend": backend.name, "backend_detail": backend.detail}
     atomic_write(table_path, write)
     if params.calibrate:
-        control = {k: v for k, v in rule.items() if k not in ("T", "seed")}
-        cal = calibrate_pair(pre_sm, post_sm, T=rec.T, seed=params.seed, backend=backend,
-                             tile=tile, candidates=cand, **control)
-        summary["calibration"] = {"false_edges": int(cal["false_edges"]),
-                                  "tested": int(cal["tested"]),
-                                  "false_edge_rate": _finite(cal["false_edge_rate"]),
-                                  "nominal_rate": cal["nominal_rate"], "ratio": _finite(cal["ratio"])}
+        summary["calibration"] = _calibration(params, rule, rec.T, pre_sm, post_sm,
+                                              backend=backend, tile=tile, candidates=cand)
     if dense is not None:
         _close_dense(dense)
     summary["seconds"] = round(time.perf_counter() - t0, 3)
@@ -385,6 +395,49 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
     faults.checkpoint("fc.pair")
     _write_json(json_path, summary)
     return summary
+
+
+def _ticker(progress: ProgressFn | None, task: str) -> Callable[[int, int], None] | None:
+    """``progress`` bound to one task, as significant_edges calls it (or None)."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(task, done, total)
+
+
+def _control_rule(params: FcParams, T: int) -> dict[str, Any]:
+    """The rule's keywords for a control pass (no T, seed or z: the callers give them)."""
+    return {k: v for k, v in params.rule(T).items() if k not in ("T", "seed", "z")}
+
+
+def _threshold(params: FcParams, T: int, pre: Any, post: Any, **engine: Any) -> dict[str, Any]:
+    """The manifest's ``threshold`` entry of a layer pair: the rule, the z threshold used and
+    the nominal rate; for the control rule also the control's rate at that threshold and at
+    the nominal z over its draws 1 .. control_draws
+    (:func:`~fcgraph.fc.threshold.control_threshold`)."""
+    nominal = float(normal_upper_tail(params.z))
+    if params.threshold == "normal":
+        return {"rule": "normal", "z": params.z, "nominal_z": params.z, "nominal_rate": nominal}
+    got = control_threshold(pre, post, T=T, z=params.z, seed=params.seed,
+                            draws=params.control_draws or None, **_control_rule(params, T),
+                            **engine)
+    return {"rule": "control", "z": got["z"], "nominal_z": params.z, "nominal_rate": nominal,
+            "control_draws": got["draws"], "control_tested": got["tested"],
+            "control_false_edges": got["false_edges"], "control_rate": got["control_rate"],
+            "normal_rule_false_edges": got["normal_false_edges"],
+            "normal_rule_rate": got["normal_rate"]}
+
+
+def _calibration(params: FcParams, rule: dict[str, Any], T: int, pre: Any, post: Any,
+                 **engine: Any) -> dict[str, Any]:
+    """The manifest's ``calibration`` entry: the rule as applied (its z threshold, control or
+    normal) rerun on control draw 0, independent of the draw a control threshold came from."""
+    nominal = None if params.fdr is not None else float(normal_upper_tail(params.z))
+    cal = calibrate_pair(pre, post, T=T, seed=params.seed, z=rule["z"], nominal_rate=nominal,
+                         **_control_rule(params, T), **engine)
+    return {"false_edges": int(cal["false_edges"]), "tested": int(cal["tested"]),
+            "false_edge_rate": _finite(cal["false_edge_rate"]),
+            "nominal_rate": cal["nominal_rate"], "ratio": _finite(cal["ratio"]),
+            "draw": int(cal["draw"])}
 
 
 def _finite(value: float | None) -> float | None:
@@ -512,17 +565,23 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
 
     ``recording``: a folder written by ``fcgraph record`` (the output goes into it).
     ``conditions``: names (default: all recorded). ``params`` (or the same fields as keyword
-    ``settings``: measure, null, n_shifts, min_shift, shift_unit, min_spikes, z, fdr, top_k,
-    calibrate, pairs, candidates, seed, dense): see :class:`FcParams`. ``backend``: numpy,
-    torch[:device], cupy or auto; ``tile``: post neurons per block (memory is about
-    ``8 n_pre tile`` bytes times a few arrays). ``restart``: discard earlier fc output first.
-    ``progress(task, done, total)``: per layer pair, post neurons done. ``after_pair``: called
-    after each layer pair is saved (tests use it to simulate a kill).
+    ``settings``: measure, null, n_shifts, min_shift, shift_unit, min_spikes, z, threshold,
+    control_draws, fdr, top_k, calibrate, pairs, candidates, seed, dense): see
+    :class:`FcParams`. ``backend``: numpy, torch[:device], cupy or auto; ``tile``: post
+    neurons per block (memory is about ``8 n_pre tile`` bytes times a few arrays).
+    ``restart``: discard earlier fc output first. ``progress(task, done, total)``: per layer
+    pair, post neurons done. ``after_pair``: called after each layer pair is saved (tests use
+    it to simulate a kill).
 
     Returns one row per (condition, layer pair): condition, pre_layer, post_layer, the report
     counts (pairs, tested, untested, untested_pre, untested_post, zero_spread, nonfinite,
-    negative_tail, significant, edges), nominal_rate, candidates, backend, seconds, resumed
-    (True when read from an earlier run) and, with calibrate, false_edge_rate.
+    negative_tail, significant, edges), nominal_rate (the normal tail of z), threshold_z (the
+    z threshold used; NaN with fdr), candidates, backend, seconds, resumed (True when read from
+    an earlier run) and, with calibrate, false_edge_rate (measured on control draw 0).
+
+    With the default ``threshold="control"`` each layer pair first runs its image-reordered
+    controls (draws 1, 2, ...) to set its threshold (:mod:`fcgraph.fc.threshold`), about
+    doubling the time; the manifest's ``layer_pairs`` rows record it under ``threshold``.
     """
     from fcgraph.io import writing_into
     from fcgraph.record.reader import open_recording
@@ -594,6 +653,7 @@ def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be:
             row = {key: summary.get(key) for key in ("condition", "pre_layer", "post_layer",
                                                      *COUNT_KEYS, "nominal_rate", "candidates",
                                                      "backend", "seconds")}
+            row["threshold_z"] = (summary.get("threshold") or {}).get("z", float("nan"))
             row["resumed"] = resumed
             if params.calibrate:
                 row["false_edge_rate"] = (summary.get("calibration") or {}).get("false_edge_rate")
