@@ -155,6 +155,14 @@ class RunManifest:
         pairs |= {(src, layer.name) for layer in self.layers for src in layer.feeds_from}
         return pairs
 
+    def fc_pair(self, condition: str, pre: str, post: str) -> dict[str, Any]:
+        """fc's report row of one (condition, layer pair) under ``fc.layer_pairs`` ({} when
+        fc did not report it)."""
+        for row in self.fc.get("layer_pairs", {}).get(condition, []):
+            if row.get("pre_layer") == pre and row.get("post_layer") == post:
+                return row
+        return {}
+
     def edge_files(self, root: Path) -> dict[str, Path]:
         """Condition name -> edge table path, as listed under ``fc.edges``."""
         return {name: root / rel for name, rel in self.fc.get("edges", {}).items()}

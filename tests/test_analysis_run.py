@@ -76,6 +76,10 @@ def test_planted_run_supports_groups_events_and_learning(planted_analysis, plant
     assert f2["ci_low"] > 0 and f2["details"]["median_event_fraction"] <= 0.1
     (layer,) = planted_analysis["layers"]
     assert layer["pre_layer"] == "pre" and layer["post_layer"] == "post"
+    # fc did not measure its false-edge rate, so the analysis did (control draw 0)
+    assert layer["false_edges"]["source"] == "analyze (control draw 0)"
+    assert layer["false_edges"]["tested"] > 0 and layer["false_edge_rate"] < 0.01
+    assert f1["details"]["measured_false_edge_rate"] == layer["false_edge_rate"]
     assert layer["group_sizes"]["n_neurons"] == len(SIZES)
     perm = planted_analysis["conditions"]["permute:layer"]["layers"][0]["edges"]
     assert perm["survival"] < 0.1 and perm["jaccard_chance"] is not None
@@ -168,7 +172,7 @@ def test_structureless_run_fails_the_findings(noise):
 
 def test_rerun_resumes_from_parts(planted, planted_analysis, monkeypatch):
     parts = sorted((planted / "analysis" / ".parts").rglob("*.json"))
-    assert len(parts) == 5  # one per condition and layer pair, + the control's own groups
+    assert len(parts) == 6  # per condition and layer pair, + the control's own groups, + false edges
 
     def boom(*args, **kwargs):
         raise AssertionError("recomputed a finished part")

@@ -23,8 +23,9 @@ contrasts carry Holm-adjusted p-values. All CIs are 95%. Where a CI still treats
 neuron pairs as independent (edge rates, group overlaps, fits) the details say so.
 
 1. 1FC groups (significant pairwise correlation). Statistic: pooled clean edge rate (edges /
-   tested pairs) over the false-edge rate (the calibration's where fc computed it, else the
-   nominal tail of the threshold). Contrast: mean over layer pairs of log2(trained rate /
+   tested pairs) over the false-edge rate measured on the image-reordered control (fc's
+   ``--calibrate``, else measured by the analysis; pooled over layer pairs by tested pairs,
+   never below the nominal rate). Contrast: mean over layer pairs of log2(trained rate /
    control rate), CI over layer pairs (t, >= 3 pairs) or binomial otherwise.
 2. Class encoding in rare high-cofiring events. Events are defined per time step (see
    ``events.py``). Statistic: mean over layers and images of (event read-out correct -
@@ -224,13 +225,18 @@ def finding_1(analysis: dict[str, Any], manifest: Any) -> dict[str, Any]:
     layers = analysis["layers"]
     edges = sum(la["clean_edges"] for la in layers)
     tested = sum(_tested(analysis, la) for la in layers)
-    false_rates = [la["false_edge_rate"] for la in layers if la.get("false_edge_rate") is not None]
+    measured = [(la["false_edge_rate"], _tested(analysis, la)) for la in layers
+                if la.get("false_edge_rate") is not None]
     with_group = sum(la["group_sizes"]["n_with_group"] for la in layers)
     neurons = sum(la["group_sizes"]["n_neurons"] for la in layers)
-    false_rate = max(float(np.mean(false_rates)), nominal) if false_rates else nominal
+    pooled = (sum(r * t for r, t in measured) / sum(t for _, t in measured)
+              if measured and sum(t for _, t in measured) else None)
+    false_rate = max(pooled, nominal) if pooled is not None else nominal
     details: dict[str, Any] = {
         "edges": edges, "tested_pairs": tested, "false_edge_rate": false_rate,
-        "false_rate_source": "calibration" if false_rates else "nominal",
+        "measured_false_edge_rate": pooled, "nominal_rate": nominal,
+        "false_rate_source": "measured on the image-reordered control (never below nominal)"
+        if measured else "nominal",
         "fraction_with_group": with_group / neurons if neurons else None}
     if tested == 0 or neurons == 0:
         return _finding("1", None, None, None, False, details, "no tested pairs")

@@ -37,6 +37,7 @@ import pandas as pd
 
 from fcgraph import faults
 from fcgraph.analysis import decoding
+from fcgraph.analysis.calibration import false_edge_rate
 from fcgraph.analysis.events import (
     SWEEP_PERCENTILES,
     event_summary,
@@ -55,6 +56,7 @@ ANALYSIS_DIR = "analysis"
 PARTS = ".parts"
 NETWORKS = "networks"  # parts of the control networks analysed with their own groups
 REPLICATES = "replicates"  # parts of the replicate networks (other recordings)
+CALIBRATION = "calibration"  # parts of the clean layer pairs' measured false-edge rates
 FORMAT = "fcgraph.analysis"
 FORMAT_VERSION = 2
 ProgressFn = Callable[[str, int, int], None]
@@ -346,11 +348,8 @@ def _median(frame: pd.DataFrame, col: str) -> float | None:
 
 
 def _n_pairs(manifest: Any, condition: str, pre: str, post: str, key: str = "tested") -> int | None:
-    for row in manifest.fc.get("layer_pairs", {}).get(condition, []):
-        if row.get("pre_layer") == pre and row.get("post_layer") == post \
-                and row.get(key) is not None:
-            return int(row[key])
-    return None
+    value = manifest.fc_pair(condition, pre, post).get(key)
+    return int(value) if value is not None else None
 
 
 def analyze_run(recording: Path | str, config: AnalysisConfig = AnalysisConfig(), *,
@@ -427,7 +426,7 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
     networks = {c: (rec, c, parts / NETWORKS / condition_slug(c)) for c in controls}
     networks.update({f"replicate:{r.run_id}": (r, "clean", parts / REPLICATES / r.run_id)
                      for r in replicates})
-    total = len(pairs) * (len(wanted) + len(networks))
+    total = len(pairs) * (len(wanted) + len(networks) + 1)  # + the false-edge rate
     done = 0
     if progress:
         progress("analysis", 0, total)
@@ -465,6 +464,16 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
             neuron_frames.append(pd.DataFrame(result.pop("neurons"), columns=list(NEURON_COLUMNS)))
             if is_clean:
                 layers_out.append(_network_layer(rec, "clean", pre, post, groups, result))
+                cal = _cached_part(
+                    parts / CALIBRATION / f"{k_pair}.json",
+                    _key("false edges", pre, post, spike_hashes["clean"][pre],
+                         spike_hashes["clean"][post], rec.manifest.fc.get("parameters"),
+                         rec.manifest.fc_pair("clean", pre, post).get("threshold")),
+                    partial(false_edge_rate, rec, pre, post))
+                layers_out[-1].update(false_edge_rate=cal["false_edge_rate"], false_edges=cal)
+                done += 1
+                if progress:
+                    progress("analysis", done, total)
             else:
                 cond_out[condition].append(result)
         for name, (net_rec, condition, folder) in networks.items():
@@ -573,12 +582,9 @@ def _merge_neurons(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _false_rate(manifest: Any, condition: str, pre: str, post: str) -> float | None:
-    for row in manifest.fc.get("layer_pairs", {}).get(condition, []):
-        if row.get("pre_layer") == pre and row.get("post_layer") == post:
-            cal = row.get("calibration") or {}
-            rate = cal.get("false_edge_rate", row.get("false_edge_rate"))
-            return float(rate) if rate is not None else None
-    return None
+    row = manifest.fc_pair(condition, pre, post)
+    rate = (row.get("calibration") or {}).get("false_edge_rate", row.get("false_edge_rate"))
+    return float(rate) if rate is not None else None
 
 
 def _accuracy(rec: Any, condition: str) -> float | None:
