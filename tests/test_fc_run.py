@@ -281,3 +281,21 @@ def test_bad_settings_are_one_line_errors(rec_copy):
     with pytest.raises(FcgraphError, match="does not exist"):
         compute_run(rec_copy / "nope")
     assert FcParams.create(null="exact", n_shifts=7).n_shifts is None
+
+
+def test_control_threshold_calibrated_on_an_independent_draw(rec_copy):
+    compute_run(rec_copy, conditions=["clean"], null="exact", calibrate=True, control_draws=2,
+                backend="numpy")
+    rec = fcgraph.record.open(rec_copy)
+    manifest = read_manifest(rec_copy)
+    assert manifest.fc["parameters"]["threshold"] == "control"
+    assert manifest.fc["parameters"]["control_draws"] == 2
+    for entry in manifest.fc["layer_pairs"]["clean"][-3:]:
+        threshold, cal = entry["threshold"], entry["calibration"]
+        assert threshold["control_draws"] == 2 and cal["draw"] == 0  # draws 1, 2; checked on 0
+        assert cal["nominal_rate"] == threshold["nominal_rate"] == entry["nominal_rate"]
+        a, b = rec.packed("clean", entry["pre_layer"]), rec.packed("clean", entry["post_layer"])
+        want = calibrate(a, b, T=rec.T, null="exact", z=threshold["z"], backend="numpy")
+        assert cal["false_edges"] == want["false_edges"] and cal["tested"] == want["tested"]
+        got = control_threshold(a, b, T=rec.T, null="exact", draws=2, backend="numpy")
+        assert got["z"] == threshold["z"] and got["tested"] == threshold["control_tested"]
