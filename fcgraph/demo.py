@@ -133,13 +133,18 @@ def _run_id(plan: DemoPlan) -> str:
 def fc_step(plan: DemoPlan, progress: ProgressFn | None = None,
             backend: Backend | str | None = None) -> pd.DataFrame:
     """Significant edges of every condition and layer pair (all of them, on disk);
-    ``backend`` (default: the plan's ``fc_options``, else auto) runs the products."""
-    from fcgraph.fc.run import compute_run
+    ``backend`` (default: the plan's ``fc_options``, else auto) runs the products. Edges of
+    earlier settings (an older fcgraph's defaults) are recomputed: the demo owns its run."""
+    from fcgraph.fc.run import SettingsChanged, compute_run
 
     options = dict(plan.fc_options)
     if backend is not None:
         options["backend"] = backend
-    return compute_run(plan.recording, null=plan.null, progress=progress, **options)
+    try:
+        return compute_run(plan.recording, null=plan.null, progress=progress, **options)
+    except SettingsChanged:
+        return compute_run(plan.recording, null=plan.null, progress=progress, restart=True,
+                           **options)
 
 
 def analysis_step(plan: DemoPlan, progress: ProgressFn | None = None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import fcgraph.record
 from fcgraph.contract import LayerInfo, read_manifest
 from fcgraph.errors import FcgraphError
 from fcgraph.fc import calibrate, cofire, control_threshold, significant_edges, sttc
-from fcgraph.fc.run import FcParams, compute_run, layer_pairs, receptive_field
+from fcgraph.fc.run import FcParams, SettingsChanged, compute_run, layer_pairs, receptive_field
 from fcgraph.graph.validate import validate_run
 
 N_IMAGES = 32
@@ -230,7 +230,7 @@ def test_resume_after_a_kill_recomputes_nothing_finished(rec_copy, tmp_path, tin
 
 def test_other_settings_are_refused_until_restart(rec_copy):
     compute_run(rec_copy, conditions=["clean"], null="exact", backend="numpy")
-    with pytest.raises(FcgraphError, match=r"other settings \(z: 3.0 -> 4.0\).*--restart"):
+    with pytest.raises(SettingsChanged, match=r"other settings \(z: 3.0 -> 4.0\).*--restart"):
         compute_run(rec_copy, conditions=["clean"], null="exact", z=4.0)
     # another condition with the same settings adds to the tables
     compute_run(rec_copy, conditions=["uniform:0.2"], null="exact", backend="numpy")

@@ -287,13 +287,17 @@ def _restart(lay: _Layout) -> None:
     (lay.root / NEURONS).unlink(missing_ok=True)
 
 
+class SettingsChanged(FcgraphError):
+    """The run folder holds fc results computed with other settings (resume refused)."""
+
+
 def _check_plan(lay: _Layout, rec: Recording, plan: dict[str, Any]) -> None:
     """Refuse to mix results of other settings (see the module docstring); writes nothing."""
     if lay.plan.exists():
         old = _read_json(lay.plan)
         diff = _plan_difference(old, plan)
         if diff:
-            raise FcgraphError(f"{lay.parts} holds fc results computed with other settings ({diff}); "
+            raise SettingsChanged(f"{lay.parts} holds fc results computed with other settings ({diff}); "
                                "rerun with the same settings to resume, or with --restart to "
                                "discard them")
     elif rec.manifest.fc.get("edges"):
