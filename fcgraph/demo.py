@@ -188,7 +188,11 @@ def example_queries(driver: neo4j.Driver, run_id: str, database: str,
         shown = frame[[c for c in SHOWN_COLUMNS[name] if c in frame.columns]]
         return (" (of the loaded subset)" if frame.attrs.get("complete") is False else ""), shown
 
-    perturbed = next((c for c in conditions if c != "clean"), None)
+    from fcgraph.analysis.findings import condition_role
+
+    others = [c for c in conditions if c != "clean"]
+    perturbed = next((c for c in others if condition_role(c) == "perturbation"),
+                     others[0] if others else None)
     _, summary = ask("layer_summary")  # residual feeder pairs (not computed by fc) have no edges
     answers = [("layer_summary: edges and density per layer pair and condition (every edge)",
                 summary[summary.edges > 0])]
