@@ -38,7 +38,7 @@ def main() -> None:
         shutil.copytree(args.recording, run, ignore=shutil.ignore_patterns("fc", "analysis"))
         t0 = time.perf_counter()
         compute_run(run, conditions=args.condition, null="exact", candidates=args.candidates,
-                    backend="numpy")
+                    backend="numpy", restart=True)  # the copy's manifest still lists the edges
         t_fc = time.perf_counter() - t0
         config = AnalysisConfig(max_neurons=args.max_neurons,
                                 conditions=tuple(c for c in args.condition or () if c != "clean")
