@@ -1,4 +1,4 @@
-"""Write the README's findings table from fcgraph/analysis/findings.py (run after changing a
+"""Write the README's findings table from fcgraph/analysis/findings/criteria.py (run after changing a
 claim, statistic or criterion; tests/test_analysis_perturbations.py checks they agree)."""
 
 from __future__ import annotations

@@ -6,7 +6,10 @@
 - :mod:`~fcgraph.analysis.events`, :mod:`~fcgraph.analysis.decoding`: rare high-cofiring events,
   mutual information and cross-validated class read-out;
 - :mod:`~fcgraph.analysis.perturbations`: edge-set change per condition with chance levels;
-- :mod:`~fcgraph.analysis.findings`: the five claims, statistics and pre-registered criteria;
+- :mod:`~fcgraph.analysis.findings`: the five claims, statistics and pre-registered criteria,
+  one module per finding, tested against control networks, replicates and a reliability floor;
+- :mod:`~fcgraph.analysis.contrasts`: pooled estimates, per-image contrasts, Holm;
+- :mod:`~fcgraph.analysis.calibration`: each clean layer pair's measured false-edge rate;
 - :mod:`~fcgraph.analysis.run`: :func:`analyze_run` (resumable) writing ``analysis/``;
 - :mod:`~fcgraph.analysis.figures`, :mod:`~fcgraph.analysis.report`: figures and HTML report.
 """

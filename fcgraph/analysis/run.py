@@ -3,7 +3,7 @@
 Reads the recording (``fcgraph.record``) and its edge tables through the manifest's ``fc``
 section (``RunManifest.edge_files``), and writes beside them::
 
-    RUN/analysis/analysis.json        every number, the five findings (see ``findings.py``)
+    RUN/analysis/analysis.json        every number, the five findings (see ``findings/``)
     RUN/analysis/neurons.parquet      one row per (condition, post-layer neuron analysed):
                                       NEURON_COLUMNS below; clean rows for every post neuron
                                       (group_size), fitted columns for the sampled ones

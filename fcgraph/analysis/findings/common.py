@@ -1,0 +1,110 @@
+"""What the findings share: condition roles, the verdict rule, the result record and the
+terminal summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fcgraph.analysis.contrasts import (
+    holm,
+)
+from fcgraph.analysis.findings.criteria import CLAIMS, CRITERIA, STATISTICS
+from fcgraph.contract import parse_condition
+
+NOISE_KINDS = ("uniform", "gaussian", "fgsm", "pgd")
+FLOOR_KINDS = ("uniform", "gaussian")
+LEARNING_KINDS = ("permute", "untrained")
+#: noise level (pixel units) up to which a uniform / gaussian condition is a reliability floor
+FLOOR_LEVEL = 0.01
+#: family-wise level of the per-layer contrasts (Holm)
+LAYER_ALPHA = 0.05
+NO_CONTROL = ("not tested against a control network: record permute:layer or untrained "
+              "(fcgraph record --condition)")
+
+
+def condition_role(name: str) -> str:
+    """What a recorded condition is to the findings: "trained" (clean), "control" (another
+    network: permute, untrained), "floor" (negligible noise), "perturbation" (noise or attack
+    above the floor) or "other"."""
+    if name == "clean":
+        return "trained"
+    info = parse_condition(name)
+    if info.kind in LEARNING_KINDS:
+        return "control"
+    if info.kind in FLOOR_KINDS and info.level is not None and info.level <= FLOOR_LEVEL:
+        return "floor"
+    return "perturbation" if info.kind in NOISE_KINDS else "other"
+
+
+def _finding(fid: str, value: Any, lo: Any, hi: Any, supported: bool | None,
+             details: dict[str, Any], reason: str = "") -> dict[str, Any]:
+    return {"id": fid, "claim": CLAIMS[fid], "statistic": STATISTICS[fid], "value": value,
+            "ci_low": lo, "ci_high": hi, "criterion": CRITERIA[fid], "supported": supported,
+            "reason": reason, "details": details}
+
+
+def _verdict(trained_ok: bool, why_not: str, contrasts: dict[str, dict[str, Any]]
+             ) -> tuple[bool | None, str]:
+    """Verdict from the trained network's own criterion and its contrasts with the controls."""
+    if not trained_ok:
+        return False, why_not
+    if not contrasts:
+        return None, NO_CONTROL
+    failing = sorted(c for c, x in contrasts.items() if not x["exceeds"])
+    if failing:
+        return False, "the trained network does not exceed control " + ", ".join(failing)
+    return True, ""
+
+
+def _controls(analysis: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Control networks analysed with their own groups: name -> layers."""
+    return {name: net["layers"] for name, net in analysis.get("networks", {}).items()
+            if net.get("layers")}
+
+
+def _triple(d: dict[str, Any], prefix: str) -> tuple[Any, Any, Any]:
+    return d.get(prefix), d.get(f"{prefix}_lo"), d.get(f"{prefix}_hi")
+
+
+def _contrast(value: Any, lo: Any, hi: Any, **extra: Any) -> dict[str, Any]:
+    return {"value": value, "lo": lo, "hi": hi, "exceeds": lo is not None and lo > 0, **extra}
+
+
+def above_chance(layers: list[dict[str, Any]], readout: str) -> list[str]:
+    """Post layers whose ``readout`` decodes the class above chance: label-permutation p-value,
+    Holm-adjusted over the layers, below LAYER_ALPHA."""
+    ps = [la["decoding"].get(readout, {}).get("p_permutation") for la in layers]
+    return [la["post_layer"] for la, p in zip(layers, holm(ps), strict=True)
+            if p is not None and p < LAYER_ALPHA]
+
+
+
+def _by_role(analysis: dict[str, Any], role: str) -> dict[str, list[dict[str, Any]]]:
+    return {name: c["layers"] for name, c in analysis.get("conditions", {}).items()
+            if condition_role(name) == role and any("edges" in la for la in c["layers"])}
+
+
+
+def summary_frame(found: list[dict[str, Any]]) -> Any:
+    """One row per finding, for a terminal (a pandas DataFrame): ``id``; ``supported`` (yes /
+    no / not tested, with the reason); ``result`` (statistic = value [CI]); ``controls`` (each
+    control's trained - control contrast [CI], ``+`` where the trained network exceeds it)."""
+    import pandas as pd
+
+    def num(v: Any) -> str:
+        return "–" if v is None else f"{v:.3g}"
+
+    rows = []
+    for f in found:
+        d = f["details"]
+        per = d.get("contrasts") or {c: p["decoding"] for c, p in d.get("per_control", {}).items()}
+        controls = "; ".join(f"{name} {num(c.get('value'))} [{num(c.get('lo'))}, "
+                             f"{num(c.get('hi'))}]{' +' if c.get('exceeds') else ''}"
+                             for name, c in per.items())
+        verdict = {True: "yes", False: "no", None: "not tested"}[f["supported"]]
+        ci = "" if f["ci_low"] is None else f" [{num(f['ci_low'])}, {num(f['ci_high'])}]"
+        rows.append({"id": f["id"],
+                     "supported": verdict + (f": {f['reason']}" if f.get("reason") else ""),
+                     "result": f"{f['statistic']} = {num(f['value'])}{ci}",
+                     "controls": controls or "–"})
+    return pd.DataFrame(rows)

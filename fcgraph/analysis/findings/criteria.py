@@ -1,0 +1,55 @@
+"""The five claims, their statistics and their criteria, fixed in advance (the README's
+table is generated from here: ``criteria_markdown``)."""
+
+from __future__ import annotations
+
+CLAIMS = {
+    "1": "A neuron's 1FC group is the set of previous-layer neurons whose pairwise spike "
+         "correlation with it is statistically significant.",
+    "2": "Reliable class encoding emerges during rare, high 1FC cofiring events; average activity "
+         "encodes it less well.",
+    "3": "The ensemble's aggregate cofiring predicts the neuron's response through a ReLU-like "
+         "input-output curve whose gain scales with ensemble size.",
+    "4": "Uniform noise and adversarial perturbations disrupt these profiles, most in early and "
+         "intermediate layers.",
+    "5": "The functional structure is shaped by learning and breaks under weight permutation.",
+}
+CRITERIA = {
+    "1": "trained: Wilson CI lower bound of the edge rate >= 2 x false-edge rate and >= 50% of "
+         "post neurons with a group; and for every control network, CI lower bound of "
+         "mean log2(trained / control edge rate) > 0.",
+    "2": "trained: median event fraction <= 0.10, CI lower bounds of mean(event - "
+         "count-matched) and mean(event - random-bin) decoding > 0, and the event read-out above "
+         "chance in >= 1 layer (label permutations, Holm over layers); and for every control "
+         "network, CI lower bound of (event - count-matched) minus the control's > 0.",
+    "3": "trained: >= 10 fitted neurons, Wilson CI lower bound of the threshold-linear share "
+         ">= 0.5 and of its excess over same-size random groups > 0, and CI lower bound of "
+         "beta - beta(random groups) > 0; and for every control network, the share's and that "
+         "excess's differences (trained - control) have CI lower bounds > 0.",
+    "4": "a reliability floor and >= 2 layer pairs; every perturbation has a layer pair whose "
+         "disruption beyond the floor has CI lower bound > 0, and CI lower bound of "
+         "mean(early-two-thirds minus last-third disruption) > 0.",
+    "5": "for every control network: CI lower bound of (trained - control) average decoding > 0, "
+         "and at least one of findings 1-3's contrasts with it > 0; and trained average decoding "
+         "above chance in >= 1 layer (label permutations, Holm over layers).",
+}
+STATISTICS = {
+    "1": "trained edge rate / false-edge rate",
+    "2": "mean over layers and images of event - count-matched decoding (trained)",
+    "3": "gain law exponent beta (gain ∝ size^beta) minus that of same-size random groups",
+    "4": "early minus late disruption beyond the reliability floor",
+    "5": "mean over control networks of trained - control average decoding",
+}
+
+#: what each finding's trained - control contrast measures
+CONTRASTS = {"1": "log2 edge rate ratio", "2": "(event - count-matched) decoding difference",
+             "3": "threshold-linear share difference (and beta excess)",
+             "5": "average decoding difference"}
+
+
+
+def criteria_markdown() -> str:
+    """The README's table of the findings (claim, statistic, criterion), from this module."""
+    rows = [f"| {i} | {CLAIMS[i]} | {STATISTICS[i]} | {CRITERIA[i]} |" for i in CLAIMS]
+    return "\n".join(["| # | claim | statistic | supported when |", "| --- | --- | --- | --- |",
+                      *rows])
