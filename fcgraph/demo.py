@@ -160,10 +160,10 @@ def analysis_step(plan: DemoPlan, progress: ProgressFn | None = None) -> dict[st
 def ingest_step(conn: Connection, state: Path, plan: DemoPlan,
                 progress: ProgressFn | None = None) -> pd.DataFrame:
     """Load the run (every edge, or each neuron's ``top_k`` strongest in-edges per condition) by
-    the fastest path the server allows (:func:`fcgraph.graph.load.load_run`: a rebuild of the
+    the fastest path the server allows (:func:`fcgraph.db.load.load_run`: a rebuild of the
     local store, else online). Unchanged tables are found loaded; a demo rerun on new data
     replaces its earlier graph."""
-    from fcgraph.graph.load import load_run
+    from fcgraph.db.load import load_run
 
     return load_run(conn, state, plan.recording, top_k=plan.top_k, replace=True, progress=progress)
 

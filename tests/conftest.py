@@ -17,10 +17,10 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from fcgraph import faults
+from fcgraph.db.server import free_port  # noqa: F401 (tests import it from here)
 from fcgraph.errors import FcgraphError
 from fcgraph.graph.connection import Connection, open_driver, resolve_connection
 from fcgraph.graph.schema import apply_schema
-from fcgraph.graph.server import free_port  # noqa: F401 (tests import it from here)
 
 
 @pytest.fixture(scope="session")

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from fcgraph.db import server
+from fcgraph.db.bulk import bulk_ingest
+from fcgraph.db.load import choose_method
 from fcgraph.errors import BadArgument, FcgraphError
-from fcgraph.graph import server
-from fcgraph.graph.bulk import bulk_ingest
 from fcgraph.graph.connection import open_driver
 from fcgraph.graph.ingest import delete_run, ingest_run
-from fcgraph.graph.load import choose_method
 from fcgraph.paths import state_dir
 from fcgraph.synthetic import make_synthetic_run
 from tests.conftest import free_port, graph_dump

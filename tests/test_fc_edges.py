@@ -21,7 +21,7 @@ from fcgraph.fc import (
     significant_edges,
     sttc,
 )
-from fcgraph.graph.validate import validate_edge_file
+from fcgraph.validate import validate_edge_file
 
 T = 8
 

@@ -16,7 +16,7 @@ from fcgraph.contract import LayerInfo, read_manifest
 from fcgraph.errors import FcgraphError
 from fcgraph.fc import calibrate, cofire, control_threshold, significant_edges, sttc
 from fcgraph.fc.run import FcParams, SettingsChanged, compute_run, layer_pairs, receptive_field
-from fcgraph.graph.validate import validate_run
+from fcgraph.validate import validate_run
 
 N_IMAGES = 32
 CONDITIONS = ["clean", "uniform:0.2"]
@@ -69,7 +69,7 @@ def same_frames(got: pd.DataFrame, want: pd.DataFrame) -> None:
 
 def test_exact_null_tables_match_significant_edges(rec_copy):
     summary = compute_run(rec_copy, null="exact", backend="numpy")
-    rec = fcgraph.record.open(rec_copy)
+    rec = fcgraph.record.open_recording(rec_copy)
     pairs = layer_pairs(rec.layers)
     assert len(pairs) == len(rec.layers) - 1
     assert len(summary) == len(CONDITIONS) * len(pairs) and not summary.resumed.any()
@@ -123,7 +123,7 @@ def test_shift_null_top_k_receptive_field_and_calibration(rec_copy):
     rule = {"null": "shift", "n_shifts": 8, "min_shift": 40, "top_k": 5, "z": 2.5}
     summary = compute_run(rec_copy, conditions=["clean"], candidates="receptive-field",
                           calibrate=True, backend="numpy", threshold="normal", **rule)
-    rec = fcgraph.record.open(rec_copy)
+    rec = fcgraph.record.open_recording(rec_copy)
     manifest = read_manifest(rec_copy)
     assert list(manifest.fc["edges"]) == ["clean"]
     table = edge_table(rec_copy, "clean")
@@ -252,7 +252,7 @@ def test_other_settings_are_refused_until_restart(rec_copy):
 
 def test_fdr_and_dense_matrices(rec_copy):
     compute_run(rec_copy, conditions=["clean"], null="exact", fdr=0.05, dense=True, backend="numpy")
-    rec = fcgraph.record.open(rec_copy)
+    rec = fcgraph.record.open_recording(rec_copy)
     table = edge_table(rec_copy, "clean")
     assert {"p", "q"} <= set(table.columns) and (table.q <= 0.05).all()
     pre, post = rec.layers[-2].name, rec.layers[-1].name
@@ -286,7 +286,7 @@ def test_bad_settings_are_one_line_errors(rec_copy):
 def test_control_threshold_calibrated_on_an_independent_draw(rec_copy):
     compute_run(rec_copy, conditions=["clean"], null="exact", calibrate=True, control_draws=2,
                 backend="numpy")
-    rec = fcgraph.record.open(rec_copy)
+    rec = fcgraph.record.open_recording(rec_copy)
     manifest = read_manifest(rec_copy)
     assert manifest.fc["parameters"]["threshold"] == "control"
     assert manifest.fc["parameters"]["control_draws"] == 2

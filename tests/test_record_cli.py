@@ -39,7 +39,7 @@ def test_record_writes_a_run_folder(checkpoint, tmp_path):
                                  "-c", "clean", "-c", "pgd:0.03:2", "--batch-size", "8", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "clean" in result.output and "pgd:0.03:2" in result.output
-    rec = fcgraph.record.open(out)
+    rec = fcgraph.record.open_recording(out)
     assert rec.conditions == ["clean", "pgd:0.03:2"] and rec.n_images == 24
     assert rec.manifest.provenance["command"].startswith("fcgraph ")  # sys.argv: pytest's here
     assert rec.attack_success_rate("pgd:0.03:2") is not None

@@ -9,16 +9,17 @@ from torch import nn
 from fcgraph.datasets import load_dataset
 from fcgraph.errors import FcgraphError
 from fcgraph.models import ModelConfig, TrainConfig, build_model, load_checkpoint, train
-from fcgraph.record import parse_all, parse_condition
 from fcgraph.record.conditions import (
     add_noise,
     attack,
     batchnorm_layers,
+    parse_all,
     permuted,
     recalibrate_batchnorm,
     surrogate_gradients,
     weight_parameters,
 )
+from fcgraph.record.conditions import parse as parse_condition
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ import fcgraph.record
 from fcgraph.contract import read_manifest
 from fcgraph.datasets import load_dataset
 from fcgraph.errors import FcgraphError
-from fcgraph.fc.spikes import unpack
 from fcgraph.models import TrainConfig, load_checkpoint, neuron_modules, spiking_layers, train
 from fcgraph.record import record
 from fcgraph.record.layout import chunk_multiple, row_bytes
 from fcgraph.record.writer import SpikeFileWriter, pack_chunk
+from fcgraph.spikes import unpack
 
 N = 40
 CONDITIONS = ["clean", "uniform:0.2", "fgsm:0.05", "permute:layer", "untrained"]
@@ -62,7 +62,7 @@ def test_manifest_follows_the_contract(recording, checkpoint):
 
 
 def test_reader_shapes_and_bit_layout_match_a_direct_forward(recording, checkpoint):
-    rec = fcgraph.record.open(recording)
+    rec = fcgraph.record.open_recording(recording)
     assert rec.T == 4 and rec.n_images == N and rec.conditions == CONDITIONS
     images, labels = next(load_dataset("digits", "test").batches(N))
     assert np.array_equal(rec.labels, labels.numpy())
@@ -90,7 +90,7 @@ def test_reader_shapes_and_bit_layout_match_a_direct_forward(recording, checkpoi
 
 
 def test_each_condition_changes_the_spikes(recording):
-    rec = fcgraph.record.open(recording)
+    rec = fcgraph.record.open_recording(recording)
     clean = rec.spikes("clean", "sn1")
     for condition in CONDITIONS[1:]:
         assert not np.array_equal(rec.spikes(condition, "sn1"), clean), condition
@@ -144,7 +144,7 @@ def test_adding_a_condition_keeps_the_others(recording, checkpoint, tmp_path):
     out = tmp_path / "grow"
     record(checkpoint, out, ["clean"], N, batch_size=16, seed=3)
     record(checkpoint, out, ["gaussian:0.1"], N, batch_size=16, seed=3)
-    assert fcgraph.record.open(out).conditions == ["clean", "gaussian:0.1"]
+    assert fcgraph.record.open_recording(out).conditions == ["clean", "gaussian:0.1"]
 
 
 def test_damaged_files_name_themselves(recording, tmp_path):
@@ -156,20 +156,20 @@ def test_damaged_files_name_themselves(recording, tmp_path):
     data = bytearray(bits.read_bytes())
     data[7] ^= 0xFF
     bits.write_bytes(bytes(data))
-    rec = fcgraph.record.open(copy)
+    rec = fcgraph.record.open_recording(copy)
     rec.spikes("clean", "sn1")  # other files still read
     with pytest.raises(FcgraphError, match=r"layer1\.0\.sn1\.bits: corrupt"):
         rec.spikes("clean", "layer1.0.sn1")
-    assert fcgraph.record.open(copy, verify=False).spikes("clean", "layer1.0.sn1").shape[1] == 4 * N
+    assert fcgraph.record.open_recording(copy, verify=False).spikes("clean", "layer1.0.sn1").shape[1] == 4 * N
     bits.write_bytes(bytes(data[:100]))
     with pytest.raises(FcgraphError, match=r"layer1\.0\.sn1\.bits: truncated"):
-        fcgraph.record.open(copy)
+        fcgraph.record.open_recording(copy)
     bits.unlink()
     with pytest.raises(FcgraphError, match=r"layer1\.0\.sn1\.bits: missing"):
-        fcgraph.record.open(copy)
+        fcgraph.record.open_recording(copy)
     with pytest.raises(FcgraphError, match="no manifest"):
-        fcgraph.record.open(tmp_path)
-    rec = fcgraph.record.open(recording)
+        fcgraph.record.open_recording(tmp_path)
+    rec = fcgraph.record.open_recording(recording)
     with pytest.raises(FcgraphError, match="no condition 'gaussian:0.3'"):
         rec.spikes("gaussian:0.3", "sn1")
     with pytest.raises(FcgraphError, match="no layer 'sn9'"):

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from fcgraph.cli import app
 from fcgraph.contract import read_manifest
-from fcgraph.graph import server
+from fcgraph.db import server
 from fcgraph.graph.connection import open_driver, read_credentials, resolve_connection
 from fcgraph.graph.export_csv import export_admin_csv
 from fcgraph.graph.ingest import ingest_run

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from fcgraph.db import server
 from fcgraph.errors import BadArgument
-from fcgraph.graph import server
 from fcgraph.graph.connection import Connection, open_driver, read_credentials
 from fcgraph.graph.ingest import ingest_run
 from fcgraph.io import pid_alive

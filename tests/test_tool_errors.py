@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import stat
 
-from fcgraph.graph import server
+from fcgraph.db import server
 from fcgraph.paths import state_dir
 from fcgraph.tool_errors import telling_line, tool_failure
 

@@ -49,8 +49,8 @@ from fcgraph.analysis.io_curve import fit_io, gain_law, gain_vs_size, random_gro
 from fcgraph.analysis.perturbations import compare_edges
 from fcgraph.contract import condition_slug
 from fcgraph.errors import BadArgument, FcgraphError, at_least, number_in
-from fcgraph.fc.spikes import unpack
 from fcgraph.io import atomic_write, atomic_write_text, remove_stale_temps, sha256_file, writing_into
+from fcgraph.spikes import unpack
 
 ANALYSIS_DIR = "analysis"
 PARTS = ".parts"
@@ -331,7 +331,7 @@ def _random_group_fits(pre_packed: Any, post_sp: np.ndarray, sizes: np.ndarray,
 def _check_inputs(rec: Any, conditions: list[str], edge_files: dict[str, Path]) -> None:
     """Refuse damaged inputs before anything is written: hash the spike files of
     ``conditions`` and validate the edge tables that the analysis reads."""
-    from fcgraph.graph.validate import validate_edge_file
+    from fcgraph.validate import validate_edge_file
 
     rec.verify_all(conditions)
     for condition in conditions:

@@ -31,8 +31,8 @@ from fcgraph.contract import (
     parse_condition,
     write_manifest,
 )
-from fcgraph.fc.spikes import pack
 from fcgraph.io import sha256_file
+from fcgraph.spikes import pack
 
 
 def planted_spikes(*, n_images: int = 400, T: int = 8, n_classes: int | None = None,
@@ -77,7 +77,7 @@ def write_recording(root: Path, run_id: str, layers: Sequence[tuple[str, tuple[i
                     accuracy: dict[str, float] | None = None) -> RunManifest:
     """Write a recording folder (manifest with a ``recording`` section, labels, ``.bits``
     files) from boolean spikes ``spikes[condition][layer]`` (n_neurons, T x n_images)."""
-    from fcgraph.record.manifest import RECORDING_FORMAT
+    from fcgraph.record.layout import RECORDING_FORMAT
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from fcgraph.cli.common import (
     console,
     handle_errors,
 )
-from fcgraph.graph import server
+from fcgraph.db import server
 from fcgraph.graph.connection import read_credentials, session_driver
 from fcgraph.graph.schema import apply_schema
 from fcgraph.paths import state_dir

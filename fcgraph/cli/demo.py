@@ -16,9 +16,9 @@ from rich.table import Table
 
 from fcgraph.cli.common import StateDirOption, console, handle_errors
 from fcgraph.cli.progress import task_progress
+from fcgraph.db import server
 from fcgraph.demo import DEMO_CONDITIONS, DemoPlan
 from fcgraph.fc.backend import get_backend
-from fcgraph.graph import server
 from fcgraph.graph.connection import Connection, resolve_connection, session_driver
 from fcgraph.paths import state_dir
 

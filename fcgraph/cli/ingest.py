@@ -20,10 +20,10 @@ from fcgraph.cli.common import (
     handle_errors,
 )
 from fcgraph.cli.progress import task_progress
+from fcgraph.db.load import BULK_MIN_EDGES, LoadMethod, load_run
 from fcgraph.graph.connection import session_driver
 from fcgraph.graph.export_csv import export_admin_csv
 from fcgraph.graph.ingest import EDGE_BATCH, EDGE_WORKERS, delete_run, list_runs
-from fcgraph.graph.load import BULK_MIN_EDGES, LoadMethod, load_run
 from fcgraph.paths import state_dir
 
 RunDir = Annotated[Path, typer.Argument(help="Run folder (manifest.json, fc/neurons.parquet, "

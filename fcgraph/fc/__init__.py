@@ -27,9 +27,9 @@ from fcgraph.fc.feature_relay import FeatureRelay
 from fcgraph.fc.measures import pearson, pearson_from_counts, sttc, sttc_from_counts
 from fcgraph.fc.run import FcParams, compute_run
 from fcgraph.fc.shifts import draw_shifts, shift_null
-from fcgraph.fc.spikes import SpikeMatrix, pack, permute_images, unpack
 from fcgraph.fc.stats import bh_qvalues, normal_upper_tail
 from fcgraph.fc.threshold import control_threshold
+from fcgraph.spikes import SpikeMatrix, pack, permute_images, unpack
 
 __all__ = [
     "Backend",

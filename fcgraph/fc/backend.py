@@ -14,12 +14,11 @@ Names accepted by :func:`get_backend`:
 - ``"cupy"``: the NumPy code path run with ``cupy`` as the array module, and the fused kernels
   of :mod:`fcgraph.fc.cupy_kernels` where a path has them.
 - ``"auto"``: CuPy when it imports, sees a GPU and passes a small cuBLAS and NVRTC test
-  (:func:`cupy_status`), else NumPy.
+  (:func:`fcgraph.fc.gpu.cupy_status`), else NumPy.
 """
 
 from __future__ import annotations
 
-import functools
 import warnings
 from types import ModuleType
 from typing import Any
@@ -27,6 +26,10 @@ from typing import Any
 import numpy as np
 
 from fcgraph.errors import BadArgument, FcgraphError
+from fcgraph.fc.gpu import STAGING_SHARE, cupy_if_available, cupy_status, free_device_bytes
+
+__all__ = ["STAGING_SHARE", "Backend", "CupyBackend", "TorchBackend", "cupy_if_available",
+           "cupy_status", "get_backend"]
 
 
 class Backend:
@@ -80,11 +83,6 @@ class Backend:
         return f"<fcgraph.fc backend {self.name}>"
 
 
-#: Share of a GPU's free memory that one staged float32 train matrix may take (beyond it: time
-#: chunks, or packed trains in the fused shift null).
-STAGING_SHARE = 0.25
-
-
 class CupyBackend(Backend):
     """CuPy as the array module; float32 products that must be exact go through cuBLAS with
     CUBLAS_COMPUTE_32F_PEDANTIC, so no TF32 setting (``CUPY_TF32``) can round them."""
@@ -106,8 +104,6 @@ class CupyBackend(Backend):
 
     def staging_bytes(self) -> int | None:
         """A quarter of the device memory free now (CuPy's pool's free blocks included)."""
-        from fcgraph.fc.cupy_kernels import free_device_bytes
-
         return int(STAGING_SHARE * free_device_bytes())
 
 
@@ -154,56 +150,6 @@ class TorchBackend(Backend):
         free = cuda.mem_get_info(self.device)[0]
         return int(STAGING_SHARE * (free + cuda.memory_reserved(self.device)
                                     - cuda.memory_allocated(self.device)))
-
-
-_PROBE_KERNEL = r"""
-extern "C" __global__ void fcgraph_probe(int* out) { out[threadIdx.x] = 7 * (int)threadIdx.x; }
-"""
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
-@functools.cache
-def cupy_status() -> tuple[ModuleType | None, str]:
-    """``(cupy, "GPU name")`` when CuPy imports, sees a GPU and can use it, else ``(None, why)``.
-
-    "Can use it" means a small float32 product (cuBLAS) and a kernel compiled at run time
-    (NVRTC) both give the right numbers: a CUDA install missing either library fails here
-    rather than at the first layer pair. Probed once per process; never raises.
-    """
-    try:
-        import cupy
-    except ImportError:
-        return None, "CuPy is not installed"
-    except OSError as exc:
-        return None, f"CuPy does not load ({_first_line(exc)})"
-    try:
-        if cupy.cuda.runtime.getDeviceCount() == 0:
-            return None, "CuPy sees no GPU"
-    except Exception as exc:  # no driver, an old driver, no device: CuPy raises its own errors
-        return None, f"CuPy sees no GPU ({_first_line(exc)})"
-    try:
-        index = cupy.cuda.Device().id
-        name = cupy.cuda.runtime.getDeviceProperties(index)["name"]
-        name = name.decode() if isinstance(name, bytes) else str(name)
-        ones = cupy.ones((3, 5), dtype=cupy.float32)
-        product_ok = cupy.asnumpy(ones @ ones.T).tolist() == [[5.0] * 3] * 3
-        out = cupy.zeros(4, dtype=cupy.int32)
-        cupy.RawKernel(_PROBE_KERNEL, "fcgraph_probe")((1,), (4,), (out,))
-        kernel_ok = cupy.asnumpy(out).tolist() == [0, 7, 14, 21]
-    except Exception as exc:  # a broken CUDA install can fail in many ways
-        return None, f"CuPy sees a GPU but cannot use it ({_first_line(exc)})"
-    if not (product_ok and kernel_ok):
-        return None, "CuPy sees a GPU but its test product or kernel gave wrong numbers"
-    return cupy, f"GPU {index}: {name}"
-
-
-def cupy_if_available() -> ModuleType | None:
-    """The ``cupy`` module when :func:`cupy_status` finds a usable GPU, else None."""
-    return cupy_status()[0]
 
 
 def get_backend(backend: str | Backend = "numpy", *, warn: bool = True) -> Backend:

@@ -19,7 +19,7 @@ import numpy as np
 
 from fcgraph.errors import FcgraphError
 from fcgraph.fc.edges import significant_edges
-from fcgraph.fc.spikes import Spikes, as_source, permute_images
+from fcgraph.spikes import Spikes, as_source, permute_images
 
 #: The control draw that :func:`calibrate` measures unless told otherwise.
 CALIBRATION_DRAW = 0

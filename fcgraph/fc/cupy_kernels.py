@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from fcgraph.errors import FcgraphError
+from fcgraph.fc.gpu import STAGING_SHARE, cupy_if_available, free_device_bytes
 
 # cuBLAS / CUDA enum values (cublas_api.h, library_types.h)
 CUBLAS_OP_N, CUBLAS_OP_T = 0, 1
@@ -60,8 +61,6 @@ _cache: dict[str, Any] = {}
 
 def cupy_module() -> Any:
     """The ``cupy`` module when it imports and sees a GPU, else None (never raises)."""
-    from fcgraph.fc.backend import cupy_if_available
-
     return cupy_if_available()
 
 
@@ -227,7 +226,7 @@ def pack_words(spikes: Any) -> Any:
 def host_words(spikes: np.ndarray) -> np.ndarray:
     """Boolean host trains (n, L) as the uint64 words of :func:`pack_words` (n, ceil(L / 64)),
     packed on the host (8x less to copy to the device than bytes, 32x less than float32)."""
-    from fcgraph.fc.spikes import pack
+    from fcgraph.spikes import pack
 
     n, L = spikes.shape
     out = np.zeros((n, -(-L // 64) * 8), dtype=np.uint8)
@@ -384,19 +383,10 @@ def _launch(kernel: Any, total: int, args: tuple[Any, ...], threads: int = 256) 
         kernel(((total + threads - 1) // threads,), (threads,), args)
 
 
-def free_device_bytes() -> int:
-    """Bytes the current device could allocate now: free memory plus the free blocks CuPy's
-    memory pool holds."""
-    cp = _cp()
-    return int(cp.cuda.Device().mem_info[0]) + int(cp.get_default_memory_pool().free_bytes())
-
-
 def needs_packing(n_pre: int, L: int, free_bytes: int | None = None) -> bool:
     """True when float32 pre trains (n_pre, L) would take more than the share of the free device
     memory (``free_bytes``, default: :func:`free_device_bytes`) that one staged train matrix
-    may take (:data:`fcgraph.fc.backend.STAGING_SHARE`, the rule the other paths follow)."""
-    from fcgraph.fc.backend import STAGING_SHARE
-
+    may take (:data:`fcgraph.fc.gpu.STAGING_SHARE`, the rule the other paths follow)."""
     if free_bytes is None:
         free_bytes = free_device_bytes()
     return 4 * n_pre * L > STAGING_SHARE * free_bytes

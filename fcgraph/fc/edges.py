@@ -30,8 +30,8 @@ from fcgraph.fc.exact import ExactNullBlocks, ExactShiftNull
 from fcgraph.fc.feature_relay import FeatureRelay
 from fcgraph.fc.measures import MEASURES, TiledSttc, measure_from_counts, measure_of_pairs
 from fcgraph.fc.shifts import count_null_block, resolve_shifts
-from fcgraph.fc.spikes import Spikes, SpikeSource, as_source, check_pair
 from fcgraph.fc.stats import bh_qvalues, normal_upper_tail
+from fcgraph.spikes import Spikes, SpikeSource, as_source, check_pair
 
 if TYPE_CHECKING:
     import pandas as pd

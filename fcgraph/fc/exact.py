@@ -38,7 +38,7 @@ import numpy as np
 from fcgraph.errors import FcgraphError
 from fcgraph.fc.backend import Backend, get_backend
 from fcgraph.fc.counts import DEFAULT_TILE, StagedTrains, counts_to_int64, summed_products
-from fcgraph.fc.spikes import Spikes, as_source, check_pair
+from fcgraph.spikes import Spikes, as_source, check_pair
 
 #: Bytes of pre-layer features multiplied at once (bigger layers go block by block).
 FEATURE_BLOCK_BYTES = 256 << 20

@@ -29,7 +29,7 @@ from fcgraph.fc.counts import (
     dilate,
     summed_products,
 )
-from fcgraph.fc.spikes import Spikes, as_source, check_pair
+from fcgraph.spikes import Spikes, as_source, check_pair
 
 MEASURES = ("sttc", "pearson", "cofire")
 

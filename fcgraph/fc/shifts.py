@@ -26,7 +26,7 @@ from fcgraph.fc.counts import (
     summed_products,
 )
 from fcgraph.fc.measures import TiledSttc, measure_from_counts
-from fcgraph.fc.spikes import Spikes, as_source, check_pair
+from fcgraph.spikes import Spikes, as_source, check_pair
 
 
 def draw_shifts(L: int, n_shifts: int = 100, min_shift: int = 40, shift_unit: int = 1,

@@ -34,8 +34,8 @@ from fcgraph.errors import FcgraphError
 from fcgraph.fc.calibration import control_trains
 from fcgraph.fc.counts import DEFAULT_TILE
 from fcgraph.fc.edges import Candidates, significant_edges
-from fcgraph.fc.spikes import Spikes, as_source
 from fcgraph.fc.stats import normal_upper_tail
+from fcgraph.spikes import Spikes, as_source
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -45,7 +45,7 @@ from fcgraph.graph.states import (
     loss_baseline,
     pair_stats_rows,
 )
-from fcgraph.graph.validate import validate_run
+from fcgraph.validate import validate_run
 
 CSV_GEN_BASE = 1 << 40
 #: The neo4j-admin arguments before the report file and the file lists.

@@ -2,7 +2,7 @@
 
 How the guarantees are kept:
 
-- **Validation first**: the whole folder is checked (:mod:`fcgraph.graph.validate`) before the
+- **Validation first**: the whole folder is checked (:mod:`fcgraph.validate`) before the
   first write.
 - **Idempotent**: nodes are MERGEd on their uids. A condition's edges carry the load generation
   ``gen``; its ``:Condition`` node records the live ``gen`` and the ``load_key`` (SHA-256 of the
@@ -43,8 +43,8 @@ from fcgraph.errors import FcgraphError, at_least, number_in
 from fcgraph.fc.edge_states import STATE_CODES, EdgeStates, ensure_edge_states, tested_neurons
 from fcgraph.graph.schema import apply_schema
 from fcgraph.graph.states import ingest_states
-from fcgraph.graph.validate import validate_run
 from fcgraph.io import read_json_object, sha256_file
+from fcgraph.validate import validate_run
 
 NEURON_BATCH = 20_000
 #: The online loader's defaults: edges per transaction, concurrent transactions. 5,000 edges

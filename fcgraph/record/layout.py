@@ -17,7 +17,7 @@
 A ``.bits`` file is raw bytes, no header: the (n_neurons, L) boolean spike matrix, L = T x
 n_images bins, each row bit-packed with ``numpy.packbits(row, bitorder="little")``, so the file
 is a C-ordered uint8 array of shape (n_neurons, ceil(L / 8)) (``numpy.memmap`` reads it as is,
-and ``fcgraph.fc.spikes.SpikeMatrix`` wraps it). Row k is neuron k: for a conv layer of shape
+and ``fcgraph.spikes.SpikeMatrix`` wraps it). Row k is neuron k: for a conv layer of shape
 (C, H, W), k = c*H*W + y*W + x (channel-major); for a dense layer, k is the unit. Column b is
 bin b = image*T + step: the T steps of image 0, then of image 1, and so on. Bits past L in the
 last byte are zero.
@@ -32,6 +32,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fcgraph.contract import condition_slug
+
+#: The ``format`` of the manifest's "recording" section.
+RECORDING_FORMAT = "fcgraph.spikes"
 
 SPIKES = "spikes"
 LABELS = "labels.npy"

@@ -13,9 +13,8 @@ from fcgraph.io import sha256_file
 from fcgraph.models.checkpoint import package_versions
 from fcgraph.record import layout
 from fcgraph.record.conditions import Condition, parse
+from fcgraph.record.layout import RECORDING_FORMAT
 from fcgraph.record.state import Setup, complete_files_ok, load_progress
-
-RECORDING_FORMAT = "fcgraph.spikes"
 
 
 def safe_run_id(text: str) -> str:

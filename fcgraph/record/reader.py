@@ -15,9 +15,9 @@ import numpy as np
 
 from fcgraph.contract import LayerInfo, RunManifest, read_manifest
 from fcgraph.errors import BadArgument, FcgraphError
-from fcgraph.fc.spikes import SpikeMatrix
 from fcgraph.io import sha256_file
-from fcgraph.record.manifest import RECORDING_FORMAT
+from fcgraph.record.layout import RECORDING_FORMAT
+from fcgraph.spikes import SpikeMatrix
 
 
 class Recording:

@@ -1,4 +1,5 @@
-"""Spike matrices: boolean (n_neurons, L) trains, plain or bit-packed along time.
+"""Spike matrices, the format every stage shares: boolean (n_neurons, L) trains, plain or
+bit-packed along time (a base module: it imports nothing of fcgraph but its errors).
 
 L = T * n_images bins; image k occupies bins k*T .. k*T+T-1. Every function of
 :mod:`fcgraph.fc` takes either a NumPy array of shape (n_neurons, L) (bool, or numbers where

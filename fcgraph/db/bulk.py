@@ -9,8 +9,8 @@ Community Edition has one database and no incremental import, so :func:`bulk_ing
    :func:`fcgraph.graph.ingest.ingest_run`, is the way to add the run);
 2. writes ``neo4j-admin`` CSV files of all those runs (:mod:`fcgraph.graph.export_csv`) and
    imports them into a staging home (``neo4j/rebuild``) while the live server keeps serving;
-3. stops the server, swaps the stores (journal: :func:`fcgraph.graph.server.swap_in_staged`),
-   starts it with memory sized for the new store (:func:`~fcgraph.graph.server.memory_for_store`), creates the
+3. stops the server, swaps the stores (journal: :func:`fcgraph.db.server.swap_in_staged`),
+   starts it with memory sized for the new store (:func:`~fcgraph.db.server.memory_for_store`), creates the
    indexes, and checks every run's neuron and live-edge counts; a failed check puts the
    previous store back.
 
@@ -35,14 +35,14 @@ import pandas as pd
 
 from fcgraph import faults
 from fcgraph.contract import read_manifest
+from fcgraph.db import server
 from fcgraph.errors import FcgraphError
 from fcgraph.fc.edge_states import ensure_edge_states
-from fcgraph.graph import server
 from fcgraph.graph.connection import Connection, credentials_file, open_driver, read_credentials
 from fcgraph.graph.export_csv import IMPORT_PREFIX, export_admin_csv
 from fcgraph.graph.ingest import Selection, load_key, read_analysis
 from fcgraph.graph.schema import apply_schema
-from fcgraph.graph.validate import validate_run
+from fcgraph.validate import validate_run
 
 ProgressFn = Callable[[str, int, int], None]
 

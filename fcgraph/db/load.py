@@ -1,7 +1,7 @@
 """A run folder into Neo4j by the fastest path the server allows: one rule, used by
 `fcgraph ingest` and the demo.
 
-The bulk path (:func:`fcgraph.graph.bulk.bulk_ingest`) rebuilds fcgraph's own local store with
+The bulk path (:func:`fcgraph.db.bulk.bulk_ingest`) rebuilds fcgraph's own local store with
 ``neo4j-admin database import``; it is the only one that reaches the store's import speed, but
 it restarts the server and needs its files, so any other server (remote, managed, another
 database) is loaded online (:func:`fcgraph.graph.ingest.ingest_run`, batched transactions).
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from fcgraph.db.bulk import bulk_ingest, is_local_server
 from fcgraph.errors import BadArgument
-from fcgraph.graph.bulk import bulk_ingest, is_local_server
 from fcgraph.graph.connection import Connection, session_driver
 from fcgraph.graph.ingest import EDGE_BATCH, EDGE_WORKERS, ingest_run, selected_edge_count
 
