@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from fcgraph.graph import server
-from fcgraph.graph.bulk import bulk_ingest
+from fcgraph.db import server
+from fcgraph.db.bulk import bulk_ingest
 from fcgraph.graph.connection import open_driver
 from fcgraph.graph.export_csv import IMPORT_PREFIX, export_admin_csv
 from fcgraph.graph.ingest import ingest_run

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fcgraph.graph import server
+from fcgraph.db import server
 from fcgraph.graph.connection import open_driver
 from fcgraph.graph.export_csv import export_admin_csv
 from fcgraph.graph.ingest import delete_run, ingest_run
