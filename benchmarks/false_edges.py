@@ -36,9 +36,10 @@ from typing import Any
 
 import numpy as np
 
+from fcgraph.contract import layer_pairs
 from fcgraph.fc import significant_edges
 from fcgraph.fc.calibration import control_trains
-from fcgraph.fc.run import compute_run, layer_pairs
+from fcgraph.fc.run import compute_run
 from fcgraph.fc.stats import normal_upper_tail
 from fcgraph.fc.threshold import control_threshold, n_draws
 from fcgraph.record import open_recording

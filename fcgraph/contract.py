@@ -150,10 +150,7 @@ class RunManifest:
 
     def allowed_pairs(self) -> set[tuple[str, str]]:
         """Layer pairs an FC edge may join: consecutive layers, and each declared feeder."""
-        ordered = sorted(self.layers, key=lambda layer: layer.order)
-        pairs = {(a.name, b.name) for a, b in zip(ordered, ordered[1:], strict=False)}
-        pairs |= {(src, layer.name) for layer in self.layers for src in layer.feeds_from}
-        return pairs
+        return set(layer_pairs(self.layers, "feeders"))
 
     def fc_pair(self, condition: str, pre: str, post: str) -> dict[str, Any]:
         """fc's report row of one (condition, layer pair) under ``fc.layer_pairs`` ({} when
@@ -182,6 +179,21 @@ class RunManifest:
             "provenance": self.provenance,
             **self.extra,
         }
+
+
+def layer_pairs(layers: list[LayerInfo], which: str = "consecutive") -> list[tuple[str, str]]:
+    """(pre, post) layer names: consecutive spiking layers, or with ``which="feeders"`` also every
+    declared feeder (``LayerInfo.feeds_from``, e.g. across residual connections), ordered by
+    post layer, then pre layer. The one rule for which layer pairs fc measures and the graph's
+    ``FEEDS`` relationships join."""
+    ordered = sorted(layers, key=lambda la: la.order)
+    pairs = {(a.name, b.name) for a, b in zip(ordered, ordered[1:], strict=False)}
+    if which == "feeders":
+        pairs |= {(src, la.name) for la in ordered for src in la.feeds_from}
+    elif which != "consecutive":
+        raise BadArgument("--pairs", f"unknown pairs {which!r} (consecutive or feeders)")
+    order = {la.name: la.order for la in ordered}
+    return sorted(pairs, key=lambda p: (order[p[1]], order[p[0]]))
 
 
 def write_manifest(root: Path, manifest: RunManifest) -> Path:

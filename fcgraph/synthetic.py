@@ -24,10 +24,10 @@ from fcgraph.contract import (
     NEURON_SCHEMA,
     LayerInfo,
     RunManifest,
-    condition_slug,
     parse_condition,
     write_manifest,
 )
+from fcgraph.run_folder import RunFolder
 
 DEFAULT_LAYERS: tuple[tuple[str, tuple[int, ...]], ...] = (
     ("sn1", (4, 8, 8)),
@@ -112,14 +112,15 @@ def make_synthetic_run(
     ``layers`` are (name, shape) in feed-forward order; ``fan_in`` is each post neuron's number
     of clean in-edges (so a layer pair holds n_post * fan_in clean edges).
     """
-    root = Path(root)
-    (root / "fc" / "edges").mkdir(parents=True, exist_ok=True)
+    run = RunFolder(root)
+    root = run.root
+    run.fc_edges.mkdir(parents=True, exist_ok=True)
     infos = [LayerInfo(name=name, order=i, shape=tuple(shape),
                        feeds_from=(layers[i - 1][0],) if i else ())
              for i, (name, shape) in enumerate(layers)]
     edge_paths = {}
     for condition in conditions:
-        rel = f"fc/edges/{condition_slug(condition)}.parquet"
+        rel = run.relative(run.edges(condition))
         tmp = root / (rel + ".partial")
         with pq.ParquetWriter(tmp, EDGE_SCHEMA) as writer:
             for batch in _edge_batches(run_id, condition, infos, fan_in, seed, keep, gain,
@@ -151,8 +152,9 @@ def make_synthetic_run(
                        .set_column(6, "rate", pa.array(rates))
                        .append_column("condition", pa.array([condition] * table.num_rows)))
         table = pa.concat_tables(per)
-    pq.write_table(table, root / "fc" / "neurons.parquet.partial")
-    (root / "fc" / "neurons.parquet.partial").replace(root / "fc" / "neurons.parquet")
+    partial = run.fc_neurons.with_name(run.fc_neurons.name + ".partial")
+    pq.write_table(table, partial)
+    partial.replace(run.fc_neurons)
     manifest = RunManifest(
         run_id=run_id,
         layers=infos,
@@ -161,7 +163,7 @@ def make_synthetic_run(
         n_images=125,
         fc={"parameters": {"measure": "sttc", "null": "synthetic", "z": 3.0, "seed": seed,
                            "fan_in": fan_in, **({"min_spikes": 1} if silent > 0 else {})},
-            "neurons": "fc/neurons.parquet",
+            "neurons": run.relative(run.fc_neurons),
             "edges": edge_paths},
         provenance={"generator": "fcgraph.synthetic.make_synthetic_run"},
     )

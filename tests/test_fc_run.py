@@ -12,10 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import fcgraph.record
-from fcgraph.contract import LayerInfo, read_manifest
+from fcgraph.contract import LayerInfo, layer_pairs, read_manifest
 from fcgraph.errors import FcgraphError
 from fcgraph.fc import calibrate, cofire, control_threshold, significant_edges, sttc
-from fcgraph.fc.run import FcParams, SettingsChanged, compute_run, layer_pairs, receptive_field
+from fcgraph.fc.run import FcParams, SettingsChanged, compute_run, receptive_field
 from fcgraph.validate import validate_run
 
 N_IMAGES = 32

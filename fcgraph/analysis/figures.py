@@ -43,7 +43,7 @@ def make_figures(analysis: dict[str, Any], folder: Path) -> list[str]:
     """Draw the five figures into ``folder``; returns their paths relative to ``analysis/``."""
     folder = Path(folder)
     layers = analysis["layers"]
-    neurons_path = folder.parent / "neurons.parquet"
+    neurons_path = folder.parent / "neurons.parquet"  # RunFolder.analysis_neurons: figures sit beside it
     neurons = pd.read_parquet(neurons_path) if neurons_path.exists() else pd.DataFrame()
     clean = neurons[(neurons["condition"] == "clean") & neurons["analysed"]] if len(neurons) \
         else neurons

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from fcgraph.analysis.findings import CONTRASTS
-from fcgraph.analysis.run import analysis_dir, load_analysis
+from fcgraph.analysis.run import load_analysis
 from fcgraph.io import atomic_write_text
+from fcgraph.run_folder import RunFolder
 
 _CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}td,th{border:1px solid #ccc;
@@ -139,7 +140,7 @@ def render_report(analysis: dict[str, Any], folder: Path) -> str:
 def write_report(recording: Path | str) -> Path:
     """Write ``RECORDING/analysis/report.html`` from its ``analysis.json``; returns the path."""
     analysis = load_analysis(recording)
-    folder = analysis_dir(Path(recording))
-    path = folder / "report.html"
-    atomic_write_text(path, render_report(analysis, folder))
+    run = RunFolder(recording)
+    path = run.report
+    atomic_write_text(path, render_report(analysis, run.analysis))
     return path

@@ -50,10 +50,9 @@ from fcgraph.analysis.perturbations import compare_edges
 from fcgraph.contract import condition_slug
 from fcgraph.errors import BadArgument, FcgraphError, at_least, number_in
 from fcgraph.io import atomic_write, atomic_write_text, remove_stale_temps, sha256_file, writing_into
+from fcgraph.run_folder import RunFolder
 from fcgraph.spikes import unpack
 
-ANALYSIS_DIR = "analysis"
-PARTS = ".parts"
 NETWORKS = "networks"  # parts of the control networks analysed with their own groups
 REPLICATES = "replicates"  # parts of the replicate networks (other recordings)
 CALIBRATION = "calibration"  # parts of the clean layer pairs' measured false-edge rates
@@ -115,9 +114,6 @@ class AnalysisConfig:
         d.pop("chunk")
         return d
 
-
-def analysis_dir(root: Path) -> Path:
-    return Path(root) / ANALYSIS_DIR
 
 
 def _key(*parts: Any) -> str:
@@ -414,9 +410,10 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
             raise BadArgument("--condition", f"no condition {', '.join(unknown)} in {root}; "
                                              f"conditions: {', '.join(rec.conditions)}")
     _check_inputs(rec, wanted, edge_files)
-    out_dir = analysis_dir(root)
+    run = RunFolder(root)
+    out_dir = run.analysis
     remove_stale_temps(out_dir)
-    parts = out_dir / PARTS
+    parts = run.analysis_parts
     if restart and parts.exists():
         for p in sorted(parts.rglob("*.json")):
             p.unlink()
@@ -498,7 +495,7 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
             networks_out[name].append(_network_layer(net_rec, condition, pre, post, own, result))
     neurons = _merge_neurons(neuron_frames)
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(out_dir / "neurons.parquet", lambda fh: neurons.to_parquet(fh, index=False))
+    atomic_write(run.analysis_neurons, lambda fh: neurons.to_parquet(fh, index=False))
     analysis = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "run_id": rec.run_id,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -517,16 +514,16 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
             "recording": str(r.path), "run_id": r.run_id, "accuracy": _accuracy(r, "clean"),
             "layers": networks_out[f"replicate:{r.run_id}"]} for r in replicates},
         "clean_accuracy": _accuracy(rec, "clean"),
-        "neurons": f"{ANALYSIS_DIR}/neurons.parquet",
+        "neurons": run.relative(run.analysis_neurons),
     }
     analysis["findings"] = findings_mod.evaluate(analysis, rec.manifest)
     analysis["seconds"] = round(time.perf_counter() - t0, 3)
     if figures:
         from fcgraph.analysis.figures import make_figures
-        analysis["figures"] = make_figures(analysis, out_dir / "figures")
+        analysis["figures"] = make_figures(analysis, run.figures)
     else:  # keep the figures of an earlier run, if any
-        analysis["figures"] = sorted(f"figures/{p.name}" for p in (out_dir / "figures").glob("*.*"))
-    _write_json(out_dir / "analysis.json", analysis)
+        analysis["figures"] = sorted(f"figures/{p.name}" for p in run.figures.glob("*.*"))
+    _write_json(run.analysis_json, analysis)
     return _jsonable(analysis)
 
 
@@ -608,7 +605,7 @@ def load_analysis(recording: Path | str) -> dict[str, Any]:
     """The ``analysis.json`` of a recording (FcgraphError when ``fcgraph analyze`` has not run)."""
     if not Path(recording).is_dir():
         raise BadArgument(str(recording), "recording folder does not exist")
-    path = analysis_dir(Path(recording)) / "analysis.json"
+    path = RunFolder(recording).analysis_json
     if not path.exists():
         raise FcgraphError(f"{path}: missing; run `fcgraph analyze {recording}` first")
     try:

@@ -27,11 +27,11 @@ from fcgraph.contract import (
     NEURON_SCHEMA,
     LayerInfo,
     RunManifest,
-    condition_slug,
     parse_condition,
     write_manifest,
 )
 from fcgraph.io import sha256_file
+from fcgraph.run_folder import RunFolder
 from fcgraph.spikes import pack
 
 
@@ -79,10 +79,11 @@ def write_recording(root: Path, run_id: str, layers: Sequence[tuple[str, tuple[i
     files) from boolean spikes ``spikes[condition][layer]`` (n_neurons, T x n_images)."""
     from fcgraph.record.layout import RECORDING_FORMAT
 
-    root = Path(root)
+    run = RunFolder(root)
+    root = run.root
     root.mkdir(parents=True, exist_ok=True)
     labels = np.asarray(labels, dtype=np.int64)
-    np.save(root / "labels.npy", labels)
+    np.save(run.labels, labels)
     infos = [LayerInfo(name, i, tuple(shape), (layers[i - 1][0],) if i else ())
              for i, (name, shape) in enumerate(layers)]
 
@@ -92,21 +93,21 @@ def write_recording(root: Path, run_id: str, layers: Sequence[tuple[str, tuple[i
 
     conds: dict[str, Any] = {}
     for condition, by_layer in spikes.items():
-        folder = root / "spikes" / condition_slug(condition)
+        folder = run.spikes(condition)
         folder.mkdir(parents=True, exist_ok=True)
-        np.save(folder / "predictions.npy", labels)
+        np.save(run.predictions(condition), labels)
         layer_entries = {}
         for info in infos:
             arr = np.asarray(by_layer[info.name], dtype=bool)
-            path = folder / f"{info.name}.bits"
+            path = run.bits(condition, info.name)
             path.write_bytes(pack(arr).tobytes())
             layer_entries[info.name] = {**entry(path), "spike_count": int(arr.sum()),
                                         "firing_rate": float(arr.mean())}
         conds[condition] = {"accuracy": (accuracy or {}).get(condition, 1.0), "details": {},
-                            "predictions": entry(folder / "predictions.npy"),
+                            "predictions": entry(run.predictions(condition)),
                             "layers": layer_entries}
     recording = {"format": RECORDING_FORMAT, "format_version": 1,
-                 "labels": entry(root / "labels.npy"), "conditions": conds}
+                 "labels": entry(run.labels), "conditions": conds}
     manifest = RunManifest(run_id=run_id, layers=infos,
                            conditions=[parse_condition(c) for c in spikes], T=T,
                            n_images=int(labels.size), provenance={"synthetic": True},
@@ -126,7 +127,8 @@ def write_edges(root: Path, *, z: float = 3.0, min_spikes: int = 10) -> RunManif
 
     rec = open_recording(root, verify=False)
     manifest = rec.manifest
-    (Path(root) / "fc" / "edges").mkdir(parents=True, exist_ok=True)
+    run = RunFolder(root)
+    run.fc_edges.mkdir(parents=True, exist_ok=True)
     rels, pairs_info, neuron_rows = {}, {}, []
     ordered = sorted(rec.layers, key=lambda la: la.order)
     for condition in rec.conditions:
@@ -140,8 +142,8 @@ def write_edges(root: Path, *, z: float = 3.0, min_spikes: int = 10) -> RunManif
             frames.append(edges)
             infos.append({"pre_layer": a.name, "post_layer": b.name,
                           **{k: int(report[k]) for k in ("pairs", "tested", "edges")}})
-        rel = f"fc/edges/{condition_slug(condition)}.parquet"
-        pq.write_table(edges_to_arrow(pd.concat(frames, ignore_index=True)), Path(root) / rel)
+        rel = run.relative(run.edges(condition))
+        pq.write_table(edges_to_arrow(pd.concat(frames, ignore_index=True)), run.edges(condition))
         rels[condition], pairs_info[condition] = rel, infos
         for la in rec.layers:
             counts = rec.packed(condition, la.name).spike_counts()
@@ -152,10 +154,10 @@ def write_edges(root: Path, *, z: float = 3.0, min_spikes: int = 10) -> RunManif
                 "spike_count": counts, "rate": counts / rec.L,
                 "condition": [condition] * la.n_neurons},
                 schema=NEURON_SCHEMA.append(pa.field("condition", pa.string()))))
-    pq.write_table(pa.concat_tables(neuron_rows), Path(root) / "fc" / "neurons.parquet")
+    pq.write_table(pa.concat_tables(neuron_rows), run.fc_neurons)
     manifest.fc = {"parameters": {"measure": "sttc", "null": "exact", "z": z,
                                   "min_spikes": min_spikes},
-                   "neurons": "fc/neurons.parquet", "edges": rels, "layer_pairs": pairs_info}
+                   "neurons": run.relative(run.fc_neurons), "edges": rels, "layer_pairs": pairs_info}
     write_manifest(Path(root), manifest)
     return manifest
 

@@ -53,6 +53,7 @@ def analyze_cmd(
     perturbations. Writes RECORDING/analysis/ (analysis.json, neurons.parquet, figures/)."""
     from fcgraph.analysis import AnalysisConfig, analyze_run
     from fcgraph.analysis.report import write_report
+    from fcgraph.run_folder import RunFolder
 
     config = AnalysisConfig(max_neurons=max_neurons or None, min_group=min_group,
                             min_spikes=min_spikes, percentile=percentile, n_boot=n_boot,
@@ -62,8 +63,8 @@ def analyze_cmd(
         analysis = analyze_run(recording, config, replicates=replicate or (), progress=update,
                                restart=restart)
     console.print(findings_table(analysis["findings"], f"findings: {recording}"))
-    out = Path(recording) / "analysis"
-    console.print(f"wrote {out / 'analysis.json'}, {out / 'neurons.parquet'}, {out / 'figures'}")
+    run = RunFolder(recording)
+    console.print(f"wrote {run.analysis_json}, {run.analysis_neurons}, {run.figures}")
     if report:
         console.print(f"wrote {write_report(recording)}")
 

@@ -21,6 +21,7 @@ from fcgraph.demo import DEMO_CONDITIONS, DemoPlan
 from fcgraph.fc.backend import get_backend
 from fcgraph.graph.connection import Connection, resolve_connection, session_driver
 from fcgraph.paths import state_dir
+from fcgraph.run_folder import RunFolder
 
 
 def register(app: typer.Typer) -> None:
@@ -124,7 +125,7 @@ def demo_cmd(
 
         console.print(findings_table(findings, "the paper's findings on this run, against its "
                                                "controls (criteria: README, analysis.json)"))
-    console.print(f"report: {plan.recording / 'analysis' / 'report.html'}")
+    console.print(f"report: {RunFolder(plan.recording).report}")
 
     console.rule("[bold]5/6 Neo4j: load " + (f"each neuron's {top_k} strongest in-edges per condition"
                                              if top_k else "every significant edge"))
@@ -142,7 +143,7 @@ def demo_cmd(
     minutes = (time.monotonic() - started) / 60
     console.rule(f"[bold]done in {minutes:.1f} min")
     console.print(f"""Browse:
-  report        {plan.recording / 'analysis' / 'report.html'}
+  report        {RunFolder(plan.recording).report}
   Neo4j Browser {browser or conn.uri} (user neo4j; password: `fcgraph db credentials --show`)
   offline view  fcgraph view {rec.run_id} --layer-pair fc1.sn fc2.sn --out view.html
   queries       fcgraph query --list;  fcgraph query hubs -p run_id={rec.run_id}

@@ -87,6 +87,7 @@ def fc_cmd(
     """Compute significant edges between consecutive spiking layers (resumes after a kill)."""
     from fcgraph.fc.backend import get_backend
     from fcgraph.fc.run import FcParams, compute_run
+    from fcgraph.run_folder import RunFolder
 
     params = FcParams.create(measure=measure, null=null, n_shifts=n_shifts, min_shift=min_shift,
                              shift_unit=shift_unit, min_spikes=min_spikes, z=z,
@@ -126,5 +127,5 @@ def fc_cmd(
     if summary.resumed.any():
         console.print(f"{int(summary.resumed.sum())} of {len(summary)} layer pairs were finished "
                       "by an earlier run and not recomputed")
-    console.print(f"edges: {recording / 'fc' / 'edges'}; neurons: {recording / 'fc' / 'neurons.parquet'}; "
+    console.print(f"edges: {RunFolder(recording).fc_edges}; neurons: {RunFolder(recording).fc_neurons}; "
                   f"ingest with `fcgraph ingest {recording}`")

@@ -52,10 +52,10 @@ from fcgraph.fc.edge_summaries import (
     summarize_condition,
 )
 from fcgraph.io import atomic_write, sha256_file
+from fcgraph.run_folder import RunFolder
 
 #: State of a baseline edge under another condition, as stored in the states files.
 STATE_CODES = {"kept": 0, "weakened": 1, "silenced": 2}
-STATES_DIR = "fc/states"
 COUNTS_FILE = "counts.parquet"
 #: Columns of ``counts.parquet`` and of :func:`edge_state_counts`.
 COUNT_COLUMNS = ["baseline", "condition", "pre_layer", "post_layer", "baseline_edges",
@@ -271,7 +271,7 @@ def ensure_edge_states(root: Path | str, manifest: RunManifest | None = None, *,
         raise FcgraphError(f"{root}: the manifest lists no edge tables; run `fcgraph fc` first")
     key = _inputs_key(root, manifest)
     exact = manifest.fc.get("parameters", {}).get("top_k") is None
-    folder = root / STATES_DIR
+    folder = RunFolder(root).fc_states
     summaries = (DEGREES_FILE, PAIRS_FILE, LOSSES_FILE, COUNTS_FILE)
     if all(_stored_key(folder / name) == key for name in summaries):
         return EdgeStates(folder, key, exact)

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fcgraph import faults
+from fcgraph.contract import layer_pairs
 from fcgraph.errors import BadArgument, FcgraphError, at_least
 from fcgraph.fc.backend import Backend, get_backend
 from fcgraph.fc.calibration import calibrate as calibrate_pair
@@ -57,6 +58,7 @@ from fcgraph.fc.measures import MEASURES
 from fcgraph.fc.shifts import draw_shifts
 from fcgraph.fc.stats import normal_upper_tail
 from fcgraph.fc.threshold import THRESHOLDS, control_threshold
+from fcgraph.run_folder import RunFolder
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -70,11 +72,8 @@ ProgressFn = Callable[[str, int, int], None]
 #: Called after each layer pair is finished and saved: ``after_pair(condition, pre, post)``.
 PairHook = Callable[[str, str, str], None]
 
-FC_DIR = "fc"
-PARTS = ".parts"
 PLAN = "plan.json"
 DONE = "done.json"
-NEURONS = "fc/neurons.parquet"
 DENSE_KEYS = {"cofire": np.int32, "value": np.float32, "null_mean": np.float32,
               "null_sd": np.float32, "z": np.float32}
 #: Counts of the per-pair report kept in the manifest and the summary.
@@ -166,20 +165,6 @@ class FcParams:
 # -- layer pairs and candidates ------------------------------------------------------------------
 
 
-def layer_pairs(layers: list[LayerInfo], which: str = "consecutive") -> list[tuple[str, str]]:
-    """(pre, post) layer names: consecutive spiking layers, or with ``which="feeders"`` also every
-    declared feeder (``LayerInfo.feeds_from``, e.g. across residual connections), ordered by
-    post layer, then pre layer."""
-    ordered = sorted(layers, key=lambda la: la.order)
-    pairs = {(a.name, b.name) for a, b in zip(ordered, ordered[1:], strict=False)}
-    if which == "feeders":
-        pairs |= {(src, la.name) for la in ordered for src in la.feeds_from}
-    elif which != "consecutive":
-        raise BadArgument("--pairs", f"unknown pairs {which!r} (consecutive or feeders)")
-    order = {la.name: la.order for la in ordered}
-    return sorted(pairs, key=lambda p: (order[p[1]], order[p[0]]))
-
-
 def receptive_field(pre: LayerInfo, post: LayerInfo,
                     kernel: int = RF_KERNEL) -> Callable[[int, int], np.ndarray] | None:
     """Candidate pairs of the receptive-field rule (module docstring) as a function
@@ -235,12 +220,12 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 class _Layout:
-    """Paths of one run folder's fc output."""
+    """fc's parts inside a run folder (every other path is the :class:`RunFolder`'s)."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.fc = root / FC_DIR
-        self.parts = self.fc / PARTS
+        self.run = RunFolder(root)
+        self.root = self.run.root
+        self.parts = self.run.fc_parts
         self.plan = self.parts / PLAN
 
     def cond_dir(self, condition: str) -> Path:
@@ -254,10 +239,10 @@ class _Layout:
         return self.cond_dir(condition) / DONE
 
     def edges_rel(self, condition: str) -> str:
-        return f"{FC_DIR}/edges/{_slug(condition)}.parquet"
+        return self.run.relative(self.run.edges(condition))
 
     def dense_dir(self, condition: str) -> Path:
-        return self.fc / "dense" / _slug(condition)
+        return self.run.fc_dense / _slug(condition)
 
 
 def _plan_for(rec: Recording, params: FcParams) -> dict[str, Any]:
@@ -281,10 +266,10 @@ def _plan_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
 
 def _restart(lay: _Layout) -> None:
     """Remove every fc output of the run folder (parts, edges, neurons, dense matrices)."""
-    for sub in (lay.parts, lay.fc / "edges", lay.fc / "dense"):
+    for sub in (lay.parts, lay.run.fc_edges, lay.run.fc_dense):
         if sub.exists():
             shutil.rmtree(sub)
-    (lay.root / NEURONS).unlink(missing_ok=True)
+    lay.run.fc_neurons.unlink(missing_ok=True)
 
 
 class SettingsChanged(FcgraphError):
@@ -533,7 +518,7 @@ def _write_neurons(rec: Recording, lay: _Layout, conditions: list[str]) -> None:
                         "rate": count / float(rec.L),
                         "condition": pa.array([condition] * n, pa.string())}, schema=schema))
 
-    atomic_write(rec.path / NEURONS, write)
+    atomic_write(lay.run.fc_neurons, write)
 
 
 def _update_manifest(rec: Recording, lay: _Layout, params: FcParams, done: list[str],
@@ -544,7 +529,7 @@ def _update_manifest(rec: Recording, lay: _Layout, params: FcParams, done: list[
     fc: dict[str, Any] = {
         "parameters": {**params.to_json(), "rf_kernel": RF_KERNEL
                        if params.candidates == "receptive-field" else None},
-        "neurons": NEURONS,
+        "neurons": lay.run.relative(lay.run.fc_neurons),
         "edges": {c: lay.edges_rel(c) for c in done},
         "layer_pairs": {c: [{k: v for k, v in s.items() if not k.endswith("sha256")}
                             for s in summaries[c]] for c in done},

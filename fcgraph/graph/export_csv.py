@@ -132,8 +132,7 @@ def _write_structure(out: Path, root: Path, manifest: RunManifest, loaded: dict[
                  for name in conditions])
     _write_rows(out / "has_layer.csv", [":START_ID(Run)", ":END_ID(Layer)"],
                 [[run_id, f"{run_id}/{la.name}"] for la in manifest.layers])
-    pairs = {(a.name, b.name) for a, b in zip(manifest.layers, manifest.layers[1:], strict=False)}
-    pairs |= {(src, la.name) for la in manifest.layers for src in la.feeds_from}
+    pairs = manifest.allowed_pairs()
     _write_rows(out / "feeds.csv", [":START_ID(Layer)", ":END_ID(Layer)"],
                 [[f"{run_id}/{a}", f"{run_id}/{b}"] for a, b in sorted(pairs)])
     _write_rows(out / "has_condition.csv", [":START_ID(Run)", ":END_ID(Condition)"],

@@ -44,6 +44,7 @@ from fcgraph.fc.edge_states import STATE_CODES, EdgeStates, ensure_edge_states, 
 from fcgraph.graph.schema import apply_schema
 from fcgraph.graph.states import ingest_states
 from fcgraph.io import read_json_object, sha256_file
+from fcgraph.run_folder import RunFolder
 from fcgraph.validate import validate_run
 
 NEURON_BATCH = 20_000
@@ -166,9 +167,7 @@ def _ingest_structure(driver: neo4j.Driver, database: str, manifest: RunManifest
         SET x.run_id = $run_id, x.name = l.name, x.order = l.order, x.shape = l.shape,
             x.n_neurons = l.n_neurons
         MERGE (r)-[:HAS_LAYER]->(x)""", run_id=run_id, layers=layers)
-    ordered = manifest.layers
-    feeds = {(a.name, b.name) for a, b in zip(ordered, ordered[1:], strict=False)}
-    feeds |= {(src, la.name) for la in ordered for src in la.feeds_from}
+    feeds = manifest.allowed_pairs()
     _write(driver, database, """
         UNWIND $pairs AS p
         MATCH (a:Layer {uid: $run_id + '/' + p[0]}), (b:Layer {uid: $run_id + '/' + p[1]})
@@ -566,8 +565,8 @@ class AnalysisFiles:
 def read_analysis(root: Path, manifest: RunManifest) -> AnalysisFiles | None:
     """The run's ``analysis/`` (None when it holds no analysis); :class:`FcgraphError` names a
     damaged file or a row naming a neuron the manifest does not have."""
-    folder = root / "analysis"
-    table_path, json_path = folder / "neurons.parquet", folder / "analysis.json"
+    run = RunFolder(root)
+    table_path, json_path = run.analysis_neurons, run.analysis_json
     if not table_path.exists() or not json_path.exists():
         return None
     key = f"{sha256_file(table_path)};{sha256_file(json_path)}"

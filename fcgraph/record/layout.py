@@ -31,33 +31,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fcgraph.contract import condition_slug
-
 #: The ``format`` of the manifest's "recording" section.
 RECORDING_FORMAT = "fcgraph.spikes"
 
-SPIKES = "spikes"
-LABELS = "labels.npy"
-PREDICTIONS = "predictions.npy"
-STATE = ".record"
-PLAN = "plan.json"
 PARTIAL = ".partial"
-
-
-def condition_dir(root: Path, condition: str) -> Path:
-    return Path(root) / SPIKES / condition_slug(condition)
-
-
-def spike_file(root: Path, condition: str, layer: str) -> Path:
-    return condition_dir(root, condition) / f"{layer}.bits"
-
-
-def predictions_file(root: Path, condition: str) -> Path:
-    return condition_dir(root, condition) / PREDICTIONS
-
-
-def progress_file(root: Path, condition: str) -> Path:
-    return Path(root) / STATE / f"{condition_slug(condition)}.json"
 
 
 def partial(path: Path) -> Path:

@@ -11,10 +11,10 @@ from typing import Any
 from fcgraph.contract import MANIFEST, RunManifest, read_manifest, write_manifest
 from fcgraph.io import sha256_file
 from fcgraph.models.checkpoint import package_versions
-from fcgraph.record import layout
 from fcgraph.record.conditions import Condition, parse
 from fcgraph.record.layout import RECORDING_FORMAT
 from fcgraph.record.state import Setup, complete_files_ok, load_progress
+from fcgraph.run_folder import RunFolder
 
 
 def safe_run_id(text: str) -> str:
@@ -27,15 +27,15 @@ def condition_summary(setup: Setup, condition: Condition, state: dict[str, Any])
     """The manifest entry of a finished condition: files with sizes and SHA-256, accuracy,
     per-layer spike counts and firing rates (spikes per neuron per bin), attack success."""
     n, T = len(setup.data), setup.T
+    run = RunFolder(setup.root)
     layers = {}
     for la in setup.layers:
-        rel = str(layout.spike_file(setup.root, condition.name, la.name).relative_to(setup.root))
+        rel = run.relative(run.bits(condition.name, la.name))
         count = int(state["spike_counts"][la.name])
         layers[la.name] = {"path": rel, **state["files"][rel], "spike_count": count,
                            "firing_rate": count / (la.n_neurons * T * n)}
-    rel = str(layout.predictions_file(setup.root, condition.name).relative_to(setup.root))
-    out: dict[str, Any] = {"dir": str(layout.condition_dir(setup.root, condition.name)
-                                      .relative_to(setup.root)),
+    rel = run.relative(run.predictions(condition.name))
+    out: dict[str, Any] = {"dir": run.relative(run.spikes(condition.name)),
                            "details": condition.describe(), "accuracy": state["correct"] / n,
                            "predictions": {"path": rel, **state["files"][rel]},
                            "seconds": round(float(state["seconds"]), 3), "layers": layers}
@@ -82,8 +82,9 @@ def write_recording_manifest(setup: Setup, parsed: list[Condition], run_id: str 
                    "shape": "(n_neurons, ceil(T * n_images / 8))", "bit_order": "little",
                    "rows": "neurons; conv layers channel-major (k = c*H*W + y*W + x)",
                    "bins": "image * T + step"},
-        "labels": {"path": layout.LABELS, "sha256": sha256_file(root / layout.LABELS),
-                   "bytes": (root / layout.LABELS).stat().st_size},
+        "labels": {"path": RunFolder(root).relative(RunFolder(root).labels),
+                   "sha256": sha256_file(RunFolder(root).labels),
+                   "bytes": RunFolder(root).labels.stat().st_size},
         "conditions": summaries,
     }
     extra = dict(previous.extra) if previous else {}

@@ -25,7 +25,7 @@ import torch
 from spikingjelly.activation_based import monitor, neuron
 
 from fcgraph import faults
-from fcgraph.contract import MANIFEST, RunManifest
+from fcgraph.contract import RunManifest
 from fcgraph.datasets import load_dataset
 from fcgraph.errors import BadArgument, FcgraphError, at_least
 from fcgraph.io import atomic_write_text, remove_stale_temps, writing_into
@@ -58,6 +58,7 @@ from fcgraph.record.writer import (
     pack_chunk,
     spike_count,
 )
+from fcgraph.run_folder import RunFolder
 
 #: progress(task, done, total), the signature of ``fcgraph.cli.progress.task_progress``.
 Progress = Callable[[str, int, int], None]
@@ -124,7 +125,8 @@ def _prepare(checkpoint: Path, root: Path, n_images: int, dataset: str | None, s
 
 def _claim_folder(root: Path, plan: dict[str, Any], overwrite: bool) -> None:
     """Create ``root`` for this plan, or check that it holds the same recording (to resume)."""
-    plan_path = root / layout.STATE / layout.PLAN
+    run = RunFolder(root)
+    plan_path = run.record_plan
     if root.exists() and not root.is_dir():
         raise FcgraphError(f"{root} is a file, not a folder; choose another --out")
     remove_stale_temps(root)
@@ -145,10 +147,10 @@ def _claim_folder(root: Path, plan: dict[str, Any], overwrite: bool) -> None:
     elif root.exists() and not _unclaimed(root) and not overwrite:
         raise FcgraphError(f"{root} is not empty and is not an fcgraph recording; choose a new --out")
     if overwrite:
-        for name in (layout.SPIKES, layout.STATE):
-            shutil.rmtree(root / name, ignore_errors=True)
-        for name in (layout.LABELS, MANIFEST):
-            (root / name).unlink(missing_ok=True)
+        for folder in (run.root / "spikes", run.record_state):
+            shutil.rmtree(folder, ignore_errors=True)
+        for file in (run.labels, run.manifest):
+            file.unlink(missing_ok=True)
     atomic_write_text(plan_path, json.dumps(plan, indent=1) + "\n")
 
 
@@ -156,13 +158,13 @@ def _unclaimed(root: Path) -> bool:
     """True when ``root`` is empty, or holds only the empty state folder of a recording killed
     before its plan was saved."""
     entries = list(root.iterdir())
-    state = root / layout.STATE
+    state = RunFolder(root).record_state
     return not entries or (entries == [state] and state.is_dir() and not any(state.iterdir()))
 
 
 def _write_labels(setup: Setup) -> None:
     """``labels.npy``: the int64 label of each recorded image (written once, atomically)."""
-    path = setup.root / layout.LABELS
+    path = RunFolder(setup.root).labels
     if path.exists():
         return
     labels = np.concatenate([lab.numpy() for _, lab in setup.data.batches(max(setup.batch_size, 256))])
@@ -195,8 +197,8 @@ def _record_condition(setup: Setup, condition: Condition, report: Progress, flus
     if complete_files_ok(setup, condition, state):
         report(condition.name, n, n)
         return
-    cdir = layout.condition_dir(setup.root, condition.name)
-    paths = [cdir / f"{la.name}.bits" for la in setup.layers] + [cdir / layout.PREDICTIONS]
+    run = RunFolder(setup.root)
+    paths = [run.bits(condition.name, la.name) for la in setup.layers] + [run.predictions(condition.name)]
     if state.get("complete") or not all(layout.partial(p).exists() for p in paths):
         state = fresh_progress(setup, condition.name)  # nothing to resume from: start over
     rows = layout.row_bytes(T, n)

@@ -20,6 +20,7 @@ from fcgraph.models.checkpoint import CheckpointConfig
 from fcgraph.models.classifier import SpikingClassifier
 from fcgraph.record import layout
 from fcgraph.record.conditions import Condition
+from fcgraph.run_folder import RunFolder
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def fresh_progress(setup: Setup, name: str) -> dict[str, Any]:
 
 def load_progress(setup: Setup, condition: Condition) -> dict[str, Any]:
     """The saved progress of ``condition`` (a fresh one when none or unreadable)."""
-    path = layout.progress_file(setup.root, condition.name)
+    path = RunFolder(setup.root).record_progress(condition.name)
     try:
         state = json.loads(path.read_text()) if path.exists() else None
     except ValueError:
@@ -57,7 +58,7 @@ def load_progress(setup: Setup, condition: Condition) -> dict[str, Any]:
 
 def save_progress(setup: Setup, state: dict[str, Any]) -> None:
     """Replace the condition's progress file atomically (see the module docstring)."""
-    path = layout.progress_file(setup.root, state["condition"])
+    path = RunFolder(setup.root).record_progress(state["condition"])
     tmp = path.with_name(path.name + layout.PARTIAL)
     tmp.write_text(json.dumps(state) + "\n")
     os.replace(tmp, path)

@@ -1,0 +1,135 @@
+"""Every path of a run folder, in one place: what each stage writes and the next one reads.
+
+::
+
+    RUN/
+      manifest.json                      the run manifest (:mod:`fcgraph.contract`)
+      labels.npy                         int64 (n_images,): each recorded image's label
+      spikes/<slug>/<layer>.bits         bit-packed spikes (:mod:`fcgraph.record.layout`)
+      spikes/<slug>/predictions.npy      int64 (n_images,): the model's class per image
+      .record/plan.json, <slug>.json     the recorder's settings and per-condition progress
+      fc/edges/<slug>.parquet            significant edges, one table per condition
+      fc/neurons.parquet                 one row per neuron and condition
+      fc/states/                         edge states against the baseline, pair summaries
+      fc/dense/<slug>/                   dense matrices (``fcgraph fc --dense``)
+      fc/.parts/                         fc's resumable parts
+      analysis/analysis.json             the findings and their statistics
+      analysis/neurons.parquet           per-neuron analysis properties (loaded into the graph)
+      analysis/report.html, figures/     the report
+      analysis/.parts/                   the analysis' resumable parts
+
+``<slug>`` is :func:`fcgraph.contract.condition_slug` of the condition (``uniform:0.1`` ->
+``uniform_0.1``). The manifest lists edge tables by their paths relative to ``RUN``
+(:meth:`RunFolder.relative`), so a run folder can be moved or copied whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fcgraph.contract import MANIFEST, condition_slug
+
+PARTS = ".parts"
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """The paths of the run folder at ``root`` (nothing is created or checked here)."""
+
+    root: Path
+
+    def __init__(self, root: str | Path) -> None:
+        object.__setattr__(self, "root", Path(root))
+
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the run folder, with ``/`` separators (as manifests store it)."""
+        return path.relative_to(self.root).as_posix()
+
+    # -- recording -------------------------------------------------------------------------------
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / MANIFEST
+
+    @property
+    def labels(self) -> Path:
+        return self.root / "labels.npy"
+
+    def spikes(self, condition: str) -> Path:
+        """Folder of one condition's spike files."""
+        return self.root / "spikes" / condition_slug(condition)
+
+    def bits(self, condition: str, layer: str) -> Path:
+        return self.spikes(condition) / f"{layer}.bits"
+
+    def predictions(self, condition: str) -> Path:
+        return self.spikes(condition) / "predictions.npy"
+
+    @property
+    def record_state(self) -> Path:
+        """The recorder's own folder: its plan and per-condition progress."""
+        return self.root / ".record"
+
+    @property
+    def record_plan(self) -> Path:
+        return self.record_state / "plan.json"
+
+    def record_progress(self, condition: str) -> Path:
+        return self.record_state / f"{condition_slug(condition)}.json"
+
+    # -- fc ----------------------------------------------------------------------------------------
+
+    @property
+    def fc(self) -> Path:
+        return self.root / "fc"
+
+    @property
+    def fc_edges(self) -> Path:
+        return self.fc / "edges"
+
+    def edges(self, condition: str) -> Path:
+        """One condition's edge table (the manifest's ``fc.edges`` lists these)."""
+        return self.fc_edges / f"{condition_slug(condition)}.parquet"
+
+    @property
+    def fc_neurons(self) -> Path:
+        return self.fc / "neurons.parquet"
+
+    @property
+    def fc_states(self) -> Path:
+        return self.fc / "states"
+
+    @property
+    def fc_dense(self) -> Path:
+        return self.fc / "dense"
+
+    @property
+    def fc_parts(self) -> Path:
+        return self.fc / PARTS
+
+    # -- analysis ----------------------------------------------------------------------------------
+
+    @property
+    def analysis(self) -> Path:
+        return self.root / "analysis"
+
+    @property
+    def analysis_json(self) -> Path:
+        return self.analysis / "analysis.json"
+
+    @property
+    def analysis_neurons(self) -> Path:
+        return self.analysis / "neurons.parquet"
+
+    @property
+    def analysis_parts(self) -> Path:
+        return self.analysis / PARTS
+
+    @property
+    def report(self) -> Path:
+        return self.analysis / "report.html"
+
+    @property
+    def figures(self) -> Path:
+        return self.analysis / "figures"
