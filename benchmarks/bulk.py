@@ -25,7 +25,7 @@ from pathlib import Path
 from fcgraph.db import server
 from fcgraph.db.bulk import bulk_ingest
 from fcgraph.graph.connection import open_driver
-from fcgraph.graph.export_csv import IMPORT_PREFIX, export_admin_csv
+from fcgraph.graph.import_files import IMPORT_PREFIX, write_import_files
 from fcgraph.graph.ingest import ingest_run
 from fcgraph.paths import state_dir
 from fcgraph.synthetic import make_synthetic_run
@@ -63,7 +63,7 @@ def main() -> None:
         t0 = time.perf_counter()
         files: list[str] = []
         for root in (other, args.run):
-            out = export_admin_csv(root, csv / root.name)
+            out = write_import_files(root, csv / root.name)
             files += [a for a in out["args"] if a.startswith(("--nodes=", "--relationships="))]
         t_export = time.perf_counter() - t0
         scratch = server.ServerLayout(work / "scratch")

@@ -4,7 +4,7 @@ Starts its own Neo4j (a temporary state folder, free ports), writes a synthetic 
 1M edges, then measures in one run:
   - `ingest_run` (batched UNWIND, 2 concurrent transactions) at batch sizes 5k, 20k, 50k, and
     at 20k with one transaction at a time;
-  - `export_admin_csv` + `neo4j-admin database import full` (server stopped), the baseline: the
+  - `write_import_files` + `neo4j-admin database import full` (server stopped), the baseline: the
     fastest way Neo4j offers to build a store.
 Each UNWIND figure is also given as a ratio to that baseline. Results go to stdout and JSON.
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from fcgraph.db import server
 from fcgraph.graph.connection import open_driver
-from fcgraph.graph.export_csv import export_admin_csv
+from fcgraph.graph.import_files import write_import_files
 from fcgraph.graph.ingest import delete_run, ingest_run
 from fcgraph.paths import state_dir
 from fcgraph.synthetic import make_synthetic_run
@@ -66,7 +66,7 @@ def main() -> None:
                 delete_run(driver, "bench")
         server.stop(state)
         t0 = time.perf_counter()
-        export_admin_csv(run_root, work / "csv")
+        write_import_files(run_root, work / "csv")
         t_export = time.perf_counter() - t0
         t0 = time.perf_counter()
         server.import_csv(state, work / "csv")

@@ -14,7 +14,7 @@ from fcgraph.cli import app
 from fcgraph.contract import read_manifest
 from fcgraph.db import server
 from fcgraph.graph.connection import open_driver, read_credentials, resolve_connection
-from fcgraph.graph.export_csv import export_admin_csv
+from fcgraph.graph.import_files import write_import_files
 from fcgraph.graph.ingest import ingest_run
 from fcgraph.paths import state_dir
 from fcgraph.synthetic import make_synthetic_run
@@ -138,7 +138,7 @@ def test_stop_keeps_data_and_bulk_import_matches_unwind(local_state, tmp_path, t
         with open_driver(conn) as driver:
             assert graph_dump(driver, run_id) == via_unwind
         assert server.stop(state)
-        export_admin_csv(run_root, tmp_path / "csv")
+        write_import_files(run_root, tmp_path / "csv")
         summary = server.import_csv(state, tmp_path / "csv")
         assert "relationships" in summary
         server.start(state, bolt_port=bolt, http_port=http, heap="512m", pagecache="128m")

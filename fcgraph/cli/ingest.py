@@ -22,7 +22,7 @@ from fcgraph.cli.common import (
 from fcgraph.cli.progress import task_progress
 from fcgraph.db.load import BULK_MIN_EDGES, LoadMethod, load_run
 from fcgraph.graph.connection import session_driver
-from fcgraph.graph.export_csv import export_admin_csv
+from fcgraph.graph.import_files import write_import_files
 from fcgraph.graph.ingest import EDGE_BATCH, EDGE_WORKERS, delete_run, list_runs
 from fcgraph.paths import state_dir
 
@@ -90,7 +90,7 @@ def export_csv_cmd(
 ) -> None:
     """Write a run as `neo4j-admin database import` CSV files (for very large graphs)."""
     with task_progress(progress) as update:
-        result = export_admin_csv(run_dir, out, conditions=condition, top_k=top_k, min_z=min_z,
+        result = write_import_files(run_dir, out, conditions=condition, top_k=top_k, min_z=min_z,
                                   progress=update)
     console.print(f"{result['edges']:,} edges written to {out}; import with "
                   f"`fcgraph db import-csv {out}` (see {out / 'IMPORT.md'})")

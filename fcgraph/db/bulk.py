@@ -7,7 +7,7 @@ Community Edition has one database and no incremental import, so :func:`bulk_ing
    exactly as it was loaded: its ``Run.source`` folder still holds the files whose checksums
    its ``:Condition`` load keys name (else it refuses, and the online loader,
    :func:`fcgraph.graph.ingest.ingest_run`, is the way to add the run);
-2. writes ``neo4j-admin`` CSV files of all those runs (:mod:`fcgraph.graph.export_csv`) and
+2. writes ``neo4j-admin`` CSV files of all those runs (:mod:`fcgraph.graph.import_files`) and
    imports them into a staging home (``neo4j/rebuild``) while the live server keeps serving;
 3. stops the server, swaps the stores (journal: :func:`fcgraph.db.server.swap_in_staged`),
    starts it with memory sized for the new store (:func:`~fcgraph.db.server.memory_for_store`), creates the
@@ -39,7 +39,7 @@ from fcgraph.db import server
 from fcgraph.errors import FcgraphError
 from fcgraph.fc.edge_states import ensure_edge_states
 from fcgraph.graph.connection import Connection, credentials_file, open_driver, read_credentials
-from fcgraph.graph.export_csv import IMPORT_PREFIX, export_admin_csv
+from fcgraph.graph.import_files import IMPORT_PREFIX, write_import_files
 from fcgraph.graph.ingest import Selection, load_key, read_analysis
 from fcgraph.graph.schema import apply_schema
 from fcgraph.validate import validate_run
@@ -135,7 +135,7 @@ def _export_all(state: Path, runs: list[PlannedRun], progress: ProgressFn | None
     shutil.rmtree(csv_root, ignore_errors=True)
     args: list[str] = []
     for run in runs:
-        result = export_admin_csv(run.source, csv_root / run.run_id, conditions=run.conditions,
+        result = write_import_files(run.source, csv_root / run.run_id, conditions=run.conditions,
                                   top_k=run.selection.top_k, min_z=run.selection.min_z,
                                   progress=progress)
         run.expected = result["loaded"]

@@ -2,7 +2,7 @@
 
 Three things come from the run's edge states and summaries (:mod:`fcgraph.fc.edge_states`,
 :mod:`fcgraph.fc.edge_summaries`), written by both loaders (online here, bulk in
-:mod:`fcgraph.graph.export_csv`):
+:mod:`fcgraph.graph.import_files`):
 
 - ``:EdgeLoss`` nodes: per (baseline, condition, layer pair), kept / weakened / silenced /
   gained counts (the ``edge_loss`` query);

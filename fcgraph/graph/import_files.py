@@ -1,4 +1,5 @@
-"""Write a run as ``neo4j-admin database import full`` CSV files, for graphs too big for UNWIND.
+"""Files for `neo4j-admin database import full`, written from a run folder (run folder -> CSV files
+the importer reads; the `fcgraph export-csv` command), for graphs too big for UNWIND.
 
 The files reproduce exactly the graph that :func:`fcgraph.graph.ingest.ingest_run` builds (same
 labels, properties and uids). ``import.args`` in the output folder holds the matching
@@ -241,7 +242,7 @@ def _write_edges(path: Path, edge_file: Path, manifest: RunManifest, condition: 
     return written
 
 
-def export_admin_csv(run_dir: str | Path, out_dir: str | Path, *, conditions: list[str] | None = None,
+def write_import_files(run_dir: str | Path, out_dir: str | Path, *, conditions: list[str] | None = None,
                      top_k: int | None = None, min_z: float | None = None,
                      progress: ProgressFn | None = None) -> dict[str, Any]:
     """Write the run's graph as neo4j-admin import CSV files into ``out_dir``.
