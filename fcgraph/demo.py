@@ -70,7 +70,7 @@ class DemoPlan:
         """Check every flag now, not after minutes of training."""
         from fcgraph.analysis.run import AnalysisConfig
         from fcgraph.datasets import SPLITS
-        from fcgraph.fc.run import FcParams
+        from fcgraph.fc.settings import FcParams
         from fcgraph.record import parse_all
 
         if Path(self.root).exists() and not Path(self.root).is_dir():

@@ -13,7 +13,7 @@ from dataclasses import fields
 from typing import Any
 
 from fcgraph.fc.calibration import calibrate
-from fcgraph.fc.run import FcParams
+from fcgraph.fc.settings import FcParams
 from fcgraph.fc.stats import normal_upper_tail
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import inspect
 import logging
 import re
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,6 +70,40 @@ def connection(uri: str | None, user: str | None, password: str | None, database
                state: Path | None) -> Connection:
     """Resolve the CLI's connection options into a :class:`Connection`."""
     return resolve_connection(uri, user, password, database, state_dir(state))
+
+
+def settings_options(settings: type, name: str = "params") -> Callable[[F], F]:
+    """Give the decorated command one option per field of the dataclass ``settings`` (its
+    default, type and help, and any Typer keywords such as ``min``, from the field itself), and
+    call it with ``name=settings.create(**those values)`` (or the constructor when the class
+    has no ``create``): the options, their defaults and their checks have one home."""
+    hints = typing.get_type_hints(settings)
+    fields = dataclasses.fields(settings)
+    build = getattr(settings, "create", settings)
+
+    def decorate(func: F) -> F:
+        own = [p for p in inspect.signature(func, eval_str=True).parameters.values() if p.name != name]
+        generated = []
+        for f in fields:
+            cli = dict(f.metadata)
+            option = typer.Option(*cli.pop("flags", ()), help=cli.pop("help", None), **cli)
+            generated.append(inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                               default=f.default,
+                                               annotation=Annotated[hints[f.name], option]))
+        required = [p for p in own if p.default is inspect.Parameter.empty]
+        optional = [p for p in own if p.default is not inspect.Parameter.empty]
+        parameters = [*required, *generated, *optional]
+
+        @functools.wraps(func)
+        def wrapper(**kwargs: Any) -> Any:
+            values = {f.name: kwargs.pop(f.name) for f in fields}
+            return func(**kwargs, **{name: build(**values)})
+
+        wrapper.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def print_error(message: str) -> None:

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fcgraph.cli.common import console, handle_errors
+from fcgraph.cli.common import console, handle_errors, settings_options
 from fcgraph.cli.progress import task_progress
+from fcgraph.fc.settings import FcParams
 
 
 def register(app: typer.Typer) -> None:
@@ -31,69 +32,28 @@ def _z_cell(value: float | None) -> str:
 
 
 @handle_errors
+@settings_options(FcParams)
 def fc_cmd(
     recording: Annotated[Path, typer.Argument(help="Recording folder written by `fcgraph record`; "
                                                    "the fc tables are written into it.")],
-    measure: Annotated[str, typer.Option(help="Edge value: sttc (dt = 0), pearson or cofire.")] = "sttc",
-    null: Annotated[str, typer.Option(
-        help="exact: exact moments over ALL whole-image (--shift-unit T) or bin (--shift-unit 1) "
-             "shifts; shift: --n-shifts sampled circular shifts of the post layer.")] = "exact",
-    n_shifts: Annotated[int, typer.Option(min=2, help="Shifts of the shift null.")] = 100,
-    min_shift: Annotated[int, typer.Option(min=1, help="Smallest shift in bins (shift null).")] = 40,
-    shift_unit: Annotated[str, typer.Option(
-        help="T: shifts by whole images (keeps the within-image phase); 1: any bin offset.")] = "T",
-    min_spikes: Annotated[int, typer.Option(min=0, help="Neurons with fewer spikes are not tested.")
-                          ] = 10,
-    z: Annotated[float, typer.Option(
-        "--z", help="Nominal false-edge rate as a z: its one-sided normal tail (3 -> 0.00135).")
-                 ] = 3.0,
-    threshold: Annotated[str, typer.Option(
-        help="control: per layer pair, the z threshold at which the image-reordered control's "
-             "false-edge rate is the nominal one (never below --z; 2-3x the time); "
-             "normal: z >= --z (the normal tail; 2-5x too many false edges with few images).")
-                         ] = "control",
-    control_draws: Annotated[int, typer.Option(
-        min=0, help="Control draws (image reorderings) pooled to set each layer pair's control "
-                    "threshold; 0: as many as needed to test 2e7 pairs, 1 to 16.")] = 0,
-    fdr: Annotated[float | None, typer.Option(
-        help="Benjamini-Hochberg level Q per layer pair (replaces --z and --threshold).")] = None,
-    top_k: Annotated[int | None, typer.Option(
-        min=1, help="Keep each post neuron's K strongest in-edges (by z).")] = None,
-    calibrate: Annotated[bool, typer.Option(
-        help="Also measure the rule's false-edge rate on an image-reordered negative control "
-             "(another draw than those --threshold control sets it from).")] = False,
-    pairs: Annotated[str, typer.Option(
-        help="consecutive: each spiking layer and the next; feeders: also every declared feeder "
-             "(residual inputs).")] = "consecutive",
-    candidates: Annotated[str, typer.Option(
-        help="all pairs, or receptive-field: for conv layers only pre neurons under the post "
-             "neuron's 3x3 kernel (stride = ratio of the spatial sizes).")] = "all",
     backend: Annotated[str, typer.Option(
         help="auto (CuPy with a usable GPU, else NumPy; the run says which and why), numpy, "
              "torch, torch:cuda, cupy.")] = "auto",
     conditions: Annotated[list[str] | None, typer.Option(
         "--conditions", "--condition", "-c",
         help="Conditions to compute (repeatable or comma-separated); default: all recorded.")] = None,
-    dense: Annotated[bool, typer.Option(
-        help="Also write every pair's cofire, value, null mean, null SD and z as .npy matrices.")
-                     ] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the shift draw and of the controls' image orders.")
-                    ] = 0,
     tile: Annotated[int, typer.Option(min=1, help="Post neurons per block (bounds memory).")] = 1024,
     restart: Annotated[bool, typer.Option(
         help="Discard earlier fc output of the folder (needed to change settings).")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar per layer pair.")] = True,
+    params: FcParams | None = None,
 ) -> None:
     """Compute significant edges between consecutive spiking layers (resumes after a kill)."""
     from fcgraph.fc.backend import get_backend
-    from fcgraph.fc.run import FcParams, compute_run
+    from fcgraph.fc.run import compute_run
     from fcgraph.run_folder import RunFolder
 
-    params = FcParams.create(measure=measure, null=null, n_shifts=n_shifts, min_shift=min_shift,
-                             shift_unit=shift_unit, min_spikes=min_spikes, z=z,
-                             threshold=threshold, control_draws=control_draws, fdr=fdr,
-                             top_k=top_k, calibrate=calibrate, pairs=pairs, candidates=candidates,
-                             seed=seed, dense=dense)
+    params = params or FcParams()
     chosen = get_backend(backend, warn=False)  # the run's first line says why auto fell back
     said = False
     with task_progress(progress) as update:
@@ -110,7 +70,7 @@ def fc_cmd(
                               progress=announce_then_update)
     columns = ["condition", "layer pair", "tested", "untested", "zero SD", "non-finite",
                "z <= -thr", "z thr", "significant", "edges"]
-    if calibrate:
+    if params.calibrate:
         columns.append("false-edge rate")
     table = Table(*columns, "seconds", title=f"fc of {recording}: {params.measure}, {params.null} null")
     for row in summary.itertuples(index=False):
@@ -118,7 +78,7 @@ def fc_cmd(
                  f"{row.untested:,}", f"{row.zero_spread:,}", f"{row.nonfinite:,}",
                  f"{row.negative_tail:,}", _z_cell(row.threshold_z), f"{row.significant:,}",
                  f"{row.edges:,}"]
-        if calibrate:
+        if params.calibrate:
             rate = row.false_edge_rate
             cells.append("n/a" if rate is None else f"{rate:.4%} (nominal {row.nominal_rate:.4%})")
         cells.append("resumed" if row.resumed else f"{row.seconds:.1f}")

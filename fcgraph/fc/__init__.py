@@ -25,7 +25,8 @@ from fcgraph.fc.edges import edge_table, edges_to_arrow, significant_edges, top_
 from fcgraph.fc.exact import exact_null
 from fcgraph.fc.feature_relay import FeatureRelay
 from fcgraph.fc.measures import pearson, pearson_from_counts, sttc, sttc_from_counts
-from fcgraph.fc.run import FcParams, compute_run
+from fcgraph.fc.run import compute_run
+from fcgraph.fc.settings import FcParams
 from fcgraph.fc.shifts import draw_shifts, shift_null
 from fcgraph.fc.stats import bh_qvalues, normal_upper_tail
 from fcgraph.fc.threshold import control_threshold

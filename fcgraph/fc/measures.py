@@ -29,9 +29,8 @@ from fcgraph.fc.counts import (
     dilate,
     summed_products,
 )
+from fcgraph.fc.settings import MEASURES
 from fcgraph.spikes import Spikes, as_source, check_pair
-
-MEASURES = ("sttc", "pearson", "cofire")
 
 
 def _sttc_formula(pa: np.ndarray, pb: np.ndarray, ta: np.ndarray, tb: np.ndarray) -> np.ndarray:

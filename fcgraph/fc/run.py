@@ -41,7 +41,6 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,10 +53,10 @@ from fcgraph.fc.backend import Backend, get_backend
 from fcgraph.fc.calibration import calibrate as calibrate_pair
 from fcgraph.fc.counts import DEFAULT_TILE
 from fcgraph.fc.feature_relay import FeatureRelay
-from fcgraph.fc.measures import MEASURES
+from fcgraph.fc.settings import FcParams
 from fcgraph.fc.shifts import draw_shifts
 from fcgraph.fc.stats import normal_upper_tail
-from fcgraph.fc.threshold import THRESHOLDS, control_threshold
+from fcgraph.fc.threshold import control_threshold
 from fcgraph.run_folder import RunFolder
 
 if TYPE_CHECKING:
@@ -80,86 +79,6 @@ DENSE_KEYS = {"cofire": np.int32, "value": np.float32, "null_mean": np.float32,
 COUNT_KEYS = ("pairs", "tested", "untested", "untested_pre", "untested_post", "zero_spread",
               "nonfinite", "negative_tail", "significant", "edges")
 RF_KERNEL = 3
-
-
-@dataclass(frozen=True)
-class FcParams:
-    """The settings that change results (stored in the manifest as ``fc.parameters``).
-
-    ``shift_unit``: "T" (whole images) or "1" (any bin offset); it also picks the exact null's
-    shift set (all whole-image shifts, or all bin shifts). ``n_shifts`` and ``min_shift`` apply
-    to ``null="shift"`` only (None for the exact null). ``z`` sets the nominal false-edge rate,
-    its one-sided normal tail (0.00135 at z = 3); ``threshold``: "control" (the default) makes
-    each layer pair's z threshold the one at which its image-reordered control finds that rate
-    (:mod:`fcgraph.fc.threshold`), "normal" uses z itself. Neither applies with ``fdr``.
-    ``control_draws``: control draws pooled per layer pair (0: as many as needed to test
-    2e7 pairs, 1 to 16).
-    """
-
-    measure: str = "sttc"
-    null: str = "exact"
-    n_shifts: int | None = 100
-    min_shift: int | None = 40
-    shift_unit: str = "T"
-    min_spikes: int = 10
-    z: float = 3.0
-    threshold: str = "control"
-    control_draws: int = 0
-    fdr: float | None = None
-    top_k: int | None = None
-    calibrate: bool = False
-    pairs: str = "consecutive"
-    candidates: str = "all"
-    seed: int = 0
-    dense: bool = False
-
-    def __post_init__(self) -> None:
-        if self.measure not in MEASURES:
-            raise BadArgument("--measure", f"unknown measure {self.measure!r} (one of {', '.join(MEASURES)})")
-        if self.null not in ("shift", "exact"):
-            raise BadArgument("--null", f"unknown null {self.null!r} (shift or exact)")
-        if self.shift_unit not in ("T", "1"):
-            raise BadArgument("--shift-unit", f"shift unit must be T (whole images) or 1 (any bin), got "
-                                              f"{self.shift_unit!r}")
-        if self.null == "shift":
-            at_least(self.n_shifts, 2, "--n-shifts")
-            at_least(self.min_shift, 1, "--min-shift")
-        at_least(self.min_spikes, 0, "--min-spikes")
-        if not isinstance(self.z, int | float) or not np.isfinite(self.z) or self.z <= 0:
-            raise BadArgument("--z", f"z must be a positive number, got {self.z}")
-        if self.threshold not in THRESHOLDS:
-            raise BadArgument("--threshold", f"unknown threshold {self.threshold!r} (control or normal)")
-        at_least(self.control_draws, 0, "--control-draws")
-        if self.fdr is not None and not (isinstance(self.fdr, int | float) and 0 < self.fdr < 1):
-            raise BadArgument("--fdr", f"fdr must lie in (0, 1), got {self.fdr}")
-        if self.top_k is not None:
-            at_least(self.top_k, 1, "--top-k")
-        if self.pairs not in ("consecutive", "feeders"):
-            raise BadArgument("--pairs", f"unknown pairs {self.pairs!r} (consecutive or feeders)")
-        if self.candidates not in ("all", "receptive-field"):
-            raise BadArgument("--candidates", f"unknown candidates {self.candidates!r} "
-                                              "(all or receptive-field)")
-
-    @classmethod
-    def create(cls, **kwargs: Any) -> FcParams:
-        """Like the constructor, but n_shifts / min_shift are dropped for the exact null."""
-        if kwargs.get("null") == "exact":
-            kwargs["n_shifts"] = kwargs["min_shift"] = None
-        if "shift_unit" in kwargs:
-            kwargs["shift_unit"] = str(kwargs["shift_unit"])
-        return cls(**kwargs)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def rule(self, T: int) -> dict[str, Any]:
-        """Keyword arguments of :func:`~fcgraph.fc.edges.significant_edges` for these settings."""
-        rule: dict[str, Any] = {"T": T, "measure": self.measure, "null": self.null, "z": self.z,
-                                "min_spikes": self.min_spikes, "fdr": self.fdr,
-                                "shift_unit": T if self.shift_unit == "T" else 1, "seed": self.seed}
-        if self.null == "shift":
-            rule.update(n_shifts=self.n_shifts, min_shift=self.min_shift)
-        return rule
 
 
 # -- layer pairs and candidates ------------------------------------------------------------------

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 #: Threshold rules of fc: set from the control (default), or the normal tail of z.
-THRESHOLDS = ("control", "normal")
+
 #: The first control draw a control threshold is set from (calibration measures draw 0).
 THRESHOLD_DRAW = 1
 #: Automatic draws: as many as needed for the control to test this many pairs ...
