@@ -5,8 +5,7 @@ A page asks for generated text with a marker comment on a line of its own:
 - ``<!-- generated: cli -->``: the command-line reference, walked from the Typer app
   (``fcgraph.cli:app``): each command's help, usage, arguments and options;
 - ``<!-- generated: queries -->``: the query reference, from the headers of the ``cypher/*.cypher``
-  files, parsed by :func:`fcgraph.graph.queries.parse_query_file` (the parser ``fcgraph query``
-  uses);
+  files, parsed by :func:`fcgraph.graph.queries.get_query` (the parser ``fcgraph query`` uses);
 - ``<!-- generated: findings -->``: the five findings' claims, statistics and criteria, from
   :func:`fcgraph.analysis.findings.criteria_markdown`;
 - ``<!-- generated: benchmark NAME -->``: the tables of ``benchmarks/results/NAME.json``;
@@ -133,15 +132,14 @@ def cli_reference() -> str:
 
 def query_reference() -> str:
     """One section per named query, from its ``.cypher`` header."""
-    from fcgraph.graph.queries import _query_files, parse_query_file
+    from fcgraph.graph.queries import get_query, list_queries
 
-    files = _query_files()
-    out = [_table(["query", "description"], [[f"[`{n}`](#{n})", parse_query_file(p).description]
-                                             for n, p in files.items()]), ""]
-    for name, path in files.items():
-        spec = parse_query_file(path)
+    specs = [get_query(name) for name in list_queries()["name"]]
+    out = [_table(["query", "description"], [[f"[`{s.name}`](#{s.name})", s.description] for s in specs]), ""]
+    for spec in specs:
+        name = spec.name
         out += [f"## `{name}`", "", spec.description, "",
-                f"File `cypher/{path.name}`; run it with `fcgraph query {name} -p key=value ...` or "
+                f"File `cypher/{spec.path.name}`; run it with `fcgraph query {name} -p key=value ...` or "
                 f"`fcgraph.graph.queries.run_query(driver, \"{name}\", {{...}})`.", ""]
         rows = []
         for param in spec.params.values():
@@ -157,9 +155,9 @@ def query_reference() -> str:
         if spec.timeout:
             facts.append(f"default transaction timeout {_num(spec.timeout)} s")
         if spec.needs_all_edges:
-            facts.append("counts the loaded edges: warns when condition "
+            facts.append("counts the loaded edges: warns when the condition it reads (parameter "
                          + ", ".join(f"`{c}`" for _, c in spec.needs_all_edges)
-                         + " was loaded as a subset")
+                         + ") was loaded as a subset (`complete: false`)")
         if facts:
             out += ["- " + f for f in facts] + [""]
         if spec.returns:
