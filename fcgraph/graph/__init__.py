@@ -6,7 +6,7 @@
 - :mod:`~fcgraph.graph.ingest`: the online loader (batched ``UNWIND``; idempotent, resumable,
   atomic replace);
 - :mod:`~fcgraph.graph.states`: what the graph holds about every significant edge of a run;
-- :mod:`~fcgraph.graph.export_csv`: ``neo4j-admin`` import files for graphs too big for ``UNWIND``;
+- :mod:`~fcgraph.graph.import_files`: ``neo4j-admin`` import files for graphs too big for ``UNWIND``;
 - :mod:`~fcgraph.graph.export`: a run back out of Neo4j (NetworkX, GraphML, Parquet, sparse);
 - :mod:`~fcgraph.graph.queries`: the named query library as functions returning DataFrames.
 
