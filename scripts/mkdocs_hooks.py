@@ -27,8 +27,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # document this tree's fcgraph, whatever is installed
-    sys.path.insert(0, str(ROOT))
 
 RESULTS = ROOT / "benchmarks" / "results"
 MARKER = re.compile(r"^<!-- (generated|include): (.+?) -->$", re.M)
@@ -334,6 +332,18 @@ def include(spec: str) -> str:
 
 
 # ----------------------------------------------------------------------------- the hook
+
+def on_config(config: Any) -> Any:
+    """Document this tree's fcgraph, whatever is installed (MkDocs restores ``sys.path`` after
+    loading a hook, so the tree goes first here, before any page imports fcgraph)."""
+    if str(ROOT) in sys.path:
+        sys.path.remove(str(ROOT))
+    sys.path.insert(0, str(ROOT))
+    loaded = sys.modules.get("fcgraph")
+    if loaded is not None and Path(loaded.__file__ or "").resolve().parent != ROOT / "fcgraph":
+        raise RuntimeError(f"fcgraph already imported from {loaded.__file__}, not from {ROOT}")
+    return config
+
 
 def _generate(kind: str, what: str, placed: set[str]) -> str:
     if kind == "include":
