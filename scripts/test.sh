@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole test suite on a fresh machine: set up (scripts/setup.sh), start a dedicated Neo4j
-# (state folder .fcgraph-test, Bolt 17687, HTTP 17474), run pytest, stop Neo4j whatever happens.
+# (state folder .fcgraph-test, Bolt 17687, HTTP 17474), run ruff, build the manual (strict), run
+# pytest, stop Neo4j whatever happens.
 # Extra arguments go to pytest, e.g. `scripts/test.sh -k ingest -x`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,4 +29,5 @@ trap stop_db EXIT
 eval "$(.venv/bin/fcgraph db credentials --show)"
 export NEO4J_URI NEO4J_USER NEO4J_PASSWORD
 .venv/bin/ruff check fcgraph tests benchmarks
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir site  # the manual; broken links fail
 .venv/bin/python -m pytest -ra "$@"

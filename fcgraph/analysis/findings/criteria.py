@@ -1,5 +1,5 @@
 """The five claims, their statistics and their criteria, fixed in advance (the README's
-table is generated from here: ``criteria_markdown``)."""
+table is generated from here: ``criteria_markdown``; so are the manual's, when it is built)."""
 
 from __future__ import annotations
 
