@@ -36,13 +36,13 @@ from typing import Any
 
 import numpy as np
 
-from fcgraph.contract import layer_pairs
 from fcgraph.fc import significant_edges
 from fcgraph.fc.calibration import control_trains
 from fcgraph.fc.run import compute_run
 from fcgraph.fc.stats import normal_upper_tail
 from fcgraph.fc.threshold import control_threshold, n_draws
 from fcgraph.record import open_recording
+from fcgraph.run_folder import layer_pairs
 
 RESULTS = Path(__file__).resolve().parent / "results" / "false_edges.json"
 PROMISE = 1.5

@@ -33,8 +33,10 @@ import pyarrow as pa
 
 from fcgraph.errors import BadArgument, FcgraphError
 from fcgraph.io import atomic_write_text, read_json_object
+from fcgraph.run_folder import MANIFEST as MANIFEST
+from fcgraph.run_folder import condition_slug as condition_slug
+from fcgraph.run_folder import layer_pairs as layer_pairs
 
-MANIFEST = "manifest.json"
 FORMAT = "fcgraph.run"
 FORMAT_VERSION = 1
 
@@ -120,11 +122,6 @@ def parse_condition(name: str) -> ConditionInfo:
                                                                          else rest))
 
 
-def condition_slug(name: str) -> str:
-    """File-name-safe form of a condition name (``uniform:0.1`` -> ``uniform_0.1``)."""
-    return re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
-
-
 @dataclass
 class RunManifest:
     """The parsed ``manifest.json`` of a run folder."""
@@ -179,21 +176,6 @@ class RunManifest:
             "provenance": self.provenance,
             **self.extra,
         }
-
-
-def layer_pairs(layers: list[LayerInfo], which: str = "consecutive") -> list[tuple[str, str]]:
-    """(pre, post) layer names: consecutive spiking layers, or with ``which="feeders"`` also every
-    declared feeder (``LayerInfo.feeds_from``, e.g. across residual connections), ordered by
-    post layer, then pre layer. The one rule for which layer pairs fc measures and the graph's
-    ``FEEDS`` relationships join."""
-    ordered = sorted(layers, key=lambda la: la.order)
-    pairs = {(a.name, b.name) for a, b in zip(ordered, ordered[1:], strict=False)}
-    if which == "feeders":
-        pairs |= {(src, la.name) for la in ordered for src in la.feeds_from}
-    elif which != "consecutive":
-        raise BadArgument("--pairs", f"unknown pairs {which!r} (consecutive or feeders)")
-    order = {la.name: la.order for la in ordered}
-    return sorted(pairs, key=lambda p: (order[p[1]], order[p[0]]))
 
 
 def write_manifest(root: Path, manifest: RunManifest) -> Path:

@@ -18,19 +18,52 @@
       analysis/report.html, figures/     the report
       analysis/.parts/                   the analysis' resumable parts
 
-``<slug>`` is :func:`fcgraph.contract.condition_slug` of the condition (``uniform:0.1`` ->
+``<slug>`` is :func:`condition_slug` of the condition (``uniform:0.1`` ->
 ``uniform_0.1``). The manifest lists edge tables by their paths relative to ``RUN``
-(:meth:`RunFolder.relative`), so a run folder can be moved or copied whole.
+(:meth:`RunFolder.relative`), so a run folder can be moved or copied whole. Which layer pairs
+a run's edges join is :func:`layer_pairs`'s rule. This module imports nothing heavy (no
+pyarrow), so every stage may use it.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from fcgraph.contract import MANIFEST, condition_slug
+from fcgraph.errors import BadArgument
+
+MANIFEST = "manifest.json"
+
+
+class _Layer(Protocol):  # fcgraph.contract.LayerInfo, as far as the pair rule reads it
+    name: str
+    order: int
+    feeds_from: tuple[str, ...]
 
 PARTS = ".parts"
+
+
+def condition_slug(name: str) -> str:
+    """File-name-safe form of a condition name (``uniform:0.1`` -> ``uniform_0.1``)."""
+    return re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
+
+
+def layer_pairs(layers: Sequence[_Layer], which: str = "consecutive") -> list[tuple[str, str]]:
+    """(pre, post) layer names: consecutive spiking layers, or with ``which="feeders"`` also every
+    declared feeder (``LayerInfo.feeds_from``, e.g. across residual connections), ordered by
+    post layer, then pre layer. The one rule for which layer pairs fc measures and the graph's
+    ``FEEDS`` relationships join."""
+    ordered = sorted(layers, key=lambda la: la.order)
+    pairs = {(a.name, b.name) for a, b in zip(ordered, ordered[1:], strict=False)}
+    if which == "feeders":
+        pairs |= {(src, la.name) for la in ordered for src in la.feeds_from}
+    elif which != "consecutive":
+        raise BadArgument("--pairs", f"unknown pairs {which!r} (consecutive or feeders)")
+    order = {la.name: la.order for la in ordered}
+    return sorted(pairs, key=lambda p: (order[p[1]], order[p[0]]))
 
 
 @dataclass(frozen=True)

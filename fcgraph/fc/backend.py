@@ -74,6 +74,12 @@ class Backend:
         chunk at a time; None: no limit (host memory)."""
         return None
 
+    def fused_shift_null(self, pre: np.ndarray, shifts: np.ndarray, **options: Any) -> Any:
+        """A device engine that computes a layer pair's shift null a post tile at a time (the
+        interface of :class:`fcgraph.fc.cupy_kernels.ShiftNullEngine`), or None where this
+        backend has none and the generic products run."""
+        return None
+
     def to_numpy(self, x: Any) -> np.ndarray:
         if self.xp is np:
             return np.asarray(x)
@@ -101,6 +107,14 @@ class CupyBackend(Backend):
             ck.gemm_nt(out, a, k0, b, k0, min(step, k - k0), beta=0.0 if k0 == 0 else 1.0,
                        compute=ck.CUBLAS_COMPUTE_32F_PEDANTIC)
         return out
+
+    def fused_shift_null(self, pre: np.ndarray, shifts: np.ndarray, **options: Any) -> Any:
+        """The fused CuPy kernels of the shift null (L < 2**24 bins; else None)."""
+        from fcgraph.fc.cupy_kernels import F32_EXACT_BINS, ShiftNullEngine
+
+        if pre.shape[1] >= F32_EXACT_BINS:
+            return None
+        return ShiftNullEngine(pre, shifts, **options)
 
     def staging_bytes(self) -> int | None:
         """A quarter of the device memory free now (CuPy's pool's free blocks included)."""

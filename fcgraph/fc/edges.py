@@ -329,13 +329,10 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
     if relay is not None and count_null.exact is not None:
         relay.start((condition, post_layer), count_null.exact.null, keep_post)
     n_null = count_null.n_shifts
-    fused = None
-    if (be.name == "cupy" and null == "shift" and tiled is None and fdr is None and dense is None
-            and L < 2**24):
-        from fcgraph.fc.cupy_kernels import ShiftNullEngine
-
-        fused = ShiftNullEngine(pre_rows, count_null.shifts, measure=measure, z=z,
-                                tested_pre=tested_kept, spike_counts=spikes_kept)
+    fused = None  # the backend's own path, where it has one
+    if null == "shift" and tiled is None and fdr is None and dense is None:
+        fused = be.fused_shift_null(pre_rows, count_null.shifts, measure=measure, z=z,
+                                    tested_pre=tested_kept, spike_counts=spikes_kept)
 
     counts = dict.fromkeys(("tested", "zero_spread", "nonfinite", "negative_tail"), 0)
     rows = _Rows()

@@ -47,7 +47,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fcgraph import faults
-from fcgraph.contract import layer_pairs
 from fcgraph.errors import BadArgument, FcgraphError, at_least
 from fcgraph.fc.backend import Backend, get_backend
 from fcgraph.fc.calibration import calibrate as calibrate_pair
@@ -57,7 +56,7 @@ from fcgraph.fc.settings import FcParams
 from fcgraph.fc.shifts import draw_shifts
 from fcgraph.fc.stats import normal_upper_tail
 from fcgraph.fc.threshold import control_threshold
-from fcgraph.run_folder import RunFolder
+from fcgraph.run_folder import RunFolder, layer_pairs
 
 if TYPE_CHECKING:
     import pandas as pd
