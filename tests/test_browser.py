@@ -10,7 +10,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from fcgraph.graph import queries, server
+from fcgraph.db import server
+from fcgraph.graph import queries
 from fcgraph.graph.ingest import ingest_run
 from fcgraph.paths import state_dir
 from fcgraph.synthetic import make_synthetic_run

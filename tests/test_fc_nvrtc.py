@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from fcgraph.fc import backend
 from fcgraph.fc import cupy_kernels as ck
+from fcgraph.fc import gpu
 
 
 def _libnvrtc() -> ctypes.CDLL:
@@ -55,7 +55,7 @@ def compile_ptx(source: str, name: str, options: list[str]) -> tuple[int, str, s
 KERNELS = [(ck._POPCOUNT_SRC, "fcgraph_popcount_counts", ()),
            (ck._ACCUMULATE_SRC, "fcgraph_shift_accumulate", ()),
            (ck._ROLL_SRC, "fcgraph_roll_words", ()),
-           (backend._PROBE_KERNEL, "fcgraph_probe", ()),
+           (gpu._PROBE_KERNEL, "fcgraph_probe", ()),
            (ck._FINAL_SRC, "fcgraph_shift_final", ("--fmad=false",))]
 
 

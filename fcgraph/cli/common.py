@@ -72,38 +72,65 @@ def connection(uri: str | None, user: str | None, password: str | None, database
     return resolve_connection(uri, user, password, database, state_dir(state))
 
 
+def _built_argument(func: F, name: str, generated: list[inspect.Parameter],
+                    build: Callable[[dict[str, Any]], Any]) -> F:
+    """``func`` with the options ``generated`` added to its command-line signature (after its
+    required arguments) and called with ``name=build(their values)`` in their place. A generated
+    option that ``func`` declares itself is passed to it as well."""
+    own = [p for p in inspect.signature(func, eval_str=True).parameters.values() if p.name != name]
+    declared = {p.name for p in own}
+    added = [p for p in generated if p.name not in declared]
+    required = [p for p in own if p.default is inspect.Parameter.empty]
+    optional = [p for p in own if p.default is not inspect.Parameter.empty]
+    parameters = [*required, *added, *optional]
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        values = {p.name: kwargs[p.name] if p.name in declared else kwargs.pop(p.name)
+                  for p in generated}
+        return func(**kwargs, **{name: build(values)})
+
+    wrapper.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+    return wrapper  # type: ignore[return-value]
+
+
 def settings_options(settings: type, name: str = "params") -> Callable[[F], F]:
     """Give the decorated command one option per field of the dataclass ``settings`` (its
     default, type and help, and any Typer keywords such as ``min``, from the field itself), and
     call it with ``name=settings.create(**those values)`` (or the constructor when the class
     has no ``create``): the options, their defaults and their checks have one home."""
     hints = typing.get_type_hints(settings)
-    fields = dataclasses.fields(settings)
     build = getattr(settings, "create", settings)
+    generated = []
+    for f in dataclasses.fields(settings):
+        cli = dict(f.metadata)
+        option = typer.Option(*cli.pop("flags", ()), help=cli.pop("help", None), **cli)
+        generated.append(inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                           default=f.default,
+                                           annotation=Annotated[hints[f.name], option]))
 
     def decorate(func: F) -> F:
-        own = [p for p in inspect.signature(func, eval_str=True).parameters.values() if p.name != name]
-        generated = []
-        for f in fields:
-            cli = dict(f.metadata)
-            option = typer.Option(*cli.pop("flags", ()), help=cli.pop("help", None), **cli)
-            generated.append(inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                               default=f.default,
-                                               annotation=Annotated[hints[f.name], option]))
-        required = [p for p in own if p.default is inspect.Parameter.empty]
-        optional = [p for p in own if p.default is not inspect.Parameter.empty]
-        parameters = [*required, *generated, *optional]
-
-        @functools.wraps(func)
-        def wrapper(**kwargs: Any) -> Any:
-            values = {f.name: kwargs.pop(f.name) for f in fields}
-            return func(**kwargs, **{name: build(**values)})
-
-        wrapper.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
-        return wrapper  # type: ignore[return-value]
+        return _built_argument(func, name, generated, lambda values: build(**values))
 
     return decorate
+
+
+_CONNECTION_OPTIONS = [
+    inspect.Parameter(option, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                      annotation=annotation)
+    for option, annotation in (("state", StateDirOption), ("uri", UriOption), ("user", UserOption),
+                               ("password", PasswordOption), ("database", DatabaseOption))]
+
+
+def connection_options(func: F) -> F:
+    """Give the decorated command the connection options (``--state-dir``, ``--uri``,
+    ``--user``, ``--password``, ``--database``, each with its environment variable) and call it
+    with ``conn``, the :class:`Connection` they resolve to (options > NEO4J_* > the local
+    server's credentials)."""
+    return _built_argument(func, "conn", _CONNECTION_OPTIONS,
+                           lambda v: connection(v["uri"], v["user"], v["password"],
+                                                v["database"], v["state"]))
 
 
 def print_error(message: str) -> None:

@@ -10,17 +10,13 @@ import typer
 from rich.table import Table
 
 from fcgraph.cli.common import (
-    DatabaseOption,
-    PasswordOption,
     StateDirOption,
-    UriOption,
-    UserOption,
-    connection,
+    connection_options,
     console,
     handle_errors,
 )
 from fcgraph.db import server
-from fcgraph.graph.connection import read_credentials, session_driver
+from fcgraph.graph.connection import Connection, read_credentials, session_driver
 from fcgraph.graph.schema import apply_schema
 from fcgraph.paths import state_dir
 
@@ -135,15 +131,12 @@ def import_csv_cmd(
 
 @app.command("init")
 @handle_errors
+@connection_options
 def init_cmd(
-    state: StateDirOption = None,
-    uri: UriOption = None,
-    user: UserOption = None,
-    password: PasswordOption = None,
-    database: DatabaseOption = None,
+    *,
+    conn: Connection,
 ) -> None:
     """Apply cypher/schema.cypher (constraints and indexes); safe to repeat."""
-    conn = connection(uri, user, password, database, state)
     with session_driver(conn) as driver:
         applied = apply_schema(driver, conn.database)
     console.print(f"schema version {applied} applied to {conn.uri} ({conn.database})")

@@ -8,17 +8,12 @@ from typing import Annotated
 import typer
 
 from fcgraph.cli.common import (
-    DatabaseOption,
-    PasswordOption,
-    StateDirOption,
-    UriOption,
-    UserOption,
-    connection,
+    connection_options,
     console,
     handle_errors,
 )
 from fcgraph.cli.progress import task_progress
-from fcgraph.graph.connection import session_driver
+from fcgraph.graph.connection import Connection, session_driver
 from fcgraph.graph.export import ExportFormat, export_run
 
 
@@ -28,6 +23,7 @@ def register(app: typer.Typer) -> None:
 
 
 @handle_errors
+@connection_options
 def export_cmd(
     run_id: Annotated[str, typer.Argument(help="The run to export (its run_id in the graph).")],
     fmt: Annotated[ExportFormat, typer.Option(
@@ -38,14 +34,10 @@ def export_cmd(
     condition: Annotated[list[str] | None, typer.Option(
         "--condition", "-c", help="Export only this condition (repeatable; default: all).")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
-    state: StateDirOption = None,
-    uri: UriOption = None,
-    user: UserOption = None,
-    password: PasswordOption = None,
-    database: DatabaseOption = None,
+    *,
+    conn: Connection,
 ) -> None:
     """Export RUN's live FC graph from Neo4j (read-only); the layout is in OUT/manifest.json."""
-    conn = connection(uri, user, password, database, state)
     with session_driver(conn) as driver, task_progress(progress) as update:
         result = export_run(driver, run_id, fmt, out, conditions=condition, database=conn.database,
                             progress=update)

@@ -9,19 +9,15 @@ import typer
 from rich.table import Table
 
 from fcgraph.cli.common import (
-    DatabaseOption,
-    PasswordOption,
     StateDirOption,
-    UriOption,
-    UserOption,
-    connection,
+    connection_options,
     console,
     err_console,
     handle_errors,
 )
 from fcgraph.cli.progress import task_progress
 from fcgraph.db.load import BULK_MIN_EDGES, LoadMethod, load_run
-from fcgraph.graph.connection import session_driver
+from fcgraph.graph.connection import Connection, session_driver
 from fcgraph.graph.import_files import write_import_files
 from fcgraph.graph.ingest import EDGE_BATCH, EDGE_WORKERS, delete_run, list_runs
 from fcgraph.paths import state_dir
@@ -44,6 +40,7 @@ def register(app: typer.Typer) -> None:
 
 
 @handle_errors
+@connection_options
 def ingest_cmd(
     run_dir: RunDir,
     condition: ConditionsOpt = None,
@@ -61,13 +58,10 @@ def ingest_cmd(
              f"{BULK_MIN_EDGES:,} edges to load, else online.")] = LoadMethod.auto,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     state: StateDirOption = None,
-    uri: UriOption = None,
-    user: UserOption = None,
-    password: PasswordOption = None,
-    database: DatabaseOption = None,
+    *,
+    conn: Connection,
 ) -> None:
     """Load a run folder into Neo4j: validated first, idempotent, resumable after a kill."""
-    conn = connection(uri, user, password, database, state)
     with task_progress(progress) as update:
         result = load_run(conn, state_dir(state), run_dir, method=method, conditions=condition,
                           top_k=top_k, min_z=min_z, replace=replace, batch_size=batch_size,
@@ -97,15 +91,9 @@ def export_csv_cmd(
 
 
 @handle_errors
-def runs_cmd(
-    state: StateDirOption = None,
-    uri: UriOption = None,
-    user: UserOption = None,
-    password: PasswordOption = None,
-    database: DatabaseOption = None,
-) -> None:
+@connection_options
+def runs_cmd(*, conn: Connection) -> None:
     """List the runs in the graph with their conditions and live edge counts."""
-    conn = connection(uri, user, password, database, state)
     with session_driver(conn) as driver:
         frame = list_runs(driver, conn.database)
     table = Table("run_id", "schema", "conditions", "edges")
@@ -116,19 +104,16 @@ def runs_cmd(
 
 
 @handle_errors
+@connection_options
 def delete_run_cmd(
     run_id: Annotated[str, typer.Argument(help="The run to remove from the graph.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
-    state: StateDirOption = None,
-    uri: UriOption = None,
-    user: UserOption = None,
-    password: PasswordOption = None,
-    database: DatabaseOption = None,
+    *,
+    conn: Connection,
 ) -> None:
     """Remove a run (its neurons, edges, layers and conditions) from the graph."""
     if not yes:
         typer.confirm(f"delete run {run_id!r} from the graph?", abort=True)
-    conn = connection(uri, user, password, database, state)
     with session_driver(conn) as driver:
         delete_run(driver, run_id, conn.database)
     console.print(f"run {run_id!r} deleted")

@@ -13,18 +13,13 @@ from rich.console import Console
 from rich.table import Table
 
 from fcgraph.cli.common import (
-    DatabaseOption,
-    PasswordOption,
-    StateDirOption,
-    UriOption,
-    UserOption,
-    connection,
+    connection_options,
     console,
     err_console,
     handle_errors,
 )
 from fcgraph.errors import BadArgument
-from fcgraph.graph.connection import session_driver
+from fcgraph.graph.connection import Connection, session_driver
 from fcgraph.graph.queries import coerce_params, get_query, list_queries, run_query
 
 
@@ -120,6 +115,7 @@ def _print_list(name: str | None) -> None:
 
 
 @handle_errors
+@connection_options
 def query_cmd(
     name: Annotated[str | None, typer.Argument(
         help="Query name (see --list), e.g. ensemble, pathways, edge_loss.")] = None,
@@ -138,11 +134,8 @@ def query_cmd(
     timeout: Annotated[float | None, typer.Option(
         min=0.1, help="Transaction timeout in seconds (default: the query's own, if any).")]
         = None,
-    state: StateDirOption = None,
-    uri: UriOption = None,
-    user: UserOption = None,
-    password: PasswordOption = None,
-    database: DatabaseOption = None,
+    *,
+    conn: Connection,
 ) -> None:
     """Run a named query of the cypher/ library and print its table (read-only)."""
     if list_:
@@ -159,7 +152,6 @@ def query_cmd(
                   soft_wrap=True)
     if dry_run:
         return
-    conn = connection(uri, user, password, database, state)
     with session_driver(conn) as driver:
         frame = run_query(driver, name, values, conn.database, timeout=timeout)
     render(frame, fmt, name)

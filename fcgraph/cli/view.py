@@ -9,17 +9,12 @@ from typing import Annotated
 import typer
 
 from fcgraph.cli.common import (
-    DatabaseOption,
-    PasswordOption,
-    StateDirOption,
-    UriOption,
-    UserOption,
-    connection,
+    connection_options,
     console,
     handle_errors,
 )
 from fcgraph.errors import BadArgument
-from fcgraph.graph.connection import session_driver
+from fcgraph.graph.connection import Connection, session_driver
 from fcgraph.viz.view import layer_pair_subgraph, neuron_subgraph, pathway_subgraph, write_view
 
 
@@ -33,6 +28,7 @@ def _given(pair: tuple[str, str] | None) -> tuple[str, str] | None:
 
 
 @handle_errors
+@connection_options
 def view_cmd(
     run_id: Annotated[str, typer.Argument(help="The run (its run_id in the graph).")],
     neuron: Annotated[str | None, typer.Option(
@@ -51,11 +47,8 @@ def view_cmd(
                      ] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="HTML file to write (default view-RUN-....html here).", dir_okay=False)] = None,
-    state: StateDirOption = None,
-    uri: UriOption = None,
-    user: UserOption = None,
-    password: PasswordOption = None,
-    database: DatabaseOption = None,
+    *,
+    conn: Connection,
 ) -> None:
     """Write a self-contained HTML page of a subgraph (layered SVG; opens without network)."""
     pathway, layer_pair = _given(pathway), _given(layer_pair)
@@ -66,7 +59,6 @@ def view_cmd(
         raise BadArgument("--neuron/--pathway/--layer-pair", "give exactly one of --neuron UID, "
                           f"--pathway UID LAYER, --layer-pair PRE POST (given: {given})")
     conditions = condition or ["clean"]
-    conn = connection(uri, user, password, database, state)
     with session_driver(conn) as driver, console.status("reading the subgraph"):
         if neuron:
             graph = neuron_subgraph(driver, run_id, neuron, conditions, limit=limit,
