@@ -212,6 +212,127 @@ class _CountNull:
 
 
 
+def _select_kept(arrays: dict[str, np.ndarray], fdr: float | None, top_k: int | None,
+                 n_tested: int, n_post: int, significant: int,
+                 in_degree: np.ndarray) -> tuple[dict[str, np.ndarray], int, np.ndarray]:
+    """The edges kept from a pair's collected rows, ordered by post_idx then pre_idx: with
+    ``fdr`` those with Benjamini-Hochberg q <= fdr over the ``n_tested`` pairs (q added); with
+    ``top_k`` each post neuron's strongest in-edges. Returns them with the number of significant
+    edges and the post in-degrees before the top-k cut (those already counted per tile when
+    top-k was applied there, i.e. with the z rule)."""
+    if fdr is not None:
+        arrays["q"] = bh_qvalues(arrays["p"], n_tested)
+        arrays = _take(arrays, arrays["q"] <= fdr)
+    else:
+        arrays.pop("p")
+        arrays.pop("q")
+    if fdr is not None or top_k is None:
+        significant = arrays["pre_idx"].size
+        in_degree = np.bincount(arrays["post_idx"], minlength=n_post).astype(np.int64)
+        if top_k is not None:
+            arrays = _take(arrays, top_k_mask(arrays["post_idx"], arrays["pre_idx"],
+                                              arrays["z"], top_k))
+    return _take(arrays, np.lexsort((arrays["pre_idx"], arrays["post_idx"]))), significant, in_degree
+
+
+def _candidate_block(candidates: Candidates | None, s0: int, s1: int, n_pre: int,
+                     keep_pre: np.ndarray, post_idx: np.ndarray) -> tuple[np.ndarray | None, int]:
+    """The candidate pairs of post span s0 .. s1-1 restricted to the kept neurons, bool
+    (keep_pre.size, post_idx.size) or None (every pair), and the span's number of candidate
+    pairs over all neurons."""
+    if candidates is None:
+        return None, n_pre * (s1 - s0)
+    block = candidates(s0, s1) if callable(candidates) else candidates[:, s0:s1]
+    block = np.asarray(block, dtype=bool)
+    if block.shape != (n_pre, s1 - s0):
+        raise FcgraphError(f"candidates block has shape {block.shape}, expected "
+                           f"{(n_pre, s1 - s0)}")
+    return block[np.ix_(keep_pre, post_idx - s0)], int(block.sum())
+
+
+@dataclass
+class _PairScan:
+    """One layer pair's tiles on the generic path (products, null moments, z, selection): the
+    pre side staged once, the pair counts of the report summed over the tiles."""
+
+    be: Backend
+    measure: str
+    L: int
+    z: float
+    fdr: float | None
+    staged_pre: StagedTrains
+    spikes_pre: np.ndarray   # (n_kept_pre,) spikes of the kept pre neurons
+    tested_pre: np.ndarray   # (n_kept_pre,) bool
+    spikes_post: np.ndarray  # (n_post,) all post neurons
+    tested_post: np.ndarray  # (n_post,) bool
+    degenerate_pre: bool
+    tiled: TiledSttc | None
+    count_null: _CountNull
+    dense: dict[str, Any] | None
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("tested", "zero_spread", "nonfinite", "negative_tail"), 0))
+
+    def tile(self, post_rows: np.ndarray, post_idx: np.ndarray, s0: int, s1: int,
+             block: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray],
+                                                np.ndarray | None]:
+        """The selected pairs of one post tile: (pre_local, post_local) indices into the kept
+        pre neurons and ``post_idx``, their columns (cofire, value, null_mean, null_sd, z), and
+        every pair's p-value with ``fdr`` (else None)."""
+        be, measure, L, z, fdr = self.be, self.measure, self.L, self.z, self.fdr
+        tiled, dense, counts = self.tiled, self.dense, self.counts
+        staged_post = StagedTrains(post_rows, be)
+        observed_dev = summed_products(self.staged_pre, staged_post, [(0, 0, L)])
+        c = np.rint(be.to_numpy(observed_dev))  # exact integers, float
+        na, nb = self.spikes_pre, self.spikes_post[post_idx]
+        # dt = 0 measures are finite unless a neuron is silent or always on: then they are
+        # computed for the selected pairs only
+        lazy = tiled is None and dense is None and not (
+            self.degenerate_pre or _degenerate(nb, L).any())
+        value = None if lazy else tiled(post_rows) if tiled is not None else \
+            measure_from_counts(measure, c, na, nb, L)
+        mean, sd, n_ge = self.count_null.moments(staged_post, observed_dev, c, fdr is not None)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zz = (c - mean) / sd
+        tested = None  # None: every pair of the tile is tested
+        if not (self.tested_pre.all() and self.tested_post[post_idx].all()):
+            tested = self.tested_pre[:, None] & self.tested_post[None, post_idx]
+        if block is not None:
+            tested = block if tested is None else tested & block
+        if dense is not None:  # not compacted: post_idx is s0 .. s1-1
+            for key, arr in (("cofire", c), ("value", value), ("null_mean", mean),
+                             ("null_sd", sd), ("z", zz)):
+                if key in dense:
+                    dense[key][:, s0:s1] = arr
+        spread = sd > 0
+        valid = spread & np.isfinite(zz)
+        if value is not None:
+            valid &= np.isfinite(value)
+        if tested is not None:
+            spread &= tested
+            valid &= tested
+        n_tested = zz.size if tested is None else np.count_nonzero(tested)
+        n_spread, n_valid = np.count_nonzero(spread), np.count_nonzero(valid)
+        counts["tested"] += n_tested
+        counts["zero_spread"] += n_tested - n_spread
+        counts["nonfinite"] += n_spread - n_valid
+        counts["negative_tail"] += int(np.count_nonzero(valid & (zz <= -z)))
+        p = None
+        if fdr is None:
+            select = valid & (zz >= z)
+        else:
+            n_null = self.count_null.n_shifts
+            p = (1.0 + n_ge) / (1.0 + n_null) if n_ge is not None else normal_upper_tail(zz)
+            select = valid & (p <= fdr)
+        post_local, pre_local = np.nonzero(select.T)
+        cofire = c[pre_local, post_local]
+        got = {"cofire": cofire.astype(np.int64),
+               "value": value[pre_local, post_local] if value is not None else
+               measure_of_pairs(measure, cofire, na[pre_local], nb[post_local], L),
+               "null_mean": mean[pre_local, post_local], "null_sd": sd[pre_local, post_local],
+               "z": zz[pre_local, post_local]}
+        return pre_local, post_local, got, p
+
+
 def _post_tiles(keep: np.ndarray, n_post: int,
                 tile: int) -> Iterator[tuple[int, int, np.ndarray]]:
     """Post tiles: (s0, s1, idx) with idx up to ``tile`` kept neurons, all within s0 .. s1-1.
@@ -334,7 +455,9 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
         fused = be.fused_shift_null(pre_rows, count_null.shifts, measure=measure, z=z,
                                     tested_pre=tested_kept, spike_counts=spikes_kept)
 
-    counts = dict.fromkeys(("tested", "zero_spread", "nonfinite", "negative_tail"), 0)
+    scan = _PairScan(be, measure, L, z, fdr, staged_pre, spikes_kept, tested_kept, spikes_post,
+                     tested_post, degenerate_pre, tiled, count_null, dense)
+    counts = scan.counts
     rows = _Rows()
     in_degree = np.zeros(n_post, dtype=np.int64)
     significant = 0
@@ -342,17 +465,8 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
     streaming = sink is not None and fdr is None
     n_streamed = 0
     for s0, s1, post_idx in _post_tiles(keep_post, n_post, tile):
-        block = None
-        if candidates is not None:
-            block = candidates(s0, s1) if callable(candidates) else candidates[:, s0:s1]
-            block = np.asarray(block, dtype=bool)
-            if block.shape != (src_a.n_neurons, s1 - s0):
-                raise FcgraphError(f"candidates block has shape {block.shape}, expected "
-                                   f"{(src_a.n_neurons, s1 - s0)}")
-            n_pairs += int(block.sum())
-            block = block[np.ix_(keep_pre, post_idx - s0)]
-        else:
-            n_pairs += src_a.n_neurons * (s1 - s0)
+        block, span_pairs = _candidate_block(candidates, s0, s1, src_a.n_neurons, keep_pre, post_idx)
+        n_pairs += span_pairs
         p = None
         if post_idx.size == 0 or keep_pre.size == 0:  # nothing to test in this span
             pre_local = post_local = np.empty(0, np.int64)
@@ -363,58 +477,11 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
             got, tile_counts = fused.tile(post_rows, tested_post[post_idx], block,
                                           spike_counts=spikes_post[post_idx])
             for key, number in tile_counts.items():
-                counts[key] += number
+                scan.counts[key] += number
             pre_local, post_local = got["pre_idx"], got["post_local"]
         else:
-            post_rows = _rows_at(src_b, s0, s1, post_idx)
-            staged_post = StagedTrains(post_rows, be)
-            observed_dev = summed_products(staged_pre, staged_post, [(0, 0, L)])
-            c = np.rint(be.to_numpy(observed_dev))  # exact integers, float
-            na, nb = spikes_kept, spikes_post[post_idx]
-            # dt = 0 measures are finite unless a neuron is silent or always on: then they are
-            # computed for the selected pairs only
-            lazy = tiled is None and dense is None and not (
-                degenerate_pre or _degenerate(nb, L).any())
-            value = None if lazy else tiled(post_rows) if tiled is not None else \
-                measure_from_counts(measure, c, na, nb, L)
-            mean, sd, n_ge = count_null.moments(staged_post, observed_dev, c, fdr is not None)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                zz = (c - mean) / sd
-            tested = None  # None: every pair of the tile is tested
-            if not (tested_kept.all() and tested_post[post_idx].all()):
-                tested = tested_kept[:, None] & tested_post[None, post_idx]
-            if block is not None:
-                tested = block if tested is None else tested & block
-            if dense is not None:  # not compacted: post_idx is s0 .. s1-1
-                for key, arr in (("cofire", c), ("value", value), ("null_mean", mean),
-                                 ("null_sd", sd), ("z", zz)):
-                    if key in dense:
-                        dense[key][:, s0:s1] = arr
-            spread = sd > 0
-            valid = spread & np.isfinite(zz)
-            if value is not None:
-                valid &= np.isfinite(value)
-            if tested is not None:
-                spread &= tested
-                valid &= tested
-            n_tested = zz.size if tested is None else np.count_nonzero(tested)
-            n_spread, n_valid = np.count_nonzero(spread), np.count_nonzero(valid)
-            counts["tested"] += n_tested
-            counts["zero_spread"] += n_tested - n_spread
-            counts["nonfinite"] += n_spread - n_valid
-            counts["negative_tail"] += int(np.count_nonzero(valid & (zz <= -z)))
-            if fdr is None:
-                select = valid & (zz >= z)
-            else:
-                p = (1.0 + n_ge) / (1.0 + n_null) if n_ge is not None else normal_upper_tail(zz)
-                select = valid & (p <= fdr)
-            post_local, pre_local = np.nonzero(select.T)
-            cofire = c[pre_local, post_local]
-            got = {"cofire": cofire.astype(np.int64),
-                   "value": value[pre_local, post_local] if value is not None else
-                   measure_of_pairs(measure, cofire, na[pre_local], nb[post_local], L),
-                   "null_mean": mean[pre_local, post_local], "null_sd": sd[pre_local, post_local],
-                   "z": zz[pre_local, post_local]}
+            pre_local, post_local, got, p = scan.tile(_rows_at(src_b, s0, s1, post_idx),
+                                                     post_idx, s0, s1, block)
         picked = {"pre_idx": keep_pre[pre_local].astype(np.int64),
                   "post_idx": post_idx[post_local].astype(np.int64),
                   **{k: got[k] for k in ("cofire", "value", "null_mean", "null_sd", "z")}}
@@ -439,20 +506,11 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
             progress(s1, n_post)
 
     arrays = rows.arrays()
-    if fdr is not None:
-        arrays["q"] = bh_qvalues(arrays["p"], counts["tested"])
-        arrays = _take(arrays, arrays["q"] <= fdr)
+    if streaming:  # every tile already went to the sink: nothing was collected
+        arrays = {k: v for k, v in arrays.items() if k not in ("p", "q")}
     else:
-        arrays.pop("p")
-        arrays.pop("q")
-    if not streaming and (fdr is not None or top_k is None):
-        significant = arrays["pre_idx"].size
-        in_degree = np.bincount(arrays["post_idx"], minlength=n_post).astype(np.int64)
-        if top_k is not None:
-            arrays = _take(arrays, top_k_mask(arrays["post_idx"], arrays["pre_idx"],
-                                              arrays["z"], top_k))
-    order = np.lexsort((arrays["pre_idx"], arrays["post_idx"]))
-    arrays = _take(arrays, order)
+        arrays, significant, in_degree = _select_kept(arrays, fdr, top_k, counts["tested"], n_post,
+                                                      significant, in_degree)
     edges = edge_frame(arrays, run_id=run_id, condition=condition, pre_layer=pre_layer,
                        post_layer=post_layer, with_pq=fdr is not None)
     if sink is not None and not streaming:
