@@ -2,9 +2,9 @@
 # GPU check of the fc engine's CuPy kernels, on a machine with CuPy and a GPU but not the rest of
 # fcgraph's dependencies (no neo4j or typer needed: numpy, pytest, pandas and pyarrow for edge
 # tables, torch for its CUDA tests).
-#   1. tests/test_fc_cupy.py: TF32 / INT8 / popcount counts bit for bit against NumPy, shifted
+#   1. tests/fc/test_fc_cupy.py: TF32 / INT8 / popcount counts bit for bit against NumPy, shifted
 #      products, the fused shift null's edges against the NumPy backend; then
-#      tests/test_fc_torch_cuda.py: the torch backend on CUDA against NumPy;
+#      tests/fc/test_fc_torch_cuda.py: the torch backend on CUDA against NumPy;
 #   2. benchmarks/fc.py gpu: a whole sew-small-sized condition (layers 8192 ... 1024, L = 8000,
 #      100 shifts) end to end, against cuBLAS TF32 throughput measured in the same run; then the
 #      same condition with the default exact null (FFT features on the CPU, products on the GPU).
@@ -13,7 +13,7 @@
 #   scripts/gpu_check.sh            full benchmark
 #   scripts/gpu_check.sh --quick    layers / 4 (for a first try)
 # CI runs this script on the CPU against tests/cuda_emulator (a stand-in for CuPy) with
-# `--scale 64 --bins 800`: see tests/test_fc_cupy_emulated.py.
+# `--scale 64 --bins 800`: see tests/fc/test_fc_cupy_emulated.py.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -35,12 +35,12 @@ assert usable is not None, f"fcgraph cannot use this GPU: {detail}"
 print("fcgraph's backend auto: cupy on", detail)
 EOF
 
-echo "== CuPy tests (tests/test_fc_cupy.py)"
-# --noconftest: tests/conftest.py imports the Neo4j driver, which this machine lacks
-timeout 150 $PY -m pytest --noconftest -p no:cacheprovider -q -rs tests/test_fc_cupy.py || status=1
+echo "== CuPy tests (tests/fc/test_fc_cupy.py)"
+# --noconftest: these tests use no fixture, and this machine may lack what the conftest imports
+timeout 150 $PY -m pytest --noconftest -p no:cacheprovider -q -rs tests/fc/test_fc_cupy.py || status=1
 
-echo "== torch on CUDA (tests/test_fc_torch_cuda.py)"
-timeout 90 $PY -m pytest --noconftest -p no:cacheprovider -q -rs tests/test_fc_torch_cuda.py || status=1
+echo "== torch on CUDA (tests/fc/test_fc_torch_cuda.py)"
+timeout 90 $PY -m pytest --noconftest -p no:cacheprovider -q -rs tests/fc/test_fc_torch_cuda.py || status=1
 
 echo "== GPU benchmark (benchmarks/fc.py gpu $*)"
 out=benchmarks/results/fc.json

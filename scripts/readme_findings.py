@@ -1,5 +1,5 @@
 """Write the README's findings table from fcgraph/analysis/findings/criteria.py (run after changing a
-claim, statistic or criterion; tests/test_analysis_perturbations.py checks they agree)."""
+claim, statistic or criterion; tests/analysis/test_analysis_perturbations.py checks they agree)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up a fresh machine for fcgraph: a virtual environment in .venv with fcgraph installed
-# (editable, with the dev, fast and docs extras), and the Neo4j jars fetched from Maven Central.
-# Idempotent: rerunning it only checks that everything is in place.
+# (editable, with the dev, fast and docs extras), the Neo4j jars fetched from Maven Central, and
+# Debian's chromium for the browser tests (apt-get, as root; skipped with FCGRAPH_REQUIRE_BROWSER=0).
+# Idempotent: rerunning it only checks that everything is in place. scripts/test.sh runs it first;
+# it is the only script that installs system packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -19,3 +21,27 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 .venv/bin/fcgraph db install ${FCGRAPH_STATE_DIR:+--state-dir "$FCGRAPH_STATE_DIR"}
+# Debian's chromium for the Browser and offline-view tests (Playwright, from the dev extra, drives
+# it; no browser download), if there is no Chromium: the one system package set-up installs
+have_chromium() {
+  for name in chromium chromium-browser google-chrome google-chrome-stable; do
+    command -v "$name" >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
+if [ "${FCGRAPH_REQUIRE_BROWSER:-1}" != 0 ] && [ -z "${FCGRAPH_CHROMIUM:-}" ] && ! have_chromium; then
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    why="not root"; command -v apt-get >/dev/null 2>&1 || why="no apt-get"
+    echo "not installing chromium ($why): the browser tests need it (install chromium, or set" \
+         "FCGRAPH_CHROMIUM to a Chromium executable); scripts/test.sh makes them fail without" \
+         "it, unless FCGRAPH_REQUIRE_BROWSER=0 lets them skip" >&2
+  else
+    mkdir -p test-artifacts
+    log=test-artifacts/apt-chromium.log
+    echo "installing chromium for the browser tests (apt-get, about a minute; log in $log)"
+    if ! { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+           apt-get install -y -q --no-install-recommends chromium; } > "$log" 2>&1; then
+      tail -n 20 "$log"; echo "apt-get install chromium failed; full log in $log" >&2; exit 1
+    fi
+  fi
+fi

@@ -11,18 +11,10 @@ export FCGRAPH_TEST_HTTP_PORT=${FCGRAPH_TEST_HTTP_PORT:-17474}
 export FCGRAPH_REQUIRE_NEO4J=1
 # the Neo4j Browser and offline-view tests drive headless Chromium: here they must run, not skip
 export FCGRAPH_REQUIRE_BROWSER=${FCGRAPH_REQUIRE_BROWSER:-1}
+# set-up (the venv, Neo4j's jars, chromium for the browser tests) is setup.sh's, once; this
+# script itself installs nothing and only runs the tests
 bash scripts/setup.sh
 mkdir -p test-artifacts
-# Debian's chromium (Playwright, from the dev extra, drives it; no browser download), if missing
-if [ "$FCGRAPH_REQUIRE_BROWSER" = 1 ] && ! command -v chromium >/dev/null 2>&1 \
-   && [ -z "${FCGRAPH_CHROMIUM:-}" ]; then
-  log=test-artifacts/apt-chromium.log
-  echo "installing chromium for the browser tests (apt-get, about a minute; log in $log)"
-  if ! { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
-         apt-get install -y -q --no-install-recommends chromium; } > "$log" 2>&1; then
-    tail -n 20 "$log"; echo "apt-get install chromium failed; full log in $log" >&2; exit 1
-  fi
-fi
 stop_db() { .venv/bin/fcgraph db stop || true; }
 trap stop_db EXIT
 .venv/bin/fcgraph db start --bolt-port "$FCGRAPH_TEST_BOLT_PORT" --http-port "$FCGRAPH_TEST_HTTP_PORT"

@@ -1,0 +1,167 @@
+"""Edge-set comparison on known edge sets, chance levels, and the findings' criteria on
+hand-made analyses (so each verdict's logic is checked apart from the data)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fcgraph.analysis import findings
+from fcgraph.analysis.perturbations import chance_jaccard, compare_edges
+
+
+def test_compare_edges_on_known_sets():
+    # clean: (pre, post) = (0,0) (1,0) (2,1) (3,1); other keeps (0,0) (2,1), gains (3,0)
+    clean = (np.array([0, 1, 2, 3]), np.array([0, 0, 1, 1]))
+    other = (np.array([0, 2, 3]), np.array([0, 1, 0]))
+    out = compare_edges(clean, other, n_pre=4, n_post=2)
+    assert (out["kept"], out["lost"], out["gained"]) == (2, 2, 1)
+    assert out["lost_fraction"] == 0.5 and np.isclose(out["jaccard"], 2 / 5)
+    inter = 4 * 3 / 8
+    assert np.isclose(out["jaccard_chance"], inter / (7 - inter))
+    # post 0: clean {0,1}, other {0,3} -> 1/3; post 1: clean {2,3}, other {2} -> 1/2
+    assert np.isclose(out["neuron_jaccard"], (1 / 3 + 1 / 2) / 2)
+    assert out["n_neurons"] == 2
+
+
+def test_chance_counts_only_pairs_tested_under_both_conditions():
+    # 4 of 8 pre neurons fire enough under both conditions: only 4 x 2 pairs could be edges twice
+    clean = (np.array([0, 1, 2, 3]), np.array([0, 0, 1, 1]))
+    other = (np.array([0, 2, 3]), np.array([0, 1, 0]))
+    every = compare_edges(clean, other, n_pre=8, n_post=2)
+    tested = compare_edges(clean, other, n_pre=8, n_post=2, n_pairs=8, n_pre_tested=4)
+    assert np.isclose(every["jaccard_chance"], chance_jaccard(4, 3, 16))
+    assert np.isclose(tested["jaccard_chance"], chance_jaccard(4, 3, 8))
+    assert tested["jaccard"] == every["jaccard"] and tested["survival"] < every["survival"]
+    # per neuron: post 0 has groups {0,1} / {0,3}, N = 4 tested pre neurons
+    assert np.isclose(tested["neuron_jaccard_chance"],
+                      np.mean([chance_jaccard(2, 2, 4), chance_jaccard(2, 1, 4)]))
+
+
+def test_identical_sets_survive_and_random_sets_sit_at_chance():
+    rng = np.random.default_rng(0)
+    n_pre, n_post = 200, 100
+    a = rng.random((n_pre, n_post)) < 0.1
+    b = rng.random((n_pre, n_post)) < 0.1
+    clean = np.nonzero(a)
+    same = compare_edges(clean, clean, n_pre, n_post)
+    assert same["jaccard"] == 1.0 and same["survival"] == 1.0 and same["neuron_survival"] == 1.0
+    rand = compare_edges(clean, np.nonzero(b), n_pre, n_post)
+    assert abs(rand["jaccard"] - rand["jaccard_chance"]) < 0.01
+    assert abs(rand["survival"]) < 0.02
+    assert rand["neuron_survival_lo"] < 0 < rand["neuron_survival_hi"] or \
+        abs(rand["neuron_survival"]) < 0.02
+    assert np.isclose(chance_jaccard(10, 10, 100), 1 / 19)
+
+
+def _cond_layer(post: str, jac: float, half: float) -> dict:
+    return {"post_layer": post, "decoding": {"average": {"correct": None}},
+            "edges": {"neuron_jaccard": jac, "neuron_jaccard_lo": jac - half,
+                      "neuron_jaccard_hi": jac + half, "neuron_jaccard_chance": 0.01,
+                      "neuron_survival": jac, "neuron_survival_lo": jac - half,
+                      "neuron_survival_hi": jac + half}}
+
+
+def _analysis(post_layers: str, **conditions: list[dict]) -> dict:
+    return {"layers": [{"post_layer": p} for p in post_layers],
+            "conditions": {name.replace("_", ":", 1).replace("_", "."): {"layers": layers}
+                           for name, layers in conditions.items()}}
+
+
+FLOOR = [_cond_layer("a", 0.80, 0.02), _cond_layer("b", 0.70, 0.02), _cond_layer("c", 0.40, 0.03)]
+
+
+def test_finding_4_measures_disruption_beyond_the_reliability_floor():
+    # the floor (uniform:0.001) already changes late groups most: re-measurement, not disruption
+    early_hit = _analysis("abc", uniform_0_001=FLOOR, uniform_0_2=[
+        _cond_layer("a", 0.10, 0.02), _cond_layer("b", 0.15, 0.02), _cond_layer("c", 0.30, 0.03)])
+    f = findings.finding_4(early_hit)
+    assert f["supported"] is True and f["ci_low"] > 0, f
+    assert f["details"]["floor_conditions"] == ["uniform:0.001"]
+    disruption = f["details"]["per_condition"]["uniform:0.2"]["disruption"]
+    assert np.allclose([disruption[p] for p in "abc"], [0.70, 0.55, 0.10])
+    # raw Jaccard rises with depth, as it does for the floor itself: no early disruption
+    like_floor = _analysis("abc", uniform_0_001=FLOOR, uniform_0_2=[
+        _cond_layer("a", 0.60, 0.02), _cond_layer("b", 0.50, 0.02), _cond_layer("c", 0.20, 0.03)])
+    assert findings.finding_4(like_floor)["supported"] is False
+    # a perturbation that does nothing (a second negligible-noise repeat at level 0.01 would be a
+    # floor; here an attack that leaves groups as a repeat does) changes nothing beyond the floor
+    nothing = _analysis("abc", uniform_0_001=FLOOR, fgsm_0_001=[
+        _cond_layer("a", 0.79, 0.02), _cond_layer("b", 0.71, 0.02), _cond_layer("c", 0.41, 0.03)])
+    f = findings.finding_4(nothing)
+    assert f["supported"] is False and "beyond the floor" in f["reason"]
+    no_floor = _analysis("abc", uniform_0_2=early_hit["conditions"]["uniform:0.2"]["layers"])
+    f = findings.finding_4(no_floor)
+    assert f["supported"] is None and "reliability floor" in f["reason"]
+    assert findings.finding_4({"layers": [], "conditions": {}})["supported"] is None
+
+
+def test_condition_roles():
+    roles = {c: findings.condition_role(c) for c in (
+        "clean", "permute:layer", "untrained", "uniform:0.001", "gaussian:0.01", "uniform:0.1",
+        "fgsm:0.001", "pgd:0.02:10")}
+    assert roles == {"clean": "trained", "permute:layer": "control", "untrained": "control",
+                     "uniform:0.001": "floor", "gaussian:0.01": "floor",
+                     "uniform:0.1": "perturbation", "fgsm:0.001": "perturbation",
+                     "pgd:0.02:10": "perturbation"}
+
+
+def _law(beta: float, half: float = 0.1, n: int = 30) -> dict:
+    return {"n": n, "beta": beta, "beta_lo": beta - half, "beta_hi": beta + half}
+
+
+def _layer(n_fit: int, n_tl: int, beta: float, random_beta: float = -1.0,
+           random_tl: int = 2) -> dict:
+    """A layer's io summary: its groups' fits and those of same-size random groups."""
+    return {"post_layer": "p", "io": {
+        "n_fitted": n_fit, "n_threshold_linear": n_tl, "gain_vs_size": {"n": n_fit, "rho": None},
+        "gain_law": _law(beta, n=n_fit),
+        "random_groups": {"n_fitted": n_fit, "n_threshold_linear": random_tl,
+                          "gain_law": _law(random_beta, n=n_fit)}}}
+
+
+def test_finding_3_criterion_and_its_control():
+    # per-member gain falls with size, but less steeply than for random groups: beta excess > 0
+    ok = [_layer(40, 35, -0.5), _layer(30, 25, -0.4)]
+    f = findings.finding_3({"layers": ok}, 0.01)
+    assert f["supported"] is None and np.isclose(f["value"], (40 * 0.5 + 30 * 0.6) / 70)
+    random_net = {"layers": ok, "networks": {"untrained": {"layers": [
+        _layer(40, 10, -1.0), _layer(30, 5, -1.0)]}}}
+    assert findings.finding_3(random_net, 0.01)["supported"] is True
+    same_net = {"layers": ok, "networks": {"untrained": {"layers": ok}}}
+    f = findings.finding_3(same_net, 0.01)
+    assert f["supported"] is False and "untrained" in f["reason"]
+    # as steep as random groups: the size scaling is that of any sum of neurons
+    like_random = {"layers": [_layer(40, 35, -1.0), _layer(30, 25, -1.02)]}
+    f = findings.finding_3(like_random, 0.01)
+    assert f["supported"] is False and "is flat" in f["reason"]
+    # random groups just as threshold-linear: the shape is not the groups'
+    shape_of_any = {"layers": [_layer(40, 35, -0.5, random_tl=35), _layer(30, 25, -0.4,
+                                                                          random_tl=25)]}
+    assert findings.finding_3(shape_of_any, 0.01)["supported"] is False
+    linear = {"layers": [_layer(40, 5, -0.5), _layer(30, 3, -0.4)]}
+    assert findings.finding_3(linear, 0.01)["supported"] is False
+    f = findings.finding_3({"layers": [_layer(5, 5, 0.9)]}, 0.01)
+    assert f["supported"] is False and "fewer than 10" in f["reason"]
+
+
+def test_readme_lists_the_criteria_of_the_code():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert findings.criteria_markdown() in readme, \
+        "README's findings table differs from the code: run scripts/readme_findings.py"
+
+
+def test_dose_response_ties_disruption_to_the_accuracy_drop():
+    def pert(j: float) -> list[dict]:
+        return [_cond_layer(p, j, 0.02) for p in "abc"]
+
+    analysis = _analysis("abc", uniform_0_001=FLOOR, uniform_0_1=pert(0.5), uniform_0_2=pert(0.3),
+                         fgsm_0_02=pert(0.1))
+    analysis["clean_accuracy"] = 0.97
+    for name, acc in (("uniform:0.1", 0.94), ("uniform:0.2", 0.89), ("fgsm:0.02", 0.23)):
+        analysis["conditions"][name]["accuracy"] = acc
+    dose = findings.finding_4(analysis)["details"]["dose_response"]
+    assert [r["condition"] for r in dose["rows"]] == ["uniform:0.1", "uniform:0.2", "fgsm:0.02"]
+    assert np.isclose(dose["rows"][0]["accuracy_drop"], 0.03)
+    assert np.isclose(dose["rho_disruption_accuracy_drop"], 1.0)

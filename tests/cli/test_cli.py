@@ -1,0 +1,82 @@
+"""The CLI over the ingest and export APIs: exit codes, one-line errors, real results."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+from fcgraph.cli import app
+from fcgraph.graph.ingest import delete_run
+from fcgraph.synthetic import make_synthetic_run
+from tests.helpers.cli import env_of
+
+runner = CliRunner()
+
+
+def test_ingest_command_loads_and_reports(driver, neo4j_conn, tmp_path, run_id):
+    root = tmp_path / "run"
+    make_synthetic_run(root, run_id, conditions=("clean",), fan_in=3)
+    try:
+        result = runner.invoke(app, ["ingest", str(root), "--no-progress", "--batch-size", "100"],
+                               env=env_of(neo4j_conn))
+        assert result.exit_code == 0, result.output
+        assert "loaded" in result.output
+        expected = pq.ParquetFile(root / "fc/edges/clean.parquet").metadata.num_rows
+        assert f"{expected:,}" in result.output
+        again = runner.invoke(app, ["ingest", str(root), "--no-progress"], env=env_of(neo4j_conn))
+        assert again.exit_code == 0 and "unchanged" in again.output
+        listed = runner.invoke(app, ["runs"], env=env_of(neo4j_conn))
+        assert listed.exit_code == 0 and run_id in listed.output
+        gone = runner.invoke(app, ["delete-run", run_id, "--yes"], env=env_of(neo4j_conn))
+        assert gone.exit_code == 0
+        assert run_id not in runner.invoke(app, ["runs"], env=env_of(neo4j_conn)).output
+    finally:
+        delete_run(driver, run_id)
+
+
+def test_ingest_bad_input_is_one_line_error(neo4j_conn, tmp_path, run_id):
+    root = tmp_path / "run"
+    make_synthetic_run(root, run_id, conditions=("clean",), fan_in=3)
+    table = pq.read_table(root / "fc/edges/clean.parquet").drop_columns(["z"])
+    pq.write_table(table, root / "fc/edges/clean.parquet")
+    result = runner.invoke(app, ["ingest", str(root), "--no-progress"], env=env_of(neo4j_conn))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "clean.parquet: missing column 'z'" in " ".join(result.output.split())
+    missing = runner.invoke(app, ["ingest", str(tmp_path / "nothing")], env=env_of(neo4j_conn))
+    assert missing.exit_code == 2 and "no manifest" in missing.output
+
+
+def test_bad_batch_size_is_a_usage_error(neo4j_conn, tmp_path):
+    result = runner.invoke(app, ["ingest", str(tmp_path), "--batch-size", "0"],
+                           env=env_of(neo4j_conn))
+    assert result.exit_code == 2
+
+
+def test_export_csv_writes_import_files(tmp_path, run_id):
+    root = tmp_path / "run"
+    make_synthetic_run(root, run_id, conditions=("clean", "uniform:0.2"), fan_in=3)
+    out = tmp_path / "csv"
+    result = runner.invoke(app, ["export-csv", str(root), "--out", str(out), "--no-progress",
+                                 "--top-k", "2"])
+    assert result.exit_code == 0, result.output
+    args = (out / "import.args").read_text().splitlines()
+    assert args[:3] == ["database", "import", "full"]
+    assert any(a.startswith("--relationships=FC=") for a in args)
+    rows = (out / "fc-clean.csv").read_text().splitlines()
+    assert rows[0].startswith('":START_ID(Neuron)",":END_ID(Neuron)"')
+    n_post = sum(1 for line in (out / "neurons.csv").read_text().splitlines()[1:]
+                 if "/stage1.sn/" in line or "/stage2.sn/" in line or "/fc1.sn/" in line
+                 or "/fc2.sn/" in line)
+    assert len(rows) - 1 == 2 * n_post  # top-2 of 3 in-edges for every post neuron
+
+
+def test_version_names_the_package_and_the_graph_schema():
+    from importlib.metadata import version
+
+    from fcgraph import SCHEMA_VERSION, __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"fcgraph {__version__} (graph schema version {SCHEMA_VERSION})"
+    assert version("fcgraph") == __version__  # the installed metadata reads the same home
