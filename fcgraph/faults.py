@@ -1,4 +1,4 @@
-"""A test hook for the fault-injection suite (``tests/test_faults.py``): a deterministic SIGKILL.
+"""A test hook for the fault-injection suite (``tests/system/test_faults.py``): a deterministic SIGKILL.
 
 ``FCGRAPH_FAULT_AT=<point>[:<n>]`` in the environment makes the process kill itself with SIGKILL
 the ``n``-th time (default the first) it reaches ``checkpoint("<point>")``. The stages call

@@ -1,10 +1,10 @@
 """CuPy kernels: TF32/INT8 cuBLAS counts, shifted products without copies, a fused shift null.
 
 Importable without CuPy (everything CuPy-specific is built on first use); use
-:func:`available` before calling anything else. ``tests/test_fc_cupy.py`` compares every kernel
+:func:`available` before calling anything else. ``tests/fc/test_fc_cupy.py`` compares every kernel
 with the NumPy backend (counts bit for bit). CI runs it against a CPU stand-in for CuPy
 (``tests/cuda_emulator``: the kernels compiled with g++, cuBLAS's gemmEx by its definition,
-bounds-checked), and ``tests/test_fc_nvrtc.py`` compiles the kernels with NVRTC; on a GPU
+bounds-checked), and ``tests/fc/test_fc_nvrtc.py`` compiles the kernels with NVRTC; on a GPU
 ``scripts/gpu_check.sh`` runs the tests against CuPy itself.
 
 - :func:`gemm_nt`: ``out (+)= a[:, a0:a0+k] @ b[:, b0:b0+k].T`` for C-ordered float32 0/1
