@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fcgraph.analysis.findings import CONTRASTS
+from fcgraph.analysis.findings.criteria import PAPER, TERMS
 from fcgraph.analysis.run import load_analysis
 from fcgraph.io import atomic_write_text
 from fcgraph.run_folder import RunFolder
@@ -77,6 +78,14 @@ def _controls_section(analysis: dict[str, Any]) -> str:
     return text
 
 
+def _about() -> str:
+    """What the report tests and the words it uses (from :mod:`~fcgraph.analysis.findings.criteria`)."""
+    terms = "".join(f"<dt>{html.escape(term)}</dt><dd>{html.escape(text)}</dd>"
+                    for term, text in TERMS.items())
+    return (f"<p>The five findings of {html.escape(PAPER)}, each tested on this run against "
+            f"fixed criteria and against control networks.</p><dl>{terms}</dl>")
+
+
 def render_report(analysis: dict[str, Any], folder: Path) -> str:
     """The report's HTML text; figures are read from ``folder`` (the analysis folder)."""
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>fcgraph analysis "
@@ -84,7 +93,7 @@ def render_report(analysis: dict[str, Any], folder: Path) -> str:
              f"<h1>Ensemble analysis of run {html.escape(analysis['run_id'])}</h1>",
              f"<p>{analysis['n_images']} images, T = {analysis['T']}, "
              f"{analysis['n_classes']} classes; clean accuracy {_fmt(analysis.get('clean_accuracy'))}; "
-             f"created {html.escape(analysis['created'])}.</p>", "<h2>Findings</h2>",
+             f"created {html.escape(analysis['created'])}.</p>", _about(), "<h2>Findings</h2>",
              _table(["#", "claim", "statistic", "value", "95% CI", "criterion (fixed in advance)",
                      "supported", "note"],
                     [[f["id"], f["claim"], f["statistic"], f["value"],

@@ -3,6 +3,24 @@ table is generated from here: ``criteria_markdown``; so are the manual's, when i
 
 from __future__ import annotations
 
+#: The paper whose findings these are.
+PAPER = ("Aravind et al., \u201cRare Events, Real Signals: 1FC ensembles in spiking ResNets\u201d "
+         "(arXiv 2606.00073)")
+#: The words the claims use, defined once (the report prints them above its findings).
+TERMS = {
+    "1FC group": "a neuron's first-order functional connectivity group: the previous-layer "
+                 "neurons whose spike trains are significantly correlated with its own (its "
+                 "significant in-edges).",
+    "STTC": "the spike time tiling coefficient, a correlation of two spike trains that does "
+            "not depend on their firing rates (here at lag 0: spikes in the same bin).",
+    "null": "the same-bin cofiring count expected by chance, from every circular shift of the "
+            "post layer by whole images; an edge's z is its distance from that null in null "
+            "standard deviations.",
+    "control network": "the same architecture without learned structure (weights permuted "
+                       "within each layer, or untrained with BatchNorm recalibrated), analysed "
+                       "with its own 1FC groups; a finding must beat every control.",
+}
+
 CLAIMS = {
     "1": "A neuron's 1FC group is the set of previous-layer neurons whose pairwise spike "
          "correlation with it is statistically significant.",
