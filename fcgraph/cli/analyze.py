@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fcgraph.cli.common import console, handle_errors
+from fcgraph.cli.common import conditions_option, console, handle_errors
 from fcgraph.cli.progress import task_progress
 
 Recording = Annotated[Path, typer.Argument(help="Recording folder with its fc edge tables "
@@ -39,8 +39,8 @@ def analyze_cmd(
     alpha: Annotated[float, typer.Option(min=0, max=1, help="F-test level: threshold-linear "
                                                             "beats linear.")] = 0.01,
     seed: Annotated[int, typer.Option(help="Seed of the neuron sample, bootstraps, CV.")] = 0,
-    condition: Annotated[list[str] | None, typer.Option(
-        "--condition", "-c", help="Analyse only these conditions besides clean (repeatable).")] = None,
+    condition: Annotated[list[str] | None, conditions_option(
+        "Analyse only these conditions besides clean.")] = None,
     replicate: Annotated[list[Path] | None, typer.Option(
         "--replicate", help="Recording of another independently trained network on the same "
                             "images, with its fc edges (repeatable): a finding must hold in it "

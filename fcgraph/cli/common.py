@@ -66,6 +66,22 @@ DatabaseOption = Annotated[
 ]
 
 
+def condition_names(values: list[str] | None) -> list[str] | None:
+    """Condition names given as repeated ``-c`` and/or comma-separated lists, in order; None
+    when none is given."""
+    if not values:
+        return None
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    return names or None
+
+
+def conditions_option(help: str, *flags: str) -> Any:
+    """The ``--condition`` / ``-c`` option every command shares: repeatable or comma-separated
+    (``-c clean -c uniform:0.1`` or ``-c clean,uniform:0.1``), read by :func:`condition_names`."""
+    return typer.Option(*(flags or ("--condition", "-c")), callback=condition_names,
+                        help=f"{help} Repeatable or comma-separated.")
+
+
 def connection(uri: str | None, user: str | None, password: str | None, database: str | None,
                state: Path | None) -> Connection:
     """Resolve the CLI's connection options into a :class:`Connection`."""

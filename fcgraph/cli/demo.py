@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fcgraph.cli.common import StateDirOption, console, handle_errors
+from fcgraph.cli.common import StateDirOption, conditions_option, console, handle_errors
 from fcgraph.cli.progress import task_progress
 from fcgraph.db import server
 from fcgraph.demo import DEMO_CONDITIONS, DemoPlan
@@ -66,8 +66,8 @@ def demo_cmd(
     split: Annotated[str, typer.Option(help="Images recorded: test, train or all.")] = "test",
     n_images: Annotated[int | None, typer.Option(min=1, help="Record the first N images of the split.")
                         ] = 240,
-    condition: Annotated[list[str] | None, typer.Option(
-        "--condition", "-c", help=f"Conditions (repeatable; default {' '.join(DEMO_CONDITIONS)}).")] = None,
+    condition: Annotated[list[str] | None, conditions_option(
+        f"Conditions (default {' '.join(DEMO_CONDITIONS)}).")] = None,
     top_k: Annotated[int, typer.Option(min=0, help="Load only each neuron's K strongest in-edges "
                                        "per condition into Neo4j (0: every edge).")] = 0,
     state: StateDirOption = None,

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from fcgraph.cli.common import (
+    conditions_option,
     connection_options,
     console,
     handle_errors,
@@ -31,8 +32,8 @@ def export_cmd(
         "adjacency: one scipy.sparse .npz of z per layer pair and condition.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created).",
                                       file_okay=False)],
-    condition: Annotated[list[str] | None, typer.Option(
-        "--condition", "-c", help="Export only this condition (repeatable; default: all).")] = None,
+    condition: Annotated[list[str] | None, conditions_option(
+        "Export only these conditions (default: all).")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     *,
     conn: Connection,

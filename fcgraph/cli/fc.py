@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fcgraph.cli.common import console, handle_errors, settings_options
+from fcgraph.cli.common import conditions_option, console, handle_errors, settings_options
 from fcgraph.cli.progress import task_progress
 from fcgraph.fc.settings import FcParams
 
@@ -16,14 +16,6 @@ from fcgraph.fc.settings import FcParams
 def register(app: typer.Typer) -> None:
     """Add `fc` to the main app."""
     app.command("fc")(fc_cmd)
-
-
-def _conditions(values: list[str] | None) -> list[str] | None:
-    """Repeated and/or comma-separated condition names, in order, or None for all."""
-    if not values:
-        return None
-    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
-    return names or None
 
 
 def _z_cell(value: float | None) -> str:
@@ -39,9 +31,8 @@ def fc_cmd(
     backend: Annotated[str, typer.Option(
         help="auto (CuPy with a usable GPU, else NumPy; the run says which and why), numpy, "
              "torch, torch:cuda, cupy.")] = "auto",
-    conditions: Annotated[list[str] | None, typer.Option(
-        "--conditions", "--condition", "-c",
-        help="Conditions to compute (repeatable or comma-separated); default: all recorded.")] = None,
+    conditions: Annotated[list[str] | None, conditions_option(
+        "Conditions to compute (default: all recorded).", "--conditions", "--condition", "-c")] = None,
     tile: Annotated[int, typer.Option(min=1, help="Post neurons per block (bounds memory).")] = 1024,
     restart: Annotated[bool, typer.Option(
         help="Discard earlier fc output of the folder (needed to change settings).")] = False,
@@ -65,7 +56,7 @@ def fc_cmd(
                 said = True
             update(task, done, total)
 
-        summary = compute_run(recording, conditions=_conditions(conditions), params=params,
+        summary = compute_run(recording, conditions=conditions, params=params,
                               backend=chosen, tile=tile, restart=restart,
                               progress=announce_then_update)
     columns = ["condition", "layer pair", "tested", "untested", "zero SD", "non-finite",

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from fcgraph.cli.common import (
     StateDirOption,
+    conditions_option,
     connection_options,
     console,
     err_console,
@@ -24,8 +25,8 @@ from fcgraph.paths import state_dir
 
 RunDir = Annotated[Path, typer.Argument(help="Run folder (manifest.json, fc/neurons.parquet, "
                                              "fc/edges/*.parquet).")]
-ConditionsOpt = Annotated[list[str] | None, typer.Option(
-    "--condition", "-c", help="Load only this condition (repeatable); default: all.")]
+ConditionsOpt = Annotated[list[str] | None, conditions_option(
+    "Load only these conditions (default: all).")]
 TopKOpt = Annotated[int | None, typer.Option(
     "--top-k", min=1, help="Keep each post neuron's K strongest in-edges (by z).")]
 MinZOpt = Annotated[float | None, typer.Option("--min-z", help="Keep only edges with z >= this.")]

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from fcgraph.cli.common import console, handle_errors
+from fcgraph.cli.common import conditions_option, console, handle_errors
 from fcgraph.cli.progress import task_progress
 
 if TYPE_CHECKING:
     from fcgraph.record import Recording
 
-CONDITIONS_HELP = ("Condition to record (repeatable): clean, uniform:A, gaussian:S, fgsm:E, "
+CONDITIONS_HELP = ("Conditions to record: clean, uniform:A, gaussian:S, fgsm:E, "
                    "pgd:E:STEPS, permute:layer, permute:unit, untrained (A, S, E in pixel units 0..1).")
 
 
@@ -31,7 +31,7 @@ def record_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Recording (run) folder to write or resume.")],
     n_images: Annotated[int, typer.Option("--n-images", "-n", min=1,
                                           help="Record the first N images of the split.")],
-    condition: Annotated[list[str], typer.Option("--condition", "-c", help=CONDITIONS_HELP)],
+    condition: Annotated[list[str], conditions_option(CONDITIONS_HELP)],
     dataset: Annotated[str | None, typer.Option(
         "--dataset", "-d", help="Dataset (default: the checkpoint's): digits, mnist, fashion-mnist, "
         "cifar10, cifar100, imagefolder:PATH.")] = None,

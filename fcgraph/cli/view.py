@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from fcgraph.cli.common import (
+    conditions_option,
     connection_options,
     console,
     handle_errors,
@@ -38,8 +39,8 @@ def view_cmd(
         help="The k strongest paths from neuron UID to layer LAYER.")] = None,
     layer_pair: Annotated[tuple[str, str] | None, typer.Option(
         "--layer-pair", metavar="PRE POST", help="The strongest edges from layer PRE to POST.")] = None,
-    condition: Annotated[list[str] | None, typer.Option(
-        "--condition", "-c", help="Condition(s) to draw (repeatable; default clean).")] = None,
+    condition: Annotated[list[str] | None, conditions_option(
+        "Conditions to draw (default clean).")] = None,
     limit: Annotated[int, typer.Option(help="At most this many edges per direction / condition.",
                                        min=1)] = 200,
     k: Annotated[int, typer.Option("-k", help="Paths per condition (--pathway).", min=1)] = 10,

@@ -80,3 +80,20 @@ def test_version_names_the_package_and_the_graph_schema():
     assert result.exit_code == 0
     assert result.output.strip() == f"fcgraph {__version__} (graph schema version {SCHEMA_VERSION})"
     assert version("fcgraph") == __version__  # the installed metadata reads the same home
+
+
+def test_condition_option_takes_repeats_and_comma_lists_in_every_command(tmp_path, run_id):
+    root = tmp_path / "run"
+    make_synthetic_run(root, run_id, conditions=("clean", "uniform:0.2", "fgsm:0.1"), fan_in=2)
+    written = {}
+    for flags in (["-c", "clean,fgsm:0.1"], ["-c", "clean", "-c", "fgsm:0.1"]):
+        out = tmp_path / f"csv{len(flags)}"
+        result = runner.invoke(app, ["export-csv", str(root), "--out", str(out), "--no-progress",
+                                     *flags])
+        assert result.exit_code == 0, result.output
+        written[len(flags)] = sorted(p.name for p in out.glob("fc-*.csv"))
+    assert written[2] == written[4] == ["fc-clean.csv", "fc-fgsm_0.1.csv"]
+    # record checks its conditions before it loads anything: the list was split
+    bad = runner.invoke(app, ["record", "no-such-checkpoint", "--out", str(tmp_path / "rec"), "-n", "8",
+                              "-c", "clean,bogus"])
+    assert bad.exit_code == 2 and "'bogus'" in bad.output and "clean,bogus" not in bad.output
