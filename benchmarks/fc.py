@@ -155,7 +155,7 @@ def condition_trains(args: argparse.Namespace) -> tuple[list[tuple[str, Any]], i
     if args.recording:
         import fcgraph.record
 
-        rec = fcgraph.record.open(args.recording)
+        rec = fcgraph.record.open_recording(args.recording)
         cond = args.condition or rec.conditions[0]
         layers = [(la.name, rec.packed(cond, la.name)) for la in rec.layers]
         return layers, rec.T, f"recording {args.recording} condition {cond} (L = {rec.L})"

@@ -1,4 +1,4 @@
-"""Read a recording folder: :func:`open_recording` (``fcgraph.record.open``) -> :class:`Recording`.
+"""Read a recording folder: :func:`open_recording` -> :class:`Recording`.
 
 Sizes are checked when the folder is opened and every file's SHA-256 (from the manifest) the
 first time it is read (``verify=False`` skips the hashes); a missing, truncated or corrupt file
