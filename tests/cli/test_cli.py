@@ -97,3 +97,23 @@ def test_condition_option_takes_repeats_and_comma_lists_in_every_command(tmp_pat
     bad = runner.invoke(app, ["record", "no-such-checkpoint", "--out", str(tmp_path / "rec"), "-n", "8",
                               "-c", "clean,bogus"])
     assert bad.exit_code == 2 and "'bogus'" in bad.output and "clean,bogus" not in bad.output
+
+
+def test_progress_in_a_log_is_lines_on_stderr(tmp_path, run_id):
+    from fcgraph.cli.common import console, err_console
+    from fcgraph.cli.progress import task_progress
+
+    assert not console.is_terminal  # pytest captures the output, as a log would
+    with err_console.capture() as captured, task_progress(log_every=0) as update:
+        for done in (0, 5, 10, 10):
+            update("fc clean a -> b", done, 10)
+    lines = captured.get().splitlines()
+    assert lines[0] == "fc clean a -> b: started (10 to do)"
+    assert any(line.startswith("fc clean a -> b: 5/10 (50%) after ") for line in lines)
+    assert lines[-1].startswith("fc clean a -> b: done 10/10 in ")
+    assert sum("done" in line for line in lines) == 1  # an update after the end adds nothing
+    root = tmp_path / "run"  # a command with its progress on: lines in the log, result intact
+    make_synthetic_run(root, run_id, conditions=("clean",), fan_in=2)
+    result = runner.invoke(app, ["export-csv", str(root), "--out", str(tmp_path / "csv")])
+    assert result.exit_code == 0, result.output
+    assert ": started (" in result.output and "edges written to" in result.output
