@@ -22,7 +22,6 @@ rows at a time.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -35,7 +34,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fcgraph import faults
 from fcgraph.analysis import decoding
 from fcgraph.analysis.calibration import false_edge_rate
 from fcgraph.analysis.events import (
@@ -50,7 +48,8 @@ from fcgraph.analysis.perturbations import compare_edges
 from fcgraph.contract import condition_slug
 from fcgraph.errors import BadArgument, FcgraphError, at_least, number_in
 from fcgraph.io import atomic_write, atomic_write_text, remove_stale_temps, sha256_file, writing_into
-from fcgraph.run_folder import RunFolder
+from fcgraph.parts import cached_part, part_key
+from fcgraph.run_folder import RunFolder, layer_pairs
 from fcgraph.spikes import unpack
 
 NETWORKS = "networks"  # parts of the control networks analysed with their own groups
@@ -119,8 +118,7 @@ class AnalysisConfig:
 def _key(*parts: Any) -> str:
     """A part's key: its inputs and parameters, and the format (a part written by code of
     another format is recomputed)."""
-    return hashlib.sha256(json.dumps([FORMAT_VERSION, *parts], sort_keys=True,
-                                     default=str).encode()).hexdigest()[:20]
+    return part_key(FORMAT_VERSION, *parts)
 
 
 def _jsonable(value: Any) -> Any:
@@ -141,12 +139,6 @@ def _jsonable(value: Any) -> Any:
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(_jsonable(data), indent=1) + "\n")
-
-
-def layer_pairs(rec: Any) -> list[tuple[str, str]]:
-    """Consecutive (pre, post) spiking layers in forward order."""
-    ordered = sorted(rec.layers, key=lambda la: la.order)
-    return [(a.name, b.name) for a, b in zip(ordered, ordered[1:], strict=False)]
 
 
 def sample_neurons(sizes: np.ndarray, counts: np.ndarray, config: AnalysisConfig,
@@ -417,7 +409,7 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
     if restart and parts.exists():
         for p in sorted(parts.rglob("*.json")):
             p.unlink()
-    pairs = layer_pairs(rec)
+    pairs = layer_pairs(rec.layers)  # consecutive spiking layers, forward order
     controls = [c for c in wanted if findings_mod.condition_role(c) == "control"
                 and c in edge_files]
     networks = {c: (rec, c, parts / NETWORKS / condition_slug(c)) for c in controls}
@@ -528,23 +520,9 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
 
 
 def _cached_part(part: Path, key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """The result saved at ``part`` when its key matches, else ``compute()`` saved atomically
-    (the returned dict is read back from the file, so a fresh and a resumed run agree)."""
-    if part.exists():
-        try:
-            cached = json.loads(part.read_text())
-            if cached.get("key") == key:
-                cached.pop("key")
-                return cached
-        except (OSError, ValueError):
-            pass
-    result = compute()
-    result["key"] = key
-    _write_json(part, result)
-    faults.checkpoint("analyze.part")
-    result = json.loads(part.read_text())
-    result.pop("key")
-    return result
+    """The part at ``part`` when its key matches, else ``compute()`` saved there
+    (:func:`fcgraph.parts.cached_part`, the rule every stage's parts follow)."""
+    return cached_part(part, key, lambda: _jsonable(compute()), checkpoint="analyze.part")
 
 
 def _network_layer(rec: Any, condition: str, pre: str, post: str, groups: Groups,

@@ -31,7 +31,7 @@ from fcgraph.contract import (
     write_manifest,
 )
 from fcgraph.io import sha256_file
-from fcgraph.run_folder import RunFolder
+from fcgraph.run_folder import RunFolder, layer_pairs
 from fcgraph.spikes import pack
 
 
@@ -130,17 +130,15 @@ def write_edges(root: Path, *, z: float = 3.0, min_spikes: int = 10) -> RunManif
     run = RunFolder(root)
     run.fc_edges.mkdir(parents=True, exist_ok=True)
     rels, pairs_info, neuron_rows = {}, {}, []
-    ordered = sorted(rec.layers, key=lambda la: la.order)
     for condition in rec.conditions:
         frames, infos = [], []
-        for a, b in zip(ordered, ordered[1:], strict=False):
-            edges, report = significant_edges(rec.spikes(condition, a.name),
-                                              rec.spikes(condition, b.name), T=rec.T, null="exact",
-                                              z=z, min_spikes=min_spikes, pre_layer=a.name,
-                                              post_layer=b.name, run_id=rec.run_id,
+        for a, b in layer_pairs(rec.layers):
+            edges, report = significant_edges(rec.spikes(condition, a), rec.spikes(condition, b),
+                                              T=rec.T, null="exact", z=z, min_spikes=min_spikes,
+                                              pre_layer=a, post_layer=b, run_id=rec.run_id,
                                               condition=condition)
             frames.append(edges)
-            infos.append({"pre_layer": a.name, "post_layer": b.name,
+            infos.append({"pre_layer": a, "post_layer": b,
                           **{k: int(report[k]) for k in ("pairs", "tested", "edges")}})
         rel = run.relative(run.edges(condition))
         pq.write_table(edges_to_arrow(pd.concat(frames, ignore_index=True)), run.edges(condition))

@@ -56,6 +56,7 @@ from fcgraph.fc.settings import FcParams
 from fcgraph.fc.shifts import draw_shifts
 from fcgraph.fc.stats import normal_upper_tail
 from fcgraph.fc.threshold import control_threshold
+from fcgraph.parts import part_key, read_part, write_part
 from fcgraph.run_folder import RunFolder, layer_pairs
 
 if TYPE_CHECKING:
@@ -71,6 +72,8 @@ ProgressFn = Callable[[str, int, int], None]
 PairHook = Callable[[str, str, str], None]
 
 PLAN = "plan.json"
+#: The format of a layer pair's part (in its key: parts of another format are not reused).
+PART_FORMAT = "fcgraph.fc-part/1"
 DONE = "done.json"
 DENSE_KEYS = {"cofire": np.int32, "value": np.float32, "null_mean": np.float32,
               "null_sd": np.float32, "z": np.float32}
@@ -121,6 +124,11 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     from fcgraph.io import atomic_write_text
 
     atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def _plain(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with NumPy scalars as Python numbers (as a part stores it)."""
+    return json.loads(json.dumps(data, default=_json_default))
 
 
 def _json_default(value: Any) -> Any:
@@ -208,10 +216,10 @@ def _check_plan(lay: _Layout, rec: Recording, plan: dict[str, Any]) -> None:
                            "run; rerun with --restart to replace them")
 
 
-def _finished_pairs(lay: _Layout, rec: Recording, conditions: list[str],
+def _finished_pairs(lay: _Layout, rec: Recording, params: FcParams, conditions: list[str],
                     pairs: list[tuple[str, str]]) -> dict[tuple[str, int], dict[str, Any]]:
     """The saved summaries of the layer pairs an earlier run finished, keyed by (condition,
-    pair index), checked to belong to these pairs and to the current spike files."""
+    pair index): parts whose key is the one these settings, pairs and spike files give."""
     finished = {}
     for condition in conditions:
         assembled = lay.done(condition).exists() and (rec.path / lay.edges_rel(condition)).exists()
@@ -222,17 +230,27 @@ def _finished_pairs(lay: _Layout, rec: Recording, conditions: list[str],
                     raise FcgraphError(f"{lay.cond_dir(condition)} lacks {json_path.name}; rerun with "
                                        "--restart")
                 continue
-            summary = _read_json(json_path)
-            if (summary.get("pre_layer"), summary.get("post_layer")) != (pre, post):
-                raise FcgraphError(f"{json_path}: holds {summary.get('pre_layer')} -> "
-                                   f"{summary.get('post_layer')}, expected {pre} -> {post}; "
-                                   "rerun with --restart")
-            if {key: summary.get(key) for key in ("pre_sha256", "post_sha256")} != \
-                    _spike_hashes(rec, condition, pre, post):
-                raise FcgraphError(f"the spikes of {condition} ({pre} or {post}) changed since "
-                                   "their fc results were computed; rerun with --restart")
+            summary, key = read_part(json_path)
+            if key != _pair_key(rec, params, condition, pre, post):  # fc refuses a stale part
+                if (summary.get("pre_layer"), summary.get("post_layer")) != (pre, post):
+                    raise FcgraphError(f"{json_path}: holds {summary.get('pre_layer')} -> "
+                                       f"{summary.get('post_layer')}, expected {pre} -> {post}; "
+                                       "rerun with --restart")
+                if {k: summary.get(k) for k in ("pre_sha256", "post_sha256")} != \
+                        _spike_hashes(rec, condition, pre, post):
+                    raise FcgraphError(f"the spikes of {condition} ({pre} or {post}) changed "
+                                       "since their fc results were computed; rerun with --restart")
+                raise FcgraphError(f"{json_path}: computed from other inputs or by another "
+                                   "version of fcgraph; rerun with --restart")
             finished[condition, k] = summary
     return finished
+
+
+def _pair_key(rec: Recording, params: FcParams, condition: str, pre: str, post: str) -> str:
+    """The key of a layer pair's part (:mod:`fcgraph.parts`): fc's part format, the settings,
+    the pair and its two spike files' hashes."""
+    return part_key(PART_FORMAT, params.to_json(), condition, pre, post,
+                    _spike_hashes(rec, condition, pre, post))
 
 
 def _spike_hashes(rec: Recording, condition: str, pre: str, post: str) -> dict[str, str]:
@@ -300,7 +318,7 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     summary.update(_spike_hashes(rec, condition, pre, post))
     faults.checkpoint("fc.pair")
-    _write_json(json_path, summary)
+    write_part(json_path, _pair_key(rec, params, condition, pre, post), _plain(summary))
     return summary
 
 
@@ -528,7 +546,7 @@ def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be:
     finished: dict[tuple[str, int], dict[str, Any]] = {}
     if not restart:
         _check_plan(lay, rec, plan)
-        finished = _finished_pairs(lay, rec, chosen, pairs)
+        finished = _finished_pairs(lay, rec, params, chosen, pairs)
     # every spike file read below is hashed before anything is written
     rec.verify_all([c for c in rec.conditions if c in chosen or (lay.done(c).exists() and not restart)])
     remove_stale_temps(rec.path)  # the temp files of writers that were killed
@@ -574,7 +592,8 @@ def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be:
             and (rec.path / lay.edges_rel(c)).exists()]
     for condition in done:
         if condition not in summaries:
-            summaries[condition] = [_read_json(lay.part(condition, k)[1]) for k in range(len(pairs))]
+            summaries[condition] = [read_part(lay.part(condition, k)[1])[0]
+                                    for k in range(len(pairs))]
     _write_neurons(rec, lay, done)
     _update_manifest(rec, lay, params, done, summaries)
     ensure_edge_states(rec.path, progress=progress)  # beside the edge tables, for ingest
