@@ -148,4 +148,4 @@ def demo_cmd(
   offline view  fcgraph view {rec.run_id} --layer-pair fc1.sn fc2.sn --out view.html
   queries       fcgraph query --list;  fcgraph query hubs -p run_id={rec.run_id}
   a sample      fcgraph ingest {plan.recording} --replace --top-k 5   (lighter to browse)
-  stop Neo4j    fcgraph db stop""", highlight=False)
+  stop Neo4j    fcgraph db stop""", highlight=False, soft_wrap=True)  # commands whole, never wrapped

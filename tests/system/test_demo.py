@@ -30,6 +30,8 @@ def test_demo_runs_every_stage_and_reuses_them(driver, neo4j_conn, tmp_path):
                         "6/6 named queries", "layer_summary", "edge_loss", "report.html",
                         "backend: numpy"):
             assert heading in text, heading
+        hint = next(line for line in result.output.splitlines() if "offline view" in line)
+        assert hint.rstrip().endswith("--out view.html"), hint  # a command is never wrapped
         assert (rec / "analysis" / "analysis.json").exists()
         assert (rec / "analysis" / "report.html").exists()
         on_disk = {name: pq.ParquetFile(path).metadata.num_rows
