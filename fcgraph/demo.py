@@ -68,7 +68,7 @@ class DemoPlan:
 
     def __post_init__(self) -> None:
         """Check every flag now, not after minutes of training."""
-        from fcgraph.analysis.run import AnalysisConfig
+        from fcgraph.analysis import AnalysisConfig
         from fcgraph.datasets import SPLITS
         from fcgraph.fc.settings import FcParams
         from fcgraph.record import parse_all
@@ -149,8 +149,8 @@ def fc_step(plan: DemoPlan, progress: ProgressFn | None = None,
 
 def analysis_step(plan: DemoPlan, progress: ProgressFn | None = None) -> dict[str, Any]:
     """The five findings and every statistic behind them; writes analysis/ and the HTML report."""
+    from fcgraph.analysis import AnalysisConfig, analyze_run
     from fcgraph.analysis.report import write_report
-    from fcgraph.analysis.run import AnalysisConfig, analyze_run
 
     result = analyze_run(plan.recording, AnalysisConfig(**plan.analysis_options), progress=progress)
     write_report(plan.recording)

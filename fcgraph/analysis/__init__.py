@@ -14,6 +14,7 @@
 - :mod:`~fcgraph.analysis.figures`, :mod:`~fcgraph.analysis.report`: figures and HTML report.
 """
 
-from fcgraph.analysis.run import AnalysisConfig, analyze_run, load_analysis
+from fcgraph.analysis.config import AnalysisConfig
+from fcgraph.analysis.run import analyze_run, load_analysis
 
 __all__ = ["AnalysisConfig", "analyze_run", "load_analysis"]

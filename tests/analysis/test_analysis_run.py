@@ -177,7 +177,7 @@ def test_rerun_resumes_from_parts(planted, planted_analysis, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("recomputed a finished part")
 
-    monkeypatch.setattr(run, "_analyse_pair", boom)
+    monkeypatch.setattr(run, "analyse_pair", boom)
     again = analyze_run(planted, FAST, figures=False)
     assert verdicts(again) == verdicts(planted_analysis)
     with pytest.raises(AssertionError, match="recomputed"):  # other parameters: recomputed

@@ -438,7 +438,7 @@ def test_a_run_folder_copied_from_another_machine(tiny_run, tmp_path, driver, ne
     assert stamps(copy, "spikes/*/*") == spikes
     out = invoke(tiny_run.fc_args(copy)).stdout
     assert "10 of 10 layer pairs were finished by an earlier run and not recomputed" in out
-    monkeypatch.setattr(analysis_run, "_analyse_pair", refuse_to_recompute)
+    monkeypatch.setattr(analysis_run, "analyse_pair", refuse_to_recompute)
     invoke(tiny_run.analyze_args(copy))
     monkeypatch.undo()
     assert_same_results(copy, tiny_run.full)
