@@ -9,6 +9,7 @@
 // returns: one row per pre neuron (previous layer or a declared feeder): pre_uid, pre_layer,
 //   pre_idx, pre_channel, pre_y, pre_x, pre_rate, post_uid, post_layer, post_idx, value, z,
 //   cofire, null_mean, null_sd, p, q; ordered by z desc, then pre_layer, pre_idx.
+// table: pre_uid, pre_channel, pre_y, pre_x, pre_rate, post_uid, value, z, cofire
 MATCH (c:Condition {run_id: $run_id, name: $condition})
 MATCH (post:Neuron {uid: $uid})
 WHERE post.run_id = $run_id

@@ -7,6 +7,7 @@
 //   neurons, mean_size, mean_gain, median_gain, mean_threshold, mean_r2, mean_r2_linear,
 //   share_threshold_linear (threshold-linear fit beats linear), rho (the layer's Spearman rho of
 //   gain vs size from the analysis, over all its fitted neurons); by layer order, then bin.
+// table: layer, bin, size_min, size_max, neurons, mean_gain, median_gain, share_threshold_linear, rho
 MATCH (:Run {run_id: $run_id})-[:HAS_LAYER]->(l:Layer)
 WHERE $layer IS NULL OR l.name = $layer
 MATCH (n:Neuron {run_id: $run_id, layer: l.name})

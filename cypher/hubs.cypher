@@ -10,6 +10,7 @@
 //   ordered by layer order, then degree desc, sum_z desc, idx.
 // note: counted over every significant edge of the run's files at ingest (the neurons' degree
 //   lists, indexed by Run.degree_conditions), whatever subset of edges the graph holds.
+// table: layer, rank, uid, channel, y, x, rate, direction, degree, mean_z, max_z
 MATCH (c:Condition {run_id: $run_id, name: $condition})
 MATCH (run:Run {run_id: $run_id})-[:HAS_LAYER]->(l:Layer)
 WHERE $layer IS NULL OR l.name = $layer

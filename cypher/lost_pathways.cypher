@@ -25,6 +25,7 @@
 //   condition as baseline (Run.loss_baseline), loaded whole, and a mid layer whose baseline
 //   edges all come from l0 and go to l2 (PairStats); otherwise every mid neuron's edges are
 //   read once (on a large graph, restrict with pre_layer).
+// table: rank, pre_uid, mid_uid, post_uid, score, first_state, second_state, broken
 MATCH (bc:Condition {run_id: $run_id, name: $baseline})
 MATCH (:Condition {run_id: $run_id, name: $condition})
 MATCH (run:Run {run_id: $run_id})-[:HAS_LAYER]->(l0:Layer)-[:FEEDS]->(l1:Layer)-[:FEEDS]->(l2:Layer)

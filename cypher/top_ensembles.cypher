@@ -8,6 +8,7 @@
 //   gain_hi, threshold, r2, r2_linear, event_fraction, mi_event, mi_average, mi_shuffle, score
 //   (the ranking property); only analysed neurons with that property; by layer order, then
 //   score desc, idx.
+// table: layer, rank, uid, rate, group_size, gain, threshold, r2, event_fraction, score
 MATCH (:Run {run_id: $run_id})-[:HAS_LAYER]->(l:Layer)
 WHERE $layer IS NULL OR l.name = $layer
 CALL (l) {

@@ -104,6 +104,22 @@ def render(frame: pd.DataFrame, fmt: OutputFormat, title: str) -> None:
     target.print(table)
 
 
+def choose_columns(frame: pd.DataFrame, columns: str | None, default: tuple[str, ...] = ()
+                   ) -> pd.DataFrame:
+    """``frame`` with the comma-separated ``columns`` only, in that order (``--columns``), else
+    with ``default`` (a query's table columns; empty: all); its ``attrs`` kept."""
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else list(default)
+    if not wanted:
+        return frame
+    unknown = [c for c in wanted if c not in frame.columns]
+    if unknown and columns:
+        raise BadArgument("--columns", f"no column {unknown[0]!r} (columns: "
+                                       f"{', '.join(map(str, frame.columns))})")
+    chosen = frame[[c for c in wanted if c in frame.columns]].copy()
+    chosen.attrs = dict(frame.attrs)
+    return chosen
+
+
 def _print_list(name: str | None) -> None:
     """One line per query; with NAME, one line per parameter of that query."""
     if name is None:
@@ -134,6 +150,9 @@ def query_cmd(
     timeout: Annotated[float | None, typer.Option(
         min=0.1, help="Transaction timeout in seconds (default: the query's own, if any).")]
         = None,
+    columns: Annotated[str | None, typer.Option(
+        help="Columns to print, comma-separated, in that order (default: all; a table shows the "
+             "query's usual ones, and says how many more there are).")] = None,
     *,
     conn: Connection,
 ) -> None:
@@ -154,4 +173,9 @@ def query_cmd(
         return
     with session_driver(conn) as driver:
         frame = run_query(driver, name, values, conn.database, timeout=timeout)
-    render(frame, fmt, name)
+    shown = choose_columns(frame, columns, spec.table if fmt is OutputFormat.table else ())
+    render(shown, fmt, name)
+    if shown.shape[1] < frame.shape[1] and not columns:
+        err_console.print(f"{shown.shape[1]} of {frame.shape[1]} columns shown; all of them with "
+                          f"--columns {','.join(map(str, frame.columns))}, or --format csv / json",
+                          highlight=False, soft_wrap=True)

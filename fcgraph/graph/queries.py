@@ -92,6 +92,8 @@ class QuerySpec:
     note: str
     text: str
     path: Path
+    #: the columns a table shows by default (header ``// table: a, b, ...``; empty: all)
+    table: tuple[str, ...] = ()
 
 
 def _num(value: Any) -> str:
@@ -155,7 +157,7 @@ def parse_query_file(path: Path) -> QuerySpec:
             continue
         key, sep, value = line.partition(":")
         if sep and key.strip() in ("name", "description", "one_of", "timeout", "returns", "note",
-                                   "needs_all_edges"):
+                                   "needs_all_edges", "table"):
             fields[key.strip()] = value.strip()
     if fields.get("name") != path.stem:
         raise FcgraphError(f"{path}: header '// name: {path.stem}' missing or different")
@@ -176,7 +178,8 @@ def parse_query_file(path: Path) -> QuerySpec:
     return QuerySpec(name=path.stem, description=fields.get("description", ""), params=params,
                      one_of=one_of, timeout=timeout, needs_all_edges=tuple(needs),
                      returns=fields.get("returns", ""),
-                     note=fields.get("note", ""), text=text, path=path)
+                     note=fields.get("note", ""), text=text, path=path,
+                     table=tuple(c.strip() for c in fields.get("table", "").split(",") if c.strip()))
 
 
 def _query_files() -> dict[str, Path]:

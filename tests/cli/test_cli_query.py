@@ -110,3 +110,34 @@ def test_missing_run_and_condition_are_one_line_errors(neo4j_conn, runs):
     line = one_line_error(runner.invoke(app, ["query", "layer_summary", "-p", "run_id=nope-x"],
                                         env=env_of(neo4j_conn)))
     assert "no run 'nope-x' in the graph" in line
+
+
+def test_a_table_shows_the_usual_columns_and_columns_chooses(neo4j_conn, runs):
+    a, _ = runs
+    args = ["query", "ensemble", "--param", f"run_id={a}", "--param", f"uid={a}/h1/0"]
+    table = runner.invoke(app, args, env=env_of(neo4j_conn))
+    assert table.exit_code == 0, table.output
+    header = next(line for line in table.stdout.splitlines() if "pre_uid" in line)
+    assert "cofire" in header and "null_sd" not in header  # the header's table columns only
+    assert "9 of 17 columns shown; all of them with --columns pre_uid," in table.stderr
+    picked = runner.invoke(app, [*args, "--columns", "z,pre_uid", "-f", "csv"],
+                           env=env_of(neo4j_conn))
+    assert picked.exit_code == 0, picked.output
+    rows = list(csv.DictReader(io.StringIO(picked.stdout)))
+    assert list(rows[0]) == ["z", "pre_uid"] and [float(r["z"]) for r in rows] == [5.0, 4.0, 3.5]
+    whole = runner.invoke(app, [*args, "-f", "csv"], env=env_of(neo4j_conn))
+    assert len(next(csv.reader(io.StringIO(whole.stdout)))) == 17  # csv / json: every column
+    line = one_line_error(runner.invoke(app, [*args, "--columns", "z,bogus"],
+                                        env=env_of(neo4j_conn)))
+    assert "--columns" in line and "'bogus'" in line and "pre_uid" in line
+
+
+def test_every_table_column_is_one_the_query_returns():
+    from fcgraph.graph.queries import get_query, list_queries
+
+    for name in list_queries().name:
+        spec = get_query(name)
+        returned = spec.text[spec.text.rindex("RETURN"):]
+        for column in spec.table:
+            assert f"AS {column}" in returned or f" {column}," in returned \
+                or returned.rstrip().endswith(column), (name, column)
