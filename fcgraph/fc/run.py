@@ -240,8 +240,10 @@ def _finished_pairs(lay: _Layout, rec: Recording, params: FcParams, conditions: 
                         _spike_hashes(rec, condition, pre, post):
                     raise FcgraphError(f"the spikes of {condition} ({pre} or {post}) changed "
                                        "since their fc results were computed; rerun with --restart")
-                raise FcgraphError(f"{json_path}: computed from other inputs or by another "
-                                   "version of fcgraph; rerun with --restart")
+                if key is not None:  # keyless: saved before parts had keys; the plan and the
+                    # two checks above are what it was checked against then, and they passed
+                    raise FcgraphError(f"{json_path}: computed from other inputs or by another "
+                                       "version of fcgraph; rerun with --restart")
             finished[condition, k] = summary
     return finished
 

@@ -280,3 +280,18 @@ def test_control_threshold_calibrated_on_an_independent_draw(rec_copy):
         assert cal["false_edges"] == want["false_edges"] and cal["tested"] == want["tested"]
         got = control_threshold(a, b, T=rec.T, null="exact", draws=2, backend="numpy")
         assert got["z"] == threshold["z"] and got["tested"] == threshold["control_tested"]
+
+
+def test_a_part_counts_only_while_its_key_matches(rec_copy):
+    rule = {"null": "exact", "backend": "numpy"}
+    compute_run(rec_copy, conditions=["clean"], **rule)
+    part = rec_copy / "fc" / ".parts" / "clean" / "000.json"
+    saved = json.loads(part.read_text())
+    assert len(saved["key"]) == 64  # fcgraph.parts: the SHA-256 of format, settings, inputs
+    # a part saved before parts had keys, otherwise consistent: still reused
+    part.write_text(json.dumps({k: v for k, v in saved.items() if k != "key"}))
+    assert compute_run(rec_copy, conditions=["clean"], **rule).resumed.all()
+    # a part whose key is not the one its inputs give now: refused, not silently mixed in
+    part.write_text(json.dumps({**saved, "key": "0" * 64}))
+    with pytest.raises(FcgraphError, match="computed from other inputs"):
+        compute_run(rec_copy, conditions=["clean"], **rule)
