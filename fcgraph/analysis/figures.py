@@ -39,11 +39,11 @@ def _relu(k: np.ndarray, b: float, g: float, theta: float) -> np.ndarray:
     return b + g * np.maximum(0.0, k - theta)
 
 
-def make_figures(analysis: dict[str, Any], folder: Path) -> list[str]:
-    """Draw the five figures into ``folder``; returns their paths relative to ``analysis/``."""
+def make_figures(analysis: dict[str, Any], folder: Path, neurons_path: Path) -> list[str]:
+    """Draw the five figures into ``folder`` from ``analysis`` and the per-neuron table at
+    ``neurons_path``; returns their paths relative to ``analysis/``."""
     folder = Path(folder)
     layers = analysis["layers"]
-    neurons_path = folder.parent / "neurons.parquet"  # RunFolder.analysis_neurons: figures sit beside it
     neurons = pd.read_parquet(neurons_path) if neurons_path.exists() else pd.DataFrame()
     clean = neurons[(neurons["condition"] == "clean") & neurons["analysed"]] if len(neurons) \
         else neurons

@@ -271,7 +271,7 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
     analysis["seconds"] = round(time.perf_counter() - t0, 3)
     if figures:
         from fcgraph.analysis.figures import make_figures
-        analysis["figures"] = make_figures(analysis, run.figures)
+        analysis["figures"] = make_figures(analysis, run.figures, run.analysis_neurons)
     else:  # keep the figures of an earlier run, if any
         analysis["figures"] = sorted(f"figures/{p.name}" for p in run.figures.glob("*.*"))
     _write_json(run.analysis_json, analysis)
