@@ -3,6 +3,7 @@ headless Chromium that connects, runs the ensemble query and finds the graph dra
 
 from __future__ import annotations
 
+import html
 import os
 import urllib.request
 from urllib.parse import urlparse
@@ -42,9 +43,32 @@ def test_grass_file_survives_browsers_parser():
     rules = browser.parse_grass(browser.read_grass())
     assert {"node", "node.Neuron", "relationship", "relationship.FC", "node.Layer"} <= set(rules)
     assert all(decls for decls in rules.values()), "a rule lost its declarations"
-    assert rules["node.Neuron"]["caption"] == "'{layer}/{idx}'"
+    # Browser breaks captions at spaces only: "layer idx" keeps the index on its own line
+    assert rules["node.Neuron"]["caption"] == "'{layer} {idx}'"
     assert rules["relationship.FC"]["caption"] == "'{condition}'"
-    assert {f"node.L{i}" for i in range(12)} <= set(rules)  # colours by layer label
+
+
+def test_grass_is_generated_and_ramps_over_any_number_of_layers():
+    assert browser.read_grass() == browser.build_grass(), "stale: run python -m fcgraph.viz.browser"
+    assert browser.main(["--check"]) == 0
+    rules = browser.parse_grass(browser.read_grass())
+    layer_rules = [f"node.L{i}" for i in range(browser.LAYER_RULES)]
+    assert set(layer_rules) <= set(rules) and browser.LAYER_RULES >= 100
+    colors = [rules[r]["color"] for r in layer_rules]
+    # one colour per layer along the ramp (sew-resnet18 has 20 spiking layers), the ends apart
+    assert len(set(colors[:browser.RAMP_SPAN])) == browser.RAMP_SPAN >= 20
+    assert colors[0] == browser.RAMP_STOPS[0] and colors[browser.RAMP_SPAN - 1] == browser.RAMP_STOPS[-1]
+    assert colors[browser.RAMP_SPAN] == colors[0]  # then the ramp starts again
+    for rule in layer_rules:  # readable text on light and dark fills
+        assert rules[rule]["text-color-internal"] in ("#FFFFFF", "#2A2C34")
+
+
+def test_connect_result_nodes_is_turned_off_on_connect():
+    cmds = browser.post_connect_cmd("http://127.0.0.1:7474").split("; ")
+    # "Connect result nodes" is Browser's autoComplete setting; the guide opens in the sidebar
+    assert cmds == ["config autoComplete: false",
+                    "style http://127.0.0.1:7474/browser/fcgraph/fcgraph.grass",
+                    "guide http://127.0.0.1:7474/browser/fcgraph/guide.html"]
 
 
 def test_guide_has_one_slide_per_named_query():
@@ -53,7 +77,44 @@ def test_guide_has_one_slide_per_named_query():
     assert page.count("<slide") == len(names) + 1
     for name in names:
         assert f"<h3>{name}</h3>" in page
+        assert html.escape(browser.param_block(name)) in page
     assert "runnable" in page and "<script" not in page
+    assert "'RUN" not in page and "'LAYER'" not in page  # no placeholders
+
+
+def test_guide_parameters_come_from_the_graph(driver, neo4j_conn, run_id, tmp_path):
+    """Each slide's :param block, run as Browser runs it (its inner query), fills every parameter
+    from the newest run, and the named query answers with them."""
+    make_synthetic_run(tmp_path / "run", run_id, conditions=("clean", "uniform:0.2"), fan_in=5)
+    ingest_run(driver, tmp_path / "run")
+    in_hub = driver.execute_query(
+        "MATCH (n:Neuron {run_id: $run}) RETURN n.uid AS uid, COUNT { (n)<-[:FC]-() } AS d "
+        "ORDER BY d DESC, uid LIMIT 1", run=run_id, routing_="r").records[0]["uid"]
+    for name in queries.list_queries()["name"]:
+        block = browser.param_block(name)
+        assert block.startswith(":param [{") and "'RUN" not in block
+        rows = driver.execute_query(browser.param_query(block), routing_="r").records
+        assert len(rows) == 1, name
+        values = dict(rows[0])
+        spec = queries.get_query(name)
+        assert list(values) == list(spec.params), name  # every parameter, in header order
+        assert values["run_id"] == run_id, name
+        for p in spec.params.values():
+            if not p.required and p.name not in browser.GUIDE_QUERY_VALUES.get(name, {}):
+                assert values[p.name] == p.default, (name, p.name)  # ints stay ints
+        if name == "ensemble":
+            assert values["uid"] == in_hub
+        if name == "pathways":
+            assert values["target_layer"] == "fc2.sn" and values["uid"].startswith(run_id)
+        if name in ("edge_loss", "lost_pathways"):
+            assert values["condition"] == "uniform:0.2"
+        if name == "compare_runs":
+            assert values["other_run_id"] not in (None, "")
+            continue  # the other run is whatever another test left
+        if name in ("gain_by_size", "top_ensembles"):
+            continue  # need an analysed run
+        answer = queries.run_query(driver, name, values, database=neo4j_conn.database)
+        assert len(answer) > 0, name
 
 
 def test_graph_forms_draw_what_the_named_queries_answer(driver, neo4j_conn, run_id, tmp_path):
@@ -85,58 +146,113 @@ def test_browser_app_style_and_guide_are_served(browser_url):
     assert "browser.remote_content_hostname_whitelist=127.0.0.1" in conf
 
 
+#: Layer names as long as sew-resnet18's, for the captions
+LONG_LAYERS = (("sn1", (4, 4, 4)), ("layer1.0.sn1", (8, 2, 2)), ("layer1.0.sn2", (8, 2, 2)),
+               ("layer4.1.sn2", (32,)), ("fc.sn", (16,)))
+
+
+def _run_in_editor(page, text: str) -> None:
+    page.get_by_test_id("activeEditor").click()
+    page.keyboard.insert_text(text)
+    page.keyboard.press("Control+Enter")
+
+
+def _drawn(page) -> tuple[int, int]:
+    return page.locator("svg g.node").count(), page.locator("svg g.relationship").count()
+
+
+def _wait_drawn(page, nodes: int, name: str) -> None:
+    page.wait_for_function("n => document.querySelectorAll('svg g.node').length >= n",
+                           arg=nodes, timeout=60_000)
+    page.wait_for_timeout(2500)  # Connect result nodes (were it on) would add its edges now
+    page.screenshot(path=str(ARTIFACTS / f"browser-{name}.png"))
+
+
 @pytest.mark.slow
 @pytest.mark.browser
-def test_browser_connects_styles_and_draws_the_ensemble(browser_url, driver, neo4j_conn, run_id,
-                                                        tmp_path):
+def test_browser_draws_what_the_query_returns(browser_url, driver, neo4j_conn, run_id, tmp_path):
+    """A real Browser session: on connect the style applies, Connect result nodes is off and the
+    guide opens in the sidebar; the guide's own blocks set the parameters from the graph and draw
+    the hub's 1FC group: exactly the returned edges are drawn, though the other condition's
+    edges join the same neurons, and captions show layer and index whole."""
     require_chromium()
     from playwright.sync_api import sync_playwright
 
-    make_synthetic_run(tmp_path / "run", run_id, conditions=("clean",), fan_in=6)
+    make_synthetic_run(tmp_path / "run", run_id, layers=LONG_LAYERS,
+                       conditions=("clean", "uniform:0.2"), fan_in=6, keep=0.9)
     ingest_run(driver, tmp_path / "run")
-    uid = f"{run_id}/stage1.sn/3"
-    expected = queries.ensemble(driver, run_id, uid, "clean", database=neo4j_conn.database)
-    assert len(expected) == 6
+    values = dict(driver.execute_query(browser.param_query(browser.param_block("ensemble")),
+                                       routing_="r").records[0])
+    assert values["run_id"] == run_id
+    expected = queries.ensemble(driver, run_id, values["uid"], "clean",
+                                database=neo4j_conn.database)
+    uids = [*expected["pre_uid"], values["uid"]]
+    between = driver.execute_query("MATCH (a:Neuron)-[r:FC]->(b:Neuron) WHERE a.uid IN $uids "
+                                   "AND b.uid IN $uids RETURN count(r) AS n", uids=uids,
+                                   routing_="r").records[0]["n"]
+    assert between > len(expected) > 0  # Connect result nodes would draw more than returned
+    paths_values = dict(driver.execute_query(
+        browser.param_query(browser.param_block("pathways")), routing_="r").records[0])
+    paths = driver.execute_query(browser.GRAPH_QUERIES["pathways"], paths_values,
+                                 routing_="r").records
+    path_rels = {r.element_id for rec in paths for r in rec["p"].relationships}
+    path_nodes = {n.element_id for rec in paths for n in rec["p"].nodes}
+    assert path_rels
     bolt = urlparse(neo4j_conn.uri)
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=find_chromium(), args=LAUNCH_ARGS)
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page = chromium.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{browser_url}?dbms=bolt://{neo4j_conn.user}@{bolt.hostname}:{bolt.port}",
                       timeout=60_000)
             page.get_by_test_id("password").fill(neo4j_conn.password or "")
             page.get_by_test_id("connect").click()
-            # post_connect_cmd: the style is applied and the guide opens
-            page.get_by_text("fcgraph: the named queries").wait_for(timeout=60_000)
-            # the :style frame can be drawn after the guide's (seen once, under a loaded machine)
+            # post_connect_cmd: the guide opens in the sidebar, not in the frame stream
+            guide = page.get_by_text("fcgraph: the named queries").first
+            guide.wait_for(timeout=60_000)
             page.get_by_test_id("frameCommand").filter(has_text=":style").first.wait_for(
                 timeout=30_000)
+            page.get_by_test_id("frameCommand").filter(has_text=":config").first.wait_for(
+                timeout=30_000)
             commands = [c.inner_text() for c in page.get_by_test_id("frameCommand").all()]
-            assert any(":style" in c and "fcgraph.grass" in c for c in commands), commands
-            editor = page.get_by_test_id("activeEditor")
-            editor.click()
-            page.keyboard.insert_text(f":params {{run_id: '{run_id}', uid: '{uid}', condition: 'clean', "
-                               "min_z: null, limit: 1000}")
+            assert not any(":play" in c and "fcgraph" in c for c in commands), commands
+            # Browser's "Connect result nodes" is its autoComplete setting (saved a moment later)
+            page.wait_for_function("() => JSON.parse(localStorage.getItem('neo4j.settings') "
+                                   "|| '{}').autoComplete === false", timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "browser-connect.png"))
+            # the guide's ensemble slide: its parameter block, then its graph form
+            slide = browser.guide_slide_names().index("ensemble")
+            for _ in range(slide):
+                page.get_by_role("button", name="Next").click()
+            page.get_by_text("Draw it as a graph").wait_for(timeout=10_000)
+            page.locator("pre", has_text=":param [{run_id, uid").first.click()
             page.keyboard.press("Control+Enter")
-            page.get_by_text('"uid":').first.wait_for(timeout=30_000)
-            editor.click()
-            page.keyboard.insert_text(browser.GRAPH_QUERIES["ensemble"])
+            page.get_by_text(f'"uid": "{values["uid"]}"').first.wait_for(timeout=30_000)
+            page.locator("pre", has_text="RETURN p ORDER BY r.z DESC").first.click()
             page.keyboard.press("Control+Enter")
-            nodes = page.locator("svg g.node")
+            _wait_drawn(page, len(expected) + 1, "ensemble")
+            assert _drawn(page) == (len(expected) + 1, len(expected))  # not `between`
+            captions = page.locator("svg g.node").evaluate_all(  # a node's lines, joined
+                "els => els.map(e => [...e.querySelectorAll('text')]"
+                ".map(t => t.textContent.trim()).join(' '))")
+            assert not any("…" in c for c in captions), captions
+            # each neuron captioned "layer idx" whole: the layer on one line, the index on the next
+            assert sorted(captions) == sorted(" ".join(u.split("/")[1:]) for u in uids), captions
+            # the pathways slide's graph form, with its parameters
+            _run_in_editor(page, browser.param_block("pathways"))
+            page.get_by_text(f'"uid": "{paths_values["uid"]}"').first.wait_for(timeout=30_000)
+            _run_in_editor(page, browser.GRAPH_QUERIES["pathways"])
             page.wait_for_function(
-                "n => document.querySelectorAll('svg g.node').length >= n", arg=len(expected) + 1,
-                timeout=60_000)
-            page.wait_for_timeout(1500)  # let the force layout settle for the screenshot
-            page.screenshot(path=str(ARTIFACTS / "browser-ensemble.png"))
-            assert nodes.count() == len(expected) + 1  # the post neuron and its 1FC group
-            assert page.locator("svg g.relationship").count() >= len(expected)
-            # the fcgraph style: Neuron captions are layer/idx
-            captions = page.locator("svg g.node text").evaluate_all(
-                "els => els.map(e => e.textContent)")
-            assert any(c.strip().startswith("sn1/") for c in captions), captions  # sn1/idx
+                "n => document.querySelectorAll('svg g.node').length >= n",
+                arg=len(expected) + 1 + len(path_nodes), timeout=60_000)
+            page.wait_for_timeout(2500)
+            page.screenshot(path=str(ARTIFACTS / "browser-pathways.png"))
+            frames = page.locator("[data-testid='frame']")
+            drawn = frames.first.locator("svg g.relationship").count()
+            assert drawn == len(path_rels)
         except Exception:
-            page.screenshot(path=str(ARTIFACTS / "browser-ensemble-failed.png"))
+            page.screenshot(path=str(ARTIFACTS / "browser-failed.png"))
             raise
         finally:
             chromium.close()
