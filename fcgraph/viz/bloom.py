@@ -6,17 +6,25 @@ What the perspective holds (format of Bloom 2.x exports, ``version`` 2.6.0):
 
 - categories: ``Run``, ``Layer``, ``Condition`` and ``Neuron``. Bloom categories are label-based and
   fcgraph neurons carry one label, so "a category per layer" is done with rules inside ``Neuron``:
-  one colour per ``layer_order`` (0-11), then rule-based colour by the analysis properties when a
-  neuron has them (``gain`` as a colour range, the decoding score ``mi_event`` as a colour range,
-  the 1FC ``group_size`` as a size range). Later rules win in Bloom, so analysis colours override
-  layers. ``Layer`` nodes are coloured by their read-out accuracy during events.
+  one colour per ``layer_order`` (Browser's ramp), then rule-based colour by the analysis
+  properties when a neuron has them (``gain`` as a colour range, the decoding score ``mi_event``
+  as a colour range, the 1FC ``group_size`` as a size range). Later rules win in Bloom, so
+  analysis colours override layers. ``Layer`` nodes are coloured by their read-out accuracy
+  during events.
 - relationship types: ``FC`` coloured and sized by ``z`` (a range rule), ``FEEDS``,
   ``HAS_LAYER``, ``HAS_CONDITION``.
-- search phrases: "ensemble of neuron $uid in run $run", "pathways from $uid to layer $layer",
-  "edges lost under $condition" ($condition is a Condition uid, ``<run_id>/<name>``, so the run is
-  implied; suggestions come from the graph).
+- search phrases, each with a condition (a neuron's or layer's uid names its run):
+  "ensemble of $uid under $condition", "edges of $uid lost under $condition",
+  "hubs of layer $layer under $condition" ($layer a Layer uid), "strongest pathway from $uid to
+  layer $layer under $condition" ($layer a layer name) and "edges lost under $condition"
+  ($condition a Condition uid, ``<run_id>/<name>``). Lost edges are the run's baseline edges
+  (``Run.loss_baseline``) weakened or silenced under the condition.
 - scene actions on selected neurons: "Expand 1FC group" (live clean in-edges) and
   "Show downstream targets" (live clean out-edges).
+
+``--run RUN`` generates a perspective for one run of the graph instead: one layer colour per
+layer of the run (the ramp spread over its layers), and its own layers and conditions as the
+suggestions of the phrases' ``$layer`` and ``$condition``.
 
 Every id and timestamp is fixed, so the file only changes when the schema or this module does.
 """
@@ -34,13 +42,16 @@ from typing import Any
 
 from fcgraph.graph import ingest as _ingest
 from fcgraph.paths import cypher_dir
+from fcgraph.viz.browser import RAMP_SPAN, layer_color
 
 BLOOM_VERSION = "2.6.0"
 EPOCH_MS = 1767225600000  # 2026-01-01T00:00:00Z: fixed so the generated file is reproducible
 NAMESPACE = uuid.UUID("8f0c5a86-5d1b-4f55-9d53-6f63a1b0c0de")
 PALETTE = ["#4C8EDA", "#57C7E3", "#8DCC93", "#F79767", "#C990C0", "#F16667", "#FFC454",
            "#D9C8AE", "#ECB5C9", "#569480", "#DA7194", "#6DCE9E", "#848484", "#D9D9D9"]
-N_LAYER_RULES = 12
+#: Layer colours of the generic perspective: one rule per layer order on Browser's ramp; a
+#: perspective generated for a run (``--run``) has one rule per layer of that run instead.
+N_LAYER_RULES = RAMP_SPAN
 #: Neuron properties the ingest sets from ``fcgraph analyze`` output (present once analysed).
 ANALYSIS_NEURON_PROPERTIES: tuple[str, ...] = (
     *getattr(_ingest, "ANALYSIS_NEURON_PROPS", ("group_size", "gain", "threshold", "mi_event")),
@@ -178,10 +189,11 @@ def _category(cid: int, label: str, schema: Schema, color: str, caption: list[st
     }
 
 
-def neuron_rules() -> list[dict[str, Any]]:
-    """Per-layer colours, then analysis colours / sizes (later rules override earlier ones)."""
-    rules = [_rule(f"layer{i}", "layer_order", conditionValue=str(i), color=PALETTE[i])
-             for i in range(N_LAYER_RULES)]
+def neuron_rules(n_layers: int = N_LAYER_RULES) -> list[dict[str, Any]]:
+    """Per-layer colours (a ramp over ``n_layers`` layer orders), then analysis colours / sizes
+    (later rules override earlier ones)."""
+    rules = [_rule(f"layer{i}", "layer_order", conditionValue=str(i),
+                   color=layer_color(i, max(n_layers, 2))) for i in range(n_layers)]
     rules.append(_range_rule("gain", "gain", colors=("#440154", "#21918C", "#FDE725"), sizes=None))
     rules.append(_range_rule("decoding", DECODING_PROPERTY,
                              colors=("#F7FBFF", "#6BAED6", "#08306B"), sizes=None))
@@ -195,25 +207,85 @@ def fc_rules() -> list[dict[str, Any]]:
                         points=(3, 12))]
 
 
-def _param(name: str, label: str, prop: str) -> dict[str, Any]:
-    return {"name": f"${name}", "dataType": "String", "collapsed": False,
-            "suggestionLabel": label, "suggestionProp": prop, "suggestionBoolean": False,
-            "cypher": None}
+@dataclass(frozen=True)
+class RunInfo:
+    """What a run-specific perspective needs from the graph: the run, its layers (in order) and
+    its conditions."""
+
+    run_id: str
+    layers: list[str]
+    conditions: list[str]
 
 
-#: (name, phrase, cypher, params as (name, suggestion label, suggestion property)); each returns
-#: at most a few hundred paths, and none sorts a whole condition's edges (on the demo's full
-#: graph, ordering the lost edges by z took 84 s; the first 500 found stream in at once)
+def read_run(driver: Any, run_id: str, database: str = "neo4j") -> RunInfo:
+    """The run's layers and conditions as the graph holds them (FcgraphError if it has none)."""
+    from fcgraph.errors import FcgraphError
+
+    rec = driver.execute_query(
+        "MATCH (r:Run {run_id: $run_id}) "
+        "RETURN COLLECT { MATCH (r)-[:HAS_LAYER]->(l:Layer) RETURN l.name ORDER BY l.order } "
+        "AS layers, COLLECT { MATCH (r)-[:HAS_CONDITION]->(c:Condition) RETURN c.name "
+        "ORDER BY c.name } AS conditions", run_id=run_id, database_=database,
+        routing_="r").records
+    if not rec or not rec[0]["layers"]:
+        raise FcgraphError(f"run {run_id!r} is not in the graph (or has no layers)")
+    return RunInfo(run_id, list(rec[0]["layers"]), list(rec[0]["conditions"]))
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _param(name: str, label: str, prop: str, run: RunInfo | None = None) -> dict[str, Any]:
+    """A phrase parameter; in a run's perspective its conditions and layers are suggested from
+    that run only (a suggestion query listing the run's values)."""
+    param: dict[str, Any] = {"name": f"${name}", "dataType": "String", "collapsed": False,
+                             "suggestionLabel": label, "suggestionProp": prop,
+                             "suggestionBoolean": False, "cypher": None}
+    if run is not None and label in ("Condition", "Layer"):
+        rel = "HAS_CONDITION" if label == "Condition" else "HAS_LAYER"
+        order = "x.name" if label == "Condition" else "x.order"
+        param["cypher"] = (f"MATCH (:Run {{run_id: {_literal(run.run_id)}}})-[:{rel}]->(x:{label}) "
+                           f"RETURN x.{prop} AS {name} ORDER BY {order}")
+        param["suggestionLabel"] = param["suggestionProp"] = None
+    return param
+
+
+#: The run's baseline condition (the one whose lost edges the graph records), from its Run node.
+_BASELINE = "coalesce(run.loss_baseline, 'clean')"
+
+#: (name, phrase, cypher, params as (name, suggestion label, suggestion property)); a neuron's or
+#: layer's uid names its run, so no phrase asks for the run again; each returns at most a few
+#: hundred paths, and none sorts a whole condition's edges (on the demo's full graph, ordering
+#: the lost edges by z took 84 s; the first 500 found stream in at once)
 SEARCH_PHRASES: list[tuple[str, str, str, list[tuple[str, str, str]]]] = [
-    ("Ensemble (1FC group) of a neuron", "ensemble of neuron $uid in run $run", """\
-MATCH (post:Neuron {uid: $uid}) WHERE post.run_id = $run
-MATCH (c:Condition {run_id: $run, name: 'clean'})
+    ("Ensemble (1FC group) of a neuron under a condition", "ensemble of $uid under $condition", """\
+MATCH (post:Neuron {uid: $uid})
+MATCH (c:Condition {run_id: post.run_id, name: $condition})
 MATCH p = (pre:Neuron)-[r:FC]->(post)
 WHERE r.condition = c.name AND r.gen = c.gen
-RETURN p ORDER BY r.z DESC LIMIT 500""", [("uid", "Neuron", "uid"), ("run", "Run", "run_id")]),
-    ("Strongest pathways from a neuron to a layer", "pathways from $uid to layer $layer", """\
+RETURN p ORDER BY r.z DESC LIMIT 500""", [("uid", "Neuron", "uid"), ("condition", "Condition", "name")]),
+    ("Edges of a neuron lost under a condition", "edges of $uid lost under $condition", f"""\
+MATCH (n:Neuron {{uid: $uid}})
+MATCH (run:Run {{run_id: n.run_id}})
+MATCH (bc:Condition {{run_id: n.run_id, name: {_BASELINE}}})
+MATCH p = (n)-[r:FC]-(:Neuron)
+WHERE r.condition = bc.name AND r.gen = bc.gen
+  AND ($condition IN coalesce(r.weakened_in, []) OR $condition IN coalesce(r.silenced_in, []))
+RETURN p ORDER BY r.z DESC LIMIT 500""", [("uid", "Neuron", "uid"), ("condition", "Condition", "name")]),
+    ("Hubs of a layer under a condition", "hubs of layer $layer under $condition", """\
+MATCH (l:Layer {uid: $layer})
+MATCH (run:Run {run_id: l.run_id})
+WITH l, [i IN range(0, size(coalesce(run.degree_conditions, [])) - 1)
+         WHERE run.degree_conditions[i] = $condition][0] AS k
+MATCH (n:Neuron {run_id: l.run_id, layer: l.name})
+WHERE n.out_degree[k] > 0
+RETURN n ORDER BY n.out_degree[k] DESC, n.out_sum_z[k] DESC, n.idx LIMIT 10""",
+     [("layer", "Layer", "uid"), ("condition", "Condition", "name")]),
+    ("Strongest pathway from a neuron to a layer under a condition",
+     "strongest pathway from $uid to layer $layer under $condition", """\
 MATCH (s:Neuron {uid: $uid})
-MATCH (c:Condition {run_id: s.run_id, name: 'clean'})
+MATCH (c:Condition {run_id: s.run_id, name: $condition})
 MATCH (tl:Layer {run_id: s.run_id, name: $layer})
 CALL (s, c, tl) {
   MATCH p = (s) ((a:Neuron)-[r:FC]->(b:Neuron)
@@ -223,11 +295,13 @@ CALL (s, c, tl) {
 }
 WITH p, reduce(acc = 0.0, r IN relationships(p) | acc + r.z) AS sum_z,
      [n IN nodes(p) | n.uid] AS uids
-RETURN p ORDER BY sum_z DESC, uids LIMIT 25""", [("uid", "Neuron", "uid"), ("layer", "Layer", "name")]),
-    ("Clean edges lost under a condition", "edges lost under $condition", """\
-MATCH (cc:Condition {uid: $condition})
-MATCH (bc:Condition {run_id: cc.run_id, name: 'clean'})
-MATCH (a:Neuron {run_id: cc.run_id})-[r:FC]->(b:Neuron)
+RETURN p ORDER BY sum_z DESC, uids LIMIT 1""",
+     [("uid", "Neuron", "uid"), ("layer", "Layer", "name"), ("condition", "Condition", "name")]),
+    ("Baseline edges lost under a condition", "edges lost under $condition", f"""\
+MATCH (cc:Condition {{uid: $condition}})
+MATCH (run:Run {{run_id: cc.run_id}})
+MATCH (bc:Condition {{run_id: cc.run_id, name: {_BASELINE}}})
+MATCH (a:Neuron {{run_id: cc.run_id}})-[r:FC]->(b:Neuron)
 WHERE r.condition = bc.name AND r.gen = bc.gen
   AND (cc.name IN coalesce(r.weakened_in, []) OR cc.name IN coalesce(r.silenced_in, []))
 RETURN a, r, b LIMIT 500""", [("condition", "Condition", "uid")]),
@@ -257,9 +331,11 @@ RETURN p"""),
 ]
 
 
-def build_perspective(schema: Schema | None = None) -> dict[str, Any]:
-    """The perspective as a dict (see the module docstring)."""
+def build_perspective(schema: Schema | None = None, run: RunInfo | None = None) -> dict[str, Any]:
+    """The perspective as a dict (see the module docstring); for ``run``, one layer colour per
+    layer of the run and phrase suggestions from its own layers and conditions."""
     schema = schema or read_schema()
+    title = f"fcgraph {run.run_id}" if run else "fcgraph"
     categories = [
         _category(1, "Run", schema, "#FFC454", ["run_id"], [], size=2),
         _category(2, "Layer", schema, "#2A2C34", ["name"], [
@@ -267,7 +343,8 @@ def build_perspective(schema: Schema | None = None) -> dict[str, Any]:
                         colors=("#F7FBFF", "#6BAED6", "#08306B"), sizes=None, points=(0, 1))],
                   size=2),
         _category(3, "Condition", schema, "#C990C0", ["name"], []),
-        _category(4, "Neuron", schema, PALETTE[0], ["layer", "idx"], neuron_rules()),
+        _category(4, "Neuron", schema, PALETTE[0], ["layer", "idx"],
+                  neuron_rules(len(run.layers) if run else N_LAYER_RULES)),
     ]
     rel_colors = {"FC": "#F79767", "FEEDS": "#2A2C34", "HAS_LAYER": "#A5ABB6",
                   "HAS_CONDITION": "#A5ABB6"}
@@ -282,13 +359,13 @@ def build_perspective(schema: Schema | None = None) -> dict[str, Any]:
     for name, phrase, cypher, params in SEARCH_PHRASES:
         templates.append({"name": name, "id": f"tmpl:{_id('tmpl', name)}", "createdAt": EPOCH_MS,
                           "text": phrase, "cypher": cypher, "isUpdateQuery": False,
-                          "params": [_param(*p) for p in params], "hasCypherErrors": False})
+                          "params": [_param(*p, run=run) for p in params], "hasCypherErrors": False})
     actions = [{"name": name, "id": _id("action", name), "createdAt": EPOCH_MS, "cypher": cypher,
                 "isUpdateQuery": False, "categories": None, "relationshipTypes": None,
                 "hasCypherErrors": False} for name, cypher in SCENE_ACTIONS]
     return {
-        "name": "fcgraph",
-        "id": _id("perspective", "fcgraph"),
+        "name": title,
+        "id": _id("perspective", title),
         "version": BLOOM_VERSION,
         "createdAt": EPOCH_MS,
         "lastEditedAt": EPOCH_MS,
@@ -326,13 +403,33 @@ def render(perspective: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m fcgraph.viz.bloom [--out FILE] [--check]``."""
+    """``python -m fcgraph.viz.bloom [--out FILE] [--check] [--run RUN]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=None, help="default: " + str(perspective_path()))
+    parser.add_argument("--out", type=Path, default=None,
+                        help="default: " + str(perspective_path()) + "; with --run: "
+                             "fcgraph-<run>-perspective.json in the current folder")
     parser.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
+    parser.add_argument("--run", default=None,
+                        help="generate for this run of the graph (NEO4J_URI / the local server): "
+                             "a colour per layer of the run, its layers and conditions suggested")
+    parser.add_argument("--database", default=None, help="Neo4j database (default: neo4j)")
     args = parser.parse_args(argv)
-    out = args.out or perspective_path()
-    text = render(build_perspective())
+    run = None
+    if args.run is not None:
+        from fcgraph.errors import FcgraphError
+        from fcgraph.graph.connection import open_driver, resolve_connection
+
+        try:
+            conn = resolve_connection(database=args.database)
+            with open_driver(conn) as driver:
+                run = read_run(driver, args.run, conn.database)
+        except FcgraphError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    default = (Path(f"fcgraph-{re.sub(r'[^A-Za-z0-9_.-]', '_', run.run_id)}-perspective.json")
+               if run else perspective_path())
+    out = args.out or default
+    text = render(build_perspective(run=run))
     if args.check:
         current = out.read_text() if out.exists() else ""
         if current != text:
@@ -342,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
-    print(f"wrote {out}")
+    print(f"wrote {out}" + (f" for run {run.run_id}: {len(run.layers)} layers, conditions "
+                            f"{', '.join(run.conditions)}" if run else ""))
     return 0
 
 

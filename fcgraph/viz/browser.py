@@ -96,9 +96,9 @@ RAMP_SPAN = 24
 LAYER_RULES = 128
 
 
-def layer_color(order: int) -> str:
-    """The ramp colour of layer ``order`` (``#RRGGBB``)."""
-    t = (order % RAMP_SPAN) / (RAMP_SPAN - 1) * (len(RAMP_STOPS) - 1)
+def layer_color(order: int, span: int = RAMP_SPAN) -> str:
+    """The ramp colour of layer ``order`` (``#RRGGBB``) on a ramp of ``span`` layers (repeated)."""
+    t = (order % span) / max(span - 1, 1) * (len(RAMP_STOPS) - 1)
     i = min(int(t), len(RAMP_STOPS) - 2)
     a, b = _rgb(RAMP_STOPS[i]), _rgb(RAMP_STOPS[i + 1])
     return _hex(tuple(x + (y - x) * (t - i) for x, y in zip(a, b, strict=True)))

@@ -17,7 +17,7 @@ from fcgraph.contract import OPTIONAL_EDGE_COLUMNS
 from fcgraph.graph import ingest, queries
 from fcgraph.graph.ingest import ingest_run
 from fcgraph.synthetic import make_synthetic_run
-from fcgraph.viz import bloom
+from fcgraph.viz import bloom, browser
 
 SHIPPED = bloom.perspective_path()
 
@@ -61,8 +61,11 @@ def test_structure_bloom_needs(perspective):
     fc = next(r for r in perspective["relationshipTypes"] if r["name"] == "FC")
     assert fc["styleRules"][0]["basedOn"] == "z_number" and fc["styleRules"][0]["applySize"]
     texts = {t["text"] for t in perspective["templates"]}
-    assert texts == {"ensemble of neuron $uid in run $run", "pathways from $uid to layer $layer",
+    assert texts == {"ensemble of $uid under $condition", "edges of $uid lost under $condition",
+                     "hubs of layer $layer under $condition",
+                     "strongest pathway from $uid to layer $layer under $condition",
                      "edges lost under $condition"}
+    assert all("$run" not in t for t in texts)  # a uid names its run
     assert {a["name"] for a in perspective["sceneActions"]} == {"Expand 1FC group",
                                                                 "Show downstream targets"}
     for template in perspective["templates"]:
@@ -137,24 +140,63 @@ def test_every_label_type_and_property_exists(driver, run, perspective):
                 check_node(label, prop)
 
 
-def test_every_cypher_parses_and_answers(driver, run, perspective):
-    uid = f"{run}/stage1.sn/4"
-    params = {"$uid": uid, "$run": run, "$layer": "fc1.sn", "$condition": f"{run}/uniform:0.2"}
-    ensemble = queries.ensemble(driver, run, uid, "clean")
-    templates = {t["text"]: t for t in perspective["templates"]}
+def _answers(driver, perspective: dict, params: dict[str, str]) -> dict[str, list]:
+    """Every search phrase's Cypher, EXPLAINed then run with ``params`` (by phrase text)."""
     results = {}
-    for text, template in templates.items():
-        values = {p["name"][1:]: params[p["name"]] for p in template["params"]}
+    for template in perspective["templates"]:
+        values = {p["name"][1:]: params[template["text"]][p["name"]] for p in template["params"]}
         driver.execute_query("EXPLAIN " + template["cypher"], values, routing_="r")
-        results[text] = driver.execute_query(template["cypher"], values, routing_="r").records
-    ens = results["ensemble of neuron $uid in run $run"]
+        results[template["text"]] = driver.execute_query(template["cypher"], values,
+                                                         routing_="r").records
+    return results
+
+
+def _check_phrases(driver, run: str, perspective: dict, condition: str) -> None:
+    """Each phrase under ``condition`` answers what the named queries (or the edges' own states)
+    say, on the test graph."""
+    uid = f"{run}/stage1.sn/4"
+    params = {
+        "ensemble of $uid under $condition": {"$uid": uid, "$condition": condition},
+        "edges of $uid lost under $condition": {"$uid": uid, "$condition": condition},
+        "hubs of layer $layer under $condition": {"$layer": f"{run}/stage1.sn",
+                                                  "$condition": condition},
+        "strongest pathway from $uid to layer $layer under $condition": {
+            "$uid": uid, "$layer": "fc1.sn", "$condition": condition},
+        "edges lost under $condition": {"$condition": f"{run}/{condition}"},
+    }
+    results = _answers(driver, perspective, params)
+    ensemble = queries.ensemble(driver, run, uid, condition)
+    ens = results["ensemble of $uid under $condition"]
     assert sorted(r["p"].start_node["uid"] for r in ens) == sorted(ensemble["pre_uid"])
-    paths = results["pathways from $uid to layer $layer"]
-    best = queries.strongest_paths(driver, run, uid, "fc1.sn", "clean", k=1)
-    assert paths and [n["uid"] for n in paths[0]["p"].nodes] == best["path"][0]
-    lost = results["edges lost under $condition"]
-    loss = queries.edge_loss(driver, run, "uniform:0.2")
-    assert len(lost) == min(500, int(loss["lost"].sum())) > 0
+    assert ens and all(r["p"].relationships[0]["condition"] == condition for r in ens)
+    lost = results["edges of $uid lost under $condition"]
+    expected = driver.execute_query(  # the neuron's clean edges whose state names the condition
+        "MATCH (n:Neuron {uid: $uid})-[r:FC {condition: 'clean'}]-() "
+        "WHERE $c IN coalesce(r.weakened_in, []) + coalesce(r.silenced_in, []) "
+        "RETURN collect(elementId(r)) AS ids", uid=uid, c=condition, routing_="r").records[0]["ids"]
+    assert sorted(r["p"].relationships[0].element_id for r in lost) == sorted(expected)
+    if condition != "clean":
+        assert lost, "the test graph has lost edges at this neuron"
+    hubs = results["hubs of layer $layer under $condition"]
+    named = queries.hubs(driver, run, condition, "out", top=10, layer="stage1.sn")
+    assert [r["n"]["uid"] for r in hubs] == list(named["uid"]) and hubs
+    best = results["strongest pathway from $uid to layer $layer under $condition"]
+    paths = queries.strongest_paths(driver, run, uid, "fc1.sn", condition, k=1)
+    assert [[n["uid"] for n in r["p"].nodes] for r in best] == list(paths["path"])
+    assert all(r["condition"] == condition for p in best for r in p["p"].relationships)
+    if condition == "clean":
+        assert len(best) == 1
+    whole = results["edges lost under $condition"]
+    if condition != "clean":
+        loss = queries.edge_loss(driver, run, condition)
+        assert len(whole) == min(500, int(loss["lost"].sum())) > 0
+
+
+def test_every_cypher_parses_and_answers(driver, run, perspective):
+    for condition in ("clean", "uniform:0.2"):  # every phrase takes its condition
+        _check_phrases(driver, run, perspective, condition)
+    uid = f"{run}/stage1.sn/4"
+    ensemble = queries.ensemble(driver, run, uid, "clean")
     node_id = driver.execute_query("MATCH (n:Neuron {uid: $uid}) RETURN id(n) AS id, "
                                    "elementId(n) AS eid", uid=uid, routing_="r").records[0]
     for action in perspective["sceneActions"]:
@@ -165,3 +207,34 @@ def test_every_cypher_parses_and_answers(driver, run, perspective):
                 assert sorted(r["p"].start_node["uid"] for r in rows) == sorted(ensemble["pre_uid"])
             else:
                 assert rows and all(r["p"].start_node["uid"] == uid for r in rows)
+
+
+def test_perspective_for_a_run_has_its_layers_and_conditions(driver, run, tmp_path):
+    info = bloom.read_run(driver, run)
+    assert info.layers == ["sn1", "stage1.sn", "stage2.sn", "fc1.sn", "fc2.sn"]
+    assert info.conditions == ["clean", "uniform:0.2"]
+    perspective = bloom.build_perspective(run=info)
+    assert perspective["name"] == f"fcgraph {run}"
+    neuron = next(c for c in perspective["categories"] if c["name"] == "Neuron")
+    layer_rules = [r for r in neuron["styleRules"] if r["basedOn"] == "layer_order_number"]
+    assert [r["conditionValue"] for r in layer_rules] == [str(i) for i in range(5)]
+    colors = [r["color"] for r in layer_rules]  # the whole ramp over the run's 5 layers
+    assert colors[0] == browser.RAMP_STOPS[0] and colors[-1] == browser.RAMP_STOPS[-1]
+    assert len(set(colors)) == 5
+    suggested = {}
+    for template in perspective["templates"]:
+        for param in template["params"]:
+            if param["cypher"]:  # the run's own values, as Bloom would list them
+                rows = driver.execute_query(param["cypher"], routing_="r").records
+                suggested[(template["text"], param["name"])] = [r[0] for r in rows]
+    assert suggested[("ensemble of $uid under $condition", "$condition")] == info.conditions
+    assert suggested[("hubs of layer $layer under $condition", "$layer")] == \
+        [f"{run}/{name}" for name in info.layers]
+    assert suggested[("strongest pathway from $uid to layer $layer under $condition",
+                      "$layer")] == info.layers
+    for condition in info.conditions:  # and every phrase runs on the test graph
+        _check_phrases(driver, run, perspective, condition)
+    out = tmp_path / "p.json"
+    assert bloom.main(["--run", run, "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == perspective
+    assert bloom.main(["--run", "no-such-run", "--out", str(out)]) == 2
