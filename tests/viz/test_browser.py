@@ -151,6 +151,13 @@ LONG_LAYERS = (("sn1", (4, 4, 4)), ("layer1.0.sn1", (8, 2, 2)), ("layer1.0.sn2",
                ("layer4.1.sn2", (32,)), ("fc.sn", (16,)))
 
 
+#: A layer pair's live clean edges, as a user would draw them
+LAYER_PAIR = """MATCH (c:Condition {run_id: $run_id, name: 'clean'})
+MATCH p = (a:Neuron {run_id: $run_id, layer: 'layer1.0.sn1'})-[r:FC]->(b:Neuron)
+WHERE r.condition = c.name AND r.gen = c.gen
+RETURN p ORDER BY r.z DESC, a.idx, b.idx LIMIT 60"""
+
+
 def _run_in_editor(page, text: str) -> None:
     page.get_by_test_id("activeEditor").click()
     page.keyboard.insert_text(text)
@@ -251,6 +258,21 @@ def test_browser_draws_what_the_query_returns(browser_url, driver, neo4j_conn, r
             frames = page.locator("[data-testid='frame']")
             drawn = frames.first.locator("svg g.relationship").count()
             assert drawn == len(path_rels)
+            # a layer pair's clean edges: the other condition joins most of the same pairs
+            pair = driver.execute_query(LAYER_PAIR, run_id=run_id, routing_="r").records
+            pair_uids = list({n["uid"] for rec in pair for n in rec["p"].nodes})
+            joined = driver.execute_query(
+                "MATCH (a:Neuron)-[r:FC]->(b:Neuron) WHERE a.uid IN $uids AND b.uid IN $uids "
+                "RETURN count(r) AS n", uids=pair_uids, routing_="r").records[0]["n"]
+            assert joined > len(pair) == 60
+            _run_in_editor(page, LAYER_PAIR)
+            page.wait_for_function(
+                "n => document.querySelector(\"[data-testid='frame'] svg\") && document"
+                ".querySelector(\"[data-testid='frame']\").querySelectorAll('svg g.node').length"
+                " >= n", arg=len(pair_uids), timeout=60_000)
+            page.wait_for_timeout(2500)
+            page.screenshot(path=str(ARTIFACTS / "browser-layer-pair.png"))
+            assert frames.first.locator("svg g.relationship").count() == len(pair)
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "browser-failed.png"))
             raise
