@@ -108,7 +108,11 @@ class Execution:
 def _quiet_dask() -> Iterator[None]:
     """Dask's own log lines (reconnect attempts, a worker lost) off stderr for the run: what
     matters reaches the user as one error line."""
-    loggers = [logging.getLogger(name) for name in ("distributed", "tornado")]
+    import distributed  # noqa: F401 - its loggers, configured on import
+
+    names = [n for n in list(logging.root.manager.loggerDict)
+             if n.split(".")[0] in ("distributed", "tornado")]
+    loggers = [logging.getLogger(name) for name in sorted({"distributed", "tornado", *names})]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.CRITICAL + 1)
