@@ -81,7 +81,27 @@ class Execution:
     @classmethod
     def create(cls, scheduler: str | None = None, local_workers: int = 0,
                timeout: float = 30.0) -> Execution:
-        """Checked options (:class:`BadArgument` for both a scheduler and local workers)."""
+        """Checked options.
+
+        Parameters
+        ----------
+        scheduler : str or None
+            A Dask scheduler's address (``tcp://host:8786``); blank counts as None.
+        local_workers : int
+            Worker processes of a local cluster started for the run (0: none).
+        timeout : float
+            Seconds to wait for the scheduler to answer and a first worker to join.
+
+        Returns
+        -------
+        Execution
+            The options.
+
+        Raises
+        ------
+        BadArgument
+            Both a scheduler and local workers, or a value out of range.
+        """
         scheduler = (scheduler or "").strip() or None
         at_least(local_workers, 0, "--local-workers")
         number_in(timeout, "--cluster-timeout", 0, open_low=True)
@@ -125,8 +145,26 @@ def _quiet_dask() -> Iterator[None]:
 
 @contextmanager
 def dask_client(execution: Execution) -> Iterator[Client | None]:
-    """A ``distributed.Client`` for ``execution`` with at least one worker (None in-process;
-    Dask is imported only when it is needed). Closed, and a local cluster stopped, on exit."""
+    """A Dask client for ``execution``, with at least one worker.
+
+    Parameters
+    ----------
+    execution : Execution
+        Where the units run.
+
+    Yields
+    ------
+    distributed.Client or None
+        None in-process (Dask is then not imported). The client is closed, and a local cluster
+        stopped, on exit.
+
+    Raises
+    ------
+    ClusterUnavailable
+        No scheduler answers, or no worker joins, within ``execution.timeout``.
+    FcgraphError
+        Dask is not installed.
+    """
     if not execution.distributed:
         yield None
         return
@@ -206,8 +244,25 @@ def _probe_folder(folder: str, marker: str, expected: str) -> str | None:
 
 
 def check_shared_folder(client: Client, folder: Path, marker: str) -> None:
-    """Check that every worker of ``client`` reads ``folder/marker`` as this process does and
-    may write into ``folder``: :class:`RunFolderNotShared` naming the first that cannot."""
+    """Check that every worker sees ``folder`` as this process does.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The cluster's client.
+    folder : Path
+        A folder of the run that the workers will write into.
+    marker : str
+        A file in ``folder`` that every worker must read with the same content as here.
+
+    Raises
+    ------
+    RunFolderNotShared
+        Naming the first worker that cannot read the marker, reads another content, or may not
+        write into ``folder``.
+    ClusterLost
+        The cluster stopped answering.
+    """
     folder = Path(folder)
     expected = (folder / marker).read_text()
     with _quiet_dask():
@@ -244,13 +299,36 @@ def _run_unit(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
 def run_units(client: Client, func: Callable[..., Any], units: Sequence[tuple[Any, ...]],
               on_done: Callable[[int, Any], None], *, describe: Callable[[int], str],
               name: str = "fcgraph") -> None:
-    """Run ``func(*units[i])`` for every i on the cluster, calling ``on_done(i, result)`` in this
-    process as each finishes (in the order they finish). ``func`` must be importable on the
-    workers (a module-level function of fcgraph). ``describe(i)``: the unit, for messages.
+    """Run ``func(*units[i])`` for every ``i`` on the cluster's workers.
 
-    Raises :class:`UnitFailed` (a unit's :class:`FcgraphError`, its exit code kept),
-    :class:`ClusterLost` (the scheduler lost, or a unit that killed its workers), and re-raises
-    any other exception of a unit; the units still pending are cancelled first."""
+    Parameters
+    ----------
+    client : distributed.Client
+        The cluster's client.
+    func : callable
+        A module-level function of fcgraph (importable on the workers).
+    units : sequence of tuple
+        The arguments of each unit.
+    on_done : callable
+        ``on_done(i, result)``, called in this process as each unit finishes, in the order
+        they finish.
+    describe : callable
+        ``describe(i)``: unit ``i`` in words, for messages.
+    name : str
+        Prefix of the Dask task keys.
+
+    Raises
+    ------
+    UnitFailed
+        A unit raised a :class:`FcgraphError` on a worker (its exit code kept).
+    ClusterLost
+        The scheduler was lost, or a unit killed every worker it ran on.
+
+    Notes
+    -----
+    Any other exception of a unit is re-raised as it is. On any error the units still pending
+    are cancelled first.
+    """
     from distributed import as_completed
     from distributed.client import FutureCancelledError
 

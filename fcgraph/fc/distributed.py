@@ -47,11 +47,37 @@ def compute_on_cluster(client: Client, unit: Callable[..., dict[str, Any]], rec:
                        todo: list[Unit], progress: Callable[[str, int, int], None] | None,
                        after_pair: Callable[[str, str, str], None] | None,
                        ) -> dict[tuple[str, int], dict[str, Any]]:
-    """Compute the layer pairs ``todo`` on ``client``'s workers with ``unit`` (module doc) and
-    return their summaries by (condition, pair index). ``plan``: the run's plan file, which every
-    worker must read as this process does. ``progress(task, done, total)`` is called when a pair
-    is sent (0 done) and when it is finished (all done); ``after_pair(condition, pre, post)``
-    after each finished pair, in the order they finish."""
+    """Compute the layer pairs ``todo`` on the workers of ``client`` (module doc).
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The cluster's client.
+    unit : callable
+        The task of one layer pair, :func:`fcgraph.fc.run.pair_unit`.
+    rec : Recording
+        The recording (its folder is the run folder).
+    plan : Path
+        The run's plan file, which every worker must read as this process does.
+    params : FcParams
+        The settings.
+    backend : Backend
+        The backend the run chose; the workers use the same one.
+    tile : int
+        Post neurons per block.
+    todo : list of (condition, k, pre, post)
+        The layer pairs to compute (k: the pair's index).
+    progress : callable or None
+        ``progress(task, done, total)``: called when a pair is sent (0 done) and when it is
+        finished (all done).
+    after_pair : callable or None
+        ``after_pair(condition, pre, post)``, after each finished pair, in the order they finish.
+
+    Returns
+    -------
+    dict
+        The summary of each pair computed, by (condition, k).
+    """
     check_shared_folder(client, plan.parent, plan.name)
     totals = [rec.layer(post).n_neurons for _, _, _, post in todo]
     tasks = [f"{condition} {pre}->{post}" for condition, _, pre, post in todo]

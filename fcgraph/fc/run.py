@@ -327,11 +327,30 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
 
 def pair_unit(root: str, params: FcParams, backend: tuple[str, str], tile: int, condition: str,
               k: int, pre: str, post: str) -> dict[str, Any]:
-    """One (condition, layer pair) as a Dask task runs it on a worker: open the recording at
-    ``root`` (the run folder, at the same path as on the client), compute and save the pair's
-    part as :func:`compute_run` does in-process, and return its summary. ``backend``: the
-    client's (name, detail); a NumPy backend keeps the client's detail, so that the summaries
-    are the same."""
+    """One (condition, layer pair) as a Dask task computes it on a worker.
+
+    Opens the recording at ``root``, computes and saves the pair's part as :func:`compute_run`
+    does in-process, and returns its summary.
+
+    Parameters
+    ----------
+    root : str
+        The run folder, at the same path as on the client.
+    params : FcParams
+        The settings.
+    backend : tuple of str
+        The client's backend (name, detail); a NumPy backend keeps the client's detail, so that
+        the summaries are the same.
+    tile : int
+        Post neurons per block.
+    condition, k, pre, post : str, int, str, str
+        The condition, the pair's index and its two layers.
+
+    Returns
+    -------
+    dict
+        The layer pair's summary (as saved in its part).
+    """
     from fcgraph.io import writing_into
     from fcgraph.record.reader import open_recording
 
@@ -604,6 +623,7 @@ def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be:
             assert client is not None
             computed = compute_on_cluster(client, pair_unit, rec, lay.plan, params, be, tile,
                                           todo, progress, after_pair)
+        remove_stale_temps(rec.path)  # those of a worker killed mid-write (its unit was rerun)
 
     rows: list[dict[str, Any]] = []
     summaries: dict[str, list[dict[str, Any]]] = {}

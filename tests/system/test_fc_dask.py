@@ -145,6 +145,17 @@ def test_local_cluster_writes_the_same_files_as_in_process(tmp_path):
     assert again.resumed.all()
 
 
+def test_cli_local_workers(tmp_path):
+    want = make_recording(tmp_path / "inproc")
+    got = make_recording(tmp_path / "dask")
+    compute_run(want, backend="numpy")
+    done = fcgraph_fc(str(got), "--backend", "numpy", "--local-workers", "2", "--no-progress")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "units on the local Dask cluster of 2 worker(s) x 1 thread" in done.stdout
+    assert done.stderr == ""  # Dask's own log lines stay off the terminal
+    assert_same_run(got, want)
+
+
 BLOCK_DASK = """
 import sys
 class _Block:
