@@ -195,6 +195,12 @@ def dask_client(execution: Execution) -> Iterator[Client | None]:
 
 
 def _connect(client_class: type, address: str, timeout: float) -> Client:
+    from distributed.comm import get_address_host_port
+
+    try:  # before a Client is made: one that fails here complains again when collected
+        get_address_host_port(address)
+    except ValueError as exc:
+        raise BadArgument("--scheduler", f"{address!r}: {_first_line(exc)}") from None
     try:
         return client_class(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as exc:

@@ -249,6 +249,18 @@ def test_a_scheduler_that_does_not_answer_is_one_line(tmp_path):
     assert done.returncode == 1 and address in done.stderr
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["--scheduler", "tcp://127.0.0.1:1", "--local-workers", "2"],
+     "error: --local-workers: give --scheduler (or DASK_SCHEDULER_ADDRESS) or --local-workers, not both"),
+    (["--scheduler", "notanaddress"], "error: --scheduler: 'notanaddress': "),
+])
+def test_bad_cluster_options_are_usage_errors(tmp_path, args, message):
+    rec = make_recording(tmp_path / "rec")
+    done = fcgraph_fc(str(rec), "--no-progress", "--cluster-timeout", "2", *args)
+    assert done.returncode == 2
+    assert done.stderr.startswith(message) and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
 def test_a_scheduler_without_workers_is_one_line(tmp_path, cluster):
     rec = make_recording(tmp_path / "rec")
     done = fcgraph_fc(str(rec), "--no-progress", "--scheduler", cluster.address, "--cluster-timeout", "3")
