@@ -1,3 +1,4 @@
 from fcgraph.cli import app
 
-app(prog_name="fcgraph")
+if __name__ == "__main__":  # not in the worker processes a local Dask cluster spawns
+    app(prog_name="fcgraph")

@@ -15,7 +15,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "installing fcgraph and its dependencies into .venv (a few minutes the first time)"
   log=.venv/pip-install.log
   if ! { .venv/bin/python -m pip install --upgrade pip && \
-         .venv/bin/python -m pip install -e ".[dev,fast,docs]"; } > "$log" 2>&1; then
+         .venv/bin/python -m pip install -e ".[dev,fast,docs,dask]"; } > "$log" 2>&1; then
     tail -n 20 "$log"; echo "pip install failed; full log in $log" >&2; exit 1
   fi
   touch "$stamp"

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from fcgraph.cli.common import conditions_option, console, handle_errors, settings_options
 from fcgraph.cli.progress import task_progress
+from fcgraph.execution import Execution
 from fcgraph.fc.settings import FcParams
 
 
@@ -25,6 +26,7 @@ def _z_cell(value: float | None) -> str:
 
 @handle_errors
 @settings_options(FcParams)
+@settings_options(Execution, name="execution")
 def fc_cmd(
     recording: Annotated[Path, typer.Argument(help="Recording folder written by `fcgraph record`; "
                                                    "the fc tables are written into it.")],
@@ -38,6 +40,7 @@ def fc_cmd(
         help="Discard earlier fc output of the folder (needed to change settings).")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar per layer pair.")] = True,
     params: FcParams | None = None,
+    execution: Execution | None = None,
 ) -> None:
     """Compute significant edges between consecutive spiking layers (resumes after a kill)."""
     from fcgraph.fc.backend import get_backend
@@ -45,6 +48,7 @@ def fc_cmd(
     from fcgraph.run_folder import RunFolder
 
     params = params or FcParams()
+    execution = execution or Execution()
     chosen = get_backend(backend, warn=False)  # the run's first line says why auto fell back
     said = False
     with task_progress(progress) as update:
@@ -52,13 +56,14 @@ def fc_cmd(
         def announce_then_update(task: str, done: int, total: int) -> None:
             nonlocal said
             if not said:  # once the input is checked, so that errors stay one line
-                console.print(f"backend: {chosen.describe()}", highlight=False)
+                where = "" if not execution.distributed else f"; units on the {execution.describe()}"
+                console.print(f"backend: {chosen.describe()}{where}", highlight=False)
                 said = True
             update(task, done, total)
 
         summary = compute_run(recording, conditions=conditions, params=params,
                               backend=chosen, tile=tile, restart=restart,
-                              progress=announce_then_update)
+                              progress=announce_then_update, execution=execution)
     columns = ["condition", "layer pair", "tested", "untested", "zero SD", "non-finite",
                "z <= -thr", "z thr", "significant", "edges"]
     if params.calibrate:

@@ -48,6 +48,7 @@ import numpy as np
 
 from fcgraph import faults
 from fcgraph.errors import BadArgument, FcgraphError, at_least
+from fcgraph.execution import Execution
 from fcgraph.fc.backend import Backend, get_backend
 from fcgraph.fc.calibration import calibrate as calibrate_pair
 from fcgraph.fc.counts import DEFAULT_TILE
@@ -324,6 +325,45 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
     return summary
 
 
+def pair_unit(root: str, params: FcParams, backend: tuple[str, str], tile: int, condition: str,
+              k: int, pre: str, post: str) -> dict[str, Any]:
+    """One (condition, layer pair) as a Dask task computes it on a worker.
+
+    Opens the recording at ``root``, computes and saves the pair's part as :func:`compute_run`
+    does in-process, and returns its summary.
+
+    Parameters
+    ----------
+    root : str
+        The run folder, at the same path as on the client.
+    params : FcParams
+        The settings.
+    backend : tuple of str
+        The client's backend (name, detail); a NumPy backend keeps the client's detail, so that
+        the summaries are the same.
+    tile : int
+        Post neurons per block.
+    condition, k, pre, post : str, int, str, str
+        The condition, the pair's index and its two layers.
+
+    Returns
+    -------
+    dict
+        The layer pair's summary (as saved in its part).
+    """
+    from fcgraph.io import writing_into
+    from fcgraph.record.reader import open_recording
+
+    name, detail = backend
+    be = get_backend(name, warn=False)
+    if be.name == "numpy":
+        be.detail = detail
+    rec = open_recording(root)
+    with writing_into(rec.path):
+        return _compute_pair(rec, _Layout(rec.path), params, be, tile, condition, k, pre, post,
+                             None, FeatureRelay())
+
+
 def _ticker(progress: ProgressFn | None, task: str) -> Callable[[int, int], None] | None:
     """``progress`` bound to one task, as significant_edges calls it (or None)."""
     if progress is None:
@@ -487,7 +527,8 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
                 params: FcParams | None = None, backend: str | Backend = "auto",
                 tile: int = DEFAULT_TILE, restart: bool = False,
                 progress: ProgressFn | None = None, after_pair: PairHook | None = None,
-                **settings: Any) -> pd.DataFrame:
+                execution: Execution | None = None, scheduler: str | None = None,
+                local_workers: int = 0, **settings: Any) -> pd.DataFrame:
     """Significant edges of every chosen condition and layer pair of a recording (module doc).
 
     ``recording``: a folder written by ``fcgraph record`` (the output goes into it).
@@ -499,6 +540,14 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
     ``restart``: discard earlier fc output first. ``progress(task, done, total)``: per layer
     pair, post neurons done. ``after_pair``: called after each layer pair is saved (tests use
     it to simulate a kill).
+
+    Where the layer pairs are computed: in this process (the default), or, with ``scheduler``
+    (a Dask scheduler's address) or ``local_workers`` (a local Dask cluster of that many
+    single-threaded worker processes), or an :class:`~fcgraph.execution.Execution` with them,
+    one Dask task per (condition, layer pair) not yet finished, each writing its part into the
+    run folder (which the workers must see at the same path); this process then assembles the
+    tables as in-process. The files are the same either way, but for the ``seconds`` of each
+    layer pair (and ``backend_detail`` on GPU workers); see :mod:`fcgraph.fc.distributed`.
 
     Returns one row per (condition, layer pair): condition, pre_layer, post_layer, the report
     counts (pairs, tested, untested, untested_pre, untested_post, zero_spread, nonfinite,
@@ -518,14 +567,19 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
     elif settings:
         raise FcgraphError(f"give params or settings, not both ({', '.join(settings)})")
     at_least(tile, 1, "--tile")
+    if execution is None:
+        execution = Execution.create(scheduler, local_workers)
+    elif scheduler or local_workers:
+        raise FcgraphError("give execution, or scheduler / local_workers, not both")
     be = get_backend(backend)
     rec = open_recording(recording)
     with writing_into(rec.path):
-        return _compute(rec, conditions, params, be, tile, restart, progress, after_pair)
+        return _compute(rec, conditions, params, be, tile, restart, progress, after_pair, execution)
 
 
 def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be: Backend, tile: int,
-             restart: bool, progress: ProgressFn | None, after_pair: PairHook | None) -> pd.DataFrame:
+             restart: bool, progress: ProgressFn | None, after_pair: PairHook | None,
+             execution: Execution) -> pd.DataFrame:
     """:func:`compute_run` once its arguments are checked and the recording opened."""
     import pandas as pd
 
@@ -558,6 +612,19 @@ def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be:
         lay.parts.mkdir(parents=True, exist_ok=True)
         _write_json(lay.plan, plan)
 
+    computed: dict[tuple[str, int], dict[str, Any]] = {}
+    todo = [(c, k, pre, post) for c in chosen for k, (pre, post) in enumerate(pairs)
+            if (c, k) not in finished]
+    if execution.distributed and todo:
+        from fcgraph.execution import dask_client
+        from fcgraph.fc.distributed import compute_on_cluster
+
+        with dask_client(execution) as client:
+            assert client is not None
+            computed = compute_on_cluster(client, pair_unit, rec, lay.plan, params, be, tile,
+                                          todo, progress, after_pair)
+        remove_stale_temps(rec.path)  # those of a worker killed mid-write (its unit was rerun)
+
     rows: list[dict[str, Any]] = []
     summaries: dict[str, list[dict[str, Any]]] = {}
     relay = FeatureRelay()
@@ -571,6 +638,8 @@ def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be:
                 if progress is not None:
                     n = rec.layer(post).n_neurons
                     progress(f"{condition} {pre}->{post}", n, n)
+            elif (condition, k) in computed:  # by a Dask worker
+                summary = computed[condition, k]
             else:
                 summary = _compute_pair(rec, lay, params, be, tile, condition, k, pre, post,
                                         progress, relay)

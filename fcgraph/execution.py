@@ -1,0 +1,389 @@
+"""Where a stage runs its units of work: in this process, or on a Dask cluster.
+
+:class:`Execution` holds the options (``--scheduler``, ``--local-workers``,
+``--cluster-timeout``: a command gets them from its fields through
+:func:`fcgraph.cli.common.settings_options`, so every command that distributes its units says
+the same). Without a scheduler or local workers a stage runs in-process exactly as before and
+nothing here imports Dask. With one, :func:`dask_client` gives a ``distributed.Client``:
+
+- ``scheduler``: the address of a running scheduler (``tcp://host:8786``; the CLI's default is
+  ``DASK_SCHEDULER_ADDRESS``). Its workers need fcgraph installed and the run folder at the same
+  path (a shared filesystem): :func:`check_shared_folder` checks both before any unit is sent.
+- ``local_workers``: N worker processes of one thread each on this machine, started for the
+  run and stopped after it.
+
+:func:`run_units` sends the units, calls back as each one finishes, and turns what can go wrong
+into one-line :class:`~fcgraph.errors.FcgraphError` s: no scheduler answering or no worker
+joining within ``timeout`` (:class:`ClusterUnavailable`), the scheduler lost mid-run
+(:class:`ClusterLost`), a unit failing on a worker (:class:`UnitFailed`, with the worker's
+address), a worker that cannot see the run folder (:class:`RunFolderNotShared`). A worker
+killed mid-unit is Dask's to handle: the scheduler sends the unit to another worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fcgraph.errors import BadArgument, FcgraphError, at_least, number_in
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+#: The environment variable the CLI reads ``--scheduler`` from (Dask's own name for it).
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+PANEL = "Execution (Dask)"
+INSTALL_HINT = "pip install 'fcgraph[dask]'"
+
+
+def _option(default: Any, help: str, **cli: Any) -> Any:
+    """A field with its command-line option (help, flags, Typer keywords)."""
+    return field(default=default, metadata={"help": help, "rich_help_panel": PANEL, **cli})
+
+
+class ClusterUnavailable(FcgraphError):
+    """No Dask scheduler answers at the address, or it has no worker, within the timeout."""
+
+
+class ClusterLost(FcgraphError):
+    """The Dask scheduler went away (or a unit killed worker after worker) during a run."""
+
+
+class RunFolderNotShared(FcgraphError):
+    """A Dask worker cannot read or write the run folder at the client's path."""
+
+
+class UnitFailed(FcgraphError):
+    """A unit of work raised a :class:`FcgraphError` on a worker (the message names the worker)."""
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Where units run: in-process (the default), on a running Dask scheduler, or on a local
+    cluster started for the run (module doc). ``timeout``: seconds to wait for the scheduler to
+    answer and for a first worker to join."""
+
+    scheduler: str | None = _option(
+        None, "Run the units of work on the Dask scheduler at this address (tcp://host:8786); "
+              "its workers must see the run folder at the same path.",
+        flags=("--scheduler",), envvar=SCHEDULER_ENV, show_envvar=True, show_default=False)
+    local_workers: int = _option(
+        0, "Start a local Dask cluster of N worker processes (1 thread each) for this run "
+           "(0: run in this process).", min=0)
+    timeout: float = _option(
+        30.0, "Seconds to wait for the Dask scheduler to answer and a worker to join.",
+        flags=("--cluster-timeout",), min=0.1)
+
+    @classmethod
+    def create(cls, scheduler: str | None = None, local_workers: int = 0,
+               timeout: float = 30.0) -> Execution:
+        """Checked options.
+
+        Parameters
+        ----------
+        scheduler : str or None
+            A Dask scheduler's address (``tcp://host:8786``); blank counts as None.
+        local_workers : int
+            Worker processes of a local cluster started for the run (0: none).
+        timeout : float
+            Seconds to wait for the scheduler to answer and a first worker to join.
+
+        Returns
+        -------
+        Execution
+            The options.
+
+        Raises
+        ------
+        BadArgument
+            Both a scheduler and local workers, or a value out of range.
+        """
+        scheduler = (scheduler or "").strip() or None
+        at_least(local_workers, 0, "--local-workers")
+        number_in(timeout, "--cluster-timeout", 0, open_low=True)
+        if scheduler and local_workers:
+            raise BadArgument("--local-workers", "give --scheduler (or DASK_SCHEDULER_ADDRESS) or "
+                                                 "--local-workers, not both")
+        return cls(scheduler, int(local_workers), float(timeout))
+
+    @property
+    def distributed(self) -> bool:
+        """True when units go to a Dask cluster."""
+        return bool(self.scheduler or self.local_workers)
+
+    def describe(self) -> str:
+        """One line: where the units run."""
+        if self.scheduler:
+            return f"Dask scheduler at {self.scheduler}"
+        if self.local_workers:
+            return f"local Dask cluster of {self.local_workers} worker(s) x 1 thread"
+        return "in-process"
+
+
+@contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Dask's own log lines (reconnect attempts, a worker lost) off stderr for the run: what
+    matters reaches the user as one error line."""
+    import distributed  # noqa: F401 - its loggers, configured on import
+
+    names = [n for n in list(logging.root.manager.loggerDict)
+             if n.split(".")[0] in ("distributed", "tornado")]
+    loggers = [logging.getLogger(name) for name in sorted({"distributed", "tornado", *names})]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+@contextmanager
+def dask_client(execution: Execution) -> Iterator[Client | None]:
+    """A Dask client for ``execution``, with at least one worker.
+
+    Parameters
+    ----------
+    execution : Execution
+        Where the units run.
+
+    Yields
+    ------
+    distributed.Client or None
+        None in-process (Dask is then not imported). The client is closed, and a local cluster
+        stopped, on exit.
+
+    Raises
+    ------
+    ClusterUnavailable
+        No scheduler answers, or no worker joins, within ``execution.timeout``.
+    FcgraphError
+        Dask is not installed.
+    """
+    if not execution.distributed:
+        yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise FcgraphError(f"--scheduler and --local-workers need Dask: {INSTALL_HINT}") from None
+    with _quiet_dask():
+        cluster = None
+        if execution.local_workers:
+            cluster = LocalCluster(n_workers=execution.local_workers, threads_per_worker=1,
+                                   processes=True, host="127.0.0.1", dashboard_address=None,
+                                   silence_logs=logging.CRITICAL,
+                                   scheduler_kwargs={"dashboard": False})
+            address = cluster.scheduler_address
+        else:
+            address = str(execution.scheduler)
+        try:
+            client = _connect(Client, address, execution.timeout)
+            try:
+                _wait_for_a_worker(client, address, execution.timeout)
+                yield client
+            finally:
+                client.close(timeout=5)
+        finally:
+            if cluster is not None:
+                cluster.close(timeout=10)
+
+
+def _connect(client_class: type, address: str, timeout: float) -> Client:
+    from distributed.comm import get_address_host_port
+
+    try:  # before a Client is made: one that fails here complains again when collected
+        get_address_host_port(address)
+    except ValueError as exc:
+        raise BadArgument("--scheduler", f"{address!r}: {_first_line(exc)}") from None
+    try:
+        return client_class(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ClusterUnavailable(f"no Dask scheduler answers at {address} within {timeout:g} s "
+                                 f"({_first_line(exc)}); start one with `dask scheduler` or check "
+                                 "--scheduler / " + SCHEDULER_ENV) from None
+    except ValueError as exc:  # not an address
+        raise BadArgument("--scheduler", f"{address!r}: {_first_line(exc)}") from None
+
+
+def _wait_for_a_worker(client: Client, address: str, timeout: float) -> None:
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (OSError, TimeoutError):
+        raise ClusterUnavailable(f"the Dask scheduler at {address} has no worker after {timeout:g} s; "
+                                 f"start some with `dask worker {address}`") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+# -- the run folder, seen from the workers ----------------------------------------------------------
+
+
+def _probe_folder(folder: str, marker: str, expected: str) -> str | None:
+    """On a worker: None when ``folder/marker`` holds ``expected`` and ``folder`` is writable,
+    else the problem."""
+    import os
+    import tempfile
+
+    path = Path(folder) / marker
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        return f"cannot read {path} ({exc.strerror or exc})"
+    if text != expected:
+        return f"{path} is not the client's file (another folder at the same path?)"
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".probe.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        return f"cannot write into {folder} ({exc.strerror or exc})"
+    return None
+
+
+def check_shared_folder(client: Client, folder: Path, marker: str) -> None:
+    """Check that every worker sees ``folder`` as this process does.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The cluster's client.
+    folder : Path
+        A folder of the run that the workers will write into.
+    marker : str
+        A file in ``folder`` that every worker must read with the same content as here.
+
+    Raises
+    ------
+    RunFolderNotShared
+        Naming the first worker that cannot read the marker, reads another content, or may not
+        write into ``folder``.
+    ClusterLost
+        The cluster stopped answering.
+    """
+    folder = Path(folder)
+    expected = (folder / marker).read_text()
+    with _quiet_dask():
+        try:
+            found = client.run(_probe_folder, str(folder), marker, expected)
+        except (OSError, TimeoutError) as exc:
+            raise ClusterLost(f"the Dask cluster stopped answering ({_first_line(exc)})") from None
+    for worker, problem in sorted(found.items()):
+        if problem:
+            raise RunFolderNotShared(f"Dask worker {worker} {problem}: the run folder must be on a "
+                                     "filesystem every worker sees at the same path")
+
+
+# -- units ----------------------------------------------------------------------------------------
+
+
+def _run_unit(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """On a worker: ``func(*args)``, a :class:`FcgraphError` raised as :class:`UnitFailed`
+    (plain to pickle) naming the worker."""
+    try:
+        return func(*args)
+    except FcgraphError as exc:
+        from distributed import get_worker
+
+        try:
+            where = get_worker().address
+        except ValueError:
+            where = "?"
+        failed = UnitFailed(f"on Dask worker {where}: {exc}")
+        failed.exit_code = exc.exit_code
+        raise failed from None
+
+
+def run_units(client: Client, func: Callable[..., Any], units: Sequence[tuple[Any, ...]],
+              on_done: Callable[[int, Any], None], *, describe: Callable[[int], str],
+              name: str = "fcgraph") -> None:
+    """Run ``func(*units[i])`` for every ``i`` on the cluster's workers.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The cluster's client.
+    func : callable
+        A module-level function of fcgraph (importable on the workers).
+    units : sequence of tuple
+        The arguments of each unit.
+    on_done : callable
+        ``on_done(i, result)``, called in this process as each unit finishes, in the order
+        they finish.
+    describe : callable
+        ``describe(i)``: unit ``i`` in words, for messages.
+    name : str
+        Prefix of the Dask task keys.
+
+    Raises
+    ------
+    UnitFailed
+        A unit raised a :class:`FcgraphError` on a worker (its exit code kept).
+    ClusterLost
+        The scheduler was lost, or a unit killed every worker it ran on.
+
+    Notes
+    -----
+    Any other exception of a unit is re-raised as it is. On any error the units still pending
+    are cancelled first.
+    """
+    from distributed import as_completed
+    from distributed.client import FutureCancelledError
+
+    try:
+        from distributed.scheduler import KilledWorker
+    except ImportError:  # pragma: no cover - older distributed
+        from distributed import KilledWorker  # type: ignore[no-redef,attr-defined]
+
+    with _quiet_dask():
+        futures = [client.submit(_run_unit, func, tuple(args), pure=False, key=f"{name}-{i}-{_token()}")
+                   for i, args in enumerate(units)]
+        index = {f.key: i for i, f in enumerate(futures)}
+        try:
+            for future in as_completed(futures, loop=client.loop):
+                i = index[future.key]
+                if future.status == "finished":
+                    on_done(i, future.result())
+                    continue
+                if future.status == "cancelled":
+                    future.result()  # raises FutureCancelledError, with Dask's reason
+                exc = future.exception()
+                if isinstance(exc, KilledWorker):
+                    raise ClusterLost(f"{describe(i)} killed every Dask worker it ran on (out of "
+                                      "memory?); the finished units are saved, rerun to resume")
+                if isinstance(exc, ImportError) and "fcgraph" in str(exc):
+                    raise FcgraphError(f"a Dask worker cannot import fcgraph ({_first_line(exc)}): "
+                                       "install fcgraph on every worker") from None
+                raise exc
+        except (FutureCancelledError, OSError, TimeoutError) as exc:
+            raise ClusterLost(_lost(client, exc)) from None
+        except BaseException:
+            _cancel(client, futures)
+            raise
+
+
+def _lost(client: Client, exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None) or _first_line(exc)
+    address = getattr(getattr(client, "scheduler", None), "address", None)
+    where = f" at {address}" if address else ""
+    return (f"lost the Dask scheduler{where} during the run ({reason}); the finished units are "
+            "saved: rerun the same command to resume")
+
+
+def _cancel(client: Client, futures: list[Any]) -> None:
+    with suppress(Exception):  # a lost scheduler: nothing left to cancel
+        client.cancel([f for f in futures if not f.done()], force=True)
+
+
+def _token() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:12]

@@ -1,0 +1,293 @@
+"""`fcgraph fc` on Dask (issue 17): the same files as in-process, a killed worker, a killed
+scheduler and a resume, a scheduler that does not answer, a worker that cannot see the run
+folder, and no Dask import without a cluster. Real processes on 127.0.0.1: a
+``distributed.LocalCluster``, or ``dask scheduler`` and ``dask worker`` started here."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fcgraph
+from fcgraph.analysis.synthetic import write_recording
+from fcgraph.fc.run import compute_run
+
+pytest.importorskip("distributed", reason="the Dask tests need dask[distributed] (the dask extra)")
+
+pytestmark = [pytest.mark.slow]
+
+ROOT = Path(fcgraph.__file__).parent.parent
+#: Fields of a part JSON or the manifest that may differ between two runs of the same settings.
+TIMING_FIELDS = {"seconds"}
+SMALL = [("a", (4, 6, 6)), ("b", (8, 3, 3)), ("c", (20,))]
+#: Layer pairs of about a second each (the scheduler is killed between two of them).
+LARGER = [("a", (16, 6, 6)), ("b", (32, 3, 3)), ("c", (120,))]
+
+
+def make_recording(root: Path, layers=SMALL, conditions=("clean", "uniform:0.1"), n_images: int = 80,
+                   seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    T = 4
+    spikes = {c: {name: rng.random((int(np.prod(shape)), T * n_images)) < 0.2
+                  for name, shape in layers} for c in conditions}
+    write_recording(root, "dask-test", layers, T, np.zeros(n_images, dtype=np.int64), spikes)
+    return root
+
+
+def without_timings(data):
+    if isinstance(data, dict):
+        return {k: without_timings(v) for k, v in data.items() if k not in TIMING_FIELDS}
+    if isinstance(data, list):
+        return [without_timings(v) for v in data]
+    return data
+
+
+def assert_same_run(got: Path, want: Path) -> None:
+    """Every file of ``want`` is in ``got`` with the same bytes; JSON files the same but for
+    :data:`TIMING_FIELDS`; and no other file."""
+    files = sorted(p.relative_to(want) for p in want.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(got) for p in got.rglob("*") if p.is_file())
+    for rel in files:
+        if rel.suffix == ".json":
+            a, b = (json.loads((root / rel).read_text()) for root in (got, want))
+            assert without_timings(a) == without_timings(b), rel
+        else:
+            assert (got / rel).read_bytes() == (want / rel).read_bytes(), rel
+
+
+def env_with_repo(**extra: str) -> dict[str, str]:
+    """The environment of a child process that imports this checkout's fcgraph."""
+    path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
+    return {**env, "PYTHONPATH": path, "COLUMNS": "200", **extra}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fcgraph_fc(*args: str, env: dict[str, str] | None = None,
+               timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fcgraph", "fc", *args], env=env or env_with_repo(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+class Cluster:
+    """``dask scheduler`` and ``dask worker`` processes on 127.0.0.1 (stopped by :meth:`stop`)."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        self.tmp = tmp
+        self.scheduler = self._start(["scheduler", "--host", "127.0.0.1", "--port",
+                                      self.address.rsplit(":", 1)[1], "--no-dashboard"], "scheduler")
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    def _start(self, args: list[str], name: str, prefix: tuple[str, ...] = (),
+               **env: str) -> subprocess.Popen[bytes]:
+        log = open(self.tmp / f"{name}.log", "wb")  # noqa: SIM115 - the process keeps it
+        return subprocess.Popen([*prefix, sys.executable, "-m", "dask", *args], env=env_with_repo(**env),
+                                stdout=log, stderr=subprocess.STDOUT)
+
+    def add_worker(self, *extra: str, prefix: tuple[str, ...] = (), **env: str) -> subprocess.Popen[bytes]:
+        n = len(self.workers)
+        worker = self._start(["worker", self.address, "--nthreads", "1", "--host", "127.0.0.1",
+                              "--no-dashboard", "--local-directory", str(self.tmp / f"w{n}"), *extra],
+                             f"worker{n}", prefix, **env)
+        self.workers.append(worker)
+        return worker
+
+    def wait_for_workers(self, n: int, timeout: float = 60) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout=timeout) as client:
+            client.wait_for_workers(n, timeout=timeout)
+
+    def stop(self) -> None:
+        for proc in [*self.workers, self.scheduler]:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=30)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    c = Cluster(logs)
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+def test_local_cluster_writes_the_same_files_as_in_process(tmp_path):
+    want = make_recording(tmp_path / "inproc")
+    got = make_recording(tmp_path / "dask")
+    a = compute_run(want, backend="numpy")
+    b = compute_run(got, backend="numpy", local_workers=2)
+    assert not b.resumed.any() and len(b) == 4
+    assert b.drop(columns="seconds").equals(a.drop(columns="seconds"))
+    assert_same_run(got, want)
+    again = compute_run(got, backend="numpy", local_workers=2)  # all resumed: no cluster started
+    assert again.resumed.all()
+
+
+def test_cli_local_workers(tmp_path):
+    want = make_recording(tmp_path / "inproc")
+    got = make_recording(tmp_path / "dask")
+    compute_run(want, backend="numpy")
+    done = fcgraph_fc(str(got), "--backend", "numpy", "--local-workers", "2", "--no-progress")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "units on the local Dask cluster of 2 worker(s) x 1 thread" in done.stdout
+    assert done.stderr == ""  # Dask's own log lines stay off the terminal
+    assert_same_run(got, want)
+
+
+BLOCK_DASK = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('dask', 'distributed'):
+            raise ImportError(name + ' is blocked in this test')
+sys.meta_path.insert(0, _Block())
+"""
+
+
+@pytest.mark.faults
+def test_in_process_fc_imports_no_dask(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLOCK_DASK)
+    rec = make_recording(tmp_path / "rec")
+    env = env_with_repo()
+    env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
+    probe = subprocess.run([sys.executable, "-c", "import distributed"], env=env, capture_output=True,
+                           text=True)
+    assert probe.returncode != 0 and "blocked" in probe.stderr  # the block is in force
+    done = fcgraph_fc(str(rec), "--no-progress", "--backend", "numpy", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "a -> b" in done.stdout
+    # asking for a cluster without Dask installed: one line naming the extra
+    refused = fcgraph_fc(str(rec), "--no-progress", "--local-workers", "2", "--restart", env=env)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().startswith("error:") and len(refused.stderr.strip().splitlines()) == 1
+    assert "fcgraph[dask]" in refused.stderr
+
+
+@pytest.mark.faults
+def test_a_worker_killed_mid_unit_and_the_run_completes(tmp_path, cluster):
+    want = make_recording(tmp_path / "inproc")
+    got = make_recording(tmp_path / "dask")
+    compute_run(want, backend="numpy")
+    # this worker SIGKILLs itself in its first layer pair, its table written and its summary not
+    # (fcgraph.faults); without a nanny nothing restarts it, so the other worker does the rest
+    doomed = cluster.add_worker("--no-nanny", FCGRAPH_FAULT_AT="fc.pair")
+    cluster.add_worker()
+    cluster.wait_for_workers(2)
+    done = fcgraph_fc(str(got), "--backend", "numpy", "--scheduler", cluster.address)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert doomed.wait(timeout=30) == -signal.SIGKILL  # it did die mid-run
+    assert "resumed" not in done.stdout
+    # the progress (a log, not a terminal): every layer pair ends as done
+    for task in ("clean a->b", "clean b->c", "uniform:0.1 a->b", "uniform:0.1 b->c"):
+        assert f"{task}: done" in done.stderr, done.stderr
+    assert_same_run(got, want)
+
+
+@pytest.mark.faults
+def test_a_killed_scheduler_then_a_rerun_resumes(tmp_path, cluster):
+    conditions = ("clean", "uniform:0.1", "uniform:0.2")
+    want = make_recording(tmp_path / "inproc", LARGER, conditions, n_images=100)
+    got = make_recording(tmp_path / "dask", LARGER, conditions, n_images=100)
+    cluster.add_worker()
+    cluster.wait_for_workers(1)
+    fc = subprocess.Popen([sys.executable, "-m", "fcgraph", "fc", str(got), "--backend", "numpy",
+                           "--no-progress", "--scheduler", cluster.address],
+                          env=env_with_repo(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    parts = got / "fc" / ".parts"
+    deadline = time.monotonic() + 240
+    while not list(parts.glob("*/000.json")) and fc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    cluster.scheduler.send_signal(signal.SIGKILL)  # one layer pair saved, more to come
+    out, err = fc.communicate(timeout=120)
+    cluster.stop()  # the worker may finish the pair it was on; nothing more
+    assert fc.returncode == 1, out + err
+    assert err.startswith("error: lost the Dask scheduler") and len(err.strip().splitlines()) == 1, err
+    saved = {p: p.stat().st_mtime_ns for p in parts.glob("*/[0-9][0-9][0-9].json")}
+    assert 1 <= len(saved) < 6
+    compute_run(want, backend="numpy")
+    summary = compute_run(got, backend="numpy")  # the rerun, in-process
+    assert int(summary.resumed.sum()) == len(saved)
+    assert {p: p.stat().st_mtime_ns for p in saved} == saved  # nothing done was recomputed
+    assert_same_run(got, want)
+
+
+def test_a_scheduler_that_does_not_answer_is_one_line(tmp_path):
+    rec = make_recording(tmp_path / "rec")
+    address = f"tcp://127.0.0.1:{free_port()}"
+    t0 = time.monotonic()
+    done = fcgraph_fc(str(rec), "--no-progress", "--scheduler", address, "--cluster-timeout", "2")
+    assert time.monotonic() - t0 < 60
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: no Dask scheduler answers at {address} within 2 s")
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    env = env_with_repo(DASK_SCHEDULER_ADDRESS=address)  # the environment's address
+    done = fcgraph_fc(str(rec), "--no-progress", "--cluster-timeout", "2", env=env)
+    assert done.returncode == 1 and address in done.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--scheduler", "tcp://127.0.0.1:1", "--local-workers", "2"],
+     "error: --local-workers: give --scheduler (or DASK_SCHEDULER_ADDRESS) or --local-workers, not both"),
+    (["--scheduler", "notanaddress"], "error: --scheduler: 'notanaddress': "),
+])
+def test_bad_cluster_options_are_usage_errors(tmp_path, args, message):
+    rec = make_recording(tmp_path / "rec")
+    done = fcgraph_fc(str(rec), "--no-progress", "--cluster-timeout", "2", *args)
+    assert done.returncode == 2
+    assert done.stderr.startswith(message) and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_a_scheduler_without_workers_is_one_line(tmp_path, cluster):
+    rec = make_recording(tmp_path / "rec")
+    done = fcgraph_fc(str(rec), "--no-progress", "--scheduler", cluster.address, "--cluster-timeout", "3")
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: the Dask scheduler at {cluster.address} has no worker after 3 s")
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def _can_hide_folders() -> bool:
+    if not shutil.which("unshare"):
+        return False
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs none /mnt"], capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.faults
+@pytest.mark.skipif(not _can_hide_folders(), reason="needs unshare -rm (user and mount namespaces)")
+def test_a_worker_that_cannot_see_the_run_folder_is_one_line(tmp_path, cluster):
+    rec = make_recording(tmp_path / "rec")
+    # this worker's view of the test folder is an empty tmpfs: the run folder is not shared
+    hide = f'mount -t tmpfs none "{rec}" && exec "$0" "$@"'
+    cluster.add_worker(prefix=("unshare", "-rm", "sh", "-c", hide))
+    cluster.wait_for_workers(1)
+    done = fcgraph_fc(str(rec), "--no-progress", "--scheduler", cluster.address)
+    assert done.returncode == 1
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1, done.stderr
+    assert line.startswith("error: Dask worker tcp://127.0.0.1:") and "cannot read" in line
+    assert "must be on a filesystem every worker sees at the same path" in line
+    assert not list((rec / "fc" / ".parts").glob("*/*.json"))  # no unit was sent
