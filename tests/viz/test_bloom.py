@@ -28,10 +28,10 @@ def perspective() -> dict:
 
 
 @pytest.fixture
-def run(driver, run_id, tmp_path) -> str:
+def run(graph, run_id, tmp_path) -> str:
     make_synthetic_run(tmp_path / "run", run_id, conditions=("clean", "uniform:0.2"), fan_in=5,
                        silent=0.1)  # silent neurons and silenced edges: every property exists
-    ingest_run(driver, tmp_path / "run")
+    ingest_run(graph, tmp_path / "run")
     return run_id
 
 
@@ -137,10 +137,10 @@ def test_every_label_type_and_property_exists(driver, run, perspective):
                 check_node(label, prop)
 
 
-def test_every_cypher_parses_and_answers(driver, run, perspective):
+def test_every_cypher_parses_and_answers(driver, graph, run, perspective):
     uid = f"{run}/stage1.sn/4"
     params = {"$uid": uid, "$run": run, "$layer": "fc1.sn", "$condition": f"{run}/uniform:0.2"}
-    ensemble = queries.ensemble(driver, run, uid, "clean")
+    ensemble = queries.ensemble(graph, run, uid, "clean")
     templates = {t["text"]: t for t in perspective["templates"]}
     results = {}
     for text, template in templates.items():
@@ -150,10 +150,10 @@ def test_every_cypher_parses_and_answers(driver, run, perspective):
     ens = results["ensemble of neuron $uid in run $run"]
     assert sorted(r["p"].start_node["uid"] for r in ens) == sorted(ensemble["pre_uid"])
     paths = results["pathways from $uid to layer $layer"]
-    best = queries.strongest_paths(driver, run, uid, "fc1.sn", "clean", k=1)
+    best = queries.strongest_paths(graph, run, uid, "fc1.sn", "clean", k=1)
     assert paths and [n["uid"] for n in paths[0]["p"].nodes] == best["path"][0]
     lost = results["edges lost under $condition"]
-    loss = queries.edge_loss(driver, run, "uniform:0.2")
+    loss = queries.edge_loss(graph, run, "uniform:0.2")
     assert len(lost) == min(500, int(loss["lost"].sum())) > 0
     node_id = driver.execute_query("MATCH (n:Neuron {uid: $uid}) RETURN id(n) AS id, "
                                    "elementId(n) AS eid", uid=uid, routing_="r").records[0]

@@ -56,16 +56,16 @@ def test_guide_has_one_slide_per_named_query():
     assert "runnable" in page and "<script" not in page
 
 
-def test_graph_forms_draw_what_the_named_queries_answer(driver, neo4j_conn, run_id, tmp_path):
+def test_graph_forms_draw_what_the_named_queries_answer(driver, graph, neo4j_conn, run_id, tmp_path):
     make_synthetic_run(tmp_path / "run", run_id, conditions=("clean",), fan_in=5)
-    ingest_run(driver, tmp_path / "run")
+    ingest_run(graph, tmp_path / "run")
     uid = f"{run_id}/stage2.sn/1"
-    named = queries.ensemble(driver, run_id, uid, "clean", min_z=5.0)
+    named = queries.ensemble(graph, run_id, uid, "clean", min_z=5.0)
     drawn = driver.execute_query(browser.GRAPH_QUERIES["ensemble"], run_id=run_id, uid=uid,
                                  condition="clean", min_z=5.0, limit=1000.0,  # a Browser float
                                  routing_="r").records
     assert [r["p"].start_node["uid"] for r in drawn] == list(named["pre_uid"])
-    paths = queries.strongest_paths(driver, run_id, uid, "fc2.sn", "clean", k=3)
+    paths = queries.strongest_paths(graph, run_id, uid, "fc2.sn", "clean", k=3)
     drawn = driver.execute_query(browser.GRAPH_QUERIES["pathways"], run_id=run_id, uid=uid,
                                  target_layer="fc2.sn", condition="clean", min_z=None, k=3.0,
                                  max_paths=100000.0, routing_="r").records
@@ -87,15 +87,15 @@ def test_browser_app_style_and_guide_are_served(browser_url):
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_browser_connects_styles_and_draws_the_ensemble(browser_url, driver, neo4j_conn, run_id,
+def test_browser_connects_styles_and_draws_the_ensemble(browser_url, graph, neo4j_conn, run_id,
                                                         tmp_path):
     require_chromium()
     from playwright.sync_api import sync_playwright
 
     make_synthetic_run(tmp_path / "run", run_id, conditions=("clean",), fan_in=6)
-    ingest_run(driver, tmp_path / "run")
+    ingest_run(graph, tmp_path / "run")
     uid = f"{run_id}/stage1.sn/3"
-    expected = queries.ensemble(driver, run_id, uid, "clean", database=neo4j_conn.database)
+    expected = queries.ensemble(graph, run_id, uid, "clean")
     assert len(expected) == 6
     bolt = urlparse(neo4j_conn.uri)
     ARTIFACTS.mkdir(exist_ok=True)
