@@ -29,7 +29,8 @@ def run(graph, tmp_path_factory):
     make_synthetic_run(root, run_id, layers=LAYERS, conditions=("clean", "uniform:0.2"), fan_in=4,
                        silent=0.1)
     ingest_run(graph, root)
-    neurons = pd.read_parquet(root / "fc" / "neurons.parquet")
+    neurons = pd.read_parquet(root / "fc" / "neurons.parquet")  # one row per condition
+    neurons = neurons[neurons.condition == "clean"].reset_index(drop=True)  # the nodes' stats
     neurons["uid"] = run_id + "/" + neurons["layer"] + "/" + neurons["idx"].astype(str)
     edges = {}
     for condition in ("clean", "uniform:0.2"):
