@@ -24,7 +24,7 @@ from pathlib import Path
 
 from fcgraph.db import server
 from fcgraph.db.bulk import bulk_ingest
-from fcgraph.graph.connection import open_driver
+from fcgraph.graph.connection import Graph
 from fcgraph.graph.import_files import IMPORT_PREFIX, write_import_files
 from fcgraph.graph.ingest import ingest_run
 from fcgraph.paths import state_dir
@@ -46,8 +46,8 @@ def main() -> None:
     results: dict[str, float] = {}
     try:
         server.start(state, bolt_port=server.free_port(), http_port=server.free_port())
-        with open_driver(server.local_connection(state)) as driver:
-            ingest_run(driver, other)
+        with Graph.open(server.local_connection(state)) as graph:
+            ingest_run(graph, other)
         t0 = time.perf_counter()
         loaded = bulk_ingest(state, args.run)
         t_bulk = time.perf_counter() - t0

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from fcgraph.db import server
-from fcgraph.graph.connection import open_driver
+from fcgraph.graph.connection import Graph
 from fcgraph.graph.import_files import write_import_files
 from fcgraph.graph.ingest import delete_run, ingest_run
 from fcgraph.paths import state_dir
@@ -53,17 +53,17 @@ def main() -> None:
     try:
         server.start(state, bolt_port=bolt, http_port=http, heap=args.heap, pagecache="1g")
         conn = server.local_connection(state)
-        with open_driver(conn) as driver:
-            ingest_run(driver, run_root, batch_size=20_000)  # warm-up: JIT, plan cache, store
-            delete_run(driver, "bench")
+        with Graph.open(conn) as graph:
+            ingest_run(graph, run_root, batch_size=20_000)  # warm-up: JIT, plan cache, store
+            delete_run(graph, "bench")
             for batch, workers in ((5_000, 2), (20_000, 2), (50_000, 2), (20_000, 1)):
                 t0 = time.perf_counter()
-                ingest_run(driver, run_root, batch_size=batch, workers=workers)
+                ingest_run(graph, run_root, batch_size=batch, workers=workers)
                 seconds = time.perf_counter() - t0
                 results[f"unwind batch={batch} workers={workers}"] = edges / seconds
                 print(f"UNWIND batch {batch:>6,} workers {workers}: {edges / seconds:>9,.0f} edges/s "
                       f"({seconds:.1f} s)", flush=True)
-                delete_run(driver, "bench")
+                delete_run(graph, "bench")
         server.stop(state)
         t0 = time.perf_counter()
         write_import_files(run_root, work / "csv")

@@ -29,7 +29,7 @@ from typing import Any
 import neo4j
 
 from fcgraph.errors import FcgraphError
-from fcgraph.graph.connection import resolve_connection, session_driver
+from fcgraph.graph.connection import Graph, resolve_connection
 from fcgraph.graph.queries import run_query
 from fcgraph.viz.bloom import SCENE_ACTIONS, SEARCH_PHRASES
 from fcgraph.viz.browser import GUIDE_NEURONS
@@ -128,7 +128,8 @@ def main() -> None:
     args = parser.parse_args()
     conn = resolve_connection()
     rows = []
-    with session_driver(conn) as driver:
+    with Graph.open(conn) as graph:
+        driver = graph.driver
         p = pick_parameters(driver, args.run_id)
         edges = _one(driver, "MATCH (c:Condition {run_id: $r}) WHERE c.gen > 0 "
                              "RETURN sum(c.n_edges) AS n", r=p["run_id"])["n"]
@@ -143,7 +144,7 @@ def main() -> None:
         for label, name, params, limit in cases(p):
             try:
                 cold, warm, frame = timed(lambda n=name, q=params: run_query(
-                    driver, n, {"run_id": p["run_id"], **q}, conn.database, timeout=args.timeout),
+                    graph, n, {"run_id": p["run_id"], **q}, timeout=args.timeout),
                     args.repeat)
             except FcgraphError as exc:  # stopped at the timeout
                 rows.append({"label": label, "query": name, "params": params, "cold_s": None,

@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import neo4j
 import pandas as pd
 
 from fcgraph.errors import BadArgument, at_least, choice
 from fcgraph.fc.backend import Backend
 
 if TYPE_CHECKING:
-    from fcgraph.graph.connection import Connection
+    from fcgraph.graph.connection import Connection, Graph
     from fcgraph.models.train import TrainConfig
 
 ProgressFn = Callable[[str, int, int], None]
@@ -178,13 +177,13 @@ SHOWN_COLUMNS = {
 }
 
 
-def example_queries(driver: neo4j.Driver, run_id: str, database: str,
+def example_queries(graph: Graph, run_id: str,
                     conditions: tuple[str, ...]) -> list[tuple[str, pd.DataFrame]]:
     """A few named queries on the loaded run: (title, answer) pairs, answers cut to SHOWN_COLUMNS."""
     from fcgraph.graph.queries import run_query
 
     def ask(name: str, **params: Any) -> tuple[str, pd.DataFrame]:
-        frame = run_query(driver, name, {"run_id": run_id, **params}, database)
+        frame = run_query(graph, name, {"run_id": run_id, **params})
         shown = frame[[c for c in SHOWN_COLUMNS[name] if c in frame.columns]]
         return (" (of the loaded subset)" if frame.attrs.get("complete") is False else ""), shown
 

@@ -22,7 +22,7 @@ from tests.helpers.tiny import TinyRun, make_tiny_recording, make_tiny_run
 if TYPE_CHECKING:
     import neo4j
 
-    from fcgraph.graph.connection import Connection
+    from fcgraph.graph.connection import Connection, Graph
 
 #: fixture -> the marker every test that uses it (directly or through another fixture) gets
 FIXTURE_MARKERS = {"neo4j_conn": "neo4j", "tiny_recording": "torch", "tiny_run": "torch"}
@@ -63,14 +63,20 @@ def neo4j_conn() -> Connection:
 
 
 @pytest.fixture(scope="session")
-def driver(neo4j_conn: Connection) -> Iterator[neo4j.Driver]:
-    from fcgraph.graph.connection import open_driver
+def graph(neo4j_conn: Connection) -> Iterator[Graph]:
+    """The test server's database as fcgraph's graph handle, with the schema applied."""
+    from fcgraph.graph.connection import Graph
     from fcgraph.graph.schema import apply_schema
 
-    drv = open_driver(neo4j_conn)
-    apply_schema(drv, neo4j_conn.database)
-    yield drv
-    drv.close()
+    with Graph.open(neo4j_conn) as handle:
+        apply_schema(handle)
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def driver(graph: Graph) -> neo4j.Driver:
+    """The graph handle's driver, for checks written in plain Cypher."""
+    return graph.driver
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from fcgraph.cli.common import (
     handle_errors,
 )
 from fcgraph.db import server
-from fcgraph.graph.connection import Connection, read_credentials, session_driver
+from fcgraph.graph.connection import Connection, Graph, read_credentials
 from fcgraph.graph.schema import apply_schema
 from fcgraph.paths import state_dir
 
@@ -137,6 +137,6 @@ def init_cmd(
     conn: Connection,
 ) -> None:
     """Apply cypher/schema.cypher (constraints and indexes); safe to repeat."""
-    with session_driver(conn) as driver:
-        applied = apply_schema(driver, conn.database)
+    with Graph.open(conn) as graph:
+        applied = apply_schema(graph)
     console.print(f"schema version {applied} applied to {conn.uri} ({conn.database})")

@@ -19,7 +19,7 @@ from fcgraph.cli.progress import task_progress
 from fcgraph.db import server
 from fcgraph.demo import DEMO_CONDITIONS, DemoPlan
 from fcgraph.fc.backend import get_backend
-from fcgraph.graph.connection import Connection, resolve_connection, session_driver
+from fcgraph.graph.connection import Connection, Graph, resolve_connection
 from fcgraph.paths import state_dir
 from fcgraph.run_folder import RunFolder
 
@@ -135,9 +135,9 @@ def demo_cmd(
     with task_progress(progress) as update:
         loaded = demo.ingest_step(conn, state_dir(state), plan, update)
     print_frame(f"loaded ({loaded.attrs['method']} path)", loaded)
-    with session_driver(conn) as driver:
+    with Graph.open(conn) as graph:
         console.rule("[bold]6/6 named queries")
-        for title, frame in demo.example_queries(driver, rec.run_id, conn.database, plan.conditions):
+        for title, frame in demo.example_queries(graph, rec.run_id, plan.conditions):
             print_frame(title, frame)
 
     minutes = (time.monotonic() - started) / 60

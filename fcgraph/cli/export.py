@@ -14,7 +14,7 @@ from fcgraph.cli.common import (
     handle_errors,
 )
 from fcgraph.cli.progress import task_progress
-from fcgraph.graph.connection import Connection, session_driver
+from fcgraph.graph.connection import Connection, Graph
 from fcgraph.graph.export import ExportFormat, export_run
 
 
@@ -39,9 +39,8 @@ def export_cmd(
     conn: Connection,
 ) -> None:
     """Export RUN's live FC graph from Neo4j (read-only); the layout is in OUT/manifest.json."""
-    with session_driver(conn) as driver, task_progress(progress) as update:
-        result = export_run(driver, run_id, fmt, out, conditions=condition, database=conn.database,
-                            progress=update)
+    with Graph.open(conn) as graph, task_progress(progress) as update:
+        result = export_run(graph, run_id, fmt, out, conditions=condition, progress=update)
     edges = ", ".join(f"{name}: {n}" for name, n in result.n_edges.items()) or "none"
     console.print(f"exported run {run_id} as {fmt.value} to {out}: {result.n_neurons} neurons, "
                   f"edges {edges}; {len(result.files)} files, layout in {out / 'manifest.json'}",

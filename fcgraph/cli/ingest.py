@@ -18,7 +18,7 @@ from fcgraph.cli.common import (
 )
 from fcgraph.cli.progress import task_progress
 from fcgraph.db.load import BULK_MIN_EDGES, LoadMethod, load_run
-from fcgraph.graph.connection import Connection, session_driver
+from fcgraph.graph.connection import Connection, Graph
 from fcgraph.graph.import_files import write_import_files
 from fcgraph.graph.ingest import EDGE_BATCH, EDGE_WORKERS, delete_run, list_runs
 from fcgraph.paths import state_dir
@@ -95,8 +95,8 @@ def export_csv_cmd(
 @connection_options
 def runs_cmd(*, conn: Connection) -> None:
     """List the runs in the graph with their conditions and live edge counts."""
-    with session_driver(conn) as driver:
-        frame = list_runs(driver, conn.database)
+    with Graph.open(conn) as graph:
+        frame = list_runs(graph)
     table = Table("run_id", "schema", "conditions", "edges")
     for row in frame.itertuples(index=False):
         table.add_row(row.run_id, str(row.schema_version), ", ".join(sorted(row.conditions)),
@@ -115,6 +115,6 @@ def delete_run_cmd(
     """Remove a run (its neurons, edges, layers and conditions) from the graph."""
     if not yes:
         typer.confirm(f"delete run {run_id!r} from the graph?", abort=True)
-    with session_driver(conn) as driver:
-        delete_run(driver, run_id, conn.database)
+    with Graph.open(conn) as graph:
+        delete_run(graph, run_id)
     console.print(f"run {run_id!r} deleted")

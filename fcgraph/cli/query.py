@@ -19,7 +19,7 @@ from fcgraph.cli.common import (
     handle_errors,
 )
 from fcgraph.errors import BadArgument
-from fcgraph.graph.connection import Connection, session_driver
+from fcgraph.graph.connection import Connection, Graph
 from fcgraph.graph.queries import coerce_params, get_query, list_queries, run_query
 
 
@@ -171,8 +171,8 @@ def query_cmd(
                   soft_wrap=True)
     if dry_run:
         return
-    with session_driver(conn) as driver:
-        frame = run_query(driver, name, values, conn.database, timeout=timeout)
+    with Graph.open(conn) as graph:
+        frame = run_query(graph, name, values, timeout=timeout)
     shown = choose_columns(frame, columns, spec.table if fmt is OutputFormat.table else ())
     render(shown, fmt, name)
     if shown.shape[1] < frame.shape[1] and not columns:

@@ -15,7 +15,7 @@ from fcgraph.cli.common import (
     handle_errors,
 )
 from fcgraph.errors import BadArgument
-from fcgraph.graph.connection import Connection, session_driver
+from fcgraph.graph.connection import Connection, Graph
 from fcgraph.viz.view import layer_pair_subgraph, neuron_subgraph, pathway_subgraph, write_view
 
 
@@ -60,22 +60,21 @@ def view_cmd(
         raise BadArgument("--neuron/--pathway/--layer-pair", "give exactly one of --neuron UID, "
                           f"--pathway UID LAYER, --layer-pair PRE POST (given: {given})")
     conditions = condition or ["clean"]
-    with session_driver(conn) as driver, console.status("reading the subgraph"):
+    with Graph.open(conn) as graph, console.status("reading the subgraph"):
         if neuron:
-            graph = neuron_subgraph(driver, run_id, neuron, conditions, limit=limit,
-                                    database=conn.database)
+            sub = neuron_subgraph(graph, run_id, neuron, conditions, limit=limit)
             slug = neuron
         elif pathway:
-            graph = pathway_subgraph(driver, run_id, pathway[0], pathway[1], conditions, k=k,
-                                     min_z=min_z, database=conn.database)
+            sub = pathway_subgraph(graph, run_id, pathway[0], pathway[1], conditions, k=k,
+                                   min_z=min_z)
             slug = f"{pathway[0]}-to-{pathway[1]}"
         else:
             assert layer_pair is not None
-            graph = layer_pair_subgraph(driver, run_id, layer_pair[0], layer_pair[1], conditions,
-                                        limit=limit, database=conn.database)
+            sub = layer_pair_subgraph(graph, run_id, layer_pair[0], layer_pair[1], conditions,
+                                      limit=limit)
             slug = f"{layer_pair[0]}-{layer_pair[1]}"
     if out is None:
         out = Path(re.sub(r"[^A-Za-z0-9_.-]+", "_", f"view-{run_id}-{slug}") + ".html")
-    write_view(graph, out)
-    console.print(f"{len(graph.nodes)} neurons, {len(graph.edges)} FC edges -> {out} "
+    write_view(sub, out)
+    console.print(f"{len(sub.nodes)} neurons, {len(sub.edges)} FC edges -> {out} "
                   f"(open it in any browser; no network needed)", highlight=False)

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import neo4j
 import pandas as pd
 
 from fcgraph import faults
@@ -38,7 +37,7 @@ from fcgraph.contract import read_manifest
 from fcgraph.db import server
 from fcgraph.errors import FcgraphError
 from fcgraph.fc.edge_states import ensure_edge_states
-from fcgraph.graph.connection import Connection, credentials_file, open_driver, read_credentials
+from fcgraph.graph.connection import Connection, Graph, credentials_file, read_credentials
 from fcgraph.graph.import_files import IMPORT_PREFIX, write_import_files
 from fcgraph.graph.ingest import Selection, load_key, read_analysis
 from fcgraph.graph.schema import apply_schema
@@ -78,13 +77,13 @@ def _bulk_lock(state: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _graph_runs(driver: neo4j.Driver) -> list[dict[str, Any]]:
-    return [dict(r) for r in driver.execute_query("""
+def _graph_runs(graph: Graph) -> list[dict[str, Any]]:
+    return [dict(r) for r in graph.read("""
         MATCH (r:Run)
         OPTIONAL MATCH (r)-[:HAS_CONDITION]->(c:Condition) WHERE c.gen > 0
         RETURN r.run_id AS run_id, r.source AS source,
                collect(c {.name, .top_k, .min_z, .load_key, .n_edges}) AS conditions
-        ORDER BY run_id""", routing_=neo4j.RoutingControl.READ).records]
+        ORDER BY run_id""", what="listing the runs").records]
 
 
 def _plan_other(run: dict[str, Any]) -> PlannedRun:
@@ -143,16 +142,16 @@ def _export_all(state: Path, runs: list[PlannedRun], progress: ProgressFn | None
     return csv_root, [*IMPORT_PREFIX, f"--report-file={csv_root / 'import.report'}", *args]
 
 
-def _check(driver: neo4j.Driver, runs: list[PlannedRun]) -> str | None:
+def _check(graph: Graph, runs: list[PlannedRun]) -> str | None:
     """None when the store holds every planned run's neurons and edges, else why not.
 
     Totals from Neo4j's count store (constant time): the importer writes every row or fails,
     so a store with the expected numbers of runs, neurons and FC edges holds all of them."""
-    counts = driver.execute_query("""
+    counts = graph.read("""
         CALL () { MATCH (r:Run) RETURN count(r) AS runs }
         CALL () { MATCH (n:Neuron) RETURN count(n) AS neurons }
         CALL () { MATCH ()-[f:FC]->() RETURN count(f) AS edges }
-        RETURN runs, neurons, edges""").records[0]
+        RETURN runs, neurons, edges""", what="checking the rebuilt store").records[0]
     want = {"runs": len(runs),
             "neurons": sum(la.n_neurons for run in runs for la in read_manifest(run.source).layers),
             "edges": sum(sum(run.expected.values()) for run in runs)}
@@ -191,9 +190,9 @@ def bulk_ingest(state: Path, run_dir: str | Path, *, conditions: list[str] | Non
         if server.unfinished_swap(state):  # a killed bulk load's unchecked store: the previous
             server.stop(state)
         server.start(state)
-        with open_driver(server.local_connection(state)) as driver:
-            graph = {r["run_id"]: r for r in _graph_runs(driver)}
-        mine = graph.pop(manifest.run_id, None)
+        with Graph.open(server.local_connection(state)) as graph:
+            held = {r["run_id"]: r for r in _graph_runs(graph)}
+        mine = held.pop(manifest.run_id, None)
         if _unchanged(mine, root, chosen, selection):
             return pd.DataFrame([{"condition": c, "action": "unchanged", "edges": n, "seconds": 0.0}
                                  for c, n in ((c["name"], c["n_edges"]) for c in mine["conditions"])
@@ -201,7 +200,7 @@ def bulk_ingest(state: Path, run_dir: str | Path, *, conditions: list[str] | Non
         if mine is not None and mine["conditions"] and not replace:
             raise FcgraphError(f"run {manifest.run_id!r} is already loaded from other files or "
                                "options; use --replace to swap them")
-        runs = [_plan_other(run) for run in graph.values()]
+        runs = [_plan_other(run) for run in held.values()]
         runs.append(PlannedRun(manifest.run_id, root.resolve(), chosen, selection))
         timings: dict[str, float] = {}
         mark = time.perf_counter()
@@ -225,12 +224,12 @@ def bulk_ingest(state: Path, run_dir: str | Path, *, conditions: list[str] | Non
         faults.checkpoint("bulk.swapped")
         server.start(state, heap=heap, pagecache=pagecache)
         lap("restart")
-        with open_driver(server.local_connection(state)) as driver:
-            problem = _check(driver, runs)
+        with Graph.open(server.local_connection(state)) as graph:
+            problem = _check(graph, runs)
             lap("check")
             if problem is None:
-                apply_schema(driver, "neo4j")
-                driver.execute_query("CALL db.awaitIndexes(3600)")
+                apply_schema(graph)
+                graph.write("CALL db.awaitIndexes(3600)")
                 lap("indexes")
         if problem is not None:
             server.stop(state)

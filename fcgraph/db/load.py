@@ -17,7 +17,7 @@ import pandas as pd
 
 from fcgraph.db.bulk import bulk_ingest, is_local_server
 from fcgraph.errors import BadArgument
-from fcgraph.graph.connection import Connection, session_driver
+from fcgraph.graph.connection import Connection, Graph
 from fcgraph.graph.ingest import EDGE_BATCH, EDGE_WORKERS, ingest_run, selected_edge_count
 
 ProgressFn = Callable[[str, int, int], None]
@@ -85,8 +85,8 @@ def load_run(conn: Connection, state: Path, run_dir: str | Path, *,
         frame = bulk_ingest(state, run_dir, conditions=conditions, top_k=top_k, min_z=min_z,
                             replace=replace, progress=progress)
     else:
-        with session_driver(conn) as driver:
-            frame = ingest_run(driver, run_dir, database=conn.database, conditions=conditions,
+        with Graph.open(conn) as graph:
+            frame = ingest_run(graph, run_dir, conditions=conditions,
                                replace=replace, batch_size=batch_size, workers=workers,
                                top_k=top_k, min_z=min_z, progress=progress, waiting=waiting)
     frame.attrs["method"] = chosen.value

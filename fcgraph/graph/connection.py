@@ -1,22 +1,22 @@
-"""Connection settings and a driver that fails with one readable line.
+"""Connection settings, and :class:`Graph`: one Neo4j database through one driver.
 
-Settings come from, in order: explicit arguments (CLI options), the environment (``NEO4J_URI``,
-``NEO4J_USER``, ``NEO4J_PASSWORD``, ``NEO4J_DATABASE``), then the credentials that
-``fcgraph db start`` wrote into the state folder. The password is kept out of ``repr`` and is
-never printed or logged.
+Every function of fcgraph that reads or writes the graph takes a :class:`Graph` (the driver and
+the database name travel together). Settings come from, in order: explicit arguments (CLI
+options), the environment (``NEO4J_URI``, ``NEO4J_USER``, ``NEO4J_PASSWORD``,
+``NEO4J_DATABASE``), then the credentials that ``fcgraph db start`` wrote into the state folder.
+The password is kept out of ``repr`` and is never printed or logged.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import neo4j
-from neo4j.exceptions import AuthError, ClientError, ServiceUnavailable
+from neo4j.exceptions import AuthError, ClientError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from fcgraph.errors import FcgraphError
 from fcgraph.io import atomic_write_text
@@ -134,14 +134,64 @@ def open_driver(conn: Connection) -> neo4j.Driver:
     return driver
 
 
-@contextmanager
-def session_driver(conn: Connection) -> Iterator[neo4j.Driver]:
-    """``with session_driver(conn) as driver:``: open, verify, and always close."""
-    driver = open_driver(conn)
-    try:
-        yield driver
-    finally:
-        driver.close()
+@dataclass(frozen=True)
+class Graph:
+    """One database of one Neo4j server (or cluster): the handle graph functions take.
+
+    ``driver``: a connected :class:`neo4j.Driver`; ``database``: the database every query of
+    this handle runs in. :meth:`read` runs in a read transaction (routed to a reader on a
+    cluster), :meth:`write` in a write transaction. ``with Graph.open(conn) as graph:`` closes
+    the driver at the end.
+    """
+
+    driver: neo4j.Driver
+    database: str = DEFAULT_DATABASE
+
+    @classmethod
+    def open(cls, conn: Connection) -> Graph:
+        """Connect (:func:`open_driver`: one readable line on failure) to ``conn.database``."""
+        return cls(open_driver(conn), conn.database)
+
+    def read(self, query: str, params: dict[str, Any] | None = None, *,
+             timeout: float | None = None, what: str = "reading the graph") -> neo4j.EagerResult:
+        """Run ``query`` with ``params`` in a read transaction of at most ``timeout`` seconds.
+
+        Neo4j's errors become one-line :class:`FcgraphError` that start with ``what``.
+        """
+        try:
+            return self.driver.execute_query(
+                neo4j.Query(query, timeout=timeout), params or {},  # type: ignore[arg-type]
+                routing_=neo4j.RoutingControl.READ, database_=self.database)
+        except Neo4jError as exc:
+            if "TransactionTimedOut" in (exc.code or ""):
+                raise FcgraphError(f"{what} timed out after {timeout:g} s: narrow it (e.g. a "
+                                   "higher min_z, a smaller limit) or allow a longer timeout") from None
+            message = (exc.message or str(exc)).strip().splitlines()[0]
+            raise FcgraphError(f"{what} failed: {message}") from None
+        except (ServiceUnavailable, SessionExpired) as exc:
+            raise FcgraphError(f"{what}: lost the connection to Neo4j ({_first_line(exc)})") from None
+
+    def write(self, query: str, params: dict[str, Any] | None = None) -> neo4j.EagerResult:
+        """Run ``query`` with ``params`` in a write transaction (retried on transient errors)."""
+        return self.driver.execute_query(query, params or {},  # type: ignore[arg-type]
+                                         database_=self.database)
+
+    def session(self, *, read: bool = False, **config: Any) -> neo4j.Session:
+        """A session on this database (``read``: read access mode; ``config``: more session
+        settings such as ``fetch_size``), e.g. for auto-commit ``CALL { ... } IN TRANSACTIONS``
+        statements, explicit transactions and streamed results."""
+        mode = neo4j.READ_ACCESS if read else neo4j.WRITE_ACCESS
+        return self.driver.session(database=self.database, default_access_mode=mode, **config)
+
+    def close(self) -> None:
+        """Close the driver."""
+        self.driver.close()
+
+    def __enter__(self) -> Graph:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -47,6 +47,7 @@ import scipy.sparse as sp
 from fcgraph import SCHEMA_VERSION
 from fcgraph.contract import condition_slug
 from fcgraph.errors import BadArgument, choice
+from fcgraph.graph.connection import Graph
 from fcgraph.io import atomic_write_text
 
 ProgressFn = Callable[[str, int, int], None]
@@ -127,14 +128,12 @@ ORDER BY post_layer, pre_idx, post_idx"""
 class GraphReader:
     """Reads one run from Neo4j in READ sessions (parameters only)."""
 
-    def __init__(self, driver: neo4j.Driver, database: str, run_id: str) -> None:
-        self.driver = driver
-        self.database = database
+    def __init__(self, graph: Graph, run_id: str) -> None:
+        self.graph = graph
         self.run_id = run_id
 
     def _records(self, query: str, **params: Any) -> Iterator[neo4j.Record]:
-        with self.driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS,
-                                 fetch_size=FETCH_SIZE) as session:
+        with self.graph.session(read=True, fetch_size=FETCH_SIZE) as session:
             yield from session.run(query, run_id=self.run_id, **params)  # type: ignore[arg-type]
 
     def layers(self) -> list[LayerMeta]:
@@ -181,15 +180,14 @@ class GraphReader:
             yield row
 
 
-def export_run(driver: neo4j.Driver, run_id: str, fmt: ExportFormat | str, out: Path, *,
-               conditions: Sequence[str] | None = None, database: str = "neo4j",
-               progress: ProgressFn | None = None) -> ExportResult:
+def export_run(graph: Graph, run_id: str, fmt: ExportFormat | str, out: Path, *,
+               conditions: Sequence[str] | None = None, progress: ProgressFn | None = None) -> ExportResult:
     """Export run ``run_id`` in format ``fmt`` into folder ``out`` (created; files overwritten)."""
     fmt = ExportFormat(choice(str(fmt), [f.value for f in ExportFormat], "--format", "format"))
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise BadArgument("--out", f"{out} is a file, not a folder")
-    reader = GraphReader(driver, database, run_id)
+    reader = GraphReader(graph, run_id)
     layers = reader.layers()
     conds = reader.conditions(conditions)
     out.mkdir(parents=True, exist_ok=True)

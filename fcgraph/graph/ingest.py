@@ -41,6 +41,7 @@ from fcgraph import SCHEMA_VERSION, faults
 from fcgraph.contract import RunManifest, read_manifest
 from fcgraph.errors import FcgraphError, at_least, number_in
 from fcgraph.fc.edge_states import STATE_CODES, EdgeStates, ensure_edge_states, tested_neurons
+from fcgraph.graph.connection import Graph
 from fcgraph.graph.schema import apply_schema
 from fcgraph.graph.states import ingest_states
 from fcgraph.io import read_json_object, sha256_file
@@ -114,7 +115,7 @@ def run_properties(manifest: RunManifest, root: Path) -> dict[str, Any]:
 
 
 @contextmanager
-def run_lock(driver: neo4j.Driver, database: str, run_id: str, *,
+def run_lock(graph: Graph, run_id: str, *,
              waiting: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold ``run_id``'s lock while the block runs: one ingest or delete of a run at a time.
 
@@ -125,7 +126,7 @@ def run_lock(driver: neo4j.Driver, database: str, run_id: str, *,
     """
     message = f"waiting for another ingest or delete of run {run_id!r} to finish"
     timer = threading.Timer(1.0, waiting, args=(message,)) if waiting else None
-    with driver.session(database=database) as session:
+    with graph.session() as session:
         tx = session.begin_transaction(metadata={"fcgraph": f"lock of run {run_id}"})
         try:
             if timer:
@@ -141,26 +142,26 @@ def run_lock(driver: neo4j.Driver, database: str, run_id: str, *,
                 tx.rollback()
 
 
-def _write(driver: neo4j.Driver, database: str, query: str, **params: Any) -> list[neo4j.Record]:
-    return driver.execute_query(query, params, database_=database).records
+def _write(graph: Graph, query: str, **params: Any) -> list[neo4j.Record]:
+    return graph.write(query, params).records
 
 
-def _auto(driver: neo4j.Driver, database: str, query: str, **params: Any) -> None:
+def _auto(graph: Graph, query: str, **params: Any) -> None:
     """An auto-commit query (needed for ``CALL {...} IN TRANSACTIONS``)."""
-    with driver.session(database=database) as session:
+    with graph.session() as session:
         session.run(query, params).consume()
 
 
-def _ingest_structure(driver: neo4j.Driver, database: str, manifest: RunManifest,
+def _ingest_structure(graph: Graph, manifest: RunManifest,
                       root: Path) -> None:
     run_id = manifest.run_id
-    _write(driver, database,
+    _write(graph,
            "MERGE (r:Run {run_id: $run_id}) ON CREATE SET r.created_at = datetime() SET r += $props",
            run_id=run_id, props=run_properties(manifest, root))
     layers = [{"uid": f"{run_id}/{la.name}", "name": la.name, "order": la.order,
                "shape": list(la.shape), "n_neurons": la.n_neurons,
                "feeds_from": list(la.feeds_from)} for la in manifest.layers]
-    _write(driver, database, """
+    _write(graph, """
         MATCH (r:Run {run_id: $run_id})
         UNWIND $layers AS l
         MERGE (x:Layer {uid: l.uid})
@@ -168,13 +169,13 @@ def _ingest_structure(driver: neo4j.Driver, database: str, manifest: RunManifest
             x.n_neurons = l.n_neurons
         MERGE (r)-[:HAS_LAYER]->(x)""", run_id=run_id, layers=layers)
     feeds = manifest.allowed_pairs()
-    _write(driver, database, """
+    _write(graph, """
         UNWIND $pairs AS p
         MATCH (a:Layer {uid: $run_id + '/' + p[0]}), (b:Layer {uid: $run_id + '/' + p[1]})
         MERGE (a)-[:FEEDS]->(b)""", run_id=run_id, pairs=sorted(feeds))
     conditions = [{"uid": f"{run_id}/{c.name}", "name": c.name, "kind": c.kind, "level": c.level}
                   for c in manifest.conditions]
-    _write(driver, database, """
+    _write(graph, """
         MATCH (r:Run {run_id: $run_id})
         UNWIND $conditions AS c
         MERGE (x:Condition {uid: c.uid})
@@ -208,7 +209,7 @@ def silent_lists(tested: dict[str, np.ndarray], flat: np.ndarray) -> list[list[s
     return out
 
 
-def _ingest_neurons(driver: neo4j.Driver, database: str, root: Path, manifest: RunManifest,
+def _ingest_neurons(graph: Graph, root: Path, manifest: RunManifest,
                     progress: ProgressFn | None) -> int:
     """MERGE one node per neuron of every layer (stats from the neuron table where given, and
     ``silent_in``: the conditions fc did not test the neuron under)."""
@@ -228,7 +229,7 @@ def _ingest_neurons(driver: neo4j.Driver, database: str, root: Path, manifest: R
             count[part.index.to_numpy()] = part["spike_count"].to_numpy()
         for start in range(0, layer.n_neurons, NEURON_BATCH):
             sl = slice(start, start + NEURON_BATCH)
-            _write(driver, database, """
+            _write(graph, """
                 UNWIND range(0, size($idx) - 1) AS i
                 MERGE (n:Neuron {uid: $prefix + toString($idx[i])})
                 SET n:$($order_label), n.run_id = $run_id, n.layer = $layer, n.layer_order = $order,
@@ -248,14 +249,13 @@ def _ingest_neurons(driver: neo4j.Driver, database: str, root: Path, manifest: R
     return total
 
 
-def _node_ids(driver: neo4j.Driver, database: str, manifest: RunManifest) -> dict[str, np.ndarray]:
+def _node_ids(graph: Graph, manifest: RunManifest) -> dict[str, np.ndarray]:
     """Per layer, the internal node id of each neuron index (for fast id-seek edge creation)."""
     ids: dict[str, np.ndarray] = {}
     for layer in manifest.layers:
-        records = driver.execute_query(
+        records = graph.read(
             "MATCH (n:Neuron {run_id: $run_id, layer: $layer}) RETURN n.idx AS idx, id(n) AS id",
-            run_id=manifest.run_id, layer=layer.name, database_=database,
-            routing_=neo4j.RoutingControl.READ).records
+            {"run_id": manifest.run_id, "layer": layer.name}, what="reading neuron ids").records
         arr = np.full(layer.n_neurons, -1, dtype=np.int64)
         for rec in records:
             arr[rec["idx"]] = rec["id"]
@@ -416,9 +416,9 @@ def _batch_params(batch: pa.RecordBatch, ids: dict[str, np.ndarray], codes: dict
     return params
 
 
-def _cleanup_stale(driver: neo4j.Driver, database: str, run_id: str, condition: str) -> None:
+def _cleanup_stale(graph: Graph, run_id: str, condition: str) -> None:
     """Delete edges of this condition whose gen is neither live nor being loaded."""
-    _auto(driver, database, """
+    _auto(graph, """
         MATCH (c:Condition {uid: $cuid})
         MATCH (n:Neuron {run_id: $run_id})-[r:FC]->()
         WHERE r.condition = $condition AND r.gen <> c.gen
@@ -427,21 +427,20 @@ def _cleanup_stale(driver: neo4j.Driver, database: str, run_id: str, condition: 
           cuid=f"{run_id}/{condition}", run_id=run_id, condition=condition, n=DELETE_BATCH)
 
 
-def _drop_batch_marks(driver: neo4j.Driver, database: str, load: str) -> None:
-    _auto(driver, database, """
+def _drop_batch_marks(graph: Graph, load: str) -> None:
+    _auto(graph, """
         MATCH (b:IngestBatch) WHERE b.load STARTS WITH $load
         CALL (b) { DELETE b } IN TRANSACTIONS OF $n ROWS""", load=load, n=DELETE_BATCH)
 
 
-def _done_batches(driver: neo4j.Driver, database: str, load: str) -> set[int]:
-    records = driver.execute_query("MATCH (b:IngestBatch {load: $load}) RETURN b.batch AS j",
-                                   load=load, database_=database).records
+def _done_batches(graph: Graph, load: str) -> set[int]:
+    records = _write(graph, "MATCH (b:IngestBatch {load: $load}) RETURN b.batch AS j", load=load)
     return {int(r["j"]) for r in records}
 
 
-def _next_gen(driver: neo4j.Driver, database: str) -> int:
+def _next_gen(graph: Graph) -> int:
     """A generation number unique in the database (so gen alone names a condition's load)."""
-    return int(_write(driver, database, """
+    return int(_write(graph, """
         MERGE (s:FcgraphCounter {name: 'gen'})
         SET s.value = coalesce(s.value, 0) + 1
         RETURN s.value AS gen""")[0]["gen"])
@@ -453,8 +452,8 @@ def load_key(edge_file: Path, selection: Selection, states: EdgeStates) -> str:
     return f"{sha256_file(edge_file)};{selection.key()};states={states.key[:16]}"
 
 
-def ingest_condition(driver: neo4j.Driver, root: Path, manifest: RunManifest, condition: str, *,
-                     database: str = "neo4j", replace: bool = False, batch_size: int = EDGE_BATCH,
+def ingest_condition(graph: Graph, root: Path, manifest: RunManifest, condition: str, *,
+                     replace: bool = False, batch_size: int = EDGE_BATCH,
                      workers: int = EDGE_WORKERS, selection: Selection = Selection(),
                      ids: dict[str, np.ndarray] | None = None,
                      states: EdgeStates | None = None,
@@ -469,13 +468,13 @@ def ingest_condition(driver: neo4j.Driver, root: Path, manifest: RunManifest, co
     cuid = f"{manifest.run_id}/{condition}"
     states = states or ensure_edge_states(root, manifest)
     key = load_key(path, selection, states)
-    rec = _write(driver, database, "MATCH (c:Condition {uid: $cuid}) RETURN c {.*} AS c",
+    rec = _write(graph, "MATCH (c:Condition {uid: $cuid}) RETURN c {.*} AS c",
                  cuid=cuid)[0]["c"]
     gen, loading = int(rec.get("gen") or 0), rec.get("loading_gen")
     t0 = time.perf_counter()
     if gen and rec.get("load_key") == key and loading is None:
-        _drop_batch_marks(driver, database, f"{cuid}@")  # left by an ingest killed after its switch
-        _cleanup_stale(driver, database, manifest.run_id, condition)
+        _drop_batch_marks(graph, f"{cuid}@")  # left by an ingest killed after its switch
+        _cleanup_stale(graph, manifest.run_id, condition)
         return {"condition": condition, "action": "unchanged", "edges": rec.get("n_edges", 0),
                 "seconds": 0.0}
     if gen and not replace and loading is None:
@@ -486,20 +485,20 @@ def ingest_condition(driver: neo4j.Driver, root: Path, manifest: RunManifest, co
         new_gen, batch_size = int(loading), int(rec["loading_batch_size"])
     else:
         if loading is not None:  # an abandoned load of other content: forget it
-            _write(driver, database, "MATCH (c:Condition {uid: $cuid}) "
+            _write(graph, "MATCH (c:Condition {uid: $cuid}) "
                    "REMOVE c.loading_gen, c.loading_key, c.loading_batch_size", cuid=cuid)
-        _drop_batch_marks(driver, database, f"{cuid}@")
-        _cleanup_stale(driver, database, manifest.run_id, condition)
-        new_gen = _next_gen(driver, database)
-        _write(driver, database, """
+        _drop_batch_marks(graph, f"{cuid}@")
+        _cleanup_stale(graph, manifest.run_id, condition)
+        new_gen = _next_gen(graph)
+        _write(graph, """
             MATCH (c:Condition {uid: $cuid})
             SET c.loading_gen = $gen, c.loading_key = $key, c.loading_batch_size = $bs""",
                cuid=cuid, gen=new_gen, key=key, bs=batch_size)
     load = f"{cuid}@{new_gen}"
-    done = _done_batches(driver, database, load) if resumed else set()
+    done = _done_batches(graph, load) if resumed else set()
     mask = _selected_rows(path, selection)
     total = int(mask.sum()) if mask is not None else pq.ParquetFile(path).metadata.num_rows
-    ids = ids if ids is not None else _node_ids(driver, database, manifest)
+    ids = ids if ids is not None else _node_ids(graph, manifest)
     codes = states.codes(condition)
     query = _CREATE_EDGES_PQ if "p" in pq.ParquetFile(path).schema_arrow.names else _CREATE_EDGES
     loaded = min(total, len(done) * batch_size)
@@ -507,7 +506,7 @@ def ingest_condition(driver: neo4j.Driver, root: Path, manifest: RunManifest, co
         progress(condition, loaded, total)
 
     def load_batch(j: int, params: dict[str, Any], rows: int) -> int:
-        created = _write(driver, database, query, load=load, batch=j, gen=new_gen,
+        created = _write(graph, query, load=load, batch=j, gen=new_gen,
                          condition=condition, **params)[0]["created"]
         if created != rows:
             raise FcgraphError(f"batch {j} of {condition!r} created {created} of {rows} edges "
@@ -531,7 +530,7 @@ def ingest_condition(driver: neo4j.Driver, root: Path, manifest: RunManifest, co
             loaded += fut.result()
     if progress:
         progress(condition, total, total)
-    _write(driver, database, """
+    _write(graph, """
         MATCH (c:Condition {uid: $cuid}) WHERE c.loading_gen = $gen
         SET c.gen = $gen, c.load_key = $key, c.n_edges = $n, c.source = $source,
             c.top_k = $top_k, c.min_z = $min_z, c.loaded_at = datetime()
@@ -539,8 +538,8 @@ def ingest_condition(driver: neo4j.Driver, root: Path, manifest: RunManifest, co
            cuid=cuid, gen=new_gen, key=key, n=total, source=str(path.relative_to(root)),
            top_k=selection.top_k, min_z=selection.min_z)
     faults.checkpoint("ingest.switched")
-    _drop_batch_marks(driver, database, f"{cuid}@")
-    _cleanup_stale(driver, database, manifest.run_id, condition)
+    _drop_batch_marks(graph, f"{cuid}@")
+    _cleanup_stale(graph, manifest.run_id, condition)
     action = "resumed" if resumed else ("replaced" if gen else "loaded")
     return {"condition": condition, "action": action, "edges": total,
             "seconds": round(time.perf_counter() - t0, 3)}
@@ -638,33 +637,33 @@ def analysis_properties(manifest: RunManifest, files: AnalysisFiles) -> Analysis
     return AnalysisProperties(neurons, layers, run)
 
 
-def _ingest_analysis(driver: neo4j.Driver, database: str, manifest: RunManifest,
+def _ingest_analysis(graph: Graph, manifest: RunManifest,
                      files: AnalysisFiles | None) -> bool:
     """Put ``fcgraph analyze`` results (:func:`analysis_properties`) into the graph, skipped
     when unchanged (``Run.analysis_key``). Returns whether anything was written."""
     if files is None:
         return False
-    done = _write(driver, database, "MATCH (r:Run {run_id: $run_id}) RETURN r.analysis_key AS k",
+    done = _write(graph, "MATCH (r:Run {run_id: $run_id}) RETURN r.analysis_key AS k",
                   run_id=manifest.run_id)[0]["k"]
     if done == files.key:
         return False
     props = analysis_properties(manifest, files)
     rows = [{"uid": uid, "props": p} for uid, p in props.neurons.items()]
     for start in range(0, len(rows), NEURON_BATCH):
-        _write(driver, database, """
+        _write(graph, """
             UNWIND $rows AS row
             MATCH (n:Neuron {uid: row.uid})
             SET n += row.props""", rows=rows[start:start + NEURON_BATCH])
-    _write(driver, database, """
+    _write(graph, """
         UNWIND $layers AS l
         MATCH (x:Layer {uid: l.uid})
         SET x += l.props""", layers=[{"uid": uid, "props": p} for uid, p in props.layers.items()])
-    _write(driver, database, "MATCH (r:Run {run_id: $run_id}) SET r += $props",
+    _write(graph, "MATCH (r:Run {run_id: $run_id}) SET r += $props",
            run_id=manifest.run_id, props=props.run)
     return True
 
 
-def ingest_run(driver: neo4j.Driver, run_dir: str | Path, *, database: str = "neo4j",
+def ingest_run(graph: Graph, run_dir: str | Path, *,
                conditions: list[str] | None = None, replace: bool = False,
                batch_size: int = EDGE_BATCH, workers: int = EDGE_WORKERS, top_k: int | None = None,
                min_z: float | None = None, progress: ProgressFn | None = None,
@@ -687,9 +686,9 @@ def ingest_run(driver: neo4j.Driver, run_dir: str | Path, *, database: str = "ne
     summaries = validate_run(root, manifest, conditions)
     analysis = read_analysis(root, manifest)
     states = ensure_edge_states(root, manifest, progress=progress)
-    apply_schema(driver, database)
-    with run_lock(driver, database, manifest.run_id, waiting=waiting):
-        return _ingest_locked(driver, root, manifest, list(summaries), database, replace, batch_size,
+    apply_schema(graph)
+    with run_lock(graph, manifest.run_id, waiting=waiting):
+        return _ingest_locked(graph, root, manifest, list(summaries), replace, batch_size,
                               workers, selection, analysis, states, progress)
 
 
@@ -700,55 +699,55 @@ def neurons_key(root: Path, manifest: RunManifest) -> str:
     return f"{sha256_file(root / rel) if rel else 'none'};min_spikes={min_spikes}"
 
 
-def _ingest_locked(driver: neo4j.Driver, root: Path, manifest: RunManifest, conditions: list[str],
-                   database: str, replace: bool, batch_size: int, workers: int,
+def _ingest_locked(graph: Graph, root: Path, manifest: RunManifest, conditions: list[str],
+                   replace: bool, batch_size: int, workers: int,
                    selection: Selection, analysis: AnalysisFiles | None, states: EdgeStates,
                    progress: ProgressFn | None) -> pd.DataFrame:
     """:func:`ingest_run` once the folder is validated (``analysis``: what :func:`read_analysis`
     read; ``states``: the edge states) and the run's lock held."""
-    _ingest_structure(driver, database, manifest, root)
-    done = _write(driver, database, "MATCH (r:Run {run_id: $run_id}) RETURN r.neurons_key AS k",
+    _ingest_structure(graph, manifest, root)
+    done = _write(graph, "MATCH (r:Run {run_id: $run_id}) RETURN r.neurons_key AS k",
                   run_id=manifest.run_id)[0]["k"]
     key = neurons_key(root, manifest)
     if done != key:
-        _ingest_neurons(driver, database, root, manifest, progress)
+        _ingest_neurons(graph, root, manifest, progress)
         faults.checkpoint("ingest.neurons")
-        _write(driver, database, "MATCH (r:Run {run_id: $run_id}) SET r.neurons_key = $k",
+        _write(graph, "MATCH (r:Run {run_id: $run_id}) SET r.neurons_key = $k",
                run_id=manifest.run_id, k=key)
-    ingest_states(driver, database, manifest, states, neuron_batch=NEURON_BATCH)
-    _ingest_analysis(driver, database, manifest, analysis)
-    ids = _node_ids(driver, database, manifest)
-    rows = [ingest_condition(driver, root, manifest, name, database=database, replace=replace,
+    ingest_states(graph, manifest, states, neuron_batch=NEURON_BATCH)
+    _ingest_analysis(graph, manifest, analysis)
+    ids = _node_ids(graph, manifest)
+    rows = [ingest_condition(graph, root, manifest, name, replace=replace,
                              batch_size=batch_size, workers=workers, selection=selection,
                              ids=ids, states=states, progress=progress)
             for name in conditions]
     return pd.DataFrame(rows, columns=["condition", "action", "edges", "seconds"])
 
 
-def delete_run(driver: neo4j.Driver, run_id: str, database: str = "neo4j") -> None:
+def delete_run(graph: Graph, run_id: str) -> None:
     """Remove a run: its edges, neurons, layers, conditions and run node (in batches), holding
     the run's lock (an ingest of the run in progress finishes first)."""
-    with run_lock(driver, database, run_id):
-        _delete_run(driver, run_id, database)
+    with run_lock(graph, run_id):
+        _delete_run(graph, run_id)
 
 
-def _delete_run(driver: neo4j.Driver, run_id: str, database: str) -> None:
-    _auto(driver, database, """
+def _delete_run(graph: Graph, run_id: str) -> None:
+    _auto(graph, """
         MATCH (:Neuron {run_id: $run_id})-[r:FC]->()
         CALL (r) { DELETE r } IN TRANSACTIONS OF $n ROWS""", run_id=run_id, n=DELETE_BATCH)
-    _drop_batch_marks(driver, database, f"{run_id}/")
-    _auto(driver, database, """
+    _drop_batch_marks(graph, f"{run_id}/")
+    _auto(graph, """
         MATCH (n) WHERE n.run_id = $run_id
         CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF $n ROWS""", run_id=run_id, n=DELETE_BATCH)
 
 
-def list_runs(driver: neo4j.Driver, database: str = "neo4j") -> pd.DataFrame:
+def list_runs(graph: Graph) -> pd.DataFrame:
     """Runs in the graph with their conditions' live edge counts (read session)."""
-    records = driver.execute_query("""
+    records = graph.read("""
         MATCH (r:Run)
         OPTIONAL MATCH (r)-[:HAS_CONDITION]->(c:Condition)
         RETURN r.run_id AS run_id, r.schema_version AS schema_version,
                collect(c.name) AS conditions, sum(coalesce(c.n_edges, 0)) AS edges
-        ORDER BY run_id""", database_=database, routing_=neo4j.RoutingControl.READ).records
+        ORDER BY run_id""", what="listing the runs").records
     return pd.DataFrame([dict(r) for r in records],
                         columns=["run_id", "schema_version", "conditions", "edges"])

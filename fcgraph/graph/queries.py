@@ -41,9 +41,9 @@ from typing import Any
 
 import neo4j
 import pandas as pd
-from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
 
 from fcgraph.errors import BadArgument, FcgraphError
+from fcgraph.graph.connection import Graph
 from fcgraph.paths import cypher_dir
 
 TYPES = ("string", "int", "float", "bool")
@@ -290,28 +290,12 @@ def coerce_params(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- running
 
-def _read(driver: neo4j.Driver, text: str, params: dict[str, Any], database: str,
-          timeout: float | None, what: str) -> neo4j.EagerResult:
-    """Run ``text`` in a read session; Neo4j errors become one-line :class:`FcgraphError`."""
-    try:
-        return driver.execute_query(neo4j.Query(text, timeout=timeout), params,  # type: ignore[arg-type]
-                                    routing_=neo4j.RoutingControl.READ, database_=database)
-    except Neo4jError as exc:
-        if "TransactionTimedOut" in (exc.code or ""):
-            raise FcgraphError(f"{what} timed out after {_num(timeout)} s: narrow it (e.g. a "
-                               "higher min_z, a smaller limit) or allow a longer timeout") from None
-        message = (exc.message or str(exc)).strip().splitlines()[0]
-        raise FcgraphError(f"{what} failed: {message}") from None
-    except (ServiceUnavailable, SessionExpired) as exc:
-        raise FcgraphError(f"{what}: lost the connection to Neo4j ({exc})") from None
-
-
 def _frame(result: neo4j.EagerResult) -> pd.DataFrame:
     """Records as a DataFrame with the query's columns (lists stay Python lists)."""
     return pd.DataFrame([list(r.values()) for r in result.records], columns=list(result.keys))
 
 
-def _explain_empty(driver: neo4j.Driver, values: dict[str, Any], database: str) -> None:
+def _explain_empty(graph: Graph, values: dict[str, Any]) -> None:
     """After an empty answer: raise if a named run, condition, layer or neuron does not exist."""
     scopes = [(values.get("run_id"), ("condition", "baseline"),
                ("target_layer", "source_layer", "layer", "pre_layer"))]
@@ -323,14 +307,14 @@ def _explain_empty(driver: neo4j.Driver, values: dict[str, Any], database: str) 
         run_key = "run_id" if i == 0 else "other_run_id"
         if not run_id:
             continue
-        rec = _read(driver, """
+        rec = graph.read("""
             OPTIONAL MATCH (r:Run {run_id: $run_id})
             RETURN r IS NOT NULL AS found,
                    [(r)-[:HAS_CONDITION]->(c:Condition) | c.name] AS conditions,
                    COLLECT { MATCH (r)-[:HAS_LAYER]->(l:Layer) RETURN l.name ORDER BY l.order }
                      AS layers,
                    COLLECT { MATCH (x:Run) RETURN x.run_id ORDER BY x.run_id LIMIT 10 } AS runs""",
-                    {"run_id": run_id}, database, None, "checking the run").records[0]
+                    {"run_id": run_id}, what="checking the run").records[0]
         if not rec["found"]:
             raise BadArgument(f"--param {run_key}", f"no run {run_id!r} in the graph (runs: "
                                                     f"{', '.join(rec['runs']) or 'none'})")
@@ -344,15 +328,15 @@ def _explain_empty(driver: neo4j.Driver, values: dict[str, Any], database: str) 
                 raise BadArgument(f"--param {key}", f"run {run_id!r} has no layer {values[key]!r} "
                                                     f"(layers: {', '.join(rec['layers'])})")
     if values.get("uid") and values.get("run_id"):
-        found = _read(driver, "MATCH (n:Neuron {uid: $uid}) RETURN n.run_id AS run_id",
-                      {"uid": values["uid"]}, database, None, "checking the neuron").records
+        found = graph.read("MATCH (n:Neuron {uid: $uid}) RETURN n.run_id AS run_id",
+                           {"uid": values["uid"]}, what="checking the neuron").records
         if not found or found[0]["run_id"] != values["run_id"]:
             raise BadArgument("--param uid", f"no neuron {values['uid']!r} in run {values['run_id']!r} "
                                              "(uids are <run_id>/<layer>/<idx>)")
 
 
-def run_query(driver: neo4j.Driver, name: str, params: dict[str, Any] | None = None,
-              database: str = "neo4j", *, timeout: float | None = None) -> pd.DataFrame:
+def run_query(graph: Graph, name: str, params: dict[str, Any] | None = None, *,
+              timeout: float | None = None) -> pd.DataFrame:
     """Run the named query with ``params`` (validated against its header) in a read session.
 
     ``timeout`` (seconds) overrides the header's ``timeout``. Returns a DataFrame with the
@@ -361,33 +345,37 @@ def run_query(driver: neo4j.Driver, name: str, params: dict[str, Any] | None = N
     """
     spec = get_query(name)
     values = coerce_params(name, params)
-    result = _read(driver, spec.text, values, database,
-                   timeout if timeout is not None else spec.timeout, f"query {name}")
+    result = graph.read(spec.text, values, what=f"query {name}",
+                        timeout=timeout if timeout is not None else spec.timeout)
     frame = _frame(result)
     if frame.empty:
-        _explain_empty(driver, values, database)
+        _explain_empty(graph, values)
     if spec.needs_all_edges:
-        warning = subset_warning(driver, spec, values, database)
+        warning = subset_warning(graph, spec, values)
         frame.attrs.update(complete=warning is None, warning=warning)
     return frame
 
 
-def subset_warning(driver: neo4j.Driver, spec: QuerySpec, values: dict[str, Any],
-                   database: str = "neo4j") -> str | None:
+def subset_warning(graph: Graph, spec: QuerySpec, values: dict[str, Any]) -> str | None:
     """One line when a condition whose edges ``spec``'s answer counts (``needs_all_edges``) is
     loaded as a subset (``--top-k`` / ``--min-z``), else None."""
+    scopes = [(values.get(run_param), values.get(cond_param) or values.get("condition"))
+              for run_param, cond_param in spec.needs_all_edges]
+    return loaded_subset_warning(graph, [(r, c) for r, c in scopes if r is not None])
+
+
+def loaded_subset_warning(graph: Graph, scopes: list[tuple[str, str | None]]) -> str | None:
+    """One line naming the conditions of ``scopes`` ((run_id, condition or None for all of the
+    run's)) that the graph holds only a subset of (ingested with ``--top-k`` / ``--min-z``), or
+    None when it holds every significant edge of each."""
     partial = []
-    for run_param, cond_param in spec.needs_all_edges:
-        run_id = values.get(run_param)
-        name = values.get(cond_param) or values.get("condition")
-        if run_id is None:
-            continue
-        for rec in _read(driver, """
+    for run_id, name in scopes:
+        for rec in graph.read("""
                 MATCH (c:Condition {run_id: $run_id})
                 WHERE ($name IS NULL OR c.name = $name) AND (c.top_k IS NOT NULL OR c.min_z IS NOT NULL)
                 RETURN c.name AS name, c.top_k AS top_k, c.min_z AS min_z ORDER BY name""",
-                         {"run_id": run_id, "name": name}, database, None,
-                         "checking the loaded subset").records:
+                              {"run_id": run_id, "name": name},
+                              what="checking the loaded subset").records:
             rule = ", ".join(f"{k}={rec[k]}" for k in ("top_k", "min_z") if rec[k] is not None)
             partial.append(f"{run_id}/{rec['name']} ({rule})")
     if not partial:
@@ -398,69 +386,62 @@ def subset_warning(driver: neo4j.Driver, spec: QuerySpec, values: dict[str, Any]
 
 # ----------------------------------------------------------------------------- named functions
 
-def ensemble(driver: neo4j.Driver, run_id: str, uid: str, condition: str = "clean", *,
-             min_z: float | None = None, limit: int = 1000,
-             database: str = "neo4j") -> pd.DataFrame:
+def ensemble(graph: Graph, run_id: str, uid: str, condition: str = "clean", *,
+             min_z: float | None = None, limit: int = 1000) -> pd.DataFrame:
     """The 1FC group of neuron ``uid``: one row per live in-edge (pre_*, post_*, statistics)."""
-    return run_query(driver, "ensemble", {"run_id": run_id, "uid": uid, "condition": condition,
-                                          "min_z": min_z, "limit": limit}, database)
+    return run_query(graph, "ensemble", {"run_id": run_id, "uid": uid, "condition": condition,
+                                          "min_z": min_z, "limit": limit})
 
 
-def pathways(driver: neo4j.Driver, run_id: str, uid: str | None, target_layer: str,
+def pathways(graph: Graph, run_id: str, uid: str | None, target_layer: str,
              condition: str = "clean", k: int = 10, score: str = "sum_z", *,
              source_layer: str | None = None, min_z: float | None = None,
-             max_paths: int | None = None, database: str = "neo4j",
-             timeout: float | None = None) -> pd.DataFrame:
+             max_paths: int | None = None, timeout: float | None = None) -> pd.DataFrame:
     """The k strongest paths by Cypher enumeration (see ``cypher/pathways.cypher``): rank,
     source_uid, target_uid, hops, score, sum_z, prod_value, weakest_z, path, z, value,
     candidates, exhaustive. Parameters left as None take the query's defaults."""
-    return run_query(driver, "pathways", {
+    return run_query(graph, "pathways", {
         "run_id": run_id, "uid": uid, "source_layer": source_layer, "target_layer": target_layer,
         "condition": condition, "k": k, "score": score, "min_z": min_z, "max_paths": max_paths,
-    }, database, timeout=timeout)
+    }, timeout=timeout)
 
 
-def edge_loss(driver: neo4j.Driver, run_id: str, condition: str, baseline: str = "clean", *,
-              database: str = "neo4j") -> pd.DataFrame:
+def edge_loss(graph: Graph, run_id: str, condition: str, baseline: str = "clean") -> pd.DataFrame:
     """Per layer pair: baseline_edges, condition_edges, kept, lost, gained, lost_fraction,
     jaccard."""
-    return run_query(driver, "edge_loss", {"run_id": run_id, "condition": condition,
-                                           "baseline": baseline}, database)
+    return run_query(graph, "edge_loss", {"run_id": run_id, "condition": condition,
+                                           "baseline": baseline})
 
 
-def lost_pathways(driver: neo4j.Driver, run_id: str, condition: str, baseline: str = "clean", *,
+def lost_pathways(graph: Graph, run_id: str, condition: str, baseline: str = "clean", *,
                   pre_layer: str | None = None, min_z: float | None = None, limit: int = 100,
-                  database: str = "neo4j", timeout: float | None = None) -> pd.DataFrame:
+                  timeout: float | None = None) -> pd.DataFrame:
     """The strongest two-edge baseline pathways broken under ``condition``, with the broken
     edge ('first', 'second' or 'both')."""
-    return run_query(driver, "lost_pathways", {
+    return run_query(graph, "lost_pathways", {
         "run_id": run_id, "condition": condition, "baseline": baseline, "pre_layer": pre_layer,
-        "min_z": min_z, "limit": limit}, database, timeout=timeout)
+        "min_z": min_z, "limit": limit}, timeout=timeout)
 
 
-def hubs(driver: neo4j.Driver, run_id: str, condition: str = "clean", direction: str = "out",
-         top: int = 10, *, layer: str | None = None, database: str = "neo4j") -> pd.DataFrame:
+def hubs(graph: Graph, run_id: str, condition: str = "clean", direction: str = "out",
+         top: int = 10, *, layer: str | None = None) -> pd.DataFrame:
     """Per layer, the ``top`` neurons by live in- or out-degree (rank, uid, degree, z stats)."""
-    return run_query(driver, "hubs", {"run_id": run_id, "condition": condition,
-                                      "direction": direction, "top": top, "layer": layer},
-                     database)
+    return run_query(graph, "hubs", {"run_id": run_id, "condition": condition,
+                                      "direction": direction, "top": top, "layer": layer})
 
 
-def layer_summary(driver: neo4j.Driver, run_id: str, condition: str | None = None, *,
-                  database: str = "neo4j") -> pd.DataFrame:
+def layer_summary(graph: Graph, run_id: str, condition: str | None = None) -> pd.DataFrame:
     """Per layer pair and condition: neurons, edges, density, mean degrees, mean z."""
-    return run_query(driver, "layer_summary", {"run_id": run_id, "condition": condition},
-                     database)
+    return run_query(graph, "layer_summary", {"run_id": run_id, "condition": condition})
 
 
-def compare_runs(driver: neo4j.Driver, run_id: str, other_run_id: str, condition: str = "clean",
-                 other_condition: str | None = None, *, pre_layer: str | None = None,
-                 database: str = "neo4j") -> pd.DataFrame:
+def compare_runs(graph: Graph, run_id: str, other_run_id: str, condition: str = "clean",
+                 other_condition: str | None = None, *, pre_layer: str | None = None) -> pd.DataFrame:
     """Per layer pair (those starting in ``pre_layer`` when given): edges of each run, shared,
     only_run (weakened / silenced), only_other, jaccard."""
-    return run_query(driver, "compare_runs", {
+    return run_query(graph, "compare_runs", {
         "run_id": run_id, "other_run_id": other_run_id, "condition": condition,
-        "other_condition": other_condition, "pre_layer": pre_layer}, database)
+        "other_condition": other_condition, "pre_layer": pre_layer})
 
 
 # ----------------------------------------------------------------------------- strongest paths
@@ -505,11 +486,10 @@ def _best(partials: list[_Partial], k: int, both_ends: bool) -> list[_Partial]:
     return list({p[1]: p for p in top + low}.values())
 
 
-def strongest_paths(driver: neo4j.Driver, run_id: str, source_uid: str | None,
+def strongest_paths(graph: Graph, run_id: str, source_uid: str | None,
                     target_layer: str, condition: str = "clean", k: int = 10,
                     score: str = "sum_z", *, source_layer: str | None = None,
-                    min_z: float | None = None, database: str = "neo4j",
-                    batch_size: int = 5000) -> pd.DataFrame:
+                    min_z: float | None = None, batch_size: int = 5000) -> pd.DataFrame:
     """The exact k strongest live paths from ``source_uid`` (or every neuron of
     ``source_layer``) to any neuron of ``target_layer``, by a layer-by-layer dynamic programme.
 
@@ -525,9 +505,9 @@ def strongest_paths(driver: neo4j.Driver, run_id: str, source_uid: str | None,
         "target_layer": target_layer, "condition": condition, "k": k, "score": score,
         "min_z": min_z})
     product = values["score"] == "prod_value"
-    start = _read(driver, _DP_START, values, database, None, "strongest_paths").records
+    start = graph.read(_DP_START, values, what="strongest_paths").records
     if not start:
-        _explain_empty(driver, values, database)
+        _explain_empty(graph, values)
         return pd.DataFrame(columns=PATH_COLUMNS)
     target_order = start[0]["target_order"]
     pending: dict[int, dict[str, list[_Partial]]] = {}
@@ -544,7 +524,7 @@ def strongest_paths(driver: neo4j.Driver, run_id: str, source_uid: str | None,
         uids = sorted(frontier)
         for i in range(0, len(uids), batch_size):
             step = {**values, "uids": uids[i:i + batch_size], "target_order": target_order}
-            for rec in _read(driver, _DP_STEP, step, database, None, "strongest_paths").records:
+            for rec in graph.read(_DP_STEP, step, what="strongest_paths").records:
                 partials = frontier[rec["a"]]
                 for b, b_order, z, v in rec["out"]:
                     grown = [((s * v) if product else (s + z), path + (b,), zs + (z,), vs + (v,))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-import neo4j
-
 from fcgraph import SCHEMA_VERSION
 from fcgraph.errors import FcgraphError
+from fcgraph.graph.connection import Graph
 from fcgraph.paths import cypher_dir
 
 
@@ -21,9 +20,9 @@ def schema_statements() -> list[str]:
     return [stmt.strip() for stmt in body.split(";") if stmt.strip()]
 
 
-def apply_schema(driver: neo4j.Driver, database: str = "neo4j") -> int:
+def apply_schema(graph: Graph) -> int:
     """Create every constraint and index (idempotent), wait for them online; return the version."""
     for statement in schema_statements():
-        driver.execute_query(statement, database_=database)
-    driver.execute_query("CALL db.awaitIndexes(300)", database_=database)
+        graph.write(statement)
+    graph.write("CALL db.awaitIndexes(300)")
     return SCHEMA_VERSION

@@ -27,6 +27,7 @@ import pandas as pd
 
 from fcgraph.contract import RunManifest
 from fcgraph.fc.edge_states import EdgeStates
+from fcgraph.graph.connection import Graph
 
 #: Neuron properties holding one value per condition of ``Run.degree_conditions``: edges ending
 #: at (in) / starting from (out) the neuron, the sum and the maximum of their z (0 where the
@@ -115,21 +116,19 @@ MATCH (n:Neuron {uid: $prefix + toString($start + i)})
 SET """ + ", ".join(f"n.{p} = ${p}[i]" for p in NEURON_LIST_PROPERTIES)
 
 
-def _write_degrees(driver: neo4j.Driver, database: str, manifest: RunManifest,
-                   states: EdgeStates, batch: int) -> None:
+def _write_degrees(graph: Graph, manifest: RunManifest, states: EdgeStates, batch: int) -> None:
     for layer, (has, arrays) in degree_arrays(manifest, states).items():
         for start in range(0, has.size, batch):
             sl = slice(start, start + batch)
             lists = {p: [row.tolist() if keep else None
                          for row, keep in zip(a[sl], has[sl], strict=True)]
                      for p, a in arrays.items()}
-            driver.execute_query(_SET_LISTS,
-                                 prefix=f"{manifest.run_id}/{layer}/", start=start,
-                                 database_=database, **lists)
+            graph.write(_SET_LISTS, {"prefix": f"{manifest.run_id}/{layer}/", "start": start,
+                                     **lists})
 
 
-def ingest_states(driver: neo4j.Driver, database: str, manifest: RunManifest,
-                  states: EdgeStates, *, neuron_batch: int) -> None:
+def ingest_states(graph: Graph, manifest: RunManifest, states: EdgeStates, *,
+                  neuron_batch: int) -> None:
     """Rewrite the run's degree lists, ``:EdgeLoss`` and ``:PairStats`` nodes when its
     ``states_key`` differs from ``states.key`` (the neuron nodes must exist; ``neuron_batch``
     neurons per transaction).
@@ -137,11 +136,11 @@ def ingest_states(driver: neo4j.Driver, database: str, manifest: RunManifest,
     The degree lists are written in batches first; the nodes and the new key in one final
     transaction, so a killed load leaves the old key and the next load writes everything again.
     """
-    done = driver.execute_query("MATCH (r:Run {run_id: $run_id}) RETURN r.states_key AS k",
-                                run_id=manifest.run_id, database_=database).records[0]["k"]
+    done = graph.write("MATCH (r:Run {run_id: $run_id}) RETURN r.states_key AS k",
+                       {"run_id": manifest.run_id}).records[0]["k"]
     if done == states.key:
         return
-    _write_degrees(driver, database, manifest, states, neuron_batch)
+    _write_degrees(graph, manifest, states, neuron_batch)
 
     def replace(tx: neo4j.ManagedTransaction) -> None:
         for label in ("EdgeLoss", "PairStats"):
@@ -156,5 +155,5 @@ def ingest_states(driver: neo4j.Driver, database: str, manifest: RunManifest,
                run_id=manifest.run_id, key=states.key, exact=states.exact,
                conditions=degree_conditions(manifest), baseline=loss_baseline(manifest)).consume()
 
-    with driver.session(database=database) as session:
+    with graph.session() as session:
         session.execute_write(replace)

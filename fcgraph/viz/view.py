@@ -29,6 +29,7 @@ import neo4j
 
 from fcgraph.errors import BadArgument
 from fcgraph.graph import queries
+from fcgraph.graph.connection import Graph
 from fcgraph.io import atomic_write_text
 from fcgraph.paths import RESOURCES_DIR
 
@@ -48,15 +49,10 @@ class Subgraph:
         return {(e["pre"], e["post"], e["condition"]) for e in self.edges}
 
 
-def _read(driver: neo4j.Driver, database: str, query: str, **params: Any) -> list[neo4j.Record]:
-    return driver.execute_query(query, params, routing_=neo4j.RoutingControl.READ,
-                                database_=database).records
-
-
-def _check_scope(driver: neo4j.Driver, database: str, run_id: str, conditions: Sequence[str],
+def _check_scope(graph: Graph, run_id: str, conditions: Sequence[str],
                  uids: Sequence[str] = (), layers: Sequence[str] = ()) -> None:
     """Raise :class:`BadArgument` naming the first run / condition / neuron / layer not found."""
-    rec = _read(driver, database, """
+    rec = graph.read("""
         OPTIONAL MATCH (r:Run {run_id: $run_id})
         CALL (r) {
           OPTIONAL MATCH (r)-[:HAS_CONDITION]->(c:Condition) RETURN collect(c.name) AS conds }
@@ -66,7 +62,7 @@ def _check_scope(driver: neo4j.Driver, database: str, run_id: str, conditions: S
           OPTIONAL MATCH (n:Neuron) WHERE n.uid IN $uids AND n.run_id = $run_id
           RETURN collect(n.uid) AS found }
         RETURN r IS NOT NULL AS run, conds, layers, found""",
-                run_id=run_id, uids=list(uids))[0]
+                     {"run_id": run_id, "uids": list(uids)}, what="checking the scope").records[0]
     if not rec["run"]:
         raise BadArgument("RUN_ID", f"run {run_id!r} is not in the graph")
     for name in conditions:
@@ -83,15 +79,15 @@ def _check_scope(driver: neo4j.Driver, database: str, run_id: str, conditions: S
                                        f"(it has: {', '.join(rec['layers'])})")
 
 
-def _add_nodes(driver: neo4j.Driver, database: str, graph: Subgraph) -> None:
-    uids = sorted({e["pre"] for e in graph.edges} | {e["post"] for e in graph.edges}
-                  | set(graph.focus))
-    for rec in _read(driver, database, """
+def _add_nodes(graph: Graph, sub: Subgraph) -> None:
+    uids = sorted({e["pre"] for e in sub.edges} | {e["post"] for e in sub.edges} | set(sub.focus))
+    for rec in graph.read("""
             UNWIND $uids AS uid
             MATCH (n:Neuron {uid: uid}) WHERE n.run_id = $run_id
-            RETURN properties(n) AS props""", uids=uids, run_id=graph.run_id):
+            RETURN properties(n) AS props""", {"uids": uids, "run_id": sub.run_id},
+            what="reading the neurons").records:
         props = dict(rec["props"])
-        graph.nodes[props["uid"]] = props
+        sub.nodes[props["uid"]] = props
 
 
 _EDGE_ROW = """RETURN pre, post, c.name AS condition, r.z AS z, r.value AS value,
@@ -110,11 +106,11 @@ def _edges(records: list[neo4j.Record]) -> list[dict[str, Any]]:
     return out
 
 
-def neuron_subgraph(driver: neo4j.Driver, run_id: str, uid: str, conditions: Sequence[str] = ("clean",),
-                    *, limit: int = 200, database: str = "neo4j") -> Subgraph:
+def neuron_subgraph(graph: Graph, run_id: str, uid: str, conditions: Sequence[str] = ("clean",),
+                    *, limit: int = 200) -> Subgraph:
     """A neuron with its 1FC group (in-edges) and downstream targets (out-edges)."""
-    _check_scope(driver, database, run_id, conditions, uids=[uid])
-    records = _read(driver, database, """
+    _check_scope(graph, run_id, conditions, uids=[uid])
+    records = graph.read("""
         MATCH (n:Neuron {uid: $uid}) WHERE n.run_id = $run_id
         MATCH (c:Condition {run_id: $run_id}) WHERE c.name IN $conditions
         CALL (n, c) {
@@ -124,50 +120,51 @@ def neuron_subgraph(driver: neo4j.Driver, run_id: str, uid: str, conditions: Seq
           MATCH (n)-[r:FC]->(b:Neuron) WHERE r.condition = c.name AND r.gen = c.gen
           RETURN n.uid AS pre, b.uid AS post, r ORDER BY r.z DESC LIMIT $limit
         }
-        """ + _EDGE_ROW, uid=uid, run_id=run_id, conditions=list(conditions), limit=limit)
-    graph = Subgraph(run_id, f"neuron {uid} ({', '.join(conditions)})", edges=_edges(records),
-                     focus=[uid])
-    _add_nodes(driver, database, graph)
-    return graph
+        """ + _EDGE_ROW, {"uid": uid, "run_id": run_id, "conditions": list(conditions),
+                          "limit": limit}, what="reading the subgraph").records
+    sub = Subgraph(run_id, f"neuron {uid} ({', '.join(conditions)})", edges=_edges(records),
+                   focus=[uid])
+    _add_nodes(graph, sub)
+    return sub
 
 
-def layer_pair_subgraph(driver: neo4j.Driver, run_id: str, pre_layer: str, post_layer: str,
-                        conditions: Sequence[str] = ("clean",), *, limit: int = 500,
-                        database: str = "neo4j") -> Subgraph:
+def layer_pair_subgraph(graph: Graph, run_id: str, pre_layer: str, post_layer: str,
+                        conditions: Sequence[str] = ("clean",), *, limit: int = 500) -> Subgraph:
     """The strongest ``limit`` live edges (per condition) from ``pre_layer`` to ``post_layer``."""
-    _check_scope(driver, database, run_id, conditions, layers=[pre_layer, post_layer])
-    records = _read(driver, database, """
+    _check_scope(graph, run_id, conditions, layers=[pre_layer, post_layer])
+    records = graph.read("""
         MATCH (c:Condition {run_id: $run_id}) WHERE c.name IN $conditions
         CALL (c) {
           MATCH (a:Neuron {run_id: $run_id, layer: $pre_layer})-[r:FC]->(b:Neuron)
           WHERE b.layer = $post_layer AND r.condition = c.name AND r.gen = c.gen
           RETURN a.uid AS pre, b.uid AS post, r ORDER BY r.z DESC, pre, post LIMIT $limit
         }
-        """ + _EDGE_ROW, run_id=run_id, conditions=list(conditions), pre_layer=pre_layer,
-                    post_layer=post_layer, limit=limit)
-    graph = Subgraph(run_id, f"{pre_layer} -> {post_layer} ({', '.join(conditions)})",
-                     edges=_edges(records))
-    _add_nodes(driver, database, graph)
-    return graph
+        """ + _EDGE_ROW, {"run_id": run_id, "conditions": list(conditions),
+                          "pre_layer": pre_layer, "post_layer": post_layer, "limit": limit},
+                         what="reading the subgraph").records
+    sub = Subgraph(run_id, f"{pre_layer} -> {post_layer} ({', '.join(conditions)})",
+                   edges=_edges(records))
+    _add_nodes(graph, sub)
+    return sub
 
 
-def pathway_subgraph(driver: neo4j.Driver, run_id: str, uid: str, target_layer: str,
+def pathway_subgraph(graph: Graph, run_id: str, uid: str, target_layer: str,
                      conditions: Sequence[str] = ("clean",), *, k: int = 10,
-                     min_z: float | None = None, database: str = "neo4j") -> Subgraph:
+                     min_z: float | None = None) -> Subgraph:
     """The union of the ``k`` strongest paths (per condition) from ``uid`` to ``target_layer``."""
-    _check_scope(driver, database, run_id, conditions, uids=[uid], layers=[target_layer])
+    _check_scope(graph, run_id, conditions, uids=[uid], layers=[target_layer])
     edges: list[dict[str, Any]] = []
     for condition in conditions:
-        paths = queries.strongest_paths(driver, run_id, uid, target_layer, condition, k=k,
-                                        min_z=min_z, database=database)
+        paths = queries.strongest_paths(graph, run_id, uid, target_layer, condition, k=k,
+                                        min_z=min_z)
         for path, zs, values in zip(paths["path"], paths["z"], paths["value"], strict=True):
             for i, (z, value) in enumerate(zip(zs, values, strict=True)):
                 edges.append({"pre": path[i], "post": path[i + 1], "condition": condition,
                               "z": z, "value": value})
-    graph = Subgraph(run_id, f"pathways {uid} -> {target_layer} ({', '.join(conditions)})",
-                     edges=_dedupe(edges), focus=[uid])
-    _add_nodes(driver, database, graph)
-    return graph
+    sub = Subgraph(run_id, f"pathways {uid} -> {target_layer} ({', '.join(conditions)})",
+                   edges=_dedupe(edges), focus=[uid])
+    _add_nodes(graph, sub)
+    return sub
 
 
 def _dedupe(edges: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -15,17 +15,17 @@ from fcgraph.graph.ingest import delete_run, ingest_run
 
 
 @pytest.fixture
-def analysed_run(tmp_path, driver, neo4j_conn, run_id):
+def analysed_run(tmp_path, graph, run_id):
     root = tmp_path / run_id
     make_planted_run(root, run_id=run_id, n_images=200, sizes=tuple(range(8, 32, 2)),
                      perturbations=False, seed=1)
     analysis = analyze_run(root, AnalysisConfig(n_boot=20, n_shuffle=1), figures=False)
-    ingest_run(driver, root, database=neo4j_conn.database)
+    ingest_run(graph, root)
     yield root, analysis
-    delete_run(driver, run_id, neo4j_conn.database)
+    delete_run(graph, run_id)
 
 
-def test_ingest_puts_analysis_on_nodes(analysed_run, driver, neo4j_conn, run_id):
+def test_ingest_puts_analysis_on_nodes(analysed_run, driver, graph, neo4j_conn, run_id):
     root, analysis = analysed_run
     table = pd.read_parquet(root / "analysis" / "neurons.parquet")
     table = table[(table["condition"] == "clean") & table["analysed"]]
@@ -51,33 +51,31 @@ def test_ingest_puts_analysis_on_nodes(analysed_run, driver, neo4j_conn, run_id)
     assert np.isclose(layer["decoding_event_accuracy"],
                       analysis["layers"][0]["decoding"]["event"]["accuracy"])
     # a second ingest leaves everything as it was (analysis_key unchanged)
-    again = ingest_run(driver, root, database=neo4j_conn.database)
+    again = ingest_run(graph, root)
     assert set(again["action"]) == {"unchanged"}
 
 
-def test_gain_by_size_and_top_ensembles(analysed_run, driver, neo4j_conn, run_id):
+def test_gain_by_size_and_top_ensembles(analysed_run, graph, run_id):
     root, analysis = analysed_run
     table = pd.read_parquet(root / "analysis" / "neurons.parquet")
     fitted = table[(table["condition"] == "clean") & table["gain"].notna()]
-    bins = queries.run_query(driver, "gain_by_size", {"run_id": run_id, "bins": 3},
-                             neo4j_conn.database)
+    bins = queries.run_query(graph, "gain_by_size", {"run_id": run_id, "bins": 3})
     assert set(bins["layer"]) == {"post"} and bins["neurons"].sum() == len(fitted)
     assert bins["size_min"].min() == fitted["group_size"].min()
     assert np.isclose((bins["mean_gain"] * bins["neurons"]).sum() / bins["neurons"].sum(),
                       fitted["gain"].mean())
     assert list(bins["bin"]) == sorted(bins["bin"])
-    top = queries.run_query(driver, "top_ensembles", {"run_id": run_id, "by": "gain", "top": 3},
-                            neo4j_conn.database)
+    top = queries.run_query(graph, "top_ensembles", {"run_id": run_id, "by": "gain", "top": 3})
     expected = fitted.sort_values(["gain", "idx"], ascending=[False, True]).head(3)
     assert top["idx"].tolist() == expected["idx"].tolist()
     assert top["rank"].tolist() == [1, 2, 3] and np.allclose(top["score"], expected["gain"])
-    by_mi = queries.run_query(driver, "top_ensembles", {"run_id": run_id, "by": "mi_event",
-                                                        "top": 1}, neo4j_conn.database)
+    by_mi = queries.run_query(graph, "top_ensembles", {"run_id": run_id, "by": "mi_event",
+                                                        "top": 1})
     assert np.isclose(by_mi["score"].iloc[0], fitted["mi_event"].max())
 
 
 @pytest.mark.parametrize("name", ["gain_by_size", "top_ensembles"])
-def test_queries_declare_their_params_and_only_read(name, driver, neo4j_conn):
+def test_queries_declare_their_params_and_only_read(name, driver, graph, neo4j_conn):
     import re
 
     import neo4j
@@ -90,4 +88,4 @@ def test_queries_declare_their_params_and_only_read(name, driver, neo4j_conn):
                                    routing_=neo4j.RoutingControl.READ).summary
     assert summary.query_type == "r"
     with pytest.raises(FcgraphError, match="no run 'no-such-run'"):
-        queries.run_query(driver, name, {"run_id": "no-such-run"}, neo4j_conn.database)
+        queries.run_query(graph, name, {"run_id": "no-such-run"})

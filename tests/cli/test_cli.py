@@ -13,7 +13,7 @@ from tests.helpers.cli import env_of
 runner = CliRunner()
 
 
-def test_ingest_command_loads_and_reports(driver, neo4j_conn, tmp_path, run_id):
+def test_ingest_command_loads_and_reports(graph, neo4j_conn, tmp_path, run_id):
     root = tmp_path / "run"
     make_synthetic_run(root, run_id, conditions=("clean",), fan_in=3)
     try:
@@ -31,7 +31,7 @@ def test_ingest_command_loads_and_reports(driver, neo4j_conn, tmp_path, run_id):
         assert gone.exit_code == 0
         assert run_id not in runner.invoke(app, ["runs"], env=env_of(neo4j_conn)).output
     finally:
-        delete_run(driver, run_id)
+        delete_run(graph, run_id)
 
 
 def test_ingest_bad_input_is_one_line_error(neo4j_conn, tmp_path, run_id):

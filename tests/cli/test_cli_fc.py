@@ -51,7 +51,7 @@ def test_fc_command_writes_tables_and_resumes(rec_dir):
 
 
 @pytest.mark.neo4j
-def test_fc_output_ingests_into_neo4j(rec_dir, driver, run_id):
+def test_fc_output_ingests_into_neo4j(rec_dir, driver, graph, run_id):
     # give the copy its own run id so concurrent test runs never share a graph
     import json
 
@@ -63,7 +63,7 @@ def test_fc_output_ingests_into_neo4j(rec_dir, driver, run_id):
     assert result.exit_code == 0, result.output
     manifest = read_manifest(rec_dir)
     try:
-        summary = ingest_run(driver, rec_dir)
+        summary = ingest_run(graph, rec_dir)
         assert list(summary.action) == ["loaded", "loaded"]
         for condition in CONDITIONS:
             table = pq.read_table(rec_dir / manifest.fc["edges"][condition])
@@ -86,7 +86,7 @@ def test_fc_output_ingests_into_neo4j(rec_dir, driver, run_id):
             u=f"{run_id}/fc1.sn/0").records[0]
         assert neuron["s"] >= 0 and neuron["r"] == pytest.approx(neuron["s"] / (4 * 32))
     finally:
-        delete_run(driver, run_id)
+        delete_run(graph, run_id)
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fcgraph.cli import app
+from fcgraph.graph.connection import Graph
 from tests.helpers.cli import env_of
 from tests.helpers.query_runs import tiny_runs
 
@@ -19,8 +20,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def runs(driver: neo4j.Driver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
-    with tiny_runs(driver, tmp_path_factory.mktemp("tiny-cli")) as ids:
+def runs(driver: neo4j.Driver, graph: Graph, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+    with tiny_runs(graph, tmp_path_factory.mktemp("tiny-cli")) as ids:
         yield ids
 
 

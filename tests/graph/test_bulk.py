@@ -16,7 +16,7 @@ from fcgraph.db.bulk import bulk_ingest
 from fcgraph.db.load import choose_method
 from fcgraph.db.server import free_port
 from fcgraph.errors import BadArgument, FcgraphError
-from fcgraph.graph.connection import open_driver
+from fcgraph.graph.connection import Graph
 from fcgraph.graph.ingest import delete_run, ingest_run
 from fcgraph.paths import state_dir
 from fcgraph.synthetic import make_synthetic_run
@@ -51,18 +51,17 @@ def runs(tmp_path: Path, tiny_run) -> tuple[Path, Path]:
 
 
 def dumps(state: Path, *run_ids: str) -> dict[str, dict]:
-    with open_driver(server.local_connection(state)) as driver:
-        return {r: graph_dump(driver, r) for r in run_ids}
+    with Graph.open(server.local_connection(state)) as graph:
+        return {r: graph_dump(graph, r) for r in run_ids}
 
 
 def test_bulk_adds_a_run_beside_another_exactly_as_online(bulk_state, runs, tiny_run):
     a, b = runs
-    with open_driver(server.local_connection(bulk_state)) as driver:
-        ingest_run(driver, a, top_k=3)  # online, a browsing subset: kept as it was
-        ingest_run(driver, b)
-        online = {"bulk-a": graph_dump(driver, "bulk-a"), tiny_run.run_id: graph_dump(
-            driver, tiny_run.run_id)}
-        delete_run(driver, tiny_run.run_id)
+    with Graph.open(server.local_connection(bulk_state)) as graph:
+        ingest_run(graph, a, top_k=3)  # online, a browsing subset: kept as it was
+        ingest_run(graph, b)
+        online = {"bulk-a": graph_dump(graph, "bulk-a"), tiny_run.run_id: graph_dump(graph, tiny_run.run_id)}
+        delete_run(graph, tiny_run.run_id)
     result = bulk_ingest(bulk_state, b)
     assert set(result.action) == {"loaded"} and result.edges.sum() > 0
     assert dumps(bulk_state, "bulk-a", tiny_run.run_id) == online
@@ -72,9 +71,9 @@ def test_bulk_adds_a_run_beside_another_exactly_as_online(bulk_state, runs, tiny
 
 def test_bulk_refuses_a_graph_it_cannot_rebuild_and_leaves_it(bulk_state, runs, tiny_run):
     a, b = runs
-    with open_driver(server.local_connection(bulk_state)) as driver:
-        ingest_run(driver, a)
-        before = graph_dump(driver, "bulk-a")
+    with Graph.open(server.local_connection(bulk_state)) as graph:
+        ingest_run(graph, a)
+        before = graph_dump(graph, "bulk-a")
     shutil.move(a, a.with_name("elsewhere"))
     with pytest.raises(FcgraphError, match=r"run 'bulk-a' in the graph cannot be rebuilt from "
                                            r"files: its folder .* is gone; add this run with "
@@ -90,26 +89,26 @@ def test_bulk_refuses_a_graph_it_cannot_rebuild_and_leaves_it(bulk_state, runs, 
 def test_sigkill_of_a_bulk_load_keeps_the_previous_graph(bulk_state, runs, tiny_run,
                                                          fcgraph_cli, point):
     a, b = runs
-    with open_driver(server.local_connection(bulk_state)) as driver:
-        ingest_run(driver, a)
-        before = graph_dump(driver, "bulk-a")
+    with Graph.open(server.local_connection(bulk_state)) as graph:
+        ingest_run(graph, a)
+        before = graph_dump(graph, "bulk-a")
     args = ["ingest", str(b), "--method", "bulk", "--state-dir", str(bulk_state), "--no-progress"]
     conn = server.local_connection(bulk_state)
     env = {"NEO4J_URI": conn.uri, "NEO4J_USER": conn.user, "NEO4J_PASSWORD": conn.password or ""}
     killed = fcgraph_cli(*args, fault=point, env=env)
     assert killed.returncode == -9, killed.stderr
     server.start(bulk_state)  # a kill during the swap: the start puts the previous store back
-    with open_driver(server.local_connection(bulk_state)) as driver:
-        assert graph_dump(driver, "bulk-a") == before
-        assert not graph_dump(driver, tiny_run.run_id)["nodes"]
+    with Graph.open(server.local_connection(bulk_state)) as graph:
+        assert graph_dump(graph, "bulk-a") == before
+        assert not graph_dump(graph, tiny_run.run_id)["nodes"]
     rerun = fcgraph_cli(*args, env=env)
     assert rerun.returncode == 0, rerun.stderr
-    with open_driver(server.local_connection(bulk_state)) as driver:
-        assert graph_dump(driver, "bulk-a") == before
-        loaded = graph_dump(driver, tiny_run.run_id)
-        delete_run(driver, tiny_run.run_id)
-        ingest_run(driver, b)
-        assert graph_dump(driver, tiny_run.run_id) == loaded
+    with Graph.open(server.local_connection(bulk_state)) as graph:
+        assert graph_dump(graph, "bulk-a") == before
+        loaded = graph_dump(graph, tiny_run.run_id)
+        delete_run(graph, tiny_run.run_id)
+        ingest_run(graph, b)
+        assert graph_dump(graph, tiny_run.run_id) == loaded
 
 
 def test_memory_rule():

@@ -154,19 +154,19 @@ def test_a_top_k_fc_run_says_its_states_are_not_exact(tmp_path):
 
 # ----------------------------------------------------------------------------- in the graph
 
-def test_graph_counts_every_edge_whatever_subset_is_loaded(driver, known_run):
+def test_graph_counts_every_edge_whatever_subset_is_loaded(driver, graph, known_run):
     from fcgraph.graph import queries
     from fcgraph.graph.ingest import delete_run, ingest_run
 
     run_id = read_manifest(known_run).run_id
     try:
-        ingest_run(driver, known_run, top_k=1)
+        ingest_run(graph, known_run, top_k=1)
         loaded = driver.execute_query(
             "MATCH (:Neuron {run_id: $r})-[f:FC]->() RETURN count(f) AS n", r=run_id).records
         assert loaded[0]["n"] == 8  # 4 clean + 4 uniform: a sample whose overlap is 1 pair only
-        loss = queries.edge_loss(driver, run_id, "uniform:0.1")
+        loss = queries.edge_loss(graph, run_id, "uniform:0.1")
         assert counts_tuples(loss) == KNOWN  # not kept 1 as a count over the sample would say
-        reverse = queries.edge_loss(driver, run_id, "clean", baseline="uniform:0.1")
+        reverse = queries.edge_loss(graph, run_id, "clean", baseline="uniform:0.1")
         assert counts_tuples(reverse) == KNOWN_REVERSE
         silent = driver.execute_query(
             "MATCH (n:Neuron {run_id: $r}) WHERE n.silent_in IS NOT NULL "
@@ -175,34 +175,34 @@ def test_graph_counts_every_edge_whatever_subset_is_loaded(driver, known_run):
 
         # top-1 clean holds in0>h0, in2>h1, h0>out0, h0>out1: one pathway is broken (its
         # second edge weakened); its first edge is kept although uniform's top-1 into h0 is in1
-        sample = queries.lost_pathways(driver, run_id, "uniform:0.1")
+        sample = queries.lost_pathways(graph, run_id, "uniform:0.1")
         assert [(p, m, q, f, s, b) for p, m, q, f, s, b in zip(
             sample.pre_uid, sample.mid_uid, sample.post_uid, sample.first_state,
             sample.second_state, sample.broken, strict=True)] == [
             (f"{run_id}/in/0", f"{run_id}/h/0", f"{run_id}/out/1", "kept", "weakened", "second")]
         assert sample.attrs["complete"] is False and "top_k=1" in sample.attrs["warning"]
 
-        ingest_run(driver, known_run, replace=True)  # every edge
-        full = queries.lost_pathways(driver, run_id, "uniform:0.1")
+        ingest_run(graph, known_run, replace=True)  # every edge
+        full = queries.lost_pathways(graph, run_id, "uniform:0.1")
         assert list(zip(full.score, full.first_state, full.second_state, strict=True)) == [
             (15.0, "kept", "weakened"), (14.0, "kept", "weakened"), (10.5, "silenced", "kept")]
         assert full.attrs == {"complete": True, "warning": None}
-        assert counts_tuples(queries.edge_loss(driver, run_id, "uniform:0.1")) == KNOWN
-        within = queries.compare_runs(driver, run_id, run_id, "clean", "uniform:0.1")
+        assert counts_tuples(queries.edge_loss(graph, run_id, "uniform:0.1")) == KNOWN
+        within = queries.compare_runs(graph, run_id, run_id, "clean", "uniform:0.1")
         assert [tuple(r) for r in within[["shared", "weakened", "silenced", "only_other"]]
                 .itertuples(index=False)] == [(k, w, s, g) for *_, k, w, s, g in KNOWN]
     finally:
-        delete_run(driver, run_id)
+        delete_run(graph, run_id)
 
 
-def test_cli_warns_when_the_answer_counts_a_subset(driver, known_run, neo4j_env):
+def test_cli_warns_when_the_answer_counts_a_subset(graph, known_run, neo4j_env):
     import json
 
     from fcgraph.graph.ingest import delete_run, ingest_run
 
     run_id = read_manifest(known_run).run_id
     try:
-        ingest_run(driver, known_run, top_k=1)
+        ingest_run(graph, known_run, top_k=1)
         out = invoke(["query", "ensemble", "-p", f"run_id={run_id}", "-p", f"uid={run_id}/h/0",
                       "--format", "json"], env=neo4j_env)
         assert "warning: the graph holds a subset of the edges of " \
@@ -220,7 +220,7 @@ def test_cli_warns_when_the_answer_counts_a_subset(driver, known_run, neo4j_env)
         assert "warning" not in loss.stderr  # counted from the files: complete whatever is loaded
         assert [r["kept"] for r in json.loads(loss.stdout)] == [2, 2]
     finally:
-        delete_run(driver, run_id)
+        delete_run(graph, run_id)
 
 
 def test_codes_are_int8_and_row_aligned(tmp_path):

@@ -120,14 +120,14 @@ def test_summaries_are_recomputed_when_an_edge_table_changes(known_run):
     assert_matches_reference(known_run, losses_expected=False)  # every clean edge kept now
 
 
-def test_hubs_and_layer_summary_count_every_edge_of_a_top_k_sample(driver, known_run):
+def test_hubs_and_layer_summary_count_every_edge_of_a_top_k_sample(driver, graph, known_run):
     from fcgraph.graph import queries
     from fcgraph.graph.ingest import delete_run, ingest_run
 
     run_id = read_manifest(known_run).run_id
     want_degrees, want_pairs = reference(known_run)
     try:
-        ingest_run(driver, known_run, top_k=1)
+        ingest_run(graph, known_run, top_k=1)
         # the control: the sample's own in-degrees (one per neuron) are not the files'
         loaded = driver.execute_query(
             "MATCH (:Neuron {run_id: $r})-[f:FC {condition: 'clean'}]->(b) "
@@ -136,7 +136,7 @@ def test_hubs_and_layer_summary_count_every_edge_of_a_top_k_sample(driver, known
         assert {r["n"] for r in loaded} == {1}
         for condition in ("clean", "uniform:0.1"):
             for direction in ("in", "out"):
-                hubs = queries.hubs(driver, run_id, condition, direction=direction, top=10)
+                hubs = queries.hubs(graph, run_id, condition, direction=direction, top=10)
                 ref = want_degrees[(want_degrees.condition == condition)
                                    & (want_degrees[f"{direction}_degree"] > 0)]
                 ref = ref.assign(uid=[f"{run_id}/{la}/{i}" for la, i in zip(ref.layer, ref.idx,
@@ -151,17 +151,17 @@ def test_hubs_and_layer_summary_count_every_edge_of_a_top_k_sample(driver, known
                 assert list(hubs.max_z) == pytest.approx(list(ref[f"{direction}_max_z"]))
                 assert list(hubs.mean_z) == pytest.approx(
                     list(ref[f"{direction}_sum_z"] / ref[f"{direction}_degree"]))
-        inward = queries.hubs(driver, run_id, direction="in", layer="h")
+        inward = queries.hubs(graph, run_id, direction="in", layer="h")
         assert list(zip(inward.uid, inward.degree, inward.sum_z, strict=True)) == [
             (f"{run_id}/h/0", 2, 17.0), (f"{run_id}/h/1", 1, 5.0)]  # loaded: 1 and 1
-        summary = queries.layer_summary(driver, run_id)
+        summary = queries.layer_summary(graph, run_id)
         got = summary[PAIR_COLUMNS].sort_values(["pre_layer", "condition"]).reset_index(drop=True)
         want = want_pairs.sort_values(["pre_layer", "condition"]).reset_index(drop=True)
         pd.testing.assert_frame_equal(got, want, check_dtype=False)
         assert list(summary.edges) == [3, 3, 3, 2]  # the top-1 sample holds 2 per pair
         assert not summary.attrs.get("warning")  # nothing to warn about: counted from the files
     finally:
-        delete_run(driver, run_id)
+        delete_run(graph, run_id)
 
 
 # ----------------------------------------------------------------------------- lost pathways
@@ -194,7 +194,7 @@ def reference_lost_pathways(root: Path, condition: str, baseline: str = "clean",
     return [(p, m, q, -neg, s1, s2) for neg, p, m, q, s1, s2 in rows[:limit]]
 
 
-def test_lost_pathways_is_the_exact_top_of_every_broken_pathway(driver, tmp_path):
+def test_lost_pathways_is_the_exact_top_of_every_broken_pathway(driver, graph, tmp_path):
     """The query expands only the most promising mid neurons and edges; its answer must equal
     the ranking of every broken pathway, for limits small enough that pruning decides."""
     from fcgraph.graph import queries
@@ -205,27 +205,27 @@ def test_lost_pathways_is_the_exact_top_of_every_broken_pathway(driver, tmp_path
     run_id = f"lp-{tmp_path.name[-12:]}"
     make_synthetic_run(root, run_id, conditions=("clean", "uniform:0.2"), fan_in=12, silent=0.1)
     try:
-        ingest_run(driver, root)
+        ingest_run(graph, root)
         # clean as baseline: each mid neuron's strongest edges are read from its loss lists;
         # uniform:0.2 as baseline: from its edges
         for condition, baseline in (("uniform:0.2", "clean"), ("clean", "uniform:0.2")):
             for options in ({"limit": 1}, {"limit": 7}, {"limit": 60},
                             {"limit": 15, "pre_layer": "stage1.sn"}, {"limit": 15, "min_z": 4.0}):
-                check_lost_pathways(driver, root, run_id, condition, baseline=baseline, **options)
+                check_lost_pathways(graph, root, run_id, condition, baseline=baseline, **options)
         # control: without the loss lists, the clean-baseline answer must change
         driver.execute_query("MATCH (n:Neuron {run_id: $r}) REMOVE n.in_lost_max_z, "
                              "n.out_lost_max_z", r=run_id)
-        blind = queries.lost_pathways(driver, run_id, "uniform:0.2", limit=15)
+        blind = queries.lost_pathways(graph, run_id, "uniform:0.2", limit=15)
         assert len(blind) < 15 or list(blind.mid_uid) != [
             w[1] for w in reference_lost_pathways(root, "uniform:0.2", limit=15)]
     finally:
-        delete_run(driver, run_id)
+        delete_run(graph, run_id)
 
 
-def check_lost_pathways(driver, root: Path, run_id: str, condition: str, **options) -> None:
+def check_lost_pathways(graph, root: Path, run_id: str, condition: str, **options) -> None:
     from fcgraph.graph import queries
 
-    got = queries.lost_pathways(driver, run_id, condition, **options)
+    got = queries.lost_pathways(graph, run_id, condition, **options)
     want = reference_lost_pathways(root, condition, **options)
     assert len(want) == options["limit"]
     assert list(zip(got.pre_uid, got.mid_uid, got.post_uid, strict=True)) == [

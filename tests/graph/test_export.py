@@ -25,11 +25,11 @@ VALUES = ["z", "value", "cofire", "null_mean", "null_sd"]
 
 
 @pytest.fixture
-def ingested(driver, run_id, tmp_path) -> tuple[str, pd.DataFrame, dict[str, int]]:
+def ingested(graph, run_id, tmp_path) -> tuple[str, pd.DataFrame, dict[str, int]]:
     """A synthetic run in Neo4j, its edge tables (all conditions) and its layer sizes."""
     root = tmp_path / "run"
     manifest = make_synthetic_run(root, run_id, conditions=CONDITIONS, fan_in=4)
-    ingest_run(driver, root)
+    ingest_run(graph, root)
     edges = pd.concat([pd.read_parquet(root / "fc" / "edges" / f"{condition_slug(c)}.parquet")
                        for c in CONDITIONS], ignore_index=True)
     sizes = {la.name: la.n_neurons for la in read_manifest(root).layers}
@@ -41,9 +41,9 @@ def _table(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[KEY + VALUES].sort_values(KEY).reset_index(drop=True)
 
 
-def test_parquet_equals_the_ingested_tables(driver, ingested, tmp_path):
+def test_parquet_equals_the_ingested_tables(graph, ingested, tmp_path):
     run_id, edges, sizes = ingested
-    result = export_run(driver, run_id, "parquet", tmp_path / "out")
+    result = export_run(graph, run_id, "parquet", tmp_path / "out")
     exported = pd.read_parquet(tmp_path / "out" / "edges.parquet")
     pd.testing.assert_frame_equal(_table(exported), _table(edges), check_dtype=False)
     assert (exported["pre_uid"] == run_id + "/" + exported["pre_layer"] + "/"
@@ -58,24 +58,24 @@ def test_parquet_equals_the_ingested_tables(driver, ingested, tmp_path):
     assert [la["name"] for la in manifest["layers"]] == list(sizes)
 
 
-def test_networkx_and_graphml_equal_the_ingested_tables(driver, ingested, tmp_path):
+def test_networkx_and_graphml_equal_the_ingested_tables(graph, ingested, tmp_path):
     run_id, edges, sizes = ingested
-    export_run(driver, run_id, "networkx", tmp_path / "nx")
-    export_run(driver, run_id, "graphml", tmp_path / "gml")
-    for graph in (load_networkx(tmp_path / "nx" / "graph.json"),
+    export_run(graph, run_id, "networkx", tmp_path / "nx")
+    export_run(graph, run_id, "graphml", tmp_path / "gml")
+    for nxg in (load_networkx(tmp_path / "nx" / "graph.json"),
                   nx.read_graphml(tmp_path / "gml" / "graph.graphml", force_multigraph=True)):
-        assert graph.is_directed() and graph.is_multigraph()
-        assert graph.number_of_nodes() == sum(sizes.values())
-        rows = [{"condition": d["condition"], "pre_layer": graph.nodes[a]["layer"],
-                 "pre_idx": int(graph.nodes[a]["idx"]), "post_layer": graph.nodes[b]["layer"],
-                 "post_idx": int(graph.nodes[b]["idx"]), **{v: d[v] for v in VALUES}}
-                for a, b, d in graph.edges(data=True)]
+        assert nxg.is_directed() and nxg.is_multigraph()
+        assert nxg.number_of_nodes() == sum(sizes.values())
+        rows = [{"condition": d["condition"], "pre_layer": nxg.nodes[a]["layer"],
+                 "pre_idx": int(nxg.nodes[a]["idx"]), "post_layer": nxg.nodes[b]["layer"],
+                 "post_idx": int(nxg.nodes[b]["idx"]), **{v: d[v] for v in VALUES}}
+                for a, b, d in nxg.edges(data=True)]
         pd.testing.assert_frame_equal(_table(pd.DataFrame(rows)), _table(edges), check_dtype=False)
 
 
-def test_adjacency_is_one_sparse_matrix_per_layer_pair_and_condition(driver, ingested, tmp_path):
+def test_adjacency_is_one_sparse_matrix_per_layer_pair_and_condition(graph, ingested, tmp_path):
     run_id, edges, sizes = ingested
-    export_run(driver, run_id, "adjacency", tmp_path / "adj", conditions=["uniform:0.2"])
+    export_run(graph, run_id, "adjacency", tmp_path / "adj", conditions=["uniform:0.2"])
     index = json.loads((tmp_path / "adj" / "adjacency" / "index.json").read_text())
     expected = edges[edges.condition == "uniform:0.2"]
     pairs = expected.groupby(["pre_layer", "post_layer"])
@@ -90,7 +90,7 @@ def test_adjacency_is_one_sparse_matrix_per_layer_pair_and_condition(driver, ing
         assert got == want and entry["nnz"] == len(part)
 
 
-def test_cli_export_and_errors(driver, ingested, tmp_path):
+def test_cli_export_and_errors(graph, ingested, tmp_path):
     run_id, edges, _ = ingested
     out = tmp_path / "cli"
     result = runner.invoke(app, ["export", run_id, "--format", "parquet", "--out", str(out),
@@ -104,4 +104,4 @@ def test_cli_export_and_errors(driver, ingested, tmp_path):
     bad = runner.invoke(app, ["export", run_id, "-f", "csv", "-o", str(out)])
     assert bad.exit_code == 2
     with pytest.raises(FcgraphError, match="not in the graph"):
-        export_run(driver, "no-such-run", "parquet", Path(tmp_path / "none"))
+        export_run(graph, "no-such-run", "parquet", Path(tmp_path / "none"))

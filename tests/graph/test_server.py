@@ -14,7 +14,7 @@ from fcgraph.cli import app
 from fcgraph.contract import read_manifest
 from fcgraph.db import server
 from fcgraph.db.server import free_port
-from fcgraph.graph.connection import open_driver, read_credentials, resolve_connection
+from fcgraph.graph.connection import Graph, read_credentials, resolve_connection
 from fcgraph.graph.import_files import write_import_files
 from fcgraph.graph.ingest import ingest_run
 from fcgraph.paths import state_dir
@@ -123,29 +123,29 @@ def test_stop_keeps_data_and_bulk_import_matches_unwind(local_state, tmp_path, t
     try:
         server.start(state, bolt_port=bolt, http_port=http, heap="512m", pagecache="128m")
         conn = server.local_connection(state)
-        with open_driver(conn) as driver:
-            ingest_run(driver, run_root)
-            via_unwind = graph_dump(driver, run_id)
-            lists = driver.execute_query(
+        with Graph.open(conn) as graph:
+            ingest_run(graph, run_root)
+            via_unwind = graph_dump(graph, run_id)
+            lists = graph.driver.execute_query(
                 "MATCH (n:Neuron {run_id: $r}) WHERE n.silent_in IS NOT NULL RETURN count(n) AS n",
                 r=run_id).records[0]["n"]
-            analysed = driver.execute_query(
+            analysed = graph.driver.execute_query(
                 "MATCH (n:Neuron {run_id: $r}) WHERE n.analysed RETURN count(n) AS n",
                 r=run_id).records[0]["n"]
             assert lists > 0 if source == "synthetic" else analysed > 0
         assert server.stop(state)
         assert not server.status(state).running
         server.start(state, bolt_port=bolt, http_port=http, heap="512m", pagecache="128m")
-        with open_driver(conn) as driver:
-            assert graph_dump(driver, run_id) == via_unwind
+        with Graph.open(conn) as graph:
+            assert graph_dump(graph, run_id) == via_unwind
         assert server.stop(state)
         write_import_files(run_root, tmp_path / "csv")
         summary = server.import_csv(state, tmp_path / "csv")
         assert "relationships" in summary
         server.start(state, bolt_port=bolt, http_port=http, heap="512m", pagecache="128m")
-        with open_driver(conn) as driver:  # the password survived the import
-            assert graph_dump(driver, run_id) == via_unwind
-            again = ingest_run(driver, run_root)  # the loader recognises the imported run
+        with Graph.open(conn) as graph:  # the password survived the import
+            assert graph_dump(graph, run_id) == via_unwind
+            again = ingest_run(graph, run_root)  # the loader recognises the imported run
             assert set(again.action) == {"unchanged"}
     finally:
         server.stop(state)

@@ -20,7 +20,7 @@ import pytest
 from fcgraph.db import server
 from fcgraph.db.server import free_port
 from fcgraph.errors import BadArgument
-from fcgraph.graph.connection import Connection, open_driver, read_credentials
+from fcgraph.graph.connection import Connection, Graph, read_credentials
 from fcgraph.graph.ingest import ingest_run
 from fcgraph.io import pid_alive
 from fcgraph.paths import state_dir
@@ -67,8 +67,8 @@ def shell_eval_password(state: Path) -> str:
 
 
 def connects(uri: str, password: str) -> bool:
-    with open_driver(Connection(uri=uri, user="neo4j", password=password)) as driver:
-        return driver.execute_query("RETURN 1 AS one").records[0]["one"] == 1
+    with Graph.open(Connection(uri=uri, user="neo4j", password=password)) as graph:
+        return graph.driver.execute_query("RETURN 1 AS one").records[0]["one"] == 1
 
 
 def test_generated_passwords_are_letters_and_digits():
@@ -130,18 +130,18 @@ def test_another_initial_password_for_an_existing_database_is_refused(fault_serv
     assert "--initial-password" in one_error_line(result.stderr)
 
 
-def load_small_run(driver, root: Path, run_id: str, fan_in: int = 4) -> dict:
+def load_small_run(graph, root: Path, run_id: str, fan_in: int = 4) -> dict:
     make_synthetic_run(root, run_id, layers=(("a", (2, 4, 4)), ("b", (12,)), ("c", (6,))),
                        conditions=("clean",), fan_in=fan_in)
-    ingest_run(driver, root)
-    return graph_dump(driver, run_id)
+    ingest_run(graph, root)
+    return graph_dump(graph, run_id)
 
 
 def test_neo4j_killed_idle_leaves_a_stale_pid_and_the_next_start_recovers(fault_server, tmp_path):
     state, bolt, _ = fault_server
     conn = server.local_connection(state)
-    with open_driver(conn) as driver:
-        before = load_small_run(driver, tmp_path / "idle", "idle")
+    with Graph.open(conn) as graph:
+        before = load_small_run(graph, tmp_path / "idle", "idle")
     pid = server.status(state).pid
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: not pid_alive(pid), 30, "the kill")
@@ -152,8 +152,8 @@ def test_neo4j_killed_idle_leaves_a_stale_pid_and_the_next_start_recovers(fault_
     started = subprocess.run(fcgraph_cmd("db", "start", "--state-dir", str(state)),
                              capture_output=True, text=True)
     assert started.returncode == 0, started.stderr
-    with open_driver(conn) as driver:
-        assert graph_dump(driver, "idle") == before
+    with Graph.open(conn) as graph:
+        assert graph_dump(graph, "idle") == before
 
 
 def test_neo4j_killed_while_starting_then_started_again(fault_server, tmp_path):
@@ -177,8 +177,8 @@ def test_neo4j_killed_while_starting_then_started_again(fault_server, tmp_path):
 def test_neo4j_killed_mid_ingest_keeps_the_previous_graph_and_a_rerun_is_exact(fault_server, tmp_path):
     state, bolt, _ = fault_server
     conn = server.local_connection(state)
-    with open_driver(conn) as driver:
-        earlier = load_small_run(driver, tmp_path / "earlier", "earlier")
+    with Graph.open(conn) as graph:
+        earlier = load_small_run(graph, tmp_path / "earlier", "earlier")
     root = tmp_path / "big"
     layers = (("a", (16, 8, 8)), ("b", (32, 4, 4)), ("c", (256,)))
     manifest = make_synthetic_run(root, "big", layers=layers, conditions=("clean",), fan_in=40)
@@ -188,8 +188,8 @@ def test_neo4j_killed_mid_ingest_keeps_the_previous_graph_and_a_rerun_is_exact(f
     proc = subprocess.Popen(fcgraph_cmd("ingest", str(root), "--batch-size", "500", "--workers", "1",
                                         "--no-progress"),
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    with open_driver(conn) as driver:
-        wait_until(lambda: driver.execute_query(
+    with Graph.open(conn) as graph:
+        wait_until(lambda: graph.driver.execute_query(
             "MATCH (b:IngestBatch) WHERE b.load STARTS WITH 'big/clean@' RETURN count(b) AS n"
         ).records[0]["n"] >= 3, 120, "three committed batches")
     os.kill(server.status(state).pid, signal.SIGKILL)
@@ -199,13 +199,13 @@ def test_neo4j_killed_mid_ingest_keeps_the_previous_graph_and_a_rerun_is_exact(f
     one_error_line(err)
     assert subprocess.run(fcgraph_cmd("db", "start", "--state-dir", str(state)),
                           capture_output=True).returncode == 0
-    with open_driver(conn) as driver:
-        assert graph_dump(driver, "earlier") == earlier  # the previous graph is intact
-        assert live_edge_count(driver, "big", "clean") == 0  # and nothing half-loaded is visible
-        result = ingest_run(driver, root)
+    with Graph.open(conn) as graph:
+        assert graph_dump(graph, "earlier") == earlier  # the previous graph is intact
+        assert live_edge_count(graph, "big", "clean") == 0  # and nothing half-loaded is visible
+        result = ingest_run(graph, root)
         assert list(result.action) == ["resumed"]
-        assert live_edge_count(driver, "big", "clean") == expected
-        assert all_edge_count(driver, "big") == expected
+        assert live_edge_count(graph, "big", "clean") == expected
+        assert all_edge_count(graph, "big") == expected
 
 
 def test_a_server_left_running_without_its_server_json_is_found(fault_server):

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import neo4j
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -28,6 +27,7 @@ from fcgraph.contract import (
     parse_condition,
     write_manifest,
 )
+from fcgraph.graph.connection import Graph
 from fcgraph.graph.ingest import delete_run, ingest_run
 
 LAYERS = (("in", (4,)), ("h1", (1, 2, 2)), ("h2", (3,)), ("out", (2,)))
@@ -91,10 +91,10 @@ def write_run(root: Path, run_id: str, edges: dict[str, list[tuple]]) -> Path:
     return root
 
 
-def add_stale(driver: neo4j.Driver, run_id: str, stale: list[tuple[str, str, str]]) -> None:
+def add_stale(graph: Graph, run_id: str, stale: list[tuple[str, str, str]]) -> None:
     """Write FC edges with gen -1: loaded-but-not-live, as during an ingest or a --replace."""
     for condition, a, b in stale:
-        created = driver.execute_query("""
+        created = graph.driver.execute_query("""
             MATCH (a:Neuron {uid: $a}), (b:Neuron {uid: $b})
             CREATE (a)-[:FC {condition: $condition, gen: -1,
                              value: 0.99, z: 99.0, cofire: 99, null_mean: 0.0, null_sd: 1.0}]->(b)
@@ -104,16 +104,16 @@ def add_stale(driver: neo4j.Driver, run_id: str, stale: list[tuple[str, str, str
 
 
 @contextmanager
-def tiny_runs(driver: neo4j.Driver, tmp: Path) -> Iterator[tuple[str, str]]:
+def tiny_runs(graph: Graph, tmp: Path) -> Iterator[tuple[str, str]]:
     """Ingest runs A and B (with their stale edges); always delete them afterwards."""
     run_a, run_b = f"q{uuid.uuid4().hex[:10]}", f"q{uuid.uuid4().hex[:10]}"
     try:
-        ingest_run(driver, write_run(tmp / "a", run_a, {"clean": list(CLEAN.values()),
+        ingest_run(graph, write_run(tmp / "a", run_a, {"clean": list(CLEAN.values()),
                                                          "uniform:0.1": UNIFORM}))
-        ingest_run(driver, write_run(tmp / "b", run_b, {"clean": OTHER}))
-        add_stale(driver, run_a, STALE_A)
-        add_stale(driver, run_b, STALE_B)
+        ingest_run(graph, write_run(tmp / "b", run_b, {"clean": OTHER}))
+        add_stale(graph, run_a, STALE_A)
+        add_stale(graph, run_b, STALE_B)
         yield run_a, run_b
     finally:
-        delete_run(driver, run_a)
-        delete_run(driver, run_b)
+        delete_run(graph, run_a)
+        delete_run(graph, run_b)

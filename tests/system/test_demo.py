@@ -16,7 +16,7 @@ QUICK = ["--model", "tiny", "--epochs", "1", "--lr", "0.02", "--train-limit", "5
          "--n-images", "48", "-c", "clean", "-c", "uniform:0.2", "--top-k", "3", "--no-progress"]
 
 
-def test_demo_runs_every_stage_and_reuses_them(driver, neo4j_conn, tmp_path):
+def test_demo_runs_every_stage_and_reuses_them(driver, graph, neo4j_conn, tmp_path):
     root = tmp_path / "demo"
     result = runner.invoke(app, ["demo", "--root", str(root), *QUICK], env=env_of(neo4j_conn))
     run_id = None
@@ -51,4 +51,4 @@ def test_demo_runs_every_stage_and_reuses_them(driver, neo4j_conn, tmp_path):
         assert "(reused)" in again.output and "unchanged" in again.output
     finally:
         if run_id:
-            delete_run(driver, run_id)
+            delete_run(graph, run_id)

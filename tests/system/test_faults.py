@@ -28,6 +28,7 @@ import pytest
 
 from fcgraph.analysis import run as analysis_run
 from fcgraph.contract import read_manifest
+from fcgraph.graph.connection import Graph
 from fcgraph.graph.ingest import delete_run, run_lock
 from tests.helpers.cli import FcgraphCli, invoke
 from tests.helpers.graph import graph_dump
@@ -161,21 +162,21 @@ def test_sigkill_analyze_at_each_commit_point_then_rerun(tiny_run, fcgraph_cli, 
 
 
 @pytest.fixture(scope="module")
-def reference_dump(driver: neo4j.Driver, tiny_run: TinyRun, neo4j_env: dict[str, str]) -> dict:
+def reference_dump(driver: neo4j.Driver, graph: Graph, tiny_run: TinyRun, neo4j_env: dict[str, str]) -> dict:
     """The graph of an uninterrupted ``fcgraph ingest`` of the reference run (then removed)."""
-    delete_run(driver, tiny_run.run_id)
+    delete_run(graph, tiny_run.run_id)
     invoke(["ingest", str(tiny_run.full), *INGEST], env=neo4j_env)
-    dump = graph_dump(driver, tiny_run.run_id)
-    delete_run(driver, tiny_run.run_id)
+    dump = graph_dump(graph, tiny_run.run_id)
+    delete_run(graph, tiny_run.run_id)
     return dump
 
 
 @pytest.fixture
-def empty_graph(driver: neo4j.Driver, tiny_run: TinyRun) -> Iterator[None]:
+def empty_graph(driver: neo4j.Driver, graph: Graph, tiny_run: TinyRun) -> Iterator[None]:
     """The reference run is not in the graph before the test, nor after it."""
-    delete_run(driver, tiny_run.run_id)
+    delete_run(graph, tiny_run.run_id)
     yield
-    delete_run(driver, tiny_run.run_id)
+    delete_run(graph, tiny_run.run_id)
 
 
 def count(driver: neo4j.Driver, query: str, **params: Any) -> int:
@@ -197,16 +198,16 @@ def batch_marks(driver: neo4j.Driver, run_id: str) -> int:
                  p=f"{run_id}/")
 
 
-def assert_exact_graph(driver: neo4j.Driver, run: TinyRun, reference: dict,
+def assert_exact_graph(graph: Graph, run: TinyRun, reference: dict,
                        source: Path | None = None) -> None:
     """The graph holds the run's every table row once, live, and nothing else of it; loaded from
     ``source`` (default: the reference folder), which the run node names (``Run.source``)."""
     manifest = read_manifest(run.full)
     rows = {c: pq.ParquetFile(p).metadata.num_rows for c, p in manifest.edge_files(run.full).items()}
-    assert {c: live_edges(driver, run.run_id, c) for c in rows} == rows
-    assert fc_edges(driver, run.run_id) == sum(rows.values())
-    assert batch_marks(driver, run.run_id) == 0
-    dump = graph_dump(driver, run.run_id)
+    assert {c: live_edges(graph.driver, run.run_id, c) for c in rows} == rows
+    assert fc_edges(graph.driver, run.run_id) == sum(rows.values())
+    assert batch_marks(graph.driver, run.run_id) == 0
+    dump = graph_dump(graph, run.run_id)
     if source is not None:  # the same graph, but for the folder it was loaded from
         here, there = (f'"source": {json.dumps(str(p.resolve()))}' for p in (source, run.full))
         assert sum(here in node for node in dump["nodes"]) == 1
@@ -222,7 +223,7 @@ def actions(stdout: str) -> list[str]:
 
 @pytest.mark.neo4j
 @pytest.mark.slow
-def test_sigkill_ingest_at_each_commit_point_then_rerun(driver, tiny_run, fcgraph_cli, neo4j_env,
+def test_sigkill_ingest_at_each_commit_point_then_rerun(driver, graph, tiny_run, fcgraph_cli, neo4j_env,
                                                         reference_dump, empty_graph):
     args = ["ingest", str(tiny_run.full), *INGEST]
     run_id = tiny_run.run_id
@@ -234,7 +235,7 @@ def test_sigkill_ingest_at_each_commit_point_then_rerun(driver, tiny_run, fcgrap
     kill(fcgraph_cli, args, "ingest.switched", neo4j_env)  # clean live, its batch marks left
     assert batch_marks(driver, run_id) > 0
     assert actions(finish(fcgraph_cli, args, neo4j_env)) == ["unchanged", "loaded"]
-    assert_exact_graph(driver, tiny_run, reference_dump)
+    assert_exact_graph(graph, tiny_run, reference_dump)
 
 
 # -- two ingests of one run at once --------------------------------------------------------------
@@ -242,7 +243,7 @@ def test_sigkill_ingest_at_each_commit_point_then_rerun(driver, tiny_run, fcgrap
 
 @pytest.mark.neo4j
 @pytest.mark.slow
-def test_two_ingests_of_one_run_at_once(driver, tiny_run, fcgraph_cli, neo4j_env, reference_dump,
+def test_two_ingests_of_one_run_at_once(graph, tiny_run, fcgraph_cli, neo4j_env, reference_dump,
                                         empty_graph):
     args = ["ingest", str(tiny_run.full), *INGEST]
     with ThreadPoolExecutor(2) as pool:
@@ -251,16 +252,16 @@ def test_two_ingests_of_one_run_at_once(driver, tiny_run, fcgraph_cli, neo4j_env
     # one loads, the other waits for the run's lock and then finds the work done
     assert sorted(actions(d.stdout) for d in done) == [["loaded", "loaded"],
                                                        ["unchanged", "unchanged"]]
-    assert_exact_graph(driver, tiny_run, reference_dump)
+    assert_exact_graph(graph, tiny_run, reference_dump)
 
 
 @pytest.mark.neo4j
 @pytest.mark.slow
-def test_an_ingest_waits_while_another_holds_the_run(driver, neo4j_conn, tiny_run, fcgraph_cli,
+def test_an_ingest_waits_while_another_holds_the_run(driver, graph, neo4j_conn, tiny_run, fcgraph_cli,
                                                      neo4j_env, reference_dump, empty_graph,
                                                      tmp_path):
     log = tmp_path / "stderr.txt"
-    with run_lock(driver, neo4j_conn.database, tiny_run.run_id), log.open("w") as err:
+    with run_lock(graph, tiny_run.run_id), log.open("w") as err:
         proc = fcgraph_cli.start("ingest", str(tiny_run.full), *INGEST, env=neo4j_env,
                                  stdout=subprocess.PIPE, stderr=err)
         deadline = time.monotonic() + 120
@@ -272,7 +273,7 @@ def test_an_ingest_waits_while_another_holds_the_run(driver, neo4j_conn, tiny_ru
     assert proc.returncode == 0 and actions(stdout) == ["loaded", "loaded"], log.read_text()
     assert log.read_text().strip() == (f"waiting for another ingest or delete of run "
                                        f"{tiny_run.run_id!r} to finish")
-    assert_exact_graph(driver, tiny_run, reference_dump)
+    assert_exact_graph(graph, tiny_run, reference_dump)
 
 
 # -- a full disk under the run folder --------------------------------------------------------------
@@ -421,14 +422,14 @@ def copy_as_from_another_machine(src: Path, dst: Path) -> None:
 
 @pytest.mark.neo4j
 @pytest.mark.slow
-def test_a_run_folder_copied_from_another_machine(tiny_run, tmp_path, driver, neo4j_env,
+def test_a_run_folder_copied_from_another_machine(tiny_run, tmp_path, graph, neo4j_env,
                                                   reference_dump, empty_graph, monkeypatch):
     copy = tmp_path / "elsewhere" / "run"
     copy_as_from_another_machine(tiny_run.full, copy)
     for path in copy.rglob("*.json"):  # the original's paths are provenance, never used
         assert all("provenance" in key for key in absolute_paths(json.loads(path.read_text()))), path
     invoke(["ingest", str(copy), *INGEST], env=neo4j_env)
-    assert_exact_graph(driver, tiny_run, reference_dump, source=copy)
+    assert_exact_graph(graph, tiny_run, reference_dump, source=copy)
     pre, post = (la.name for la in read_manifest(copy).layers[:2])
     view = tmp_path / "view.html"
     invoke(["view", tiny_run.run_id, "--layer-pair", pre, post, "--out", str(view)], env=neo4j_env)
@@ -472,14 +473,14 @@ def read_only() -> Iterator[Callable[[Path], None]]:
 
 @pytest.mark.neo4j
 @pytest.mark.slow
-def test_a_read_only_run_folder(tiny_run, tmp_path, driver, neo4j_env, reference_dump, empty_graph,
+def test_a_read_only_run_folder(tiny_run, tmp_path, graph, neo4j_env, reference_dump, empty_graph,
                                 read_only):
     folder = tmp_path / "run"
     shutil.copytree(tiny_run.full, folder)
     read_only(folder)
     before = {rel: sha256(folder / rel) for rel in files(folder)}
     invoke(["ingest", str(folder), *INGEST], env=neo4j_env)  # reading is all it needs
-    assert_exact_graph(driver, tiny_run, reference_dump, source=folder)
+    assert_exact_graph(graph, tiny_run, reference_dump, source=folder)
     for args in (tiny_run.fc_args(folder), tiny_run.analyze_args(folder),
                  tiny_run.record_args(folder)):
         assert_one_line_error(args, folder, "permission denied", "read-only file system")

@@ -26,6 +26,7 @@ LAYERS = [
     {"fc"},
     {"analysis"},
     {"graph"},
+    {"client"},
     {"viz"},
     {"db"},
     {"demo"},
@@ -47,7 +48,11 @@ def _imports(name: str, path: Path, mods: dict[str, Path]) -> set[str]:
     """fcgraph modules that ``name`` imports anywhere in its body (function-level too)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    if name == "fcgraph":  # the root's lazy re-exports (``fcgraph.Client``): the top, not the base
+        tree.body = [n for n in tree.body
+                     if not (isinstance(n, ast.FunctionDef) and n.name == "__getattr__")]
+    for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
@@ -139,3 +144,14 @@ def test_reading_a_recording_and_fc_need_no_torch(tmp_path):
     assert "torch" not in fc.stderr
     assert (rec / "fc" / "edges" / "clean.parquet").is_file()
     assert "a -> b" in fc.stdout  # the layer pair was computed
+
+
+def test_import_fcgraph_is_light_and_exports_the_api():
+    """``import fcgraph`` loads no driver, pandas or torch; its API names load on first use."""
+    code = ("import sys, fcgraph; heavy = [m for m in ('neo4j', 'pandas', 'torch') if m in sys.modules]; "
+            "print(heavy); from fcgraph import Client, NeuronCriteria; "
+            "import fcgraph.client as c; print(Client is c.Client, NeuronCriteria is c.NeuronCriteria)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["[]", "True True"]
+    assert set(fcgraph.__all__) >= {"Client", "NeuronCriteria", "FcgraphError", "__version__"}

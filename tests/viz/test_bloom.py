@@ -28,10 +28,10 @@ def perspective() -> dict:
 
 
 @pytest.fixture
-def run(driver, run_id, tmp_path) -> str:
+def run(graph, run_id, tmp_path) -> str:
     make_synthetic_run(tmp_path / "run", run_id, conditions=("clean", "uniform:0.2"), fan_in=5,
                        silent=0.1)  # silent neurons and silenced edges: every property exists
-    ingest_run(driver, tmp_path / "run")
+    ingest_run(graph, tmp_path / "run")
     return run_id
 
 
@@ -151,9 +151,10 @@ def _answers(driver, perspective: dict, params: dict[str, str]) -> dict[str, lis
     return results
 
 
-def _check_phrases(driver, run: str, perspective: dict, condition: str) -> None:
+def _check_phrases(graph, run: str, perspective: dict, condition: str) -> None:
     """Each phrase under ``condition`` answers what the named queries (or the edges' own states)
     say, on the test graph."""
+    driver = graph.driver
     uid = f"{run}/stage1.sn/4"
     params = {
         "ensemble of $uid under $condition": {"$uid": uid, "$condition": condition},
@@ -165,7 +166,7 @@ def _check_phrases(driver, run: str, perspective: dict, condition: str) -> None:
         "edges lost under $condition": {"$condition": f"{run}/{condition}"},
     }
     results = _answers(driver, perspective, params)
-    ensemble = queries.ensemble(driver, run, uid, condition)
+    ensemble = queries.ensemble(graph, run, uid, condition)
     ens = results["ensemble of $uid under $condition"]
     assert sorted(r["p"].start_node["uid"] for r in ens) == sorted(ensemble["pre_uid"])
     assert ens and all(r["p"].relationships[0]["condition"] == condition for r in ens)
@@ -178,25 +179,25 @@ def _check_phrases(driver, run: str, perspective: dict, condition: str) -> None:
     if condition != "clean":
         assert lost, "the test graph has lost edges at this neuron"
     hubs = results["hubs of layer $layer under $condition"]
-    named = queries.hubs(driver, run, condition, "out", top=10, layer="stage1.sn")
+    named = queries.hubs(graph, run, condition, "out", top=10, layer="stage1.sn")
     assert [r["n"]["uid"] for r in hubs] == list(named["uid"]) and hubs
     best = results["strongest pathway from $uid to layer $layer under $condition"]
-    paths = queries.strongest_paths(driver, run, uid, "fc1.sn", condition, k=1)
+    paths = queries.strongest_paths(graph, run, uid, "fc1.sn", condition, k=1)
     assert [[n["uid"] for n in r["p"].nodes] for r in best] == list(paths["path"])
     assert all(r["condition"] == condition for p in best for r in p["p"].relationships)
     if condition == "clean":
         assert len(best) == 1
     whole = results["edges lost under $condition"]
     if condition != "clean":
-        loss = queries.edge_loss(driver, run, condition)
+        loss = queries.edge_loss(graph, run, condition)
         assert len(whole) == min(500, int(loss["lost"].sum())) > 0
 
 
-def test_every_cypher_parses_and_answers(driver, run, perspective):
+def test_every_cypher_parses_and_answers(driver, graph, run, perspective):
     for condition in ("clean", "uniform:0.2"):  # every phrase takes its condition
-        _check_phrases(driver, run, perspective, condition)
+        _check_phrases(graph, run, perspective, condition)
     uid = f"{run}/stage1.sn/4"
-    ensemble = queries.ensemble(driver, run, uid, "clean")
+    ensemble = queries.ensemble(graph, run, uid, "clean")
     node_id = driver.execute_query("MATCH (n:Neuron {uid: $uid}) RETURN id(n) AS id, "
                                    "elementId(n) AS eid", uid=uid, routing_="r").records[0]
     for action in perspective["sceneActions"]:
@@ -209,8 +210,8 @@ def test_every_cypher_parses_and_answers(driver, run, perspective):
                 assert rows and all(r["p"].start_node["uid"] == uid for r in rows)
 
 
-def test_perspective_for_a_run_has_its_layers_and_conditions(driver, run, tmp_path):
-    info = bloom.read_run(driver, run)
+def test_perspective_for_a_run_has_its_layers_and_conditions(driver, graph, run, tmp_path):
+    info = bloom.read_run(graph, run)
     assert info.layers == ["sn1", "stage1.sn", "stage2.sn", "fc1.sn", "fc2.sn"]
     assert info.conditions == ["clean", "uniform:0.2"]
     perspective = bloom.build_perspective(run=info)
@@ -233,7 +234,7 @@ def test_perspective_for_a_run_has_its_layers_and_conditions(driver, run, tmp_pa
     assert suggested[("strongest pathway from $uid to layer $layer under $condition",
                       "$layer")] == info.layers
     for condition in info.conditions:  # and every phrase runs on the test graph
-        _check_phrases(driver, run, perspective, condition)
+        _check_phrases(graph, run, perspective, condition)
     out = tmp_path / "p.json"
     assert bloom.main(["--run", run, "--out", str(out)]) == 0
     assert json.loads(out.read_text()) == perspective

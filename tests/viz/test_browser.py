@@ -82,11 +82,11 @@ def test_guide_has_one_slide_per_named_query():
     assert "'RUN" not in page and "'LAYER'" not in page  # no placeholders
 
 
-def test_guide_parameters_come_from_the_graph(driver, neo4j_conn, run_id, tmp_path):
+def test_guide_parameters_come_from_the_graph(driver, graph, neo4j_conn, run_id, tmp_path):
     """Each slide's :param block, run as Browser runs it (its inner query), fills every parameter
     from the newest run, and the named query answers with them."""
     make_synthetic_run(tmp_path / "run", run_id, conditions=("clean", "uniform:0.2"), fan_in=5)
-    ingest_run(driver, tmp_path / "run")
+    ingest_run(graph, tmp_path / "run")
     in_hub = driver.execute_query(
         "MATCH (n:Neuron {run_id: $run}) RETURN n.uid AS uid, COUNT { (n)<-[:FC]-() } AS d "
         "ORDER BY d DESC, uid LIMIT 1", run=run_id, routing_="r").records[0]["uid"]
@@ -113,20 +113,20 @@ def test_guide_parameters_come_from_the_graph(driver, neo4j_conn, run_id, tmp_pa
             continue  # the other run is whatever another test left
         if name in ("gain_by_size", "top_ensembles"):
             continue  # need an analysed run
-        answer = queries.run_query(driver, name, values, database=neo4j_conn.database)
+        answer = queries.run_query(graph, name, values)
         assert len(answer) > 0, name
 
 
-def test_graph_forms_draw_what_the_named_queries_answer(driver, neo4j_conn, run_id, tmp_path):
+def test_graph_forms_draw_what_the_named_queries_answer(driver, graph, neo4j_conn, run_id, tmp_path):
     make_synthetic_run(tmp_path / "run", run_id, conditions=("clean",), fan_in=5)
-    ingest_run(driver, tmp_path / "run")
+    ingest_run(graph, tmp_path / "run")
     uid = f"{run_id}/stage2.sn/1"
-    named = queries.ensemble(driver, run_id, uid, "clean", min_z=5.0)
+    named = queries.ensemble(graph, run_id, uid, "clean", min_z=5.0)
     drawn = driver.execute_query(browser.GRAPH_QUERIES["ensemble"], run_id=run_id, uid=uid,
                                  condition="clean", min_z=5.0, limit=1000.0,  # a Browser float
                                  routing_="r").records
     assert [r["p"].start_node["uid"] for r in drawn] == list(named["pre_uid"])
-    paths = queries.strongest_paths(driver, run_id, uid, "fc2.sn", "clean", k=3)
+    paths = queries.strongest_paths(graph, run_id, uid, "fc2.sn", "clean", k=3)
     drawn = driver.execute_query(browser.GRAPH_QUERIES["pathways"], run_id=run_id, uid=uid,
                                  target_layer="fc2.sn", condition="clean", min_z=None, k=3.0,
                                  max_paths=100000.0, routing_="r").records
@@ -177,7 +177,7 @@ def _wait_drawn(page, nodes: int, name: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_browser_draws_what_the_query_returns(browser_url, driver, neo4j_conn, run_id, tmp_path):
+def test_browser_draws_what_the_query_returns(browser_url, driver, graph, neo4j_conn, run_id, tmp_path):
     """A real Browser session: on connect the style applies, Connect result nodes is off and the
     guide opens in the sidebar; the guide's own blocks set the parameters from the graph and draw
     the hub's 1FC group: exactly the returned edges are drawn, though the other condition's
@@ -187,12 +187,11 @@ def test_browser_draws_what_the_query_returns(browser_url, driver, neo4j_conn, r
 
     make_synthetic_run(tmp_path / "run", run_id, layers=LONG_LAYERS,
                        conditions=("clean", "uniform:0.2"), fan_in=6, keep=0.9)
-    ingest_run(driver, tmp_path / "run")
+    ingest_run(graph, tmp_path / "run")
     values = dict(driver.execute_query(browser.param_query(browser.param_block("ensemble")),
                                        routing_="r").records[0])
     assert values["run_id"] == run_id
-    expected = queries.ensemble(driver, run_id, values["uid"], "clean",
-                                database=neo4j_conn.database)
+    expected = queries.ensemble(graph, run_id, values["uid"], "clean")
     uids = [*expected["pre_uid"], values["uid"]]
     between = driver.execute_query("MATCH (a:Neuron)-[r:FC]->(b:Neuron) WHERE a.uid IN $uids "
                                    "AND b.uid IN $uids RETURN count(r) AS n", uids=uids,

@@ -29,9 +29,9 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def run(driver, run_id, tmp_path) -> str:
+def run(graph, run_id, tmp_path) -> str:
     make_synthetic_run(tmp_path / "run", run_id, conditions=("clean", "uniform:0.2"), fan_in=5)
-    ingest_run(driver, tmp_path / "run")
+    ingest_run(graph, tmp_path / "run")
     return run_id
 
 
@@ -44,23 +44,23 @@ def _out_edges(driver, uid: str, condition: str) -> set[tuple[str, str]]:
     return {(uid, r["post"]) for r in records}
 
 
-def test_neuron_view_is_its_ensemble_and_targets(driver, run):
+def test_neuron_view_is_its_ensemble_and_targets(driver, graph, run):
     uid = f"{run}/stage1.sn/2"
-    graph = neuron_subgraph(driver, run, uid, ["clean", "uniform:0.2"])
+    sub = neuron_subgraph(graph, run, uid, ["clean", "uniform:0.2"])
     for condition in ("clean", "uniform:0.2"):
-        ens = queries.ensemble(driver, run, uid, condition)
+        ens = queries.ensemble(graph, run, uid, condition)
         expected = {(p, uid) for p in ens["pre_uid"]} | _out_edges(driver, uid, condition)
-        got = {(e["pre"], e["post"]) for e in graph.edges if e["condition"] == condition}
+        got = {(e["pre"], e["post"]) for e in sub.edges if e["condition"] == condition}
         assert got == expected and expected
-        zs = {(e["pre"], e["z"]) for e in graph.edges
+        zs = {(e["pre"], e["z"]) for e in sub.edges
               if e["condition"] == condition and e["post"] == uid}
         assert zs == set(zip(ens["pre_uid"], ens["z"], strict=True))
-    assert set(graph.nodes) == {e["pre"] for e in graph.edges} | {e["post"] for e in graph.edges}
-    assert graph.nodes[uid]["layer"] == "stage1.sn" and graph.focus == [uid]
+    assert set(sub.nodes) == {e["pre"] for e in sub.edges} | {e["post"] for e in sub.edges}
+    assert sub.nodes[uid]["layer"] == "stage1.sn" and sub.focus == [uid]
 
 
-def test_layer_pair_and_pathway_views(driver, run):
-    pair = layer_pair_subgraph(driver, run, "stage2.sn", "fc1.sn", ["clean"], limit=30)
+def test_layer_pair_and_pathway_views(driver, graph, run):
+    pair = layer_pair_subgraph(graph, run, "stage2.sn", "fc1.sn", ["clean"], limit=30)
     assert len(pair.edges) == 30
     assert {pair.nodes[e["pre"]]["layer"] for e in pair.edges} == {"stage2.sn"}
     assert {pair.nodes[e["post"]]["layer"] for e in pair.edges} == {"fc1.sn"}
@@ -72,22 +72,22 @@ def test_layer_pair_and_pathway_views(driver, run):
                                  run=run, routing_="r").records
     assert strongest == [r["z"] for r in all_z]
     source = f"{run}/sn1/7"
-    paths = queries.strongest_paths(driver, run, source, "fc1.sn", "clean", k=4)
-    graph = pathway_subgraph(driver, run, source, "fc1.sn", ["clean"], k=4)
+    paths = queries.strongest_paths(graph, run, source, "fc1.sn", "clean", k=4)
+    sub = pathway_subgraph(graph, run, source, "fc1.sn", ["clean"], k=4)
     hops = {(p[i], p[i + 1]) for p in paths["path"] for i in range(len(p) - 1)}
-    assert {(e["pre"], e["post"]) for e in graph.edges} == hops and hops
-    assert {p for path in paths["path"] for p in path} == set(graph.nodes)
+    assert {(e["pre"], e["post"]) for e in sub.edges} == hops and hops
+    assert {p for path in paths["path"] for p in path} == set(sub.nodes)
 
 
-def test_unknown_names_are_one_line_errors(driver, run):
+def test_unknown_names_are_one_line_errors(graph, run):
     with pytest.raises(FcgraphError, match="no neuron"):
-        neuron_subgraph(driver, run, f"{run}/sn1/999999")
+        neuron_subgraph(graph, run, f"{run}/sn1/999999")
     with pytest.raises(FcgraphError, match="no condition"):
-        neuron_subgraph(driver, run, f"{run}/sn1/0", ["fgsm:0.1"])
+        neuron_subgraph(graph, run, f"{run}/sn1/0", ["fgsm:0.1"])
     with pytest.raises(FcgraphError, match="no layer"):
-        layer_pair_subgraph(driver, run, "sn1", "nope")
+        layer_pair_subgraph(graph, run, "sn1", "nope")
     with pytest.raises(FcgraphError, match="not in the graph"):
-        neuron_subgraph(driver, "no-such-run", "no-such-run/sn1/0")
+        neuron_subgraph(graph, "no-such-run", "no-such-run/sn1/0")
     result = runner.invoke(app, ["view", run, "--neuron", f"{run}/x/1"])
     assert result.exit_code == 2 and "no neuron" in result.output
     result = runner.invoke(app, ["view", run])
@@ -95,12 +95,12 @@ def test_unknown_names_are_one_line_errors(driver, run):
 
 
 def test_page_is_self_contained_and_escapes_data():
-    graph = Subgraph("r</script><b>", "t", nodes={
+    sub = Subgraph("r</script><b>", "t", nodes={
         "r/a/0": {"uid": "r/a/0", "layer": "a", "layer_order": 0, "idx": 0, "gain": 1.5,
                   "note": "</script><script>alert(1)</script>"},
         "r/b/0": {"uid": "r/b/0", "layer": "b", "layer_order": 1, "idx": 0, "rate": float("nan")}},
         edges=[{"pre": "r/a/0", "post": "r/b/0", "condition": "clean", "z": 4.0}])
-    page = render_html(graph)
+    page = render_html(sub)
     assert page.count("</script>") == 2  # only the two closing tags of the page itself
     assert not re.search(r"""(src|href)\s*=|url\(|@import|<link|fetch\(|XMLHttpRequest""", page)
 
@@ -118,19 +118,19 @@ def test_cli_writes_the_page(driver, run, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_chromium_draws_every_node_and_edge_offline(driver, run, tmp_path):
+def test_chromium_draws_every_node_and_edge_offline(graph, run, tmp_path):
     require_chromium()
     from playwright.sync_api import sync_playwright
 
     uid = f"{run}/stage1.sn/2"
     graphs = {
-        "neuron": neuron_subgraph(driver, run, uid, ["clean", "uniform:0.2"]),
-        "layer-pair": layer_pair_subgraph(driver, run, "stage2.sn", "fc1.sn", ["clean"], limit=80),
-        "pathway": pathway_subgraph(driver, run, f"{run}/sn1/7", "fc2.sn", ["clean"], k=5),
+        "neuron": neuron_subgraph(graph, run, uid, ["clean", "uniform:0.2"]),
+        "layer-pair": layer_pair_subgraph(graph, run, "stage2.sn", "fc1.sn", ["clean"], limit=80),
+        "pathway": pathway_subgraph(graph, run, f"{run}/sn1/7", "fc2.sn", ["clean"], k=5),
     }
-    for name, graph in graphs.items():  # give one view gain values: colour by gain
+    for name, sub in graphs.items():  # give one view gain values: colour by gain
         if name == "neuron":
-            for i, props in enumerate(graph.nodes.values()):
+            for i, props in enumerate(sub.nodes.values()):
                 props["gain"] = 0.1 * i
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
@@ -141,15 +141,15 @@ def test_chromium_draws_every_node_and_edge_offline(driver, run, tmp_path):
             page.on("request", lambda req: requests.append(req.url))
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            for name, graph in graphs.items():
-                path = write_view(graph, tmp_path / f"{name}.html")
+            for name, sub in graphs.items():
+                path = write_view(sub, tmp_path / f"{name}.html")
                 page.goto(Path(path).resolve().as_uri())
                 page.wait_for_selector("body[data-rendered]", timeout=30_000)
-                assert page.locator("svg g.node").count() == len(graph.nodes) > 1
-                assert page.locator("svg path.edge").count() == len(graph.edges) > 0
+                assert page.locator("svg g.node").count() == len(sub.nodes) > 1
+                assert page.locator("svg path.edge").count() == len(sub.edges) > 0
                 drawn = set(page.locator("svg g.node").evaluate_all(
                     "els => els.map(e => e.getAttribute('data-uid'))"))
-                assert drawn == set(graph.nodes)
+                assert drawn == set(sub.nodes)
                 legend = page.locator("#legend").inner_text()
                 assert ("gain" in legend) == (name == "neuron"), legend  # colour by gain if any
                 first = page.locator("svg g.node").first
