@@ -38,11 +38,14 @@ import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fcgraph.graph import ingest as _ingest
 from fcgraph.paths import cypher_dir
 from fcgraph.viz.browser import RAMP_SPAN, layer_color
+
+if TYPE_CHECKING:
+    from fcgraph.graph.connection import Graph
 
 BLOOM_VERSION = "2.6.0"
 EPOCH_MS = 1767225600000  # 2026-01-01T00:00:00Z: fixed so the generated file is reproducible
@@ -217,16 +220,16 @@ class RunInfo:
     conditions: list[str]
 
 
-def read_run(driver: Any, run_id: str, database: str = "neo4j") -> RunInfo:
+def read_run(graph: Graph, run_id: str) -> RunInfo:
     """The run's layers and conditions as the graph holds them (FcgraphError if it has none)."""
     from fcgraph.errors import FcgraphError
 
-    rec = driver.execute_query(
+    rec = graph.read(
         "MATCH (r:Run {run_id: $run_id}) "
         "RETURN COLLECT { MATCH (r)-[:HAS_LAYER]->(l:Layer) RETURN l.name ORDER BY l.order } "
         "AS layers, COLLECT { MATCH (r)-[:HAS_CONDITION]->(c:Condition) RETURN c.name "
-        "ORDER BY c.name } AS conditions", run_id=run_id, database_=database,
-        routing_="r").records
+        "ORDER BY c.name } AS conditions", {"run_id": run_id},
+        what=f"reading run {run_id!r}").records
     if not rec or not rec[0]["layers"]:
         raise FcgraphError(f"run {run_id!r} is not in the graph (or has no layers)")
     return RunInfo(run_id, list(rec[0]["layers"]), list(rec[0]["conditions"]))
@@ -417,12 +420,11 @@ def main(argv: list[str] | None = None) -> int:
     run = None
     if args.run is not None:
         from fcgraph.errors import FcgraphError
-        from fcgraph.graph.connection import open_driver, resolve_connection
+        from fcgraph.graph.connection import Graph, resolve_connection
 
         try:
-            conn = resolve_connection(database=args.database)
-            with open_driver(conn) as driver:
-                run = read_run(driver, args.run, conn.database)
+            with Graph.open(resolve_connection(database=args.database)) as graph:
+                run = read_run(graph, args.run)
         except FcgraphError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
