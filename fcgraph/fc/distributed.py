@@ -78,13 +78,13 @@ def compute_on_cluster(client: Client, unit: Callable[..., dict[str, Any]], rec:
     dict
         The summary of each pair computed, by (condition, k).
     """
-    check_shared_folder(client, plan.parent, plan.name)
+    check_shared_folder(client, plan.parent.resolve(), plan.name)
     totals = [rec.layer(post).n_neurons for _, _, _, post in todo]
     tasks = [f"{condition} {pre}->{post}" for condition, _, pre, post in todo]
     if progress is not None:
         for task, total in zip(tasks, totals, strict=True):
             progress(task, 0, total)
-    args = [(str(rec.path), params, (backend.name, backend.detail), tile, *u) for u in todo]
+    args = [(str(rec.path.resolve()), params, (backend.name, backend.detail), tile, *u) for u in todo]
     found: dict[tuple[str, int], dict[str, Any]] = {}
 
     def done(i: int, summary: dict[str, Any]) -> None:

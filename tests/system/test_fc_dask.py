@@ -79,10 +79,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def fcgraph_fc(*args: str, env: dict[str, str] | None = None,
-               timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def fcgraph_fc(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
+               cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "fcgraph", "fc", *args], env=env or env_with_repo(),
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
 class Cluster:
@@ -99,7 +99,7 @@ class Cluster:
                **env: str) -> subprocess.Popen[bytes]:
         log = open(self.tmp / f"{name}.log", "wb")  # noqa: SIM115 - the process keeps it
         return subprocess.Popen([*prefix, sys.executable, "-m", "dask", *args], env=env_with_repo(**env),
-                                stdout=log, stderr=subprocess.STDOUT)
+                                stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp)
 
     def add_worker(self, *extra: str, prefix: tuple[str, ...] = (), **env: str) -> subprocess.Popen[bytes]:
         n = len(self.workers)
@@ -205,6 +205,20 @@ def test_a_worker_killed_mid_unit_and_the_run_completes(tmp_path, cluster):
     for task in ("clean a->b", "clean b->c", "uniform:0.1 a->b", "uniform:0.1 b->c"):
         assert f"{task}: done" in done.stderr, done.stderr
     assert_same_run(got, want)
+
+
+def test_a_relative_run_folder_reaches_workers_that_run_elsewhere(tmp_path, cluster):
+    """The workers' working folder is not the client's: the run folder travels as an absolute
+    path."""
+    want = make_recording(tmp_path / "inproc")
+    make_recording(tmp_path / "dask")
+    compute_run(want, backend="numpy")
+    cluster.add_worker()
+    cluster.wait_for_workers(1)
+    done = fcgraph_fc("dask", "--backend", "numpy", "--no-progress", "--scheduler", cluster.address,
+                      cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_same_run(tmp_path / "dask", want)
 
 
 @pytest.mark.faults
