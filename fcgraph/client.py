@@ -243,22 +243,8 @@ class Client:
                condition: str | None = None) -> None:
         """After an empty answer: a one-line error when the run, a layer or the condition does
         not exist (an empty answer to criteria that exist is an answer)."""
-        rec = self.graph.read("""
-            OPTIONAL MATCH (r:Run {run_id: $run_id})
-            RETURN r IS NOT NULL AS found, r.layers AS layers, r.conditions AS conditions,
-                   COLLECT { MATCH (x:Run) RETURN x.run_id ORDER BY x.run_id LIMIT 10 } AS runs""",
-                              {"run_id": run_id}, what="checking the run").records[0]
-        if not rec["found"]:
-            raise BadArgument("run", f"no run {run_id!r} in the graph (runs: "
-                                     f"{', '.join(rec['runs']) or 'none'})")
-        unknown = [la for la in (criteria.layer or []) if la not in (rec["layers"] or [])] \
-            if criteria is not None else []
-        if unknown:
-            raise BadArgument("layer", f"run {run_id!r} has no layer {unknown[0]!r} "
-                                       f"(layers: {', '.join(rec['layers'] or [])})")
-        if condition is not None and condition not in (rec["conditions"] or []):
-            raise BadArgument("condition", f"run {run_id!r} has no condition {condition!r} "
-                                           f"(conditions: {', '.join(rec['conditions'] or [])})")
+        queries.check_run_names(self.graph, run_id, "run", conditions={"condition": condition},
+                                layers={"layer": criteria.layer if criteria else None})
 
     # -------------------------------------------------------------------------- edges
 
@@ -296,7 +282,7 @@ class Client:
         params = {"run_id": run_id, "condition": condition, "min_z": min_z, "limit": limit,
                   **pre_params, **post_params}
         result = self.graph.read(text, params, what="fetch_edges")
-        frame = pd.DataFrame([list(r.values()) for r in result.records], columns=list(result.keys))
+        frame = queries.records_frame(result)
         if frame.empty:
             self._check(run_id, None, condition)
         warning = queries.loaded_subset_warning(self.graph, [(run_id, condition)])
@@ -383,4 +369,4 @@ class Client:
         """Run your own Cypher in a read transaction; ``params`` travel as query parameters
         (``$name`` in the text). Returns the records as a DataFrame with the query's columns."""
         result = self.graph.read(cypher, params, timeout=timeout, what="fetch_custom")
-        return pd.DataFrame([list(r.values()) for r in result.records], columns=list(result.keys))
+        return queries.records_frame(result)

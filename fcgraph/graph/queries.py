@@ -35,6 +35,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -290,43 +291,61 @@ def coerce_params(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- running
 
-def _frame(result: neo4j.EagerResult) -> pd.DataFrame:
+def records_frame(result: neo4j.EagerResult) -> pd.DataFrame:
     """Records as a DataFrame with the query's columns (lists stay Python lists)."""
     return pd.DataFrame([list(r.values()) for r in result.records], columns=list(result.keys))
 
 
+def check_run_names(graph: Graph, run_id: str, run_arg: str, *,
+                    conditions: dict[str, str | None] | None = None,
+                    layers: dict[str, str | Sequence[str] | None] | None = None) -> None:
+    """Raise a one-line :class:`BadArgument` when run ``run_id``, a condition of ``conditions``
+    or a layer of ``layers`` is not in the graph.
+
+    Parameters
+    ----------
+    graph : Graph
+        The graph.
+    run_id : str
+        The run; ``run_arg`` names the argument that gave it.
+    conditions : dict, optional
+        Argument name -> a condition name of the run (None: not given).
+    layers : dict, optional
+        Argument name -> a layer name of the run, or a list of them (None: not given).
+    """
+    rec = graph.read("""
+        OPTIONAL MATCH (r:Run {run_id: $run_id})
+        RETURN r IS NOT NULL AS found,
+               [(r)-[:HAS_CONDITION]->(c:Condition) | c.name] AS conditions,
+               COLLECT { MATCH (r)-[:HAS_LAYER]->(l:Layer) RETURN l.name ORDER BY l.order }
+                 AS layers,
+               COLLECT { MATCH (x:Run) RETURN x.run_id ORDER BY x.run_id LIMIT 10 } AS runs""",
+                     {"run_id": run_id}, what="checking the run").records[0]
+    if not rec["found"]:
+        raise BadArgument(run_arg, f"no run {run_id!r} in the graph (runs: "
+                                   f"{', '.join(rec['runs']) or 'none'})")
+    for arg, name in (conditions or {}).items():
+        if name is not None and name not in rec["conditions"]:
+            raise BadArgument(arg, f"run {run_id!r} has no condition {name!r} "
+                                   f"(conditions: {', '.join(sorted(rec['conditions']))})")
+    for arg, given in (layers or {}).items():
+        for name in [given] if isinstance(given, str) else (given or []):
+            if name not in rec["layers"]:
+                raise BadArgument(arg, f"run {run_id!r} has no layer {name!r} "
+                                       f"(layers: {', '.join(rec['layers'])})")
+
+
 def _explain_empty(graph: Graph, values: dict[str, Any]) -> None:
     """After an empty answer: raise if a named run, condition, layer or neuron does not exist."""
-    scopes = [(values.get("run_id"), ("condition", "baseline"),
-               ("target_layer", "source_layer", "layer", "pre_layer"))]
+    if values.get("run_id"):
+        check_run_names(graph, values["run_id"], "--param run_id", conditions={
+            f"--param {k}": values.get(k) for k in ("condition", "baseline")}, layers={
+            f"--param {k}": values.get(k)
+            for k in ("target_layer", "source_layer", "layer", "pre_layer")})
     if values.get("other_run_id"):
         other = values.get("other_condition") or values.get("condition")
-        scopes.append((values["other_run_id"], (), ()))
-        values = {**values, "_other_condition": other}
-    for i, (run_id, cond_keys, layer_keys) in enumerate(scopes):
-        run_key = "run_id" if i == 0 else "other_run_id"
-        if not run_id:
-            continue
-        rec = graph.read("""
-            OPTIONAL MATCH (r:Run {run_id: $run_id})
-            RETURN r IS NOT NULL AS found,
-                   [(r)-[:HAS_CONDITION]->(c:Condition) | c.name] AS conditions,
-                   COLLECT { MATCH (r)-[:HAS_LAYER]->(l:Layer) RETURN l.name ORDER BY l.order }
-                     AS layers,
-                   COLLECT { MATCH (x:Run) RETURN x.run_id ORDER BY x.run_id LIMIT 10 } AS runs""",
-                    {"run_id": run_id}, what="checking the run").records[0]
-        if not rec["found"]:
-            raise BadArgument(f"--param {run_key}", f"no run {run_id!r} in the graph (runs: "
-                                                    f"{', '.join(rec['runs']) or 'none'})")
-        keys = cond_keys if i == 0 else ("_other_condition",)
-        for key in keys:
-            if values.get(key) is not None and values[key] not in rec["conditions"]:
-                raise BadArgument(f"--param {key.lstrip('_')}", f"run {run_id!r} has no condition "
-                                  f"{values[key]!r} (conditions: {', '.join(sorted(rec['conditions']))})")
-        for key in layer_keys:
-            if values.get(key) is not None and values[key] not in rec["layers"]:
-                raise BadArgument(f"--param {key}", f"run {run_id!r} has no layer {values[key]!r} "
-                                                    f"(layers: {', '.join(rec['layers'])})")
+        check_run_names(graph, values["other_run_id"], "--param other_run_id",
+                        conditions={"--param other_condition": other})
     if values.get("uid") and values.get("run_id"):
         found = graph.read("MATCH (n:Neuron {uid: $uid}) RETURN n.run_id AS run_id",
                            {"uid": values["uid"]}, what="checking the neuron").records
@@ -347,7 +366,7 @@ def run_query(graph: Graph, name: str, params: dict[str, Any] | None = None, *,
     values = coerce_params(name, params)
     result = graph.read(spec.text, values, what=f"query {name}",
                         timeout=timeout if timeout is not None else spec.timeout)
-    frame = _frame(result)
+    frame = records_frame(result)
     if frame.empty:
         _explain_empty(graph, values)
     if spec.needs_all_edges:
