@@ -152,7 +152,7 @@ def test_a_subset_is_flagged(graph, tmp_path):
         delete_run(graph, run_id)
 
 
-def test_bad_input_is_one_line(client, run, graph):
+def test_bad_input_is_one_line(client, run, graph, tmp_path):
     with pytest.raises(FcgraphError, match="has no layer 'nope'"):
         client.fetch_neurons(fcgraph.NeuronCriteria(layer="nope"))
     with pytest.raises(FcgraphError, match="has no condition 'fgsm:0.1'"):
@@ -167,9 +167,15 @@ def test_bad_input_is_one_line(client, run, graph):
         fcgraph.NeuronCriteria(idx=["0"])
     # a value is only ever a value: a quote in it matches nothing and changes nothing
     assert client.fetch_neurons(fcgraph.NeuronCriteria(layer="l1", uid="x' OR 1=1 //")).empty
-    # no default run while the graph holds several
-    with pytest.raises(FcgraphError, match="which run"):
-        _ = fcgraph.Client(graph=graph).run
+    # no default run while the graph holds several (a second run makes it so on any server)
+    other = f"c{uuid.uuid4().hex[:10]}"
+    make_synthetic_run(tmp_path / "other", other, layers=LAYERS, conditions=("clean",), fan_in=2)
+    ingest_run(graph, tmp_path / "other")
+    try:
+        with pytest.raises(FcgraphError, match="which run"):
+            _ = fcgraph.Client(graph=graph).run
+    finally:
+        delete_run(graph, other)
 
 
 def test_client_connects_from_the_settings_the_cli_uses(run, neo4j_conn, monkeypatch, tmp_path):
