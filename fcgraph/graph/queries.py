@@ -296,11 +296,16 @@ def records_frame(result: neo4j.EagerResult) -> pd.DataFrame:
     return pd.DataFrame([list(r.values()) for r in result.records], columns=list(result.keys))
 
 
+def _names(given: str | Sequence[str] | None) -> list[str]:
+    return [given] if isinstance(given, str) else list(given or [])
+
+
 def check_run_names(graph: Graph, run_id: str, run_arg: str, *,
-                    conditions: dict[str, str | None] | None = None,
-                    layers: dict[str, str | Sequence[str] | None] | None = None) -> None:
-    """Raise a one-line :class:`BadArgument` when run ``run_id``, a condition of ``conditions``
-    or a layer of ``layers`` is not in the graph.
+                    conditions: dict[str, str | Sequence[str] | None] | None = None,
+                    layers: dict[str, str | Sequence[str] | None] | None = None,
+                    neurons: dict[str, str | Sequence[str] | None] | None = None) -> None:
+    """Raise a one-line :class:`BadArgument` naming the argument when run ``run_id``, or one of
+    its conditions, layers or neurons that the arguments name, is not in the graph.
 
     Parameters
     ----------
@@ -308,31 +313,40 @@ def check_run_names(graph: Graph, run_id: str, run_arg: str, *,
         The graph.
     run_id : str
         The run; ``run_arg`` names the argument that gave it.
-    conditions : dict, optional
-        Argument name -> a condition name of the run (None: not given).
-    layers : dict, optional
-        Argument name -> a layer name of the run, or a list of them (None: not given).
+    conditions, layers, neurons : dict, optional
+        Argument name -> a condition name / layer name / neuron uid of the run, or a list of
+        them (None: not given).
     """
+    uids = [uid for given in (neurons or {}).values() for uid in _names(given)]
     rec = graph.read("""
         OPTIONAL MATCH (r:Run {run_id: $run_id})
         RETURN r IS NOT NULL AS found,
                [(r)-[:HAS_CONDITION]->(c:Condition) | c.name] AS conditions,
                COLLECT { MATCH (r)-[:HAS_LAYER]->(l:Layer) RETURN l.name ORDER BY l.order }
                  AS layers,
+               COLLECT { MATCH (n:Neuron) WHERE n.uid IN $uids AND n.run_id = $run_id
+                         RETURN n.uid } AS neurons,
                COLLECT { MATCH (x:Run) RETURN x.run_id ORDER BY x.run_id LIMIT 10 } AS runs""",
-                     {"run_id": run_id}, what="checking the run").records[0]
+                     {"run_id": run_id, "uids": uids}, what="checking the run").records[0]
     if not rec["found"]:
         raise BadArgument(run_arg, f"no run {run_id!r} in the graph (runs: "
-                                   f"{', '.join(rec['runs']) or 'none'})")
-    for arg, name in (conditions or {}).items():
-        if name is not None and name not in rec["conditions"]:
-            raise BadArgument(arg, f"run {run_id!r} has no condition {name!r} "
-                                   f"(conditions: {', '.join(sorted(rec['conditions']))})")
+                                   f"{', '.join(rec['runs']) or 'none'}; a run not in the graph "
+                                   "is loaded by fcgraph ingest)")
+    for arg, given in (conditions or {}).items():
+        for name in _names(given):
+            if name not in rec["conditions"]:
+                raise BadArgument(arg, f"run {run_id!r} has no condition {name!r} "
+                                       f"(conditions: {', '.join(sorted(rec['conditions']))})")
     for arg, given in (layers or {}).items():
-        for name in [given] if isinstance(given, str) else (given or []):
+        for name in _names(given):
             if name not in rec["layers"]:
                 raise BadArgument(arg, f"run {run_id!r} has no layer {name!r} "
                                        f"(layers: {', '.join(rec['layers'])})")
+    for arg, given in (neurons or {}).items():
+        for uid in _names(given):
+            if uid not in rec["neurons"]:
+                raise BadArgument(arg, f"no neuron {uid!r} in run {run_id!r} "
+                                       "(uids are <run_id>/<layer>/<idx>)")
 
 
 def _explain_empty(graph: Graph, values: dict[str, Any]) -> None:
@@ -341,17 +355,12 @@ def _explain_empty(graph: Graph, values: dict[str, Any]) -> None:
         check_run_names(graph, values["run_id"], "--param run_id", conditions={
             f"--param {k}": values.get(k) for k in ("condition", "baseline")}, layers={
             f"--param {k}": values.get(k)
-            for k in ("target_layer", "source_layer", "layer", "pre_layer")})
+            for k in ("target_layer", "source_layer", "layer", "pre_layer")},
+            neurons={"--param uid": values.get("uid")})
     if values.get("other_run_id"):
         other = values.get("other_condition") or values.get("condition")
         check_run_names(graph, values["other_run_id"], "--param other_run_id",
                         conditions={"--param other_condition": other})
-    if values.get("uid") and values.get("run_id"):
-        found = graph.read("MATCH (n:Neuron {uid: $uid}) RETURN n.run_id AS run_id",
-                           {"uid": values["uid"]}, what="checking the neuron").records
-        if not found or found[0]["run_id"] != values["run_id"]:
-            raise BadArgument("--param uid", f"no neuron {values['uid']!r} in run {values['run_id']!r} "
-                                             "(uids are <run_id>/<layer>/<idx>)")
 
 
 def run_query(graph: Graph, name: str, params: dict[str, Any] | None = None, *,

@@ -38,14 +38,12 @@ import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fcgraph.graph import ingest as _ingest
+from fcgraph.graph.connection import Graph
 from fcgraph.paths import cypher_dir
 from fcgraph.viz.browser import RAMP_SPAN, layer_color
-
-if TYPE_CHECKING:
-    from fcgraph.graph.connection import Graph
 
 BLOOM_VERSION = "2.6.0"
 EPOCH_MS = 1767225600000  # 2026-01-01T00:00:00Z: fixed so the generated file is reproducible
@@ -420,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     run = None
     if args.run is not None:
         from fcgraph.errors import FcgraphError
-        from fcgraph.graph.connection import Graph, resolve_connection
+        from fcgraph.graph.connection import resolve_connection
 
         try:
             with Graph.open(resolve_connection(database=args.database)) as graph:

@@ -27,7 +27,6 @@ from typing import Any
 
 import neo4j
 
-from fcgraph.errors import BadArgument
 from fcgraph.graph import queries
 from fcgraph.graph.connection import Graph
 from fcgraph.io import atomic_write_text
@@ -47,36 +46,6 @@ class Subgraph:
     def edge_keys(self) -> set[tuple[str, str, str]]:
         """(pre uid, post uid, condition) of every edge."""
         return {(e["pre"], e["post"], e["condition"]) for e in self.edges}
-
-
-def _check_scope(graph: Graph, run_id: str, conditions: Sequence[str],
-                 uids: Sequence[str] = (), layers: Sequence[str] = ()) -> None:
-    """Raise :class:`BadArgument` naming the first run / condition / neuron / layer not found."""
-    rec = graph.read("""
-        OPTIONAL MATCH (r:Run {run_id: $run_id})
-        CALL (r) {
-          OPTIONAL MATCH (r)-[:HAS_CONDITION]->(c:Condition) RETURN collect(c.name) AS conds }
-        CALL (r) {
-          OPTIONAL MATCH (r)-[:HAS_LAYER]->(l:Layer) RETURN collect(l.name) AS layers }
-        CALL () {
-          OPTIONAL MATCH (n:Neuron) WHERE n.uid IN $uids AND n.run_id = $run_id
-          RETURN collect(n.uid) AS found }
-        RETURN r IS NOT NULL AS run, conds, layers, found""",
-                     {"run_id": run_id, "uids": list(uids)}, what="checking the scope").records[0]
-    if not rec["run"]:
-        raise BadArgument("RUN_ID", f"run {run_id!r} is not in the graph")
-    for name in conditions:
-        if name not in rec["conds"]:
-            raise BadArgument("--condition", f"run {run_id!r} has no condition {name!r} "
-                                             f"(it has: {', '.join(sorted(rec['conds'])) or 'none'})")
-    for uid in uids:
-        if uid not in rec["found"]:
-            raise BadArgument("UID", f"no neuron {uid!r} in run {run_id!r} (uids are "
-                                     "<run_id>/<layer>/<idx>)")
-    for layer in layers:
-        if layer not in rec["layers"]:
-            raise BadArgument("LAYER", f"run {run_id!r} has no layer {layer!r} "
-                                       f"(it has: {', '.join(rec['layers'])})")
 
 
 def _add_nodes(graph: Graph, sub: Subgraph) -> None:
@@ -109,7 +78,8 @@ def _edges(records: list[neo4j.Record]) -> list[dict[str, Any]]:
 def neuron_subgraph(graph: Graph, run_id: str, uid: str, conditions: Sequence[str] = ("clean",),
                     *, limit: int = 200) -> Subgraph:
     """A neuron with its 1FC group (in-edges) and downstream targets (out-edges)."""
-    _check_scope(graph, run_id, conditions, uids=[uid])
+    queries.check_run_names(graph, run_id, "RUN_ID", conditions={"--condition": conditions},
+                            neurons={"UID": uid})
     records = graph.read("""
         MATCH (n:Neuron {uid: $uid}) WHERE n.run_id = $run_id
         MATCH (c:Condition {run_id: $run_id}) WHERE c.name IN $conditions
@@ -131,7 +101,8 @@ def neuron_subgraph(graph: Graph, run_id: str, uid: str, conditions: Sequence[st
 def layer_pair_subgraph(graph: Graph, run_id: str, pre_layer: str, post_layer: str,
                         conditions: Sequence[str] = ("clean",), *, limit: int = 500) -> Subgraph:
     """The strongest ``limit`` live edges (per condition) from ``pre_layer`` to ``post_layer``."""
-    _check_scope(graph, run_id, conditions, layers=[pre_layer, post_layer])
+    queries.check_run_names(graph, run_id, "RUN_ID", conditions={"--condition": conditions},
+                            layers={"LAYER": [pre_layer, post_layer]})
     records = graph.read("""
         MATCH (c:Condition {run_id: $run_id}) WHERE c.name IN $conditions
         CALL (c) {
@@ -152,7 +123,8 @@ def pathway_subgraph(graph: Graph, run_id: str, uid: str, target_layer: str,
                      conditions: Sequence[str] = ("clean",), *, k: int = 10,
                      min_z: float | None = None) -> Subgraph:
     """The union of the ``k`` strongest paths (per condition) from ``uid`` to ``target_layer``."""
-    _check_scope(graph, run_id, conditions, uids=[uid], layers=[target_layer])
+    queries.check_run_names(graph, run_id, "RUN_ID", conditions={"--condition": conditions},
+                            neurons={"UID": uid}, layers={"LAYER": target_layer})
     edges: list[dict[str, Any]] = []
     for condition in conditions:
         paths = queries.strongest_paths(graph, run_id, uid, target_layer, condition, k=k,
