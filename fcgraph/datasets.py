@@ -70,6 +70,16 @@ class ImageData:
         return ImageData(self.name, self.split, Subset(self.dataset, range(n)), self.num_classes,
                          self.mean, self.std)
 
+    def repeated(self, trials: int) -> ImageData:
+        """The images ``trials`` times over, trial-major: item r n + i is image i (n = len)."""
+        if trials < 1:
+            raise FcgraphError(f"trials must be >= 1, got {trials}")
+        if trials == 1:
+            return self
+        n = len(self)
+        return ImageData(self.name, self.split, Subset(self.dataset, list(range(n)) * trials),
+                         self.num_classes, self.mean, self.std)
+
     def batches(self, batch_size: int, order: np.ndarray | None = None,
                 start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(images [B, 3, 32, 32], labels [B] int64) over ``order`` (default 0..n-1), from ``start``."""

@@ -34,7 +34,7 @@ def false_edge_rate(rec: Any, pre: str, post: str) -> dict[str, Any]:
                                                "(run fcgraph fc --calibrate)"}
     names = {f.name for f in fields(FcParams)}
     params = FcParams.create(**{k: v for k, v in stored.items() if k in names})
-    rule = {k: v for k, v in params.rule(rec.T).items() if k not in ("T", "seed", "z")}
+    rule = {k: v for k, v in params.rule(rec.T, rec.trials).items() if k not in ("T", "seed", "z")}
     z = (row.get("threshold") or {}).get("z", params.z)
     nominal = float(normal_upper_tail(params.z))
     got = calibrate(rec.packed("clean", pre), rec.packed("clean", post), T=rec.T,

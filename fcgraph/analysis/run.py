@@ -112,6 +112,10 @@ def analyze_run(recording: Path | str, config: AnalysisConfig | None = None, *,
 
     config = config or AnalysisConfig()
     rec = open_recording(recording, verify=False)
+    if rec.trials > 1:  # its decoders and image resampling take each presentation as an image
+        raise FcgraphError(f"{rec.path} holds {rec.trials} trials of each image: analyze takes a "
+                           "recording of one trial (record the findings' conditions without "
+                           "--trials; trials serve fcgraph fc --null trial)")
     reps = [open_recording(r, verify=False) for r in replicates]
     for rep in reps:
         _check_replicate(rec, rep)

@@ -50,6 +50,9 @@ def record_cmd(
     flush_bytes: Annotated[int | None, typer.Option(
         min=1, help="Bytes of packed spikes held in memory between writes (default 16 MiB); a kill "
                     "loses at most the images held.")] = None,
+    trials: Annotated[int, typer.Option(
+        min=1, help="Present the images this many times (trial-major; noise differs per trial): "
+                    "what `fcgraph fc --null trial` needs.")] = 1,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Record every spiking layer's spikes under each condition (resumes after a kill)."""
@@ -61,13 +64,15 @@ def record_cmd(
         record(model, out, condition, n_images, dataset=dataset, split=split, data_root=data_root,
                download=download, batch_size=batch_size, seed=seed, run_id=run_id, overwrite=overwrite,
                command=shlex.join(["fcgraph", *sys.argv[1:]]), flush_bytes=flush_bytes or FLUSH_BYTES,
-               progress=update)
+               trials=trials, progress=update)
     console.print(condition_table(open_recording(out, verify=False)))
 
 
 def condition_table(rec: Recording) -> Table:
     """Accuracy, attack success, firing rates and time of each recorded condition."""
-    title = f"{rec.path}: {rec.n_images} images x T = {rec.T}, {len(rec.layers)} layers"
+    images = f"{rec.n_images} images" if rec.trials == 1 else \
+        f"{rec.n_images // rec.trials} images x {rec.trials} trials"
+    title = f"{rec.path}: {images} x T = {rec.T}, {len(rec.layers)} layers"
     table = Table("condition", "accuracy", "attack success", "firing rate (min-max over layers)",
                   "seconds", title=title)
     for name in rec.conditions:

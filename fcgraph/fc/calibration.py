@@ -35,31 +35,57 @@ def derangement(n: int, rng: np.random.Generator) -> np.ndarray:
             return order
 
 
-def control_order(n_images: int, seed: int, draw: int = CALIBRATION_DRAW) -> np.ndarray:
-    """The image order (int64 (n_images,), a derangement) of control ``draw`` for ``seed``.
+def trial_rotation(n_images: int, trials: int, rng: np.random.Generator) -> np.ndarray:
+    """A presentation order (int64 (n_images,)) that moves each image to another of its trials.
 
-    Draw 0 keeps the order fcgraph always used for ``seed``; other draws are independent of it.
+    The recording holds ``trials`` repeats of n_images / trials images, trial-major
+    (presentation r n + i is image i in trial r). Image i's trials are rotated by its own
+    random k_i in 1 .. trials-1, so every presentation faces the same image in another trial.
+    """
+    if trials < 2 or n_images % trials:
+        raise FcgraphError(f"{n_images} presentations are not 2 or more whole trials ({trials})")
+    per_trial = n_images // trials
+    offset = rng.integers(1, trials, size=per_trial)
+    trial = np.arange(trials)[:, None]
+    image = np.arange(per_trial)[None, :]
+    return (((trial + offset[None, :]) % trials) * per_trial + image).ravel().astype(np.int64)
+
+
+def control_order(n_images: int, seed: int, draw: int = CALIBRATION_DRAW,
+                  trials: int | None = None) -> np.ndarray:
+    """The image order (int64 (n_images,)) of control ``draw`` for ``seed``.
+
+    A derangement of the images; with ``trials`` (the trial null's control) a
+    :func:`trial_rotation` instead, which keeps the image and changes the trial, so that
+    stimulus-locked correlations survive and only within-trial ones are broken. Draw 0 keeps
+    the order fcgraph always used for ``seed``; other draws are independent of it.
     """
     key = [seed, 0x6E6567] if draw == 0 else [seed, 0x6E6567, int(draw)]
+    if trials is not None:
+        return trial_rotation(n_images, trials, np.random.default_rng([*key, 0x747269]))
     return derangement(n_images, np.random.default_rng(key))
 
 
-def control_trains(post: Spikes, *, T: int, seed: int,
-                   draw: int = CALIBRATION_DRAW) -> tuple[np.ndarray, np.ndarray]:
+def control_trains(post: Spikes, *, T: int, seed: int, draw: int = CALIBRATION_DRAW,
+                   trials: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The control post trains: boolean (n_post, L), images reordered by :func:`control_order`.
 
-    Returns ``(trains, order)``; L must be a whole number of T-bin images.
+    Returns ``(trains, order)``; L must be a whole number of T-bin images. ``trials``: the
+    trial null's control (the trial of each image rotated), else the images reordered.
     """
     src = as_source(post, "post")
     if src.L % T:
         raise FcgraphError(f"L = {src.L} bins is not a whole number of images of T = {T}")
-    order = control_order(src.L // T, seed, draw)
+    order = control_order(src.L // T, seed, draw, trials)
     return permute_images(src, order, T), order
 
 
 def calibrate(pre: Spikes, post: Spikes, *, T: int, seed: int = 0, draw: int = CALIBRATION_DRAW,
               nominal_rate: float | None = None, **rule: Any) -> dict[str, Any]:
     """The false-edge rate of an edge rule on the image-reordered negative control.
+
+    With the trial null (``rule`` has ``trials``) the control keeps each image and rotates its
+    trials (:func:`trial_rotation`): the pairs are then independent given the image.
 
     ``pre`` (n_pre, L), ``post`` (n_post, L): boolean trains or :class:`SpikeMatrix`; ``rule``:
     any keyword of :func:`~fcgraph.fc.edges.significant_edges` (z, null, min_spikes, fdr, ...).
@@ -73,7 +99,7 @@ def calibrate(pre: Spikes, post: Spikes, *, T: int, seed: int = 0, draw: int = C
     with fdr, which bounds the chance of any false edge instead), ``ratio`` (false / nominal),
     ``draw``, ``image_order`` and the control's ``report``.
     """
-    control, order = control_trains(post, T=T, seed=seed, draw=draw)
+    control, order = control_trains(post, T=T, seed=seed, draw=draw, trials=rule.get("trials"))
     _, report = significant_edges(pre, control, T=T, seed=seed, **rule)
     tested = report["tested"]
     false_edges = report["significant"]

@@ -29,7 +29,8 @@ from fcgraph.fc.counts import DEFAULT_TILE, StagedTrains, summed_products
 from fcgraph.fc.exact import ExactNullBlocks, ExactShiftNull
 from fcgraph.fc.feature_relay import FeatureRelay
 from fcgraph.fc.measures import MEASURES, TiledSttc, measure_from_counts, measure_of_pairs
-from fcgraph.fc.shifts import count_null_block, resolve_shifts
+from fcgraph.fc.settings import NULLS
+from fcgraph.fc.shifts import count_null_block, resolve_shifts, trial_shifts
 from fcgraph.fc.stats import bh_qvalues, normal_upper_tail
 from fcgraph.spikes import Spikes, SpikeSource, as_source, check_pair
 
@@ -167,10 +168,13 @@ def _report(counts: dict[str, int], tested_pre: np.ndarray, tested_post: np.ndar
     }
 
 
-def _null_kind(null: str, T: int, shift_unit: int | None) -> tuple[str, int]:
+def _null_kind(null: str, T: int, shift_unit: int | None, L: int, trials: int | None
+               ) -> tuple[str, int]:
+    if null not in NULLS:
+        raise FcgraphError(f"null must be one of {', '.join(NULLS)}, got {null!r}")
+    if null == "trial":
+        return null, int(trial_shifts(L, trials or 1)[0])
     unit = T if shift_unit is None else int(shift_unit)
-    if null not in ("exact", "shift"):
-        raise FcgraphError(f"null must be 'exact' or 'shift', got {null!r}")
     if null == "exact" and unit not in (T, 1):
         raise FcgraphError(f"the exact null covers whole images (shift_unit = T = {T}) or every bin "
                            f"(shift_unit = 1), not shift_unit = {unit}")
@@ -181,7 +185,8 @@ class _CountNull:
     """The null of the cofiring count for one layer pair: exact, or sampled shifts."""
 
     def __init__(self, null: str, unit: int, pre: StagedTrains, *, T: int, n_shifts: int,
-                 min_shift: int, seed: int, relay: FeatureRelay | None = None,
+                 min_shift: int, seed: int, trials: int | None = None,
+                 relay: FeatureRelay | None = None,
                  pre_layer: Hashable = None, pre_rows: np.ndarray | None = None) -> None:
         self.pre = pre
         self.shifts: np.ndarray | None = None
@@ -195,6 +200,9 @@ class _CountNull:
             self.n_shifts = spec.n_shifts
             if relay is not None:
                 self.keep = relay.keep
+        elif null == "trial":
+            self.shifts = trial_shifts(pre.L, trials or 1)
+            self.n_shifts = int(self.shifts.size)
         else:
             self.shifts = resolve_shifts(pre.L, None, T=T, n_shifts=n_shifts, min_shift=min_shift,
                                          shift_unit=unit, seed=seed)
@@ -363,7 +371,7 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
                       null: str = "exact", z: float = 3.0, min_spikes: int = 10,
                       fdr: float | None = None, top_k: int | None = None, n_shifts: int = 100,
                       min_shift: int = 40, shift_unit: int | None = None, seed: int = 0,
-                      backend: str | Backend = "numpy", tile: int = DEFAULT_TILE,
+                      trials: int | None = None, backend: str | Backend = "numpy", tile: int = DEFAULT_TILE,
                       pre_layer: str = "pre", post_layer: str = "post", run_id: str = "run",
                       condition: str = "clean", candidates: Candidates | None = None,
                       dense: dict[str, Any] | None = None,
@@ -378,7 +386,9 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
     column; z is always that of the same-bin cofiring count, also with dt > 0). ``null``:
     "exact" (every whole-image shift k T, k = 1 .. M-1, or with shift_unit=1 every bin shift;
     no sampling, so n_shifts and min_shift do not apply) or "shift" (``n_shifts`` drawn
-    offsets, multiples of ``shift_unit``, default T, of at least ``min_shift`` bins).
+    offsets, multiples of ``shift_unit``, default T, of at least ``min_shift`` bins) or
+    "trial" (the trial-shuffle null of a recording of ``trials`` repeats of the same images,
+    trial-major: every whole-trial shift, :func:`~fcgraph.fc.shifts.trial_shifts`).
     ``z``: threshold; ``min_spikes``: per neuron; ``fdr``: BH level replacing the z threshold;
     ``top_k``: in-edges kept per post neuron. Post neurons go ``tile`` at a time.
 
@@ -428,7 +438,7 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
     L = check_pair(src_a, src_b)
     if T < 1 or L % T:
         raise FcgraphError(f"L = {L} bins is not a whole number of images of T = {T} steps")
-    null, unit = _null_kind(null, T, shift_unit)
+    null, unit = _null_kind(null, T, shift_unit, L, trials)
     n_post = src_b.n_neurons
     spikes_pre, spikes_post = src_a.spike_counts(), src_b.spike_counts()
     tested_pre, tested_post = spikes_pre >= min_spikes, spikes_post >= min_spikes
@@ -445,13 +455,13 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
     staged_pre = StagedTrains(pre_rows, be)
     tiled = TiledSttc(pre_rows, dt, be) if measure == "sttc" and dt > 0 else None
     count_null = _CountNull(null, unit, staged_pre, T=T, n_shifts=n_shifts, min_shift=min_shift,
-                            seed=seed, relay=relay, pre_layer=(condition, pre_layer),
+                            seed=seed, trials=trials, relay=relay, pre_layer=(condition, pre_layer),
                             pre_rows=keep_pre)
     if relay is not None and count_null.exact is not None:
         relay.start((condition, post_layer), count_null.exact.null, keep_post)
     n_null = count_null.n_shifts
     fused = None  # the backend's own path, where it has one
-    if null == "shift" and tiled is None and fdr is None and dense is None:
+    if null != "exact" and tiled is None and fdr is None and dense is None:
         fused = be.fused_shift_null(pre_rows, count_null.shifts, measure=measure, z=z,
                                     tested_pre=tested_kept, spike_counts=spikes_kept)
 
@@ -522,5 +532,6 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
                         "min_spikes": min_spikes, "fdr": fdr, "top_k": top_k,
                         "n_shifts": n_shifts if null == "shift" else None,
                         "min_shift": min_shift if null == "shift" else None, "shift_unit": unit,
-                        "seed": seed, "backend": be.name, "tile": tile}
+                        "trials": trials if null == "trial" else None, "seed": seed,
+                        "backend": be.name, "tile": tile}
     return edges, report

@@ -54,7 +54,7 @@ from fcgraph.fc.calibration import calibrate as calibrate_pair
 from fcgraph.fc.counts import DEFAULT_TILE
 from fcgraph.fc.feature_relay import FeatureRelay
 from fcgraph.fc.settings import FcParams
-from fcgraph.fc.shifts import draw_shifts
+from fcgraph.fc.shifts import draw_shifts, trial_shifts
 from fcgraph.fc.stats import normal_upper_tail
 from fcgraph.fc.threshold import control_threshold
 from fcgraph.parts import part_key, read_part, write_part
@@ -277,7 +277,7 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
     pre_info, post_info = rec.layer(pre), rec.layer(post)
     pre_sm, post_sm = rec.packed(condition, pre), rec.packed(condition, post)
     cand = receptive_field(pre_info, post_info) if params.candidates == "receptive-field" else None
-    rule = params.rule(rec.T)
+    rule = params.rule(rec.T, rec.trials)
     task = f"{condition} {pre}->{post}"
     table_path, json_path = lay.part(condition, k)
     t0 = time.perf_counter()
@@ -285,7 +285,7 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
                                "candidates": "receptive-field" if cand is not None else "all",
                                "backend": backend.name, "backend_detail": backend.detail}
     if params.fdr is None:
-        summary["threshold"] = _threshold(params, rec.T, pre_sm, post_sm, backend=backend,
+        summary["threshold"] = _threshold(params, rule, pre_sm, post_sm, backend=backend,
                                           tile=tile, candidates=cand,
                                           progress=_ticker(progress, f"{task} control"))
         rule["z"] = summary["threshold"]["z"]
@@ -314,7 +314,7 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
 
     atomic_write(table_path, write)
     if params.calibrate:
-        summary["calibration"] = _calibration(params, rule, rec.T, pre_sm, post_sm,
+        summary["calibration"] = _calibration(params, rule, pre_sm, post_sm,
                                               backend=backend, tile=tile, candidates=cand)
     if dense is not None:
         _close_dense(dense)
@@ -371,12 +371,13 @@ def _ticker(progress: ProgressFn | None, task: str) -> Callable[[int, int], None
     return lambda done, total: progress(task, done, total)
 
 
-def _control_rule(params: FcParams, T: int) -> dict[str, Any]:
+def _control_rule(rule: dict[str, Any]) -> dict[str, Any]:
     """The rule's keywords for a control pass (no T, seed or z: the callers give them)."""
-    return {k: v for k, v in params.rule(T).items() if k not in ("T", "seed", "z")}
+    return {k: v for k, v in rule.items() if k not in ("T", "seed", "z")}
 
 
-def _threshold(params: FcParams, T: int, pre: Any, post: Any, **engine: Any) -> dict[str, Any]:
+def _threshold(params: FcParams, rule: dict[str, Any], pre: Any, post: Any,
+               **engine: Any) -> dict[str, Any]:
     """The manifest's ``threshold`` entry of a layer pair: the rule, the z threshold used and
     the nominal rate; for the control rule also the control's rate at that threshold and at
     the nominal z over its draws 1 .. control_draws
@@ -384,8 +385,8 @@ def _threshold(params: FcParams, T: int, pre: Any, post: Any, **engine: Any) -> 
     nominal = float(normal_upper_tail(params.z))
     if params.threshold == "normal":
         return {"rule": "normal", "z": params.z, "nominal_z": params.z, "nominal_rate": nominal}
-    got = control_threshold(pre, post, T=T, z=params.z, seed=params.seed,
-                            draws=params.control_draws or None, **_control_rule(params, T),
+    got = control_threshold(pre, post, T=rule["T"], z=params.z, seed=params.seed,
+                            draws=params.control_draws or None, **_control_rule(rule),
                             **engine)
     return {"rule": "control", "z": got["z"], "nominal_z": params.z, "nominal_rate": nominal,
             "control_draws": got["draws"], "control_tested": got["tested"],
@@ -394,13 +395,13 @@ def _threshold(params: FcParams, T: int, pre: Any, post: Any, **engine: Any) -> 
             "normal_rule_rate": got["normal_rate"]}
 
 
-def _calibration(params: FcParams, rule: dict[str, Any], T: int, pre: Any, post: Any,
+def _calibration(params: FcParams, rule: dict[str, Any], pre: Any, post: Any,
                  **engine: Any) -> dict[str, Any]:
     """The manifest's ``calibration`` entry: the rule as applied (its z threshold, control or
     normal) rerun on control draw 0, independent of the draw a control threshold came from."""
     nominal = None if params.fdr is not None else float(normal_upper_tail(params.z))
-    cal = calibrate_pair(pre, post, T=T, seed=params.seed, z=rule["z"], nominal_rate=nominal,
-                         **_control_rule(params, T), **engine)
+    cal = calibrate_pair(pre, post, T=rule["T"], seed=params.seed, z=rule["z"],
+                         nominal_rate=nominal, **_control_rule(rule), **engine)
     return {"false_edges": int(cal["false_edges"]), "tested": int(cal["tested"]),
             "false_edge_rate": _finite(cal["false_edge_rate"]),
             "nominal_rate": cal["nominal_rate"], "ratio": _finite(cal["ratio"]),
@@ -594,9 +595,11 @@ def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be:
     pairs = layer_pairs(rec.layers, params.pairs)
     if not pairs:
         raise FcgraphError(f"{rec.path} has no layer pair to correlate (one spiking layer?)")
-    if params.null == "shift":  # one-line error now rather than at the first layer pair
+    if params.null == "shift":  # one-line errors now rather than at the first layer pair
         draw_shifts(rec.L, params.n_shifts, params.min_shift,
                     rec.T if params.shift_unit == "T" else 1, params.seed)
+    if params.null == "trial":
+        trial_shifts(rec.L, rec.trials)
     lay = _Layout(rec.path)
     plan = _plan_for(rec, params)
     finished: dict[tuple[str, int], dict[str, Any]] = {}

@@ -16,7 +16,9 @@ from fcgraph.errors import BadArgument, at_least
 
 MEASURES = ("sttc", "pearson", "cofire")
 THRESHOLDS = ("control", "normal")
-NULLS = ("exact", "shift")
+#: exact moments over every whole-image (or bin) shift, sampled shifts, or every whole-trial
+#: shift of a recording of repeated trials (the shift predictor)
+NULLS = ("exact", "shift", "trial")
 PAIRS = ("consecutive", "feeders")
 CANDIDATES = ("all", "receptive-field")
 
@@ -44,7 +46,9 @@ class FcParams:
     null: str = _setting(
         "exact", "exact: exact moments over ALL whole-image (--shift-unit T) or bin "
                  "(--shift-unit 1) shifts; shift: --n-shifts sampled circular shifts of the "
-                 "post layer.")
+                 "post layer; trial: every whole-trial shift of a recording of repeated trials "
+                 "(fcgraph record --trials), so an edge means firing together beyond what the "
+                 "image explains.")
     n_shifts: int | None = _setting(100, "Shifts of the shift null.", min=2)
     min_shift: int | None = _setting(40, "Smallest shift in bins (shift null).", min=1)
     shift_unit: str = _setting(
@@ -101,8 +105,9 @@ class FcParams:
 
     @classmethod
     def create(cls, **kwargs: Any) -> FcParams:
-        """Like the constructor, but n_shifts / min_shift are dropped for the exact null."""
-        if kwargs.get("null", cls.null) == "exact":
+        """Like the constructor, but n_shifts / min_shift are dropped for the exact and trial
+        nulls."""
+        if kwargs.get("null", cls.null) in ("exact", "trial"):
             kwargs["n_shifts"] = kwargs["min_shift"] = None
         if "shift_unit" in kwargs:
             kwargs["shift_unit"] = str(kwargs["shift_unit"])
@@ -111,13 +116,16 @@ class FcParams:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
-    def rule(self, T: int) -> dict[str, Any]:
-        """Keyword arguments of :func:`~fcgraph.fc.edges.significant_edges` for these settings."""
+    def rule(self, T: int, trials: int = 1) -> dict[str, Any]:
+        """Keyword arguments of :func:`~fcgraph.fc.edges.significant_edges` for these settings,
+        on a recording of ``T`` steps per image and ``trials`` repeats of its images."""
         rule: dict[str, Any] = {"T": T, "measure": self.measure, "null": self.null, "z": self.z,
                                 "min_spikes": self.min_spikes, "fdr": self.fdr,
                                 "shift_unit": T if self.shift_unit == "T" else 1, "seed": self.seed}
         if self.null == "shift":
             rule.update(n_shifts=self.n_shifts, min_shift=self.min_shift)
+        if self.null == "trial":
+            rule["trials"] = trials
         return rule
 
 

@@ -52,6 +52,22 @@ def draw_shifts(L: int, n_shifts: int = 100, min_shift: int = 40, shift_unit: in
     return np.concatenate([fwd, -bwd]).astype(np.int64)
 
 
+def trial_shifts(L: int, trials: int) -> np.ndarray:
+    """The trial-shuffle null's offsets, int64 (trials - 1,): k x L / trials for k = 1 .. trials-1.
+
+    A recording of ``trials`` repeats of the same images, trial-major (bin ``(r n + i) T + t`` is
+    step t of image i in trial r), rolled by k whole trials pairs each pre trial r with post
+    trial r + k of the same image: the shift predictor. It keeps every stimulus-locked
+    correlation and breaks only what is shared within a trial.
+    """
+    if trials < 2:
+        raise BadArgument("--null", f"the trial null needs a recording of 2 or more trials "
+                                    f"(fcgraph record --trials), this one has {trials}")
+    if L % trials:
+        raise FcgraphError(f"L = {L} bins is not a whole number of {trials} trials")
+    return np.arange(1, trials, dtype=np.int64) * (L // trials)
+
+
 def resolve_shifts(L: int, shifts: Any, *, T: int | None, n_shifts: int, min_shift: int,
                    shift_unit: int | None, seed: int) -> np.ndarray:
     """Explicit ``shifts`` as int64, or a draw with shift_unit defaulting to T."""

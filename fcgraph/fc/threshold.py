@@ -167,7 +167,7 @@ def control_threshold(pre: Spikes, post: Spikes, *, T: int, z: float = 3.0, seed
     progress = rule.pop("progress", None)
     tested = normal_false = 0
     for k, draw in enumerate(range(first_draw, first_draw + draws)):
-        control, _ = control_trains(post, T=T, seed=seed, draw=draw)
+        control, _ = control_trains(post, T=T, seed=seed, draw=draw, trials=rule.get("trials"))
         _, report = significant_edges(pre, control, T=T, z=z, seed=seed, sink=collect,
                                       progress=_over_draws(progress, k, draws), **rule)
         tested += int(report["tested"])

@@ -73,15 +73,16 @@ def write_recording_manifest(setup: Setup, parsed: list[Condition], run_id: str 
                   "training": cfg.training, "metrics": cfg.metrics},
         "dataset": {"name": setup.plan["dataset"], "split": setup.plan["split"],
                     "split_seed": setup.plan["split_seed"], "images": "the first n_images of the split",
-                    "n_images": len(setup.data)},
+                    "n_images": setup.plan["n_images"]},
         "seed": setup.seed, "batch_size": setup.batch_size, "versions": package_versions(),
     }
     recording = {
-        "format": RECORDING_FORMAT, "format_version": 1,
+        "format": RECORDING_FORMAT, "format_version": 1, "trials": setup.plan.get("trials", 1),
         "layout": {"file": "spikes/<condition slug>/<layer>.bits", "dtype": "uint8",
                    "shape": "(n_neurons, ceil(T * n_images / 8))", "bit_order": "little",
                    "rows": "neurons; conv layers channel-major (k = c*H*W + y*W + x)",
-                   "bins": "image * T + step"},
+                   "bins": "presentation * T + step; presentation = trial * images per trial "
+                           "+ image"},
         "labels": {"path": RunFolder(root).relative(RunFolder(root).labels),
                    "sha256": sha256_file(RunFolder(root).labels),
                    "bytes": RunFolder(root).labels.stat().st_size},

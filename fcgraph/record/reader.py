@@ -28,7 +28,10 @@ class Recording:
         manifest: the parsed :class:`fcgraph.contract.RunManifest`.
         layers: spiking layers in forward order (name, order, shape, feeds_from).
         conditions: condition names, in recording order.
-        T: steps per image; ``n_images``: images; ``L`` = T x n_images bins.
+        T: steps per image; ``n_images``: images (presentations, with trials); ``L`` = T x
+        n_images bins.
+        trials: repeats of the same images (``fcgraph record --trials``), trial-major: image i
+        of trial r is presentation r x (n_images / trials) + i; 1 for a plain recording.
     """
 
     def __init__(self, path: Path, *, verify: bool = True) -> None:
@@ -48,6 +51,10 @@ class Recording:
         self.T: int = self.manifest.T
         self.n_images: int = self.manifest.n_images
         self.L = self.T * self.n_images
+        self.trials: int = int(rec.get("trials", 1))
+        if self.trials < 1 or self.n_images % self.trials:
+            raise FcgraphError(f"{where}: {self.n_images} presentations are not {self.trials} "
+                               "whole trials")
         for name in self.conditions:
             if not isinstance(rec.get("conditions"), dict) or name not in rec["conditions"]:
                 raise FcgraphError(f"{where}: condition {name!r} has no files listed")

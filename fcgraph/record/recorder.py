@@ -70,8 +70,14 @@ def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
            dataset: str | None = None, split: str = "test", data_root: Path | None = None,
            download: bool = True, batch_size: int = 64, seed: int = 0, run_id: str | None = None,
            command: str | None = None, overwrite: bool = False, flush_bytes: int = FLUSH_BYTES,
-           progress: Progress | None = None) -> RunManifest:
+           trials: int = 1, progress: Progress | None = None) -> RunManifest:
     """Record ``conditions`` of the first ``n_images`` of ``dataset``/``split`` into folder ``out``.
+
+    ``trials``: present the images that many times, trial-major (presentation r n_images + i
+    is image i in trial r; the manifest's ``n_images`` counts presentations and its recording
+    section ``trials``). Input noise differs from trial to trial (its seed is the
+    presentation), so repeated trials under a noise condition are what ``fcgraph fc --null
+    trial`` separates coordination from shared stimulus drive with.
 
     ``dataset`` defaults to the checkpoint's (with its train/test split). ``batch_size`` is
     rounded up to a multiple of 8 / gcd(T, 8) images so chunks fill whole bytes. Spikes are held
@@ -85,10 +91,11 @@ def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
                                       "(starting with a letter or digit)")
     at_least(n_images, 1, "--n-images")
     at_least(batch_size, 1, "--batch-size")
+    at_least(trials, 1, "--trials")
     if Path(out).exists() and not Path(out).is_dir():
         raise BadArgument("--out", f"{out} is a file, not a folder")
     setup = _prepare(Path(checkpoint), Path(out), n_images, dataset, split, data_root, download,
-                     batch_size, seed)
+                     batch_size, seed, trials)
     report = progress or (lambda task, done, total: None)
     with writing_into(setup.root):
         _claim_folder(setup.root, setup.plan, overwrite)
@@ -99,7 +106,8 @@ def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
 
 
 def _prepare(checkpoint: Path, root: Path, n_images: int, dataset: str | None, split: str,
-             data_root: Path | None, download: bool, batch_size: int, seed: int) -> Setup:
+             data_root: Path | None, download: bool, batch_size: int, seed: int,
+             trials: int = 1) -> Setup:
     model, config = load_checkpoint(checkpoint)
     name = dataset or config.dataset
     split_seed = config.split_seed if name == config.dataset else 0
@@ -110,7 +118,7 @@ def _prepare(checkpoint: Path, root: Path, n_images: int, dataset: str | None, s
     if data.num_classes > config.model.num_classes:
         raise BadArgument("--dataset", f"{name} has {data.num_classes} classes but the model only "
                                        f"{config.model.num_classes}")
-    data = data.first(n_images)
+    data = data.first(n_images).repeated(trials)
     T = config.model.T
     multiple = layout.chunk_multiple(T)
     batch_size = -(-batch_size // multiple) * multiple
@@ -120,6 +128,8 @@ def _prepare(checkpoint: Path, root: Path, n_images: int, dataset: str | None, s
             "T": T, "dataset": name, "split": split, "split_seed": split_seed, "n_images": n_images,
             "seed": seed, "batch_size": batch_size,
             "layers": [[la.name, list(la.shape)] for la in layers]}
+    if trials > 1:  # absent for one trial: the plans of earlier recordings stay valid
+        plan["trials"] = trials
     return Setup(root, model, config, data, layers, T, batch_size, seed, plan)
 
 
