@@ -25,8 +25,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,10 @@ from fcgraph.analysis.pair import (
 )
 from fcgraph.contract import condition_slug
 from fcgraph.errors import BadArgument, FcgraphError
+from fcgraph.execution import Execution
 from fcgraph.io import atomic_write, atomic_write_text, remove_stale_temps, sha256_file, writing_into
-from fcgraph.parts import cached_part, part_key
-from fcgraph.run_folder import RunFolder, layer_pairs
+from fcgraph.parts import cached_part, part_key, read_part
+from fcgraph.run_folder import MANIFEST, RunFolder, layer_pairs
 
 NETWORKS = "networks"  # parts of the control networks analysed with their own groups
 REPLICATES = "replicates"  # parts of the replicate networks (other recordings)
@@ -99,7 +101,8 @@ def _n_pairs(manifest: Any, condition: str, pre: str, post: str, key: str = "tes
 
 def analyze_run(recording: Path | str, config: AnalysisConfig | None = None, *,
                 replicates: Sequence[Path | str] = (), progress: ProgressFn | None = None,
-                restart: bool = False, figures: bool = True) -> dict[str, Any]:
+                restart: bool = False, figures: bool = True,
+                execution: Execution | None = None) -> dict[str, Any]:
     """Analyse a recording whose edges were computed (``fcgraph fc``); write and return the
     ``analysis.json`` content (see :mod:`fcgraph.analysis` for its layout).
 
@@ -107,6 +110,10 @@ def analyze_run(recording: Path | str, config: AnalysisConfig | None = None, *,
     same images, their edges computed), analysed like the trained one with their own groups: a
     finding is supported only if it also holds in each of them. They are only read.
     ``config``: the analysis' parameters (default :class:`AnalysisConfig`).
+    ``execution``: where the units (a layer pair under one condition, its false-edge rate, or
+    another network) run: in this process (the default), or on a Dask cluster, whose workers
+    write the same parts into the run folder (which they must see at the same path); the
+    files are then the same as in-process, but for ``created`` and ``seconds``.
     """
     from fcgraph.record import open_recording
 
@@ -120,7 +127,7 @@ def analyze_run(recording: Path | str, config: AnalysisConfig | None = None, *,
     for rep in reps:
         _check_replicate(rec, rep)
     with writing_into(rec.path):
-        return _analyze(rec, config, progress, restart, figures, reps)
+        return _analyze(rec, config, progress, restart, figures, reps, execution)
 
 
 def _check_replicate(rec: Any, rep: Any) -> None:
@@ -141,12 +148,32 @@ def _check_replicate(rec: Any, rep: Any) -> None:
     rep.verify_all(["clean"])
 
 
-def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, restart: bool,
-             figures: bool, replicates: Sequence[Any] = ()) -> dict[str, Any]:
-    """:func:`analyze_run` of an opened recording."""
+@dataclass
+class _Plan:
+    """What every unit of an analysis reads: the recording, settings, conditions, layer pairs,
+    edge tables, the other networks and the content hashes that key the parts."""
+
+    rec: Any
+    config: AnalysisConfig
+    wanted: list[str]
+    pairs: list[tuple[str, str]]
+    edge_files: dict[str, Path]
+    parts: Path
+    #: name -> (its recording, its condition, its parts folder, its edge table's SHA-256)
+    networks: dict[str, tuple[Any, str, Path, str]]
+    spike_hashes: dict[str, dict[str, str]]
+    edge_hashes: dict[str, str]
+
+    @property
+    def controls(self) -> list[str]:
+        return [name for name in self.networks if not name.startswith("replicate:")]
+
+
+def _plan(rec: Any, config: AnalysisConfig, replicates: Sequence[Any] = ()) -> _Plan:
+    """The analysis of ``rec`` checked and planned (nothing read but the manifest and the edge
+    tables' hashes; nothing written)."""
     from fcgraph.analysis import findings as findings_mod
 
-    t0 = time.perf_counter()
     root = rec.path
     edge_files = rec.manifest.edge_files(root)
     if "clean" not in edge_files:
@@ -164,90 +191,231 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
         if unknown:
             raise BadArgument("--condition", f"no condition {', '.join(unknown)} in {root}; "
                                              f"conditions: {', '.join(rec.conditions)}")
-    _check_inputs(rec, wanted, edge_files)
-    run = RunFolder(root)
-    out_dir = run.analysis
-    remove_stale_temps(out_dir)
-    parts = run.analysis_parts
-    if restart and parts.exists():
-        for p in sorted(parts.rglob("*.json")):
-            p.unlink()
-    pairs = layer_pairs(rec.layers)  # consecutive spiking layers, forward order
-    controls = [c for c in wanted if findings_mod.condition_role(c) == "control"
-                and c in edge_files]
-    networks = {c: (rec, c, parts / NETWORKS / condition_slug(c)) for c in controls}
-    networks.update({f"replicate:{r.run_id}": (r, "clean", parts / REPLICATES / r.run_id)
-                     for r in replicates})
-    total = len(pairs) * (len(wanted) + len(networks) + 1)  # + the false-edge rate
-    done = 0
-    if progress:
-        progress("analysis", 0, total)
+    parts = RunFolder(root).analysis_parts
+    networks = {c: (rec, c, parts / NETWORKS / condition_slug(c), sha256_file(edge_files[c]))
+                for c in wanted if findings_mod.condition_role(c) == "control" and c in edge_files}
+    networks.update({f"replicate:{r.run_id}": (
+        r, "clean", parts / REPLICATES / r.run_id,
+        sha256_file(r.manifest.edge_files(r.path)["clean"])) for r in replicates})
     # a part's key names its inputs by content, so finished parts survive a copy of the folder
     spike_hashes = {c: {la.name: rec.condition_info(c)["layers"][la.name]["sha256"]
                         for la in rec.layers} for c in wanted}
     edge_hashes = {c: sha256_file(edge_files[c]) for c in wanted if c in edge_files}
+    return _Plan(rec, config, wanted, layer_pairs(rec.layers), edge_files, parts, networks,
+                 spike_hashes, edge_hashes)
+
+
+class _PairData:
+    """The inputs of one layer pair's units, read when first needed: the clean 1FC groups and
+    sampled neurons, and each other network's own."""
+
+    def __init__(self, plan: _Plan, k_pair: int) -> None:
+        self.plan, self.k_pair = plan, k_pair
+        self.pre, self.post = plan.pairs[k_pair]
+        self.post_info = plan.rec.layer(self.post)
+        self._own: dict[str, tuple[Groups, np.ndarray]] = {}
+
+    @cached_property
+    def groups(self) -> Groups:
+        return Groups.from_file(self.plan.edge_files["clean"], self.pre, self.post,
+                                self.post_info.n_neurons)
+
+    @cached_property
+    def sampled(self) -> np.ndarray:
+        counts = self.plan.rec.packed("clean", self.post).spike_counts()
+        return sample_neurons(self.groups.sizes, counts, self.plan.config, self.post_info.order)
+
+    @property
+    def clean_edges(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.groups.pre, np.repeat(np.arange(self.post_info.n_neurons), self.groups.sizes)
+
+    def own(self, name: str) -> tuple[Groups, np.ndarray]:
+        """(the groups, the sampled neurons) of network ``name`` from its own edges."""
+        if name not in self._own:
+            net_rec, condition, _, _ = self.plan.networks[name]
+            groups = Groups.from_file(net_rec.manifest.edge_files(net_rec.path)[condition],
+                                      self.pre, self.post, self.post_info.n_neurons)
+            counts = net_rec.packed(condition, self.post).spike_counts()
+            self._own[name] = groups, sample_neurons(groups.sizes, counts, self.plan.config,
+                                                     self.post_info.order)
+        return self._own[name]
+
+
+#: A unit of work: (its part file, its key, the computation of its result).
+Unit = tuple[Path, str, Callable[[], dict[str, Any]]]
+
+
+def _pair_units(plan: _Plan, data: _PairData) -> dict[str, Unit]:
+    """Every unit of one layer pair, by name: ``condition C`` (the clean groups under C),
+    ``calibration`` (the clean pair's false-edge rate) and ``network N`` (network N with its
+    own groups)."""
+    rec, config, k_pair, pre, post = plan.rec, plan.config, data.k_pair, data.pre, data.post
+    hashes = plan.spike_hashes
+    units: dict[str, Unit] = {}
+    for condition in plan.wanted:
+        is_clean = condition == "clean"
+        key = _key(config.to_json(), condition, pre, post, hashes[condition][pre],
+                   hashes[condition][post], hashes["clean"][post], plan.edge_hashes["clean"],
+                   plan.edge_hashes.get(condition))
+        units[f"condition {condition}"] = (
+            plan.parts / condition_slug(condition) / f"{k_pair}.json", key,
+            lambda c=condition, clean=is_clean: analyse_pair(
+                rec, c, pre, post, data.groups, data.sampled, config, data.clean_edges,
+                None if clean else plan.edge_files.get(c),
+                _n_pairs(rec.manifest, c, pre, post, "pairs"),
+                n_boot=config.n_boot if clean else 0,
+                readouts=READOUTS if clean else CONDITION_READOUTS))
+    units["calibration"] = (
+        plan.parts / CALIBRATION / f"{k_pair}.json",
+        _key("false edges", pre, post, hashes["clean"][pre], hashes["clean"][post],
+             rec.manifest.fc.get("parameters"),
+             rec.manifest.fc_pair("clean", pre, post).get("threshold")),
+        partial(false_edge_rate, rec, pre, post))
+    for name, (net_rec, condition, folder, edge_hash) in plan.networks.items():
+        info = net_rec.condition_info(condition)["layers"]
+        units[f"network {name}"] = (
+            folder / f"{k_pair}.json",
+            _key(config.to_json(), "own groups", condition, pre, post, info[pre]["sha256"],
+                 info[post]["sha256"], edge_hash),
+            lambda n=name, r=net_rec, c=condition: analyse_pair(
+                r, c, pre, post, *data.own(n), config, None, None, None))
+    return units
+
+
+def analysis_unit(root: str, config: AnalysisConfig, replicates: list[str], k_pair: int,
+                  name: str) -> str:
+    """One unit of an analysis as a Dask task computes it on a worker: its part, saved.
+
+    Parameters
+    ----------
+    root : str
+        The recording folder, at the same path as on the client (which checked its files).
+    config : AnalysisConfig
+        The analysis' parameters.
+    replicates : list of str
+        The replicate recordings' folders.
+    k_pair : int
+        The layer pair's index.
+    name : str
+        The unit's name within the pair (see ``_pair_units``).
+
+    Returns
+    -------
+    str
+        ``name``.
+    """
+    from fcgraph.record import open_recording
+
+    rec = open_recording(root, verify=False)
+    reps = [open_recording(r, verify=False) for r in replicates]
+    with writing_into(rec.path):
+        plan = _plan(rec, config, reps)
+        _cached_part(*_pair_units(plan, _PairData(plan, k_pair))[name])
+    return name
+
+
+def _pending(plan: _Plan) -> list[tuple[int, str]]:
+    """(layer pair, unit name) of every unit whose part is missing or has another key."""
+    pending = []
+    for k_pair in range(len(plan.pairs)):
+        for name, (part, key, _) in _pair_units(plan, _PairData(plan, k_pair)).items():
+            try:
+                found = read_part(part)
+            except FcgraphError:
+                found = None
+            if found is None or found[1] != key:
+                pending.append((k_pair, name))
+    return pending
+
+
+def _units_on_cluster(plan: _Plan, replicates: Sequence[Any], execution: Execution,
+                      progress: ProgressFn | None, total: int) -> int:
+    """Compute the pending units on the Dask cluster of ``execution`` (their parts are then
+    read as a resumed run reads them); returns how many were computed."""
+    from fcgraph.execution import check_shared_folder, dask_client, run_units
+
+    todo = _pending(plan)
+    if not todo:
+        return 0
+    root = plan.rec.path.resolve()
+    args = [(str(root), plan.config, [str(r.path.resolve()) for r in replicates], k, name)
+            for k, name in todo]
+    done = total - len(todo)
+    if progress:
+        progress("analysis", done, total)
+
+    def finished(i: int, _: str) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress("analysis", done, total)
+
+    with dask_client(execution) as client:
+        assert client is not None
+        check_shared_folder(client, root, MANIFEST)
+        run_units(client, analysis_unit, args, finished, name="fcgraph-analyze",
+                  describe=lambda i: "{} of layer pair {}".format(todo[i][1], "->".join(
+                      plan.pairs[todo[i][0]])))
+    return len(todo)
+
+
+def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, restart: bool,
+             figures: bool, replicates: Sequence[Any] = (),
+             execution: Execution | None = None) -> dict[str, Any]:
+    """:func:`analyze_run` of an opened recording."""
+    from fcgraph.analysis import findings as findings_mod
+
+    t0 = time.perf_counter()
+    plan = _plan(rec, config, replicates)
+    wanted, pairs = plan.wanted, plan.pairs
+    _check_inputs(rec, wanted, plan.edge_files)
+    run = RunFolder(rec.path)
+    out_dir = run.analysis
+    remove_stale_temps(out_dir)
+    if restart and plan.parts.exists():
+        for p in sorted(plan.parts.rglob("*.json")):
+            p.unlink()
+    total = len(pairs) * (len(wanted) + len(plan.networks) + 1)  # + the false-edge rate
+    done = 0
+    if execution is not None and execution.distributed:
+        _units_on_cluster(plan, replicates, execution, progress, total)
+    if progress:
+        progress("analysis", 0, total)
     layers_out, cond_out = [], {c: [] for c in wanted}
-    networks_out: dict[str, list[dict[str, Any]]] = {name: [] for name in networks}
+    networks_out: dict[str, list[dict[str, Any]]] = {name: [] for name in plan.networks}
     neuron_frames = []
     for k_pair, (pre, post) in enumerate(pairs):
-        post_info = rec.layer(post)
-        groups = Groups.from_file(edge_files["clean"], pre, post, post_info.n_neurons)
-        counts = rec.packed("clean", post).spike_counts()
-        sampled = sample_neurons(groups.sizes, counts, config, post_info.order)
-        clean_edges = (groups.pre, np.repeat(np.arange(post_info.n_neurons), groups.sizes))
+        data = _PairData(plan, k_pair)
+        units = _pair_units(plan, data)
         neuron_frames.append(pd.DataFrame({
-            "condition": "clean", "layer": post, "idx": np.arange(post_info.n_neurons),
-            "pre_layer": pre, "group_size": groups.sizes, "analysed": False}))
+            "condition": "clean", "layer": post, "idx": np.arange(data.post_info.n_neurons),
+            "pre_layer": pre, "group_size": data.groups.sizes, "analysed": False}))
         for condition in wanted:
-            is_clean = condition == "clean"
-            key = _key(config.to_json(), condition, pre, post, spike_hashes[condition][pre],
-                       spike_hashes[condition][post], spike_hashes["clean"][post],
-                       edge_hashes["clean"], edge_hashes.get(condition))
-            result = _cached_part(
-                parts / condition_slug(condition) / f"{k_pair}.json", key,
-                partial(analyse_pair, rec, condition, pre, post, groups, sampled, config,
-                        clean_edges, None if is_clean else edge_files.get(condition),
-                        _n_pairs(rec.manifest, condition, pre, post, "pairs"),
-                        n_boot=config.n_boot if is_clean else 0,
-                        readouts=READOUTS if is_clean else CONDITION_READOUTS))
+            result = _cached_part(*units[f"condition {condition}"])
             done += 1
             if progress:
                 progress("analysis", done, total)
             neuron_frames.append(pd.DataFrame(result.pop("neurons"), columns=list(NEURON_COLUMNS)))
-            if is_clean:
-                layers_out.append(_network_layer(rec, "clean", pre, post, groups, result))
-                cal = _cached_part(
-                    parts / CALIBRATION / f"{k_pair}.json",
-                    _key("false edges", pre, post, spike_hashes["clean"][pre],
-                         spike_hashes["clean"][post], rec.manifest.fc.get("parameters"),
-                         rec.manifest.fc_pair("clean", pre, post).get("threshold")),
-                    partial(false_edge_rate, rec, pre, post))
+            if condition == "clean":
+                layers_out.append(_network_layer(rec, "clean", pre, post, data.groups, result))
+                cal = _cached_part(*units["calibration"])
                 layers_out[-1].update(false_edge_rate=cal["false_edge_rate"], false_edges=cal)
                 done += 1
                 if progress:
                     progress("analysis", done, total)
             else:
                 cond_out[condition].append(result)
-        for name, (net_rec, condition, folder) in networks.items():
+        for name, (net_rec, condition, _, _) in plan.networks.items():
             # another network (a control, or a replicate: a second trained network) with its
             # own groups, analysed like the trained one
-            own = Groups.from_file(net_rec.manifest.edge_files(net_rec.path)[condition], pre,
-                                   post, post_info.n_neurons)
-            own_sampled = sample_neurons(own.sizes, net_rec.packed(condition, post).spike_counts(),
-                                         config, post_info.order)
-            info = net_rec.condition_info(condition)["layers"]
-            key = _key(config.to_json(), "own groups", condition, pre, post,
-                       info[pre]["sha256"], info[post]["sha256"],
-                       sha256_file(net_rec.manifest.edge_files(net_rec.path)[condition]))
-            result = _cached_part(
-                folder / f"{k_pair}.json", key,
-                partial(analyse_pair, net_rec, condition, pre, post, own, own_sampled, config,
-                        None, None, None))
+            result = _cached_part(*units[f"network {name}"])
             result.pop("neurons")
             done += 1
             if progress:
                 progress("analysis", done, total)
-            networks_out[name].append(_network_layer(net_rec, condition, pre, post, own, result))
+            networks_out[name].append(_network_layer(net_rec, condition, pre, post,
+                                                     data.own(name)[0], result))
+    controls = plan.controls
     neurons = _merge_neurons(neuron_frames)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(run.analysis_neurons, lambda fh: neurons.to_parquet(fh, index=False))

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fcgraph.cli.common import conditions_option, console, handle_errors
+from fcgraph.cli.common import conditions_option, console, handle_errors, settings_options
 from fcgraph.cli.progress import task_progress
+from fcgraph.execution import Execution
 
 Recording = Annotated[Path, typer.Argument(help="Recording folder with its fc edge tables "
                                                 "(`fcgraph record`, then `fcgraph fc`).")]
@@ -22,6 +23,7 @@ def register(app: typer.Typer) -> None:
 
 
 @handle_errors
+@settings_options(Execution, name="execution")
 def analyze_cmd(
     recording: Recording,
     max_neurons: Annotated[int, typer.Option(
@@ -48,6 +50,7 @@ def analyze_cmd(
     restart: Annotated[bool, typer.Option(help="Discard saved partial results.")] = False,
     report: Annotated[bool, typer.Option(help="Also write analysis/report.html.")] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    execution: Execution | None = None,
 ) -> None:
     """Test the paper's five findings on a run: groups, input-output curves, events and decoding,
     perturbations. Writes RECORDING/analysis/ (analysis.json, neurons.parquet, figures/)."""
@@ -61,7 +64,7 @@ def analyze_cmd(
                             conditions=tuple(condition) if condition else None)
     with task_progress(progress) as update:
         analysis = analyze_run(recording, config, replicates=replicate or (), progress=update,
-                               restart=restart)
+                               restart=restart, execution=execution)
     console.print(findings_table(analysis["findings"], f"findings: {recording}"))
     run = RunFolder(recording)
     console.print(f"wrote {run.analysis_json}, {run.analysis_neurons}, {run.figures}")

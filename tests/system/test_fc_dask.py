@@ -7,27 +7,23 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import fcgraph
 from fcgraph.analysis.synthetic import write_recording
 from fcgraph.fc.run import compute_run
+from tests.helpers.dask_cluster import can_hide_folders, env_with_repo, free_port
 
 pytest.importorskip("distributed", reason="the Dask tests need dask[distributed] (the dask extra)")
 
 pytestmark = [pytest.mark.slow]
 
-ROOT = Path(fcgraph.__file__).parent.parent
 #: Fields of a part JSON or the manifest that may differ between two runs of the same settings.
 TIMING_FIELDS = {"seconds"}
 SMALL = [("a", (4, 6, 6)), ("b", (8, 3, 3)), ("c", (20,))]
@@ -66,71 +62,10 @@ def assert_same_run(got: Path, want: Path) -> None:
             assert (got / rel).read_bytes() == (want / rel).read_bytes(), rel
 
 
-def env_with_repo(**extra: str) -> dict[str, str]:
-    """The environment of a child process that imports this checkout's fcgraph."""
-    path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
-    env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
-    return {**env, "PYTHONPATH": path, "COLUMNS": "200", **extra}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def fcgraph_fc(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
                cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "fcgraph", "fc", *args], env=env or env_with_repo(),
                           capture_output=True, text=True, timeout=timeout, cwd=cwd)
-
-
-class Cluster:
-    """``dask scheduler`` and ``dask worker`` processes on 127.0.0.1 (stopped by :meth:`stop`)."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.address = f"tcp://127.0.0.1:{free_port()}"
-        self.tmp = tmp
-        self.scheduler = self._start(["scheduler", "--host", "127.0.0.1", "--port",
-                                      self.address.rsplit(":", 1)[1], "--no-dashboard"], "scheduler")
-        self.workers: list[subprocess.Popen[bytes]] = []
-
-    def _start(self, args: list[str], name: str, prefix: tuple[str, ...] = (),
-               **env: str) -> subprocess.Popen[bytes]:
-        log = open(self.tmp / f"{name}.log", "wb")  # noqa: SIM115 - the process keeps it
-        return subprocess.Popen([*prefix, sys.executable, "-m", "dask", *args], env=env_with_repo(**env),
-                                stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp)
-
-    def add_worker(self, *extra: str, prefix: tuple[str, ...] = (), **env: str) -> subprocess.Popen[bytes]:
-        n = len(self.workers)
-        worker = self._start(["worker", self.address, "--nthreads", "1", "--host", "127.0.0.1",
-                              "--no-dashboard", "--local-directory", str(self.tmp / f"w{n}"), *extra],
-                             f"worker{n}", prefix, **env)
-        self.workers.append(worker)
-        return worker
-
-    def wait_for_workers(self, n: int, timeout: float = 60) -> None:
-        from distributed import Client
-
-        with Client(self.address, timeout=timeout) as client:
-            client.wait_for_workers(n, timeout=timeout)
-
-    def stop(self) -> None:
-        for proc in [*self.workers, self.scheduler]:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=30)
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    c = Cluster(logs)
-    try:
-        yield c
-    finally:
-        c.stop()
 
 
 def test_local_cluster_writes_the_same_files_as_in_process(tmp_path):
@@ -283,15 +218,8 @@ def test_a_scheduler_without_workers_is_one_line(tmp_path, cluster):
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
-def _can_hide_folders() -> bool:
-    if not shutil.which("unshare"):
-        return False
-    probe = subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs none /mnt"], capture_output=True)
-    return probe.returncode == 0
-
-
 @pytest.mark.faults
-@pytest.mark.skipif(not _can_hide_folders(), reason="needs unshare -rm (user and mount namespaces)")
+@pytest.mark.skipif(not can_hide_folders(), reason="needs unshare -rm (user and mount namespaces)")
 def test_a_worker_that_cannot_see_the_run_folder_is_one_line(tmp_path, cluster):
     rec = make_recording(tmp_path / "rec")
     # this worker's view of the test folder is an empty tmpfs: the run folder is not shared

@@ -1,0 +1,72 @@
+"""Dask processes for the tests: ``dask scheduler`` and ``dask worker`` on 127.0.0.1 running this
+checkout's fcgraph (:class:`Cluster`, the ``cluster`` fixture's), and what they need."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import fcgraph
+
+ROOT = Path(fcgraph.__file__).parent.parent
+
+
+def env_with_repo(**extra: str) -> dict[str, str]:
+    """The environment of a child process that imports this checkout's fcgraph."""
+    path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
+    return {**env, "PYTHONPATH": path, "COLUMNS": "200", **extra}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """``dask scheduler`` and ``dask worker`` processes on 127.0.0.1 (stopped by :meth:`stop`)."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        self.tmp = tmp
+        self.scheduler = self._start(["scheduler", "--host", "127.0.0.1", "--port",
+                                      self.address.rsplit(":", 1)[1], "--no-dashboard"], "scheduler")
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    def _start(self, args: list[str], name: str, prefix: tuple[str, ...] = (),
+               **env: str) -> subprocess.Popen[bytes]:
+        log = open(self.tmp / f"{name}.log", "wb")  # noqa: SIM115 - the process keeps it
+        return subprocess.Popen([*prefix, sys.executable, "-m", "dask", *args], env=env_with_repo(**env),
+                                stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp)
+
+    def add_worker(self, *extra: str, prefix: tuple[str, ...] = (), **env: str) -> subprocess.Popen[bytes]:
+        n = len(self.workers)
+        worker = self._start(["worker", self.address, "--nthreads", "1", "--host", "127.0.0.1",
+                              "--no-dashboard", "--local-directory", str(self.tmp / f"w{n}"), *extra],
+                             f"worker{n}", prefix, **env)
+        self.workers.append(worker)
+        return worker
+
+    def wait_for_workers(self, n: int, timeout: float = 60) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout=timeout) as client:
+            client.wait_for_workers(n, timeout=timeout)
+
+    def stop(self) -> None:
+        for proc in [*self.workers, self.scheduler]:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=30)
+
+
+def can_hide_folders() -> bool:
+    if not shutil.which("unshare"):
+        return False
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs none /mnt"], capture_output=True)
+    return probe.returncode == 0
