@@ -97,7 +97,11 @@
       {selector: ".hidden", style: {display: "none"}}
     ]
   });
-  cy.fit(undefined, 30);
+  function fitAll() {  // the drawn neurons in view, a small view not blown up past 2.5x
+    cy.fit(cy.elements(":visible"), 30);
+    if (cy.zoom() > 2.5) { cy.zoom({level: 2.5, renderedPosition: {x: cy.width() / 2, y: cy.height() / 2}}); }
+  }
+  fitAll();
 
   // controls
   var select = $("condition");
@@ -163,7 +167,7 @@
     });
     legend();
   });
-  $("fit").addEventListener("click", function () { cy.fit(cy.elements(":visible"), 30); });
+  $("fit").addEventListener("click", fitAll);
 
   // search: an exact uid, else a uid ending in /QUERY (layer/idx, or idx), else a part of a uid
   function search(q) {
