@@ -4,6 +4,7 @@ computation on the same edges."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,8 @@ def test_payload_places_every_neuron_and_inlines_the_library():
     library = LIBRARY.read_text(encoding="utf-8")
     assert library in page and "Permission is hereby granted" in library  # MIT notice inline
     assert (LIBRARY.parent / "LICENSE").read_text().startswith("Copyright (c)")
+    digest = hashlib.sha256(LIBRARY.read_bytes()).hexdigest()
+    assert digest in (LIBRARY.parent / "README.md").read_text()  # the file its README describes
 
 
 def _expected(sub: Subgraph, condition: str = "", min_z: float | None = None,
