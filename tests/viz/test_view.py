@@ -163,6 +163,13 @@ def test_chromium_draws_every_node_and_edge_offline(graph, run, tmp_path):
                 assert {tuple(e) for e in edges} == sub.edge_keys()
                 legend = page.locator("#legend").inner_text()
                 assert ("gain" in legend) == (name == "neuron"), legend  # colour by gain if any
+                items = page.locator("#legend .item").evaluate_all(
+                    "els => els.map(e => [!!e.querySelector('.sw'), e.innerText.trim()])")
+                assert items and all(sw and text for sw, text in items), items  # all named
+                if name != "neuron":  # by layer: one named swatch per layer of the view
+                    layers = {p["layer"] for p in sub.nodes.values()}
+                    assert {t for _, t in items if t.startswith("layer ")} == {
+                        f"layer {la}" for la in layers}
                 first = page.evaluate("""() => { const c = fcgraphView.cy, n = c.nodes('.neuron')[0];
                     const box = c.container().getBoundingClientRect(), p = n.renderedPosition();
                     return [n.id(), box.left + p.x, box.top + p.y]; }""")
