@@ -207,6 +207,8 @@
     if (ev.target.isNode() && !ev.target.hasClass("found")) { ev.target.connectedEdges().removeClass("hi"); }
   });
 
+  $("cy").addEventListener("mouseleave", function () { tip.style.display = "none"; });
+
   // legend: every swatch with its name
   function legend() {
     var box = $("legend"), byZ = $("edge-colour").value === "z";

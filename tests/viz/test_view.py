@@ -176,6 +176,14 @@ def test_chromium_draws_every_node_and_edge_offline(graph, run, tmp_path):
                 page.mouse.move(first[1], first[2])
                 assert page.locator("#tip").is_visible()
                 assert page.locator("#tip").inner_text().startswith(first[0] + "\n")
+                page.mouse.move(5, 5)
+                assert not page.locator("#tip").is_visible()
+                middle = page.evaluate("""() => { const c = fcgraphView.cy, e = c.edges()[0];
+                    const box = c.container().getBoundingClientRect(), p = e.renderedMidpoint();
+                    return [box.left + p.x, box.top + p.y]; }""")
+                page.mouse.move(*middle)  # an edge: its properties (this one's or one crossing it)
+                assert page.locator("#tip").is_visible()
+                assert " -> " in page.locator("#tip").inner_text().split("\n")[0]
                 page.screenshot(path=str(ARTIFACTS / f"view-{name}.png"))
                 fills |= set(page.evaluate("() => fcgraphView.cy.nodes('.neuron')"
                                            ".map(n => n.style('background-color'))"))
