@@ -15,9 +15,11 @@ from fcgraph.graph import queries
 from fcgraph.graph.ingest import ingest_run
 from fcgraph.synthetic import make_synthetic_run
 from fcgraph.viz.chromium import LAUNCH_ARGS, find_chromium
+from fcgraph.viz.layout import CELL
 from fcgraph.viz.view import (
     LIBRARY,
     Subgraph,
+    graph_payload,
     layer_pair_subgraph,
     neuron_subgraph,
     pathway_subgraph,
@@ -78,6 +80,29 @@ def test_layer_pair_and_pathway_views(driver, graph, run):
     hops = {(p[i], p[i + 1]) for p in paths["path"] for i in range(len(p) - 1)}
     assert {(e["pre"], e["post"]) for e in sub.edges} == hops and hops
     assert {p for path in paths["path"] for p in path} == set(sub.nodes)
+
+
+def test_conv_layers_are_laid_out_by_channel_and_position(graph, run):
+    """A conv layer pair from the graph: its shapes are the Layer nodes', and every neuron sits
+    at its (y, x) inside one block per channel, the blocks row by row in channel order."""
+    sub = layer_pair_subgraph(graph, run, "sn1", "stage1.sn", ["clean"], limit=5000)
+    assert sub.shapes == {"sn1": [4, 8, 8], "stage1.sn": [8, 4, 4]}
+    nodes = graph_payload(sub)["nodes"]
+    assert len(nodes) == len(sub.nodes) > 20
+    for layer, (_, h, w) in (("sn1", (4, 8, 8)), ("stage1.sn", (8, 4, 4))):
+        origin: dict[int, set[tuple[float, float]]] = {}
+        for n in (n for n in nodes if n["layer"] == layer):
+            p = n["props"]
+            assert (p["channel"], p["y"], p["x"]) == (n["idx"] // (h * w), n["idx"] // w % h,
+                                                      n["idx"] % w)
+            origin.setdefault(p["channel"], set()).add((n["x"] - p["x"] * CELL,
+                                                        n["y"] - p["y"] * CELL))
+        assert all(len(o) == 1 for o in origin.values())  # one block per channel
+        blocks = [next(iter(origin[c])) for c in sorted(origin)]
+        assert len(set(blocks)) == len(blocks)
+        assert blocks == sorted(blocks, key=lambda b: (b[1], b[0]))  # row by row, by channel
+        rows = {y for _, y in blocks}
+        assert all(abs(a - b) >= h * CELL for a in rows for b in rows if a != b)  # no overlap
 
 
 def test_unknown_names_are_one_line_errors(graph, run):
