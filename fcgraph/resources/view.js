@@ -231,6 +231,7 @@
       data.layers.forEach(function (l) { item(layerColor(l.name), "layer " + l.name); });
     }
     if (data.focus.length) { item(null, "the view's neuron", "ring"); }
+    item(null, "search result", "ring found");
     if (byZ) {
       if (zs.length) {
         [0, 0.5, 1].forEach(function (t) {

@@ -240,6 +240,7 @@ header h1{font-size:16px;margin:0 0 3px}
  border:1px solid #0004}
 .sw.line{border-radius:0;height:4px;width:18px;vertical-align:2px;border:0}
 .sw.ring{background:#fff;border:3px solid #000;width:7px;height:7px}
+.sw.ring.found{border-color:#e6007e}
 #cy{flex:1;min-height:300px;position:relative}
 #tip{position:fixed;display:none;background:#fff;border:1px solid #999;padding:6px 8px;z-index:10;
  font:12px ui-monospace,monospace;white-space:pre;pointer-events:none;box-shadow:0 2px 6px #0003}

@@ -192,7 +192,7 @@ def test_chromium_draws_5000_edges_offline_and_filters_exactly(tmp_path):
                     "els => els.map(e => [!!e.querySelector('.sw'), e.innerText.trim()])")
                 assert labels and all(has and text for has, text in labels), labels
                 texts = [text for _, text in labels]
-                assert "no gain (not analysed)" in texts
+                assert "no gain (not analysed)" in texts and "search result" in texts
                 assert ("edges: clean" in texts) == (colour == "condition")
                 assert ("edge without z" in texts) == (colour == "z")
             page.screenshot(path=str(ARTIFACTS / "view-5000-edges-by-z.png"))
