@@ -51,7 +51,7 @@ def view_cmd(
     *,
     conn: Connection,
 ) -> None:
-    """Write a self-contained HTML page of a subgraph (layered SVG; opens without network)."""
+    """Write a self-contained HTML page of a subgraph (canvas with zoom, search and filters; no network)."""
     pathway, layer_pair = _given(pathway), _given(layer_pair)
     chosen = [name for name, v in (("--neuron", neuron), ("--pathway", pathway),
                                    ("--layer-pair", layer_pair)) if v]

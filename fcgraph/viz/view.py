@@ -1,4 +1,4 @@
-"""The offline view: one self-contained HTML page of a subgraph, drawn as a layered SVG.
+"""The offline view: one self-contained HTML page of a subgraph, drawn on a zoomable canvas.
 
 Three subgraphs can be read from Neo4j (READ sessions, parameters only):
 
@@ -8,10 +8,12 @@ Three subgraphs can be read from Neo4j (READ sessions, parameters only):
   (:func:`fcgraph.graph.queries.strongest_paths`, exact);
 - :func:`layer_pair_subgraph`: the strongest ``limit`` live edges from one layer to another.
 
-:func:`render_html` writes the page: the data as inline JSON and a small inline script that lays
-it out (x = layer order, y = neuron index within the layer), draws edges with a width that grows
-with z, colours nodes by ``gain`` when the graph has it (else by layer), and shows every property
-on hover (an SVG ``<title>`` plus a tooltip). No network, no server, no third-party script.
+:func:`render_html` writes the page: the data as inline JSON with every neuron's position
+(:func:`fcgraph.viz.layout.layout`: layers in columns, conv layers by channel block and spatial
+position), the vendored graph library Cytoscape.js (``resources/vendor/cytoscape``, MIT, its
+licence in the file's header and beside it) and fcgraph's script ``resources/view.js``, which
+draws it on a canvas with zoom, pan, search by neuron, filters by condition, z and layer, and a
+legend that names every swatch. No network, no server, nothing loaded from outside the file.
 """
 
 from __future__ import annotations
@@ -31,17 +33,22 @@ from fcgraph.graph import queries
 from fcgraph.graph.connection import Graph
 from fcgraph.io import atomic_write_text
 from fcgraph.paths import RESOURCES_DIR
+from fcgraph.viz.layout import layout
+
+#: the vendored graph library, inlined into every page (MIT; its LICENSE lies beside it)
+LIBRARY = RESOURCES_DIR / "vendor" / "cytoscape" / "cytoscape.min.js"
 
 
 @dataclass
 class Subgraph:
-    """Nodes (every property, keyed by uid) and FC edges of one view."""
+    """Nodes (every property, keyed by uid), FC edges and layer shapes of one view."""
 
     run_id: str
     title: str
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     edges: list[dict[str, Any]] = field(default_factory=list)
     focus: list[str] = field(default_factory=list)
+    shapes: dict[str, list[int]] = field(default_factory=dict)
 
     def edge_keys(self) -> set[tuple[str, str, str]]:
         """(pre uid, post uid, condition) of every edge."""
@@ -57,6 +64,12 @@ def _add_nodes(graph: Graph, sub: Subgraph) -> None:
             what="reading the neurons").records:
         props = dict(rec["props"])
         sub.nodes[props["uid"]] = props
+    layers = sorted({props["layer"] for props in sub.nodes.values()})
+    for rec in graph.read("""
+            MATCH (l:Layer {run_id: $run_id}) WHERE l.name IN $layers
+            RETURN l.name AS name, l.shape AS shape""", {"run_id": sub.run_id, "layers": layers},
+            what="reading the layer shapes").records:
+        sub.shapes[rec["name"]] = [int(d) for d in rec["shape"]]
 
 
 _EDGE_ROW = """RETURN pre, post, c.name AS condition, r.z AS z, r.value AS value,
@@ -159,17 +172,31 @@ def _plain(value: Any) -> Any:
 
 
 def graph_payload(graph: Subgraph) -> dict[str, Any]:
-    """The JSON the page embeds: nodes (uid, layer, layer_order, idx, props), edges, focus."""
+    """The JSON the page embeds.
+
+    Returns
+    -------
+    dict
+        ``run_id``, ``title``, ``focus`` (uids); ``nodes``: uid, layer, order, idx, x, y (model
+        units, :func:`fcgraph.viz.layout.layout`), props; ``edges``: pre, post, condition, z,
+        ... (those whose two neurons are in the view); ``layers``: name, order, shape, in layer
+        order; ``labels``: the layout's headings.
+    """
+    placed = layout(graph.nodes, graph.shapes)
     nodes = []
     for uid, props in sorted(graph.nodes.items(),
                              key=lambda kv: (kv[1].get("layer_order", 0), kv[1].get("idx", 0))):
+        x, y = placed.positions[uid]
         nodes.append({"uid": uid, "layer": props.get("layer"),
                       "order": props.get("layer_order", 0), "idx": props.get("idx", 0),
-                      "props": {k: _plain(v) for k, v in sorted(props.items())}})
+                      "x": x, "y": y, "props": {k: _plain(v) for k, v in sorted(props.items())}})
     edges = [{k: _plain(v) for k, v in e.items()} for e in graph.edges
              if e["pre"] in graph.nodes and e["post"] in graph.nodes]
+    layers = sorted({(n["order"], n["layer"]) for n in nodes})
     return {"run_id": graph.run_id, "title": graph.title, "nodes": nodes, "edges": edges,
-            "focus": graph.focus}
+            "focus": graph.focus, "labels": placed.labels,
+            "layers": [{"name": name, "order": order, "shape": graph.shapes.get(name)}
+                       for order, name in layers]}
 
 
 def render_html(graph: Subgraph) -> str:
@@ -178,7 +205,8 @@ def render_html(graph: Subgraph) -> str:
     payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     title = html.escape(f"fcgraph: {graph.title}")
     parts = {"@CSP@": _CSP, "@TITLE@": title, "@DATA@": payload,
-             "@SCRIPT@": (RESOURCES_DIR / "view.js").read_text()}
+             "@LIBRARY@": LIBRARY.read_text(encoding="utf-8"),
+             "@SCRIPT@": (RESOURCES_DIR / "view.js").read_text(encoding="utf-8")}
     return re.sub("|".join(parts), lambda m: parts[m.group(0)], _PAGE)  # one pass: data stays data
 
 
@@ -197,28 +225,42 @@ _PAGE = """<!DOCTYPE html>
 <meta http-equiv="Content-Security-Policy" content="@CSP@">
 <title>@TITLE@</title>
 <style>
-body{font:13px system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;background:#fafafa}
-header{padding:10px 16px;background:#fff;border-bottom:1px solid #ddd}
-header h1{font-size:16px;margin:0 0 4px}
+html,body{height:100%}
+body{font:13px system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;background:#fafafa;
+ display:flex;flex-direction:column}
+header{padding:8px 14px;background:#fff;border-bottom:1px solid #ddd}
+header h1{font-size:16px;margin:0 0 3px}
 #meta{color:#555}
-#legend{display:flex;gap:16px;flex-wrap:wrap;margin-top:6px;align-items:center}
-.sw{display:inline-block;width:11px;height:11px;border-radius:50%;margin-right:4px;vertical-align:-1px}
-#wrap{overflow:auto;padding:8px}
-svg text{font-size:10px;fill:#333;pointer-events:none}
-svg .col{font-size:12px;font-weight:600;fill:#111}
-svg path.edge{fill:none;stroke-opacity:.55}
-svg path.edge:hover{stroke-opacity:1}
-svg g.node circle{stroke:#333;stroke-width:1}
-svg g.node.focus circle{stroke:#000;stroke-width:3}
-svg.dim path.edge{stroke-opacity:.07}
-svg.dim path.edge.hi{stroke-opacity:.95}
-#tip{position:fixed;display:none;background:#fff;border:1px solid #999;padding:6px 8px;
+#controls{display:flex;gap:14px;flex-wrap:wrap;align-items:center;margin-top:6px}
+#controls label{white-space:nowrap}
+#layers{display:flex;gap:8px;flex-wrap:wrap}
+#search-status{color:#555}
+#legend{display:flex;gap:14px;flex-wrap:wrap;margin-top:6px;align-items:center}
+.sw{display:inline-block;width:11px;height:11px;border-radius:50%;margin-right:4px;vertical-align:-1px;
+ border:1px solid #0004}
+.sw.line{border-radius:0;height:4px;width:18px;vertical-align:2px;border:0}
+.sw.ring{background:#fff;border:3px solid #000;width:7px;height:7px}
+.sw.ring.found{border-color:#e6007e}
+#cy{flex:1;min-height:300px;position:relative}
+#tip{position:fixed;display:none;background:#fff;border:1px solid #999;padding:6px 8px;z-index:10;
  font:12px ui-monospace,monospace;white-space:pre;pointer-events:none;box-shadow:0 2px 6px #0003}
 </style></head>
 <body>
-<header><h1 id="title"></h1><div id="meta"></div><div id="legend"></div></header>
-<div id="wrap"></div><div id="tip"></div>
+<header><h1 id="title"></h1><div id="meta"></div>
+<div id="controls">
+<label>neuron <input id="search" type="search" size="24" placeholder="uid, layer/idx or idx"></label>
+<span id="search-status"></span>
+<label>condition <select id="condition"></select></label>
+<label>min z <input id="minz" type="range"> <span id="minz-value"></span></label>
+<label>edge colour <select id="edge-colour"><option value="condition">condition</option>
+<option value="z">z</option></select></label>
+<button id="fit" type="button">fit</button>
+<span id="layers"></span>
+</div>
+<div id="legend"></div></header>
+<div id="cy"></div><div id="tip"></div>
 <script id="fcgraph-data" type="application/json">@DATA@</script>
+<script>@LIBRARY@</script>
 <script>@SCRIPT@</script>
 </body></html>
 """

@@ -78,6 +78,19 @@ def test_the_installed_package_is_not_the_checkout(installed, tmp_path):
     assert shown.returncode == 0 and shown.stdout.startswith(f"fcgraph {__version__} "), shown
 
 
+def test_the_view_ships_its_library(installed, tmp_path):
+    """The offline view's vendored graph library and its licence are in the wheel."""
+    shown = subprocess.run([str(installed / "python"), "-c",
+                            "from fcgraph.viz.view import LIBRARY, Subgraph, render_html; "
+                            "page = render_html(Subgraph('r', 't')); "
+                            "print((LIBRARY.parent / 'LICENSE').is_file(), "
+                            "LIBRARY.read_text(encoding='utf-8') in page, LIBRARY)"],
+                           cwd=tmp_path, capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    licence, inlined, path = shown.stdout.split()
+    assert licence == inlined == "True" and path.startswith(str(installed.parent)), shown.stdout
+
+
 def test_queries_schema_and_ingest_from_the_wheel(installed, tmp_path, neo4j_conn, driver, run_id):
     listed = run(installed, "query", "--list", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr

@@ -15,8 +15,11 @@ from fcgraph.graph import queries
 from fcgraph.graph.ingest import ingest_run
 from fcgraph.synthetic import make_synthetic_run
 from fcgraph.viz.chromium import LAUNCH_ARGS, find_chromium
+from fcgraph.viz.layout import CELL
 from fcgraph.viz.view import (
+    LIBRARY,
     Subgraph,
+    graph_payload,
     layer_pair_subgraph,
     neuron_subgraph,
     pathway_subgraph,
@@ -79,6 +82,29 @@ def test_layer_pair_and_pathway_views(driver, graph, run):
     assert {p for path in paths["path"] for p in path} == set(sub.nodes)
 
 
+def test_conv_layers_are_laid_out_by_channel_and_position(graph, run):
+    """A conv layer pair from the graph: its shapes are the Layer nodes', and every neuron sits
+    at its (y, x) inside one block per channel, the blocks row by row in channel order."""
+    sub = layer_pair_subgraph(graph, run, "sn1", "stage1.sn", ["clean"], limit=5000)
+    assert sub.shapes == {"sn1": [4, 8, 8], "stage1.sn": [8, 4, 4]}
+    nodes = graph_payload(sub)["nodes"]
+    assert len(nodes) == len(sub.nodes) > 20
+    for layer, (_, h, w) in (("sn1", (4, 8, 8)), ("stage1.sn", (8, 4, 4))):
+        origin: dict[int, set[tuple[float, float]]] = {}
+        for n in (n for n in nodes if n["layer"] == layer):
+            p = n["props"]
+            assert (p["channel"], p["y"], p["x"]) == (n["idx"] // (h * w), n["idx"] // w % h,
+                                                      n["idx"] % w)
+            origin.setdefault(p["channel"], set()).add((n["x"] - p["x"] * CELL,
+                                                        n["y"] - p["y"] * CELL))
+        assert all(len(o) == 1 for o in origin.values())  # one block per channel
+        blocks = [next(iter(origin[c])) for c in sorted(origin)]
+        assert len(set(blocks)) == len(blocks)
+        assert blocks == sorted(blocks, key=lambda b: (b[1], b[0]))  # row by row, by channel
+        rows = {y for _, y in blocks}
+        assert all(abs(a - b) >= h * CELL for a in rows for b in rows if a != b)  # no overlap
+
+
 def test_unknown_names_are_one_line_errors(graph, run):
     with pytest.raises(FcgraphError, match="no neuron"):
         neuron_subgraph(graph, run, f"{run}/sn1/999999")
@@ -101,8 +127,15 @@ def test_page_is_self_contained_and_escapes_data():
         "r/b/0": {"uid": "r/b/0", "layer": "b", "layer_order": 1, "idx": 0, "rate": float("nan")}},
         edges=[{"pre": "r/a/0", "post": "r/b/0", "condition": "clean", "z": 4.0}])
     page = render_html(sub)
-    assert page.count("</script>") == 2  # only the two closing tags of the page itself
-    assert not re.search(r"""(src|href)\s*=|url\(|@import|<link|fetch\(|XMLHttpRequest""", page)
+    assert page.count("</script>") == 3  # only the closing tags of the page's own three scripts
+    # the vendored library is inlined byte for byte; the rest of the page refers to nothing
+    # outside it (the library's own code may, e.g. for node images, which the view never sets
+    # and the page's Content-Security-Policy would refuse)
+    library = LIBRARY.read_text(encoding="utf-8")
+    assert page.count(library) == 1
+    own = page.replace(library, "")
+    assert not re.search(r"""(src|href)\s*=|url\(|@import|<link|fetch\(|XMLHttpRequest""", own)
+    assert "default-src 'none'" in page
 
 
 def test_cli_writes_the_page(driver, run, tmp_path):
@@ -141,24 +174,44 @@ def test_chromium_draws_every_node_and_edge_offline(graph, run, tmp_path):
             page.on("request", lambda req: requests.append(req.url))
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
+            fills: set[str] = set()
             for name, sub in graphs.items():
                 path = write_view(sub, tmp_path / f"{name}.html")
                 page.goto(Path(path).resolve().as_uri())
                 page.wait_for_selector("body[data-rendered]", timeout=30_000)
-                assert page.locator("svg g.node").count() == len(sub.nodes) > 1
-                assert page.locator("svg path.edge").count() == len(sub.edges) > 0
-                drawn = set(page.locator("svg g.node").evaluate_all(
-                    "els => els.map(e => e.getAttribute('data-uid'))"))
-                assert drawn == set(sub.nodes)
+                drawn = set(page.evaluate("() => fcgraphView.cy.nodes('.neuron:visible')"
+                                          ".map(n => n.id())"))
+                assert drawn == set(sub.nodes) and len(drawn) > 1
+                edges = page.evaluate("""() => fcgraphView.cy.edges(':visible').map(e =>
+                    [e.source().id(), e.target().id(), e.data('condition')])""")
+                assert len(edges) == len(sub.edges) > 0
+                assert {tuple(e) for e in edges} == sub.edge_keys()
                 legend = page.locator("#legend").inner_text()
                 assert ("gain" in legend) == (name == "neuron"), legend  # colour by gain if any
-                first = page.locator("svg g.node").first
-                first.hover()
+                items = page.locator("#legend .item").evaluate_all(
+                    "els => els.map(e => [!!e.querySelector('.sw'), e.innerText.trim()])")
+                assert items and all(sw and text for sw, text in items), items  # all named
+                if name != "neuron":  # by layer: one named swatch per layer of the view
+                    layers = {p["layer"] for p in sub.nodes.values()}
+                    assert {t for _, t in items if t.startswith("layer ")} == {
+                        f"layer {la}" for la in layers}
+                first = page.evaluate("""() => { const c = fcgraphView.cy, n = c.nodes('.neuron')[0];
+                    const box = c.container().getBoundingClientRect(), p = n.renderedPosition();
+                    return [n.id(), box.left + p.x, box.top + p.y]; }""")
+                page.mouse.move(first[1], first[2])
                 assert page.locator("#tip").is_visible()
-                assert first.get_attribute("data-uid") in page.locator("#tip").inner_text()
+                assert page.locator("#tip").inner_text().startswith(first[0] + "\n")
+                page.mouse.move(5, 5)
+                assert not page.locator("#tip").is_visible()
+                middle = page.evaluate("""() => { const c = fcgraphView.cy, e = c.edges()[0];
+                    const box = c.container().getBoundingClientRect(), p = e.renderedMidpoint();
+                    return [box.left + p.x, box.top + p.y]; }""")
+                page.mouse.move(*middle)  # an edge: its properties (this one's or one crossing it)
+                assert page.locator("#tip").is_visible()
+                assert " -> " in page.locator("#tip").inner_text().split("\n")[0]
                 page.screenshot(path=str(ARTIFACTS / f"view-{name}.png"))
-            fills = set(page.locator("svg g.node circle").evaluate_all(
-                "els => els.map(e => e.getAttribute('fill'))"))
+                fills |= set(page.evaluate("() => fcgraphView.cy.nodes('.neuron')"
+                                           ".map(n => n.style('background-color'))"))
             assert len(fills) > 1
             assert not errors, errors
             assert all(url.startswith("file://") for url in requests), requests
