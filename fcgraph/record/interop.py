@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,13 +33,19 @@ import numpy as np
 import pandas as pd
 
 from fcgraph.contract import neuron_uid
-from fcgraph.errors import BadArgument, FcgraphError
+from fcgraph.errors import BadArgument, FcgraphError, choice
 from fcgraph.io import atomic_path, writing_into
 from fcgraph.record.reader import Recording, open_recording
 from fcgraph.spikes import unpack
 
-#: Export formats: Neo written as a NIX file, or NWB (HDF5).
-FORMATS = ("neo", "nwb")
+
+class SpikeFormat(StrEnum):
+    """What ``fcgraph export-spikes --format`` writes: Neo as a NIX file, or NWB (HDF5)."""
+
+    neo = "neo"
+    nwb = "nwb"
+
+
 #: Default length of one bin (one step of the spiking network), in milliseconds.
 DEFAULT_BIN_MS = 1.0
 #: A spike of bin k sits at (k + SPIKE_AT) x bin_ms: the bin's centre.
@@ -317,13 +324,13 @@ class SpikeExport:
     """What :func:`export_spikes` wrote: the file, its format and condition, neurons and spikes."""
 
     path: Path
-    fmt: str
+    fmt: SpikeFormat
     condition: str
     n_neurons: int
     n_spikes: int
 
 
-def export_spikes(recording: Recording | Path | str, fmt: str, out: Path | str, *,
+def export_spikes(recording: Recording | Path | str, fmt: SpikeFormat | str, out: Path | str, *,
                   condition: str | None = None, layers: Iterable[str] | None = None,
                   neurons: Neurons | None = None, bin_ms: float = DEFAULT_BIN_MS,
                   progress: ProgressFn | None = None) -> SpikeExport:
@@ -338,19 +345,20 @@ def export_spikes(recording: Recording | Path | str, fmt: str, out: Path | str, 
     SpikeExport
         The path, format, condition, and numbers of neurons and spikes written.
     """
-    if fmt not in FORMATS:
-        raise BadArgument("--format", f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+    fmt = SpikeFormat(choice(str(fmt), [f.value for f in SpikeFormat], "--format", "format"))
     out = Path(out)
     if out.is_dir():
         raise BadArgument("--out", f"{out} is a folder; give a file name")
     rec = _open(recording)
     condition = rec.conditions[0] if condition is None else condition
-    build = to_neo if fmt == "neo" else to_nwb
-    if fmt == "neo":
+    build = to_neo if fmt is SpikeFormat.neo else to_nwb
+    if fmt is SpikeFormat.neo:
         _need("nixio")
     obj = build(rec, condition, layers, neurons, bin_ms, progress=progress)
+    if progress:
+        progress(f"writing {fmt.value}", 0, 1)
     with writing_into(out.parent), atomic_path(out) as tmp:
-        if fmt == "neo":
+        if fmt is SpikeFormat.neo:
             with _need("neo.io").NixIO(str(tmp), mode="ow") as io:
                 io.write_block(obj)
             trains = obj.segments[0].spiketrains
@@ -362,4 +370,6 @@ def export_spikes(recording: Recording | Path | str, fmt: str, out: Path | str, 
                     io.write(obj)
             n_neurons = len(obj.units)
             n_spikes = len(obj.units["spike_times"].target.data)
+    if progress:
+        progress(f"writing {fmt.value}", 1, 1)
     return SpikeExport(out, fmt, condition, n_neurons, n_spikes)

@@ -138,7 +138,7 @@ def test_bad_input_is_one_line_and_writes_nothing(small_recording, tmp_path, kwa
 
 
 def test_bad_format_out_and_recording(small_recording, tmp_path):
-    with pytest.raises(BadArgument, match="--format: unknown format 'csv' \\(one of neo, nwb\\)"):
+    with pytest.raises(BadArgument, match="--format: unknown format 'csv'; choose one of neo, nwb"):
         export_spikes(small_recording, "csv", tmp_path / "s.csv")
     with pytest.raises(BadArgument, match="is a folder; give a file name"):
         export_spikes(small_recording, "nwb", tmp_path)
