@@ -133,6 +133,8 @@ def select_neurons(recording: Recording | Path | str, condition: str, layers: It
         raise BadArgument("--condition", f"no condition {condition!r} in the recording; conditions: "
                           f"{', '.join(rec.conditions)}")
     chosen = rec.layer_names if layers is None else list(dict.fromkeys(layers))
+    if not chosen:
+        raise BadArgument("--layer", "no layers given")
     for name in chosen:
         if name not in rec.layer_names:
             raise BadArgument("--layer", f"no layer {name!r} in the recording; layers: "

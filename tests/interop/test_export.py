@@ -124,6 +124,7 @@ def test_subsets_in_layer_order_each_neuron_once(small_recording):
     ({"neurons": ["sn1/2"]}, "--neurons: 'sn1/2': no layer 'sn1'"),
     ({"neurons": ["7"]}, "--neurons: '7' is not a neuron uid"),
     ({"neurons": []}, "--neurons: no neurons given"),
+    ({"layers": []}, "--layer: no layers given"),
     ({"layers": ["fc"], "neurons": ["conv/1"]}, "--neurons: conv/1 is not in the chosen layers (fc)"),
     ({"bin_ms": 0}, "--bin-ms: must be a positive number"),
     ({"bin_ms": float("nan")}, "--bin-ms: must be a positive number"),
