@@ -158,8 +158,9 @@ def select_neurons(recording: Recording | Path | str, condition: str, layers: It
 
 def spike_bins(recording: Recording, condition: str, selection: pd.DataFrame,
                progress: ProgressFn | None = None) -> Iterator[np.ndarray]:
-    """The bins (int64, ascending) in which each neuron of ``selection`` spiked, in its order;
-    read :data:`CHUNK_NEURONS` trains at a time from the bit-packed files."""
+    """The bins (int64, ascending) in which each neuron of ``selection`` (as :func:`select_neurons`
+    returns it: grouped by layer) spiked, in its order; read :data:`CHUNK_NEURONS` trains at a
+    time from the bit-packed files."""
     total, done = len(selection), 0
     for layer, rows in selection.groupby("layer", sort=False)["idx"]:
         packed = recording.packed(condition, str(layer))
@@ -174,13 +175,18 @@ def spike_bins(recording: Recording, condition: str, selection: pd.DataFrame,
                 progress("neurons", done, total)
 
 
+def _ms(bins: np.ndarray, bin_ms: float) -> np.ndarray:
+    """Spike times in ms, float64, of spikes in ``bins``: the bins' centres."""
+    return (bins + SPIKE_AT) * bin_ms
+
+
 def spike_times(recording: Recording | Path | str, condition: str, layers: Iterable[str] | None = None,
                 neurons: Neurons | None = None, bin_ms: float = DEFAULT_BIN_MS) -> dict[str, np.ndarray]:
     """Spike times in ms of the selected neurons (see :func:`select_neurons`): uid -> float64
     (n_spikes,), ascending, a spike of bin k at (k + 1/2) x ``bin_ms``."""
     rec, bin_ms = _open(recording), _check_bin_ms(bin_ms)
     selection = select_neurons(rec, condition, layers, neurons)
-    return {uid: (bins + SPIKE_AT) * bin_ms
+    return {uid: _ms(bins, bin_ms)
             for uid, bins in zip(selection["uid"], spike_bins(rec, condition, selection), strict=True)}
 
 
@@ -213,7 +219,7 @@ class _Export:
                                       self.selection["uid"], bins, strict=True):
             channel, y, x = (int(v) for v in layers[layer].position(int(idx)))
             yield ({"layer": str(layer), "index": int(idx), "uid": str(uid), "channel": channel,
-                    "y": y, "x": x}, (b + SPIKE_AT) * self.bin_ms)
+                    "y": y, "x": x}, _ms(b, self.bin_ms))
 
     def description(self) -> str:
         return (f"fcgraph recording {self.rec.run_id!r}, condition {self.condition!r}: "
