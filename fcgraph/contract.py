@@ -73,6 +73,11 @@ EDGE_SCHEMA = pa.schema(list(EDGE_COLUMNS.items()))
 NEURON_SCHEMA = pa.schema(list(NEURON_COLUMNS.items()))
 
 
+def neuron_uid(run_id: str, layer: str, idx: int) -> str:
+    """The ``uid`` of a neuron: ``RUN/LAYER/IDX`` (the graph's neuron nodes, the exports)."""
+    return f"{run_id}/{layer}/{idx}"
+
+
 @dataclass(frozen=True)
 class LayerInfo:
     """One spiking layer: ``shape`` is (C, H, W) for conv layers or (N,) for dense ones."""

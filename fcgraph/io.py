@@ -53,6 +53,30 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], *, mode: int | N
         raise
 
 
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temp path beside ``path`` for a writer that wants a file name (HDF5, NIX); on
+    success it is renamed over ``path``, on any error removed (``path`` untouched)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    tmp.unlink()  # the writer creates the file itself (some refuse an existing one)
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise FcgraphError(f"{path}: the writer wrote nothing")
+        os.chmod(tmp, 0o666 & ~_umask())
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        faults.checkpoint(f"write/{path.name}")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`atomic_write`."""
     atomic_write(path, lambda fh: fh.write(text.encode()), mode=mode)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up a fresh machine for fcgraph: a virtual environment in .venv with fcgraph installed
-# (editable, with the dev, fast and docs extras), the Neo4j jars fetched from Maven Central, and
-# Debian's chromium for the browser tests (apt-get, as root; skipped with FCGRAPH_REQUIRE_BROWSER=0).
+# (editable, with the dev, fast, docs, dask and interop extras), the Neo4j jars fetched from Maven
+# Central, and Debian's chromium for the browser tests (apt-get, as root; skipped with
+# FCGRAPH_REQUIRE_BROWSER=0).
 # Idempotent: rerunning it only checks that everything is in place. scripts/test.sh runs it first;
 # it is the only script that installs system packages.
 set -euo pipefail
@@ -15,7 +16,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "installing fcgraph and its dependencies into .venv (a few minutes the first time)"
   log=.venv/pip-install.log
   if ! { .venv/bin/python -m pip install --upgrade pip && \
-         .venv/bin/python -m pip install -e ".[dev,fast,docs,dask]"; } > "$log" 2>&1; then
+         .venv/bin/python -m pip install -e ".[dev,fast,docs,dask,interop]"; } > "$log" 2>&1; then
     tail -n 20 "$log"; echo "pip install failed; full log in $log" >&2; exit 1
   fi
   touch "$stamp"

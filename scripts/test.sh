@@ -11,6 +11,8 @@ export FCGRAPH_TEST_HTTP_PORT=${FCGRAPH_TEST_HTTP_PORT:-17474}
 export FCGRAPH_REQUIRE_NEO4J=1
 # the Neo4j Browser and offline-view tests drive headless Chromium: here they must run, not skip
 export FCGRAPH_REQUIRE_BROWSER=${FCGRAPH_REQUIRE_BROWSER:-1}
+# fcgraph's STTC against Elephant's (tests/interop; elephant comes with the dev extra): run, not skip
+export FCGRAPH_REQUIRE_ELEPHANT=1
 # set-up (the venv, Neo4j's jars, chromium for the browser tests) is setup.sh's, once; this
 # script itself installs nothing and only runs the tests
 bash scripts/setup.sh

@@ -10,6 +10,7 @@ folder of :mod:`fcgraph.contract`; files in :mod:`fcgraph.record.layout`, condit
     rec.spikes("clean", "sn1")       # bool (8192, T * n_images)
     rec.packed("clean", "sn1")       # fcgraph.spikes.SpikeMatrix, memory-mapped
 
+:mod:`fcgraph.record.interop` exports the spikes to Neo (Elephant) and NWB (SpikeInterface).
 Reading needs neither torch nor spikingjelly: :mod:`fcgraph.record.reader` is imported here,
 the recorder and the conditions (which run the model) only when first named.
 """

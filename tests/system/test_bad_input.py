@@ -303,6 +303,34 @@ def test_fc_missing_recording(tmp_path: Path) -> None:
     refused(fill(FC, rec=tmp_path / "none"), tmp_path, 2, ("none", "does not exist"))
 
 
+# -- export-spikes (reads only the condition it exports) ---------------------------------------------
+
+
+@pytest.mark.parametrize(("damage", "needles"),
+                         [p for p in DATA_DAMAGE if p.id != "bits-corrupt-other-condition"])
+def test_export_spikes_refuses_a_damaged_recording(recording: Path, tmp_path: Path, damage: Damage,
+                                                   needles: tuple[str, ...]) -> None:
+    pytest.importorskip("pynwb")
+    rec = copy_of(recording, tmp_path, damage)
+    refused(["export-spikes", str(rec), "-f", "nwb", "-o", str(tmp_path / "s.nwb"), "--no-progress"],
+            tmp_path, 1, needles)
+
+
+@pytest.mark.parametrize(("extra", "needles"), [
+    pytest.param(["-f", "csv"], ("--format",), id="format"),
+    pytest.param(["-f", "nwb", "-c", "fgsm:0.1"], ("--condition", "no condition 'fgsm:0.1'"),
+                 id="condition"),
+    pytest.param(["-f", "nwb", "-l", "sn9"], ("--layer", "no layer 'sn9'"), id="layer"),
+    pytest.param(["-f", "nwb", "--neurons", "sn9/0"], ("--neurons", "no layer 'sn9'"), id="neurons"),
+    pytest.param(["-f", "nwb", "--bin-ms", "0"], ("--bin-ms",), id="bin-ms"),
+])
+def test_export_spikes_flags(recording: Path, tmp_path: Path, extra: list[str],
+                             needles: tuple[str, ...]) -> None:
+    pytest.importorskip("pynwb")
+    refused(["export-spikes", str(recording), "-o", str(tmp_path / "s.out"), "--no-progress", *extra],
+            tmp_path, 2, needles)
+
+
 # -- analyze -------------------------------------------------------------------------------------------
 
 ANALYZE = ["analyze", "{rec}", "--no-progress", "--no-report"]

@@ -7,7 +7,8 @@ import stat
 
 import pytest
 
-from fcgraph.io import atomic_write, atomic_write_text
+from fcgraph.errors import FcgraphError
+from fcgraph.io import atomic_path, atomic_write, atomic_write_text, remove_stale_temps
 
 
 def mode_of(path) -> int:
@@ -38,3 +39,34 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
         atomic_write(path, broken)
     assert path.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["table.bin"]
+
+
+def test_atomic_path_renames_on_success_and_removes_on_failure(tmp_path):
+    path = tmp_path / "spikes.nwb"
+    path.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_path(path) as tmp:
+        assert tmp.parent == tmp_path and not tmp.exists()
+        tmp.write_bytes(b"half")
+        raise RuntimeError("killed")
+    assert path.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spikes.nwb"]
+    with pytest.raises(FcgraphError, match="wrote nothing"), atomic_path(path):
+        pass
+    assert path.read_bytes() == b"old"
+    old = os.umask(0o022)
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(b"new")
+    finally:
+        os.umask(old)
+    assert path.read_bytes() == b"new" and mode_of(path) == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spikes.nwb"]
+
+
+def test_atomic_path_temp_of_a_dead_process_is_removed_later(tmp_path):
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "a.nix") as tmp:
+        raise RuntimeError(tmp.name)
+    dead = tmp_path / tmp.name.replace(f".{os.getpid()}.", ".999999999.")
+    dead.write_bytes(b"left by a killed writer")
+    remove_stale_temps(tmp_path)
+    assert not dead.exists()

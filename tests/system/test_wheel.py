@@ -111,3 +111,23 @@ def test_queries_schema_and_ingest_from_the_wheel(installed, tmp_path, neo4j_con
         assert summary.returncode == 0, summary.stderr
     finally:
         driver.execute_query("MATCH (n {run_id: $r}) DETACH DELETE n", r=run_id)
+
+
+def test_export_spikes_from_the_wheel(installed, tmp_path):
+    """The interop module ships: the installed `fcgraph export-spikes` writes an NWB file."""
+    pytest.importorskip("pynwb")
+    import numpy as np
+
+    from fcgraph.analysis.synthetic import write_recording
+
+    spikes = np.zeros((3, 8), dtype=bool)
+    spikes[1, [0, 5]] = True
+    write_recording(tmp_path / "rec", "w", [("a", (3,))], 4, np.array([1, 2]), {"clean": {"a": spikes}})
+    done = run(installed, "export-spikes", "rec", "-f", "nwb", "-o", "s.nwb", "--no-progress", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "exported 3 neurons (2 spikes) of condition clean as nwb" in " ".join(done.stdout.split())
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    where = subprocess.run([str(installed / "python"), "-c",
+                            "import fcgraph.record.interop as m; print(m.__file__)"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert where.startswith(str(installed.parent)), where
