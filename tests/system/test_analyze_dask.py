@@ -65,7 +65,8 @@ def test_local_cluster_writes_the_same_files_as_in_process(tmp_path):
     want = analyze_run(run, FAST, replicates=[rep], figures=False)
     reference = analysis_files(run)
     n_parts = len(parts(run))
-    assert n_parts == 4 + 1 + 2  # conditions (clean, 2 noise, control) + rate + 2 networks
+    # conditions (clean, 2 noise, control) + rate + 2 networks + 3 networks' principles
+    assert n_parts == 4 + 1 + 2 + 3
     shutil.rmtree(run / "analysis")
     got = analyze_run(run, FAST, replicates=[rep], figures=False,
                       execution=Execution.create(local_workers=2))
@@ -89,7 +90,7 @@ def test_cli_local_workers(tmp_path):
                            "--local-workers", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""  # Dask's own log lines stay off the terminal
-    assert len(parts(run)) == 4 + 1 + 1 and "supported" in done.stdout
+    assert len(parts(run)) == 4 + 1 + 1 + 2 and "supported" in done.stdout
 
 
 @pytest.mark.faults
