@@ -32,9 +32,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from fcgraph.errors import BadArgument, FcgraphError, choice
-
-SPLITS = ("train", "test", "all")
-NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "imagefolder:PATH")
+from fcgraph.names import DATASETS, SPLITS
 
 #: Per-channel pixel mean and SD (pixel units) used to normalise inside the model.
 _NORMALISATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
@@ -111,7 +109,7 @@ def check_name(name: str) -> str:
             raise BadArgument("--dataset", "imagefolder needs a path: --dataset imagefolder:PATH")
         return name
     if base not in _NORMALISATION:
-        raise BadArgument("--dataset", f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
+        raise BadArgument("--dataset", f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     return name
 
 

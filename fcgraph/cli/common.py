@@ -8,10 +8,10 @@ import inspect
 import logging
 import re
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from neo4j.exceptions import DriverError, IncompleteCommit, Neo4jError, ServiceUnavailable, SessionExpired
@@ -66,6 +66,13 @@ DatabaseOption = Annotated[
 ]
 
 
+def choices(names: Sequence[str]) -> Any:
+    """The type under which an option accepts exactly ``names`` (a ``Literal`` of them, passed
+    on as the plain string): the help lists them, and another value is refused in one line
+    that lists them. ``names`` is the list's one home (``fcgraph.names``, ``fcgraph.fc.settings``)."""
+    return Literal[tuple(names)]  # type: ignore[valid-type]
+
+
 def condition_names(values: list[str] | None) -> list[str] | None:
     """Condition names given as repeated ``-c`` and/or comma-separated lists, in order; None
     when none is given."""
@@ -113,18 +120,21 @@ def _built_argument(func: F, name: str, generated: list[inspect.Parameter],
 
 def settings_options(settings: type, name: str = "params") -> Callable[[F], F]:
     """Give the decorated command one option per field of the dataclass ``settings`` (its
-    default, type and help, and any Typer keywords such as ``min``, from the field itself), and
-    call it with ``name=settings.create(**those values)`` (or the constructor when the class
-    has no ``create``): the options, their defaults and their checks have one home."""
+    default, type and help, and any Typer keywords such as ``min``, from the field itself; a
+    field's ``choices`` metadata, a tuple of names, makes it an enumerated option, see
+    :func:`choices`), and call it with ``name=settings.create(**those values)`` (or the
+    constructor when the class has no ``create``): the options, their defaults and their checks
+    have one home."""
     hints = typing.get_type_hints(settings)
     build = getattr(settings, "create", settings)
     generated = []
     for f in dataclasses.fields(settings):
         cli = dict(f.metadata)
+        names = cli.pop("choices", None)
         option = typer.Option(*cli.pop("flags", ()), help=cli.pop("help", None), **cli)
+        kind = hints[f.name] if names is None else choices(names)
         generated.append(inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                           default=f.default,
-                                           annotation=Annotated[hints[f.name], option]))
+                                           default=f.default, annotation=Annotated[kind, option]))
 
     def decorate(func: F) -> F:
         return _built_argument(func, name, generated, lambda values: build(**values))
@@ -164,7 +174,8 @@ def _one_line_usage() -> Iterator[None]:
             raise
         ctx = getattr(exc, "ctx", None)
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        print_error(exc.format_message().strip().rstrip(".") + hint)
+        message = exc.format_message().strip().rstrip(".").replace(": Value error, ", ": ")
+        print_error(message + hint)
         raise typer.Exit(exc.exit_code) from None
 
 

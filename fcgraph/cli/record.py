@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from fcgraph.cli.common import conditions_option, console, handle_errors
+from fcgraph.cli.common import choices, conditions_option, console, handle_errors
 from fcgraph.cli.progress import task_progress
+from fcgraph.names import DATASETS, SPLITS
 
 if TYPE_CHECKING:
     from fcgraph.record import Recording
@@ -33,9 +34,9 @@ def record_cmd(
                                           help="Record the first N images of the split.")],
     condition: Annotated[list[str], conditions_option(CONDITIONS_HELP)],
     dataset: Annotated[str | None, typer.Option(
-        "--dataset", "-d", help="Dataset (default: the checkpoint's): digits, mnist, fashion-mnist, "
-        "cifar10, cifar100, imagefolder:PATH.")] = None,
-    split: Annotated[str, typer.Option(help="Split: test, train or all.")] = "test",
+        "--dataset", "-d", help=f"Dataset (default: the checkpoint's): {', '.join(DATASETS)}.")
+                       ] = None,
+    split: Annotated[choices(SPLITS), typer.Option(help="Split to record.")] = "test",
     batch_size: Annotated[int, typer.Option(min=1, help="Images per batch (memory is bounded by it).")
                           ] = 64,
     seed: Annotated[int, typer.Option(help="Seed of noise, attack starts, permutations, untrained weights.")

@@ -10,10 +10,8 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from fcgraph.cli.common import console, handle_errors
-
-ARCH_NAMES = ("sew-small", "sew-resnet18", "spiking-resnet18", "tiny")
-DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "imagefolder:PATH")
+from fcgraph.cli.common import choices, console, handle_errors
+from fcgraph.names import ARCHITECTURES, DATASETS, NEURON_TYPES
 
 
 def register(app: typer.Typer) -> None:
@@ -49,16 +47,17 @@ def epoch_display(epochs: int, enabled: bool = True) -> Iterator[tuple[Callable,
 @handle_errors
 def train_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint folder to write (or resume).")],
-    model: Annotated[str, typer.Option("--model", "-m", help=f"Architecture: {', '.join(ARCH_NAMES)}.")
+    model: Annotated[choices(ARCHITECTURES), typer.Option("--model", "-m", help="Architecture.")
                      ] = "sew-small",
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help=f"Dataset: {', '.join(DATASET_NAMES)}.")
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help=f"Dataset: {', '.join(DATASETS)}.")
                        ] = "digits",
     epochs: Annotated[int, typer.Option(min=1, help="Epochs (the cosine schedule spans them).")] = 8,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per batch.")] = 64,
     lr: Annotated[float, typer.Option(min=0.0, help="Adam's initial learning rate.")] = 1e-3,
     weight_decay: Annotated[float, typer.Option(min=0.0, help="Adam weight decay.")] = 0.0,
     T: Annotated[int, typer.Option("--T", "-T", min=1, help="Time steps per image.")] = 8,
-    neuron: Annotated[str, typer.Option(help="Neuron: plif, lif or if.")] = "plif",
+    neuron: Annotated[choices(NEURON_TYPES), typer.Option(
+        help="Neuron: parametric LIF, LIF or IF.")] = "plif",
     tau: Annotated[float, typer.Option(help="Membrane time constant (initial tau for plif).")] = 2.0,
     v_threshold: Annotated[float, typer.Option(help="Firing threshold.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the initial weights and the batch order.")] = 0,
