@@ -99,6 +99,30 @@ def test_condition_option_takes_repeats_and_comma_lists_in_every_command(tmp_pat
     assert bad.exit_code == 2 and "'bogus'" in bad.output and "clean,bogus" not in bad.output
 
 
+def _commands(command, path=()):
+    """(command path, click command) of every command under ``command``, groups walked."""
+    sub = getattr(command, "commands", None)
+    if sub is None:
+        yield " ".join(path), command
+    for name, child in (sub or {}).items():
+        yield from _commands(child, (*path, name))
+
+
+def test_short_c_is_condition_in_every_command():
+    """``-c`` means ``--condition`` wherever it appears, and every ``--condition`` has ``-c``."""
+    import typer
+
+    seen = {}
+    for name, command in _commands(typer.main.get_command(app)):
+        for param in command.params:
+            flags = [*param.opts, *param.secondary_opts]
+            if "-c" in flags or "--condition" in flags:
+                seen[name] = flags
+                assert "-c" in flags and "--condition" in flags, (name, flags)
+    # the commands that take conditions (sanity check of the walk itself)
+    assert {"record", "fc", "ingest", "export", "demo"} <= set(seen), sorted(seen)
+
+
 def test_progress_in_a_log_is_lines_on_stderr(tmp_path, run_id):
     from fcgraph.cli.common import console, err_console
     from fcgraph.cli.progress import task_progress
