@@ -107,6 +107,18 @@ class ConditionInfo:
     extra: tuple[str, ...] = ()
 
 
+def neuron_uid(run_id: str, layer: str, idx: int) -> str:
+    """The ``uid`` of a neuron (its key in the graph): ``"<run_id>/<layer>/<idx>"``."""
+    return f"{run_id}/{layer}/{idx}"
+
+
+def neuron_label(uid: str) -> str:
+    """A neuron's short label, its uid without the run: ``"r1/layer1.0.sn1/12"`` ->
+    ``"layer1.0.sn1/12"`` (a run id holds no ``/``); another string is returned unchanged."""
+    run, sep, rest = uid.partition("/")
+    return rest if sep and run and "/" in rest else uid
+
+
 def parse_condition(name: str) -> ConditionInfo:
     """Split ``kind:level[:more]`` into a :class:`ConditionInfo` (level None when not numeric)."""
     if not name or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]*(:[A-Za-z0-9_.\-]+)*", name):

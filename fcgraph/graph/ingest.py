@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fcgraph import SCHEMA_VERSION, faults
-from fcgraph.contract import RunManifest, read_manifest
+from fcgraph.contract import RunManifest, neuron_uid, read_manifest
 from fcgraph.errors import FcgraphError, at_least, number_in
 from fcgraph.fc.edge_states import STATE_CODES, EdgeStates, ensure_edge_states, tested_neurons
 from fcgraph.graph.connection import Graph
@@ -59,11 +59,6 @@ DELETE_BATCH = 20_000
 ProgressFn = Callable[[str, int, int], None]  # (task, done, total)
 
 _EDGE_PROPS = ("value", "z", "cofire", "null_mean", "null_sd")
-
-
-def neuron_uid(run_id: str, layer: str, idx: int) -> str:
-    """The ``uid`` of a neuron node."""
-    return f"{run_id}/{layer}/{idx}"
 
 
 @dataclass(frozen=True)
