@@ -159,6 +159,17 @@ def connection_options(func: F) -> F:
                                                 v["database"], v["state"]))
 
 
+def print_hints(title: str, hints: Sequence[tuple[str, str | Sequence[str]]]) -> None:
+    """``title``, then per hint its label on one line and each of its commands (or paths, URLs)
+    on a line of its own below it, printed whole: Rich never wraps them, so a command copied from
+    the screen or a log is the command (a terminal narrower than one only folds it visually)."""
+    console.print(f"{title}:", highlight=False)
+    for label, commands in hints:
+        console.print(f"  {label}", highlight=False)
+        for command in [commands] if isinstance(commands, str) else commands:
+            console.print(f"    {command}", markup=False, highlight=False, soft_wrap=True)
+
+
 def print_error(message: str) -> None:
     """``error: <message>`` as one line on stderr (the message is not read as markup)."""
     line = " ".join(message.split("\n"))

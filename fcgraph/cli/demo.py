@@ -14,7 +14,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fcgraph.cli.common import StateDirOption, choices, conditions_option, console, handle_errors
+from fcgraph.cli.common import (
+    StateDirOption,
+    choices,
+    conditions_option,
+    console,
+    handle_errors,
+    print_hints,
+)
 from fcgraph.cli.progress import task_progress
 from fcgraph.db import server
 from fcgraph.demo import DEMO_CONDITIONS, DemoPlan
@@ -143,10 +150,12 @@ def demo_cmd(
 
     minutes = (time.monotonic() - started) / 60
     console.rule(f"[bold]done in {minutes:.1f} min")
-    console.print(f"""Browse:
-  report        {RunFolder(plan.recording).report}
-  Neo4j Browser {browser or conn.uri} (user neo4j; password: `fcgraph db credentials --show`)
-  offline view  fcgraph view {rec.run_id} --layer-pair fc1.sn fc2.sn --out view.html
-  queries       fcgraph query --list;  fcgraph query hubs -p run_id={rec.run_id}
-  a sample      fcgraph ingest {plan.recording} --replace --top-k 5   (lighter to browse)
-  stop Neo4j    fcgraph db stop""", highlight=False, soft_wrap=True)  # commands whole, never wrapped
+    print_hints("Browse", [
+        ("the report", str(RunFolder(plan.recording).report)),
+        ("Neo4j Browser (user neo4j; the password: `fcgraph db credentials --show`)",
+         browser or conn.uri),
+        ("the offline view of a layer pair", f"fcgraph view {rec.run_id} --layer-pair fc1.sn fc2.sn "
+                                             "--out view.html"),
+        ("the named queries", ["fcgraph query --list", f"fcgraph query hubs -p run_id={rec.run_id}"]),
+        ("a sample, lighter to browse", f"fcgraph ingest {plan.recording} --replace --top-k 5"),
+        ("stop Neo4j", "fcgraph db stop")])

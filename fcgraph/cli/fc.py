@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fcgraph.cli.common import conditions_option, console, handle_errors, settings_options
+from fcgraph.cli.common import conditions_option, console, handle_errors, print_hints, settings_options
 from fcgraph.cli.progress import task_progress
 from fcgraph.execution import Execution
 from fcgraph.fc.settings import FcParams
@@ -83,5 +83,6 @@ def fc_cmd(
     if summary.resumed.any():
         console.print(f"{int(summary.resumed.sum())} of {len(summary)} layer pairs were finished "
                       "by an earlier run and not recomputed")
-    console.print(f"edges: {RunFolder(recording).fc_edges}; neurons: {RunFolder(recording).fc_neurons}; "
-                  f"ingest with `fcgraph ingest {recording}`")
+    console.print(f"edges: {RunFolder(recording).fc_edges}; neurons: {RunFolder(recording).fc_neurons}",
+                  highlight=False, soft_wrap=True)
+    print_hints("Next", [("ingest with", f"fcgraph ingest {recording}")])

@@ -123,6 +123,17 @@ def test_short_c_is_condition_in_every_command():
     assert {"record", "fc", "ingest", "export", "demo"} <= set(seen), sorted(seen)
 
 
+def test_hints_print_each_command_whole_on_its_own_line():
+    from fcgraph.cli.common import console, print_hints
+
+    long = "fcgraph view " + "r" * 90 + " --layer-pair fc1.sn fc2.sn --out view.html"
+    with console.capture() as captured:
+        print_hints("Browse", [("the view", long), ("queries", ["fcgraph query --list", "b [x]"])])
+    assert console.width < len(long)  # wider than the console: Rich would have wrapped it
+    assert captured.get().splitlines() == ["Browse:", "  the view", f"    {long}", "  queries",
+                                           "    fcgraph query --list", "    b [x]"]
+
+
 def test_progress_in_a_log_is_lines_on_stderr(tmp_path, run_id):
     from fcgraph.cli.common import console, err_console
     from fcgraph.cli.progress import task_progress
