@@ -11,6 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fcgraph.cli.common import choices, console, handle_errors
+from fcgraph.cli.progress import on_terminal, task_progress
 from fcgraph.names import ARCHITECTURES, DATASETS, NEURON_TYPES
 
 
@@ -21,12 +22,29 @@ def register(app: typer.Typer) -> None:
 
 @contextmanager
 def epoch_display(epochs: int, enabled: bool = True) -> Iterator[tuple[Callable, Callable, list[dict]]]:
-    """A progress bar over each epoch's batches and a line per finished epoch.
+    """A progress bar over each epoch's batches (in a log: the lines of
+    :func:`~fcgraph.cli.progress.task_progress`, every ``FCGRAPH_PROGRESS_SECONDS``) and a line
+    per finished epoch.
 
     Yields ``(on_batch, on_epoch, ran)`` for :func:`fcgraph.models.train.train`; ``ran`` collects
     the records of the epochs run (empty when the checkpoint was already complete).
     """
     ran: list[dict] = []
+
+    def on_epoch(record: dict) -> None:
+        ran.append(record)
+        console.print(f"epoch {record['epoch']:>3}/{epochs}  loss {record['train_loss']:.4f}  "
+                      f"train {record['train_accuracy']:.2%}  test {record['test_accuracy']:.2%}  "
+                      f"({record['seconds']:.1f} s)", highlight=False, soft_wrap=True)
+
+    if enabled and not on_terminal():
+        with task_progress() as update:
+
+            def log_batch(epoch: int, done: int, total: int, loss: float, acc: float) -> None:
+                update(f"train epoch {epoch}/{epochs}", done, total)
+
+            yield log_batch, on_epoch, ran
+        return
     columns = (TextColumn("epoch {task.fields[epoch]}/" + str(epochs)), BarColumn(), MofNCompleteColumn(),
                TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.1%}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=not enabled) as bar:
@@ -34,12 +52,6 @@ def epoch_display(epochs: int, enabled: bool = True) -> Iterator[tuple[Callable,
 
         def on_batch(epoch: int, done: int, total: int, loss: float, acc: float) -> None:
             bar.update(task, completed=done, total=total, epoch=epoch, loss=loss, acc=acc)
-
-        def on_epoch(record: dict) -> None:
-            ran.append(record)
-            bar.console.print(f"epoch {record['epoch']:>3}/{epochs}  loss {record['train_loss']:.4f}  "
-                              f"train {record['train_accuracy']:.2%}  test {record['test_accuracy']:.2%}  "
-                              f"({record['seconds']:.1f} s)", highlight=False, soft_wrap=True)
 
         yield on_batch, on_epoch, ran
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+
 import pyarrow.parquet as pq
+import pytest
 from typer.testing import CliRunner
 
 from fcgraph.cli import app
@@ -152,3 +158,56 @@ def test_progress_in_a_log_is_lines_on_stderr(tmp_path, run_id):
     result = runner.invoke(app, ["export-csv", str(root), "--out", str(tmp_path / "csv")])
     assert result.exit_code == 0, result.output
     assert ": started (" in result.output and "edges written to" in result.output
+
+
+def test_progress_in_a_log_keeps_coming_while_a_step_makes_none(monkeypatch, capsys):
+    """A task that reports nothing for a while still gets a line every FCGRAPH_PROGRESS_SECONDS
+    (written by a thread of its own, hence capsys: Rich's capture sees one thread only)."""
+    import time
+
+    from fcgraph.cli.progress import task_progress
+
+    monkeypatch.setenv("FCGRAPH_PROGRESS_SECONDS", "0.2")
+    capsys.readouterr()
+    with task_progress() as update:
+        update("fc clean a -> b", 3, 10)
+        time.sleep(1.1)  # a long step: no update at all
+        update("fc clean a -> b", 10, 10)
+    time.sleep(0.5)  # nothing after the end
+    lines = capsys.readouterr().err.splitlines()
+    periodic = [line for line in lines if line.startswith("fc clean a -> b: 3/10 (30%) after ")]
+    assert lines[0] == "fc clean a -> b: started (10 to do)"
+    assert 3 <= len(periodic) <= 6, lines
+    assert lines[-1].startswith("fc clean a -> b: done 10/10 in ") and len(lines) == len(periodic) + 2
+
+
+def test_a_bad_progress_interval_is_a_one_line_error(tmp_path, run_id):
+    root = tmp_path / "run"
+    make_synthetic_run(root, run_id, conditions=("clean",), fan_in=2)
+    result = runner.invoke(app, ["export-csv", str(root), "--out", str(tmp_path / "csv")],
+                           env={"FCGRAPH_PROGRESS_SECONDS": "soon"})
+    assert result.exit_code == 2 and result.output.strip() == (
+        "error: FCGRAPH_PROGRESS_SECONDS: expected a positive number of seconds, got 'soon'")
+
+
+@pytest.mark.torch
+def test_train_progress_reaches_a_log_file(tmp_path):
+    """`fcgraph train` with its output in a file: each epoch's start, periodic lines and end."""
+    pytest.importorskip("spikingjelly")
+    log = tmp_path / "train.log"
+    with log.open("w") as out:
+        done = subprocess.run(
+            [sys.executable, "-m", "fcgraph", "train", "--out", str(tmp_path / "ck"), "--model", "tiny",
+             "--T", "4", "--epochs", "2", "--batch-size", "8", "--train-limit", "320",
+             "--test-limit", "16"],
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "FCGRAPH_PROGRESS_SECONDS": "0.05"},
+            timeout=300)
+    text = log.read_text()
+    assert done.returncode == 0, text
+    for epoch in (1, 2):
+        task = f"train epoch {epoch}/2"
+        assert f"{task}: started (40 to do)" in text, text
+        assert re.search(rf"^{task}: \d+/40 \(\d+%\) after \d+ s$", text, re.M), text
+        assert f"{task}: done 40/40 in " in text
+        assert re.search(rf"^epoch +{epoch}/2  loss ", text, re.M), text
+    assert "\x1b[" not in text  # lines, not a terminal's bars
