@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import inspect
@@ -18,6 +19,7 @@ from neo4j.exceptions import DriverError, IncompleteCommit, Neo4jError, ServiceU
 from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
+from typer.models import ParameterInfo
 
 try:  # recent Typer vendors Click
     from typer._click.exceptions import UsageError
@@ -118,18 +120,20 @@ def _built_argument(func: F, name: str, generated: list[inspect.Parameter],
     return wrapper  # type: ignore[return-value]
 
 
-def settings_options(settings: type, name: str = "params") -> Callable[[F], F]:
+def settings_options(settings: type, name: str = "params", panel: str | None = None
+                     ) -> Callable[[F], F]:
     """Give the decorated command one option per field of the dataclass ``settings`` (its
     default, type and help, and any Typer keywords such as ``min``, from the field itself; a
     field's ``choices`` metadata, a tuple of names, makes it an enumerated option, see
     :func:`choices`), and call it with ``name=settings.create(**those values)`` (or the
     constructor when the class has no ``create``): the options, their defaults and their checks
-    have one home."""
+    have one home. ``panel``: the group of ``--help`` they are listed in (a field's own
+    ``rich_help_panel`` first)."""
     hints = typing.get_type_hints(settings)
     build = getattr(settings, "create", settings)
     generated = []
     for f in dataclasses.fields(settings):
-        cli = dict(f.metadata)
+        cli = {"rich_help_panel": panel, **f.metadata}
         names = cli.pop("choices", None)
         option = typer.Option(*cli.pop("flags", ()), help=cli.pop("help", None), **cli)
         kind = hints[f.name] if names is None else choices(names)
@@ -138,6 +142,27 @@ def settings_options(settings: type, name: str = "params") -> Callable[[F], F]:
 
     def decorate(func: F) -> F:
         return _built_argument(func, name, generated, lambda values: build(**values))
+
+    return decorate
+
+
+def option_panels(panels: dict[str, Sequence[str]]) -> Callable[[F], F]:
+    """List the decorated command's options in groups of its ``--help``: ``{panel: (parameter
+    names, ...)}`` (after its ungrouped options, each group where its first option comes).
+    Apply it first (the innermost decorator), to the command function itself."""
+
+    def decorate(func: F) -> F:
+        hints = typing.get_type_hints(func, include_extras=True)
+        for panel, names in panels.items():
+            for name in names:
+                kind, *extras = typing.get_args(hints[name])
+                # a copy: an option shared by several commands (StateDirOption) keeps its group
+                extras = [copy.copy(m) if isinstance(m, ParameterInfo) else m for m in extras]
+                for m in extras:
+                    if isinstance(m, ParameterInfo):
+                        m.rich_help_panel = panel
+                func.__annotations__[name] = Annotated[(kind, *extras)]  # evaluated: Typer reads it
+        return func
 
     return decorate
 

@@ -20,6 +20,7 @@ from fcgraph.cli.common import (
     conditions_option,
     console,
     handle_errors,
+    option_panels,
     print_hints,
 )
 from fcgraph.cli.progress import task_progress
@@ -60,6 +61,9 @@ def _connect(state: Path, bolt_port: int, http_port: int) -> tuple[Connection, s
 
 
 @handle_errors
+@option_panels({"Training": ("dataset", "model", "epochs", "lr", "train_limit"),
+                "Recording": ("split", "n_images", "condition"),
+                "Neo4j": ("top_k", "state", "bolt_port", "http_port")})
 def demo_cmd(
     root: Annotated[Path, typer.Option("--root", help="Folder of the demo's checkpoint and run.")
                     ] = Path("runs/demo"),

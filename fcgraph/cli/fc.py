@@ -25,17 +25,18 @@ def _z_cell(value: float | None) -> str:
 
 
 @handle_errors
-@settings_options(FcParams)
-@settings_options(Execution, name="execution")
+@settings_options(FcParams, panel="Statistics")
+@settings_options(Execution, name="execution", panel="Execution")
 def fc_cmd(
     recording: Annotated[Path, typer.Argument(help="Recording folder written by `fcgraph record`; "
                                                    "the fc tables are written into it.")],
     backend: Annotated[str, typer.Option(
         help="auto (CuPy with a usable GPU, else NumPy; the run says which and why), numpy, "
-             "torch, torch:cuda, cupy.")] = "auto",
+             "torch, torch:cuda, cupy.", rich_help_panel="Execution")] = "auto",
     conditions: Annotated[list[str] | None, conditions_option(
         "Conditions to compute (default: all recorded).", "--conditions", "--condition", "-c")] = None,
-    tile: Annotated[int, typer.Option(min=1, help="Post neurons per block (bounds memory).")] = 1024,
+    tile: Annotated[int, typer.Option(min=1, help="Post neurons per block (bounds memory).",
+                                      rich_help_panel="Execution")] = 1024,
     restart: Annotated[bool, typer.Option(
         help="Discard earlier fc output of the folder (needed to change settings).")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar per layer pair.")] = True,

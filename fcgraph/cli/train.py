@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from fcgraph.cli.common import choices, console, handle_errors
+from fcgraph.cli.common import choices, console, handle_errors, option_panels
 from fcgraph.cli.progress import on_terminal, task_progress
 from fcgraph.names import ARCHITECTURES, DATASETS, NEURON_TYPES
 
@@ -57,6 +57,9 @@ def epoch_display(epochs: int, enabled: bool = True) -> Iterator[tuple[Callable,
 
 
 @handle_errors
+@option_panels({"Model": ("model", "T", "neuron", "tau", "v_threshold"),
+                "Training": ("epochs", "batch_size", "lr", "weight_decay", "seed"),
+                "Data": ("dataset", "train_limit", "test_limit", "data_root", "download")})
 def train_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint folder to write (or resume).")],
     model: Annotated[choices(ARCHITECTURES), typer.Option("--model", "-m", help="Architecture.")

@@ -129,6 +129,31 @@ def test_short_c_is_condition_in_every_command():
     assert {"record", "fc", "ingest", "export", "demo"} <= set(seen), sorted(seen)
 
 
+def test_help_groups_commands_and_options():
+    import typer
+
+    from fcgraph.cli import COMMAND_PANELS
+
+    root = typer.main.get_command(app)
+    grouped = {name: panel for panel, names in COMMAND_PANELS.items() for name in names}
+    assert set(root.commands) == {*grouped, "db"}  # every command in one group
+    assert {name: command.rich_help_panel for name, command in root.commands.items()
+            if name != "db"} == grouped and root.commands["db"].rich_help_panel == "Database"
+
+    def panels(command: str) -> dict[str, str | None]:
+        return {p.name: getattr(p, "rich_help_panel", None) for p in root.commands[command].params}
+
+    fc = panels("fc")
+    assert {fc[n] for n in ("measure", "null", "shift_unit", "z", "threshold", "fdr", "seed")} \
+        == {"Statistics"}
+    assert {fc[n] for n in ("backend", "tile", "scheduler", "local_workers", "timeout")} == {"Execution"}
+    train = panels("train")
+    assert train["model"] == train["neuron"] == "Model" and train["data_root"] == "Data"
+    assert train["epochs"] == "Training" and train["out"] is None
+    # a shared option regrouped in one command keeps its group in the others
+    assert panels("demo")["state"] == "Neo4j" and panels("ingest")["state"] == "Connection"
+
+
 def test_hints_print_each_command_whole_on_its_own_line():
     from fcgraph.cli.common import console, print_hints
 
