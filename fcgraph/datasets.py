@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from fcgraph.errors import BadArgument, FcgraphError, choice
 from fcgraph.names import DATASETS, SPLITS
+from fcgraph.paths import DATA_ROOT
 
 #: Per-channel pixel mean and SD (pixel units) used to normalise inside the model.
 _NORMALISATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
@@ -96,9 +97,9 @@ def _tensors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor] | None:
 
 
 def default_data_root() -> Path:
-    """``$FCGRAPH_DATA_ROOT`` or ``~/.cache/fcgraph/datasets``."""
+    """``$FCGRAPH_DATA_ROOT`` or :data:`fcgraph.paths.DATA_ROOT` (``~/.cache/fcgraph/datasets``)."""
     env = os.environ.get("FCGRAPH_DATA_ROOT")
-    return Path(env).expanduser() if env else Path("~/.cache/fcgraph/datasets").expanduser()
+    return Path(env or DATA_ROOT).expanduser()
 
 
 def check_name(name: str) -> str:

@@ -13,6 +13,7 @@ from rich.table import Table
 from fcgraph.cli.common import choices, conditions_option, console, handle_errors
 from fcgraph.cli.progress import task_progress
 from fcgraph.names import DATASETS, SPLITS
+from fcgraph.paths import DATA_ROOT
 
 if TYPE_CHECKING:
     from fcgraph.record import Recording
@@ -43,7 +44,7 @@ def record_cmd(
                     ] = 0,
     run_id: Annotated[str | None, typer.Option(help="Run id (default: from the folder name).")] = None,
     data_root: Annotated[Path | None, typer.Option(
-        envvar="FCGRAPH_DATA_ROOT", help="Folder of torchvision datasets (default ~/.cache/fcgraph/datasets)."
+        envvar="FCGRAPH_DATA_ROOT", help=f"Folder of torchvision datasets (default {DATA_ROOT}).",
     )] = None,
     download: Annotated[bool, typer.Option(help="Download a missing torchvision dataset.")] = True,
     overwrite: Annotated[bool, typer.Option(help="Replace a recording with other settings in --out.")

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from fcgraph.cli.common import choices, console, handle_errors, option_panels
 from fcgraph.cli.progress import on_terminal, task_progress
 from fcgraph.names import ARCHITECTURES, DATASETS, NEURON_TYPES
+from fcgraph.paths import DATA_ROOT
 
 
 def register(app: typer.Typer) -> None:
@@ -81,7 +82,7 @@ def train_cmd(
     test_limit: Annotated[int | None, typer.Option(min=1, help="Test on only the first N test images.")
                           ] = None,
     data_root: Annotated[Path | None, typer.Option(
-        envvar="FCGRAPH_DATA_ROOT", help="Folder of torchvision datasets (default ~/.cache/fcgraph/datasets)."
+        envvar="FCGRAPH_DATA_ROOT", help=f"Folder of torchvision datasets (default {DATA_ROOT}).",
     )] = None,
     download: Annotated[bool, typer.Option(help="Download a missing torchvision dataset.")] = True,
     restart: Annotated[bool, typer.Option(help="Discard a checkpoint in --out and start over.")] = False,
