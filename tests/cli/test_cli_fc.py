@@ -91,7 +91,7 @@ def test_fc_output_ingests_into_neo4j(rec_dir, driver, graph, run_id):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--measure", "phi"], "'phi' is not one of 'sttc', 'pearson', 'cofire'"),
-    (["--null", "gauss"], "'gauss' is not one of 'exact', 'shift'"),
+    (["--null", "gauss"], "'gauss' is not one of 'exact', 'shift', 'trial'"),
     (["--shift-unit", "2"], "'2' is not one of 'T', '1'"),
     (["--fdr", "2"], "fdr must lie in (0, 1)"),
     (["--pairs", "all"], "'all' is not one of 'consecutive', 'feeders'"),

@@ -283,7 +283,7 @@ def test_fc_resume_with_a_corrupt_file_touches_nothing(with_fc: Path, tmp_path: 
     pytest.param(["-c", "fgsm"], ("--condition", "no condition 'fgsm'"), id="condition-string"),
     pytest.param(["--measure", "phi"], ("--measure", "'phi' is not one of 'sttc', 'pearson', 'cofire'"),
                  id="measure"),
-    pytest.param(["--null", "gauss"], ("--null", "'gauss' is not one of 'exact', 'shift'"), id="null"),
+    pytest.param(["--null", "gauss"], ("--null", "'gauss' is not one of 'exact', 'shift', 'trial'"), id="null"),
     pytest.param(["--shift-unit", "2"], ("--shift-unit", "'2' is not one of 'T', '1'"),
                  id="shift-unit"),
     pytest.param(["--threshold", "exact"], ("--threshold", "'exact' is not one of 'control', 'normal'"),
