@@ -36,13 +36,12 @@ if TYPE_CHECKING:
 
 #: The environment variable the CLI reads ``--scheduler`` from (Dask's own name for it).
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
-PANEL = "Execution (Dask)"
 INSTALL_HINT = "pip install 'fcgraph[dask]'"
 
 
 def _option(default: Any, help: str, **cli: Any) -> Any:
     """A field with its command-line option (help, flags, Typer keywords)."""
-    return field(default=default, metadata={"help": help, "rich_help_panel": PANEL, **cli})
+    return field(default=default, metadata={"help": help, **cli})
 
 
 class ClusterUnavailable(FcgraphError):

@@ -192,7 +192,9 @@ def test_report_is_self_contained(planted, planted_analysis):
     assert html.count("data:image/png;base64,") == 5
     assert "Trained network against its controls" in html and "uniform:0.001" in html
     assert "http://" not in html and "https://" not in html and "<script" not in html
-    assert "arXiv 2606.00073" in html and "<dt>1FC group</dt>" in html  # cited, terms defined
+    assert "arXiv 2606.00073" in html  # the paper cited, its words defined
+    for term in ("1FC group", "STTC", "exact null", "shift null", "control network"):
+        assert f"<dt>{term}</dt><dd>" in html, term
     for f in planted_analysis["findings"]:
         assert f["criterion"].split(",")[0][:30].replace(">", "&gt;").replace("<", "&lt;") in html
 
