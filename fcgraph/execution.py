@@ -177,7 +177,9 @@ def dask_client(execution: Execution) -> Iterator[Client | None]:
             cluster = LocalCluster(n_workers=execution.local_workers, threads_per_worker=1,
                                    processes=True, host="127.0.0.1", dashboard_address=None,
                                    silence_logs=logging.CRITICAL,
-                                   scheduler_kwargs={"dashboard": False})
+                                   # no dashboard; its HTTP server on a free port (a busy
+                                   # 8787, e.g. another cluster's, would print a warning)
+                                   scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"})
             address = cluster.scheduler_address
         else:
             address = str(execution.scheduler)

@@ -40,6 +40,7 @@ COMMAND_PANELS = {
     "Pipeline stages (in order; demo runs them all)": (
         "demo", "train", "record", "fc", "analyze", "report", "ingest", "export-csv"),
     "The graph": ("runs", "query", "view", "export", "delete-run"),
+    "Data exchange": ("export-spikes",),
 }
 _ORDER = {name: (i, panel) for i, (panel, name) in enumerate(
     (panel, name) for panel, names in COMMAND_PANELS.items() for name in names)}

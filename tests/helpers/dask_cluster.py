@@ -8,6 +8,8 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import fcgraph
@@ -20,6 +22,29 @@ def env_with_repo(**extra: str) -> dict[str, str]:
     path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
     return {**env, "PYTHONPATH": path, "COLUMNS": "200", **extra}
+
+
+def without_timings(data, fields: frozenset[str] = frozenset({"seconds"})):
+    """``data`` (parsed JSON) without the keys ``fields`` at any depth: the timings that differ
+    between two runs of the same work."""
+    if isinstance(data, dict):
+        return {k: without_timings(v, fields) for k, v in data.items() if k not in fields}
+    if isinstance(data, list):
+        return [without_timings(v, fields) for v in data]
+    return data
+
+
+@contextmanager
+def dashboard_port_taken(port: int = 8787) -> Iterator[None]:
+    """Hold Dask's default dashboard port (as another cluster or a notebook would), if it is
+    free; when it is not, someone already holds it, which is the same for the test."""
+    with socket.socket() as s:
+        try:
+            s.bind(("0.0.0.0", port))
+            s.listen()
+        except OSError:
+            pass
+        yield
 
 
 def free_port() -> int:
