@@ -55,7 +55,7 @@ NETWORKS = "networks"  # parts of the control networks analysed with their own g
 REPLICATES = "replicates"  # parts of the replicate networks (other recordings)
 CALIBRATION = "calibration"  # parts of the clean layer pairs' measured false-edge rates
 FORMAT = "fcgraph.analysis"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 ProgressFn = Callable[[str, int, int], None]
 def _key(*parts: Any) -> str:
     """A part's key: its inputs and parameters, and the format (a part written by code of
