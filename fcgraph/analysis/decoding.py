@@ -23,7 +23,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from fcgraph.analysis.information import mutual_information
+from fcgraph.analysis.information import MI_BOOT, mutual_information
 
 
 def _predict(X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np.ndarray:
@@ -42,8 +42,9 @@ def decode(X: np.ndarray, y: np.ndarray, *, folds: int = 5, n_shuffle: int = 2, 
     """Read out ``y`` (int (n_samples,)) from ``X`` (float (n_samples, n_features)).
 
     Returns accuracy (+ _lo/_hi), mi_bits (bias-corrected MI of true and predicted class, bits;
-    + _lo/_hi), mi_bits_plugin (its plug-in value), mi_estimator, shuffle_accuracy,
-    shuffle_mi_bits (bias-corrected, mean over the shuffles) and shuffle_mi_bits_plugin,
+    + _lo/_hi from min(n_boot, ``MI_BOOT``) resamples), mi_bits_plugin (its plug-in value),
+    mi_estimator, shuffle_accuracy, shuffle_mi_bits (bias-corrected, mean over the shuffles)
+    and shuffle_mi_bits_plugin,
     p_permutation (with ``n_permutations``), majority (the most frequent class's share),
     n_samples, n_features, folds, and ``correct`` (bool (n_samples,), popped by callers that
     compare read-outs). Classes with fewer than 2
@@ -66,7 +67,7 @@ def decode(X: np.ndarray, y: np.ndarray, *, folds: int = 5, n_shuffle: int = 2, 
     boot = rng.integers(0, y.size, size=(n_boot, y.size))
     accs = correct[boot].mean(axis=1)
     mi_rng = np.random.default_rng([seed, 1])
-    mi = mutual_information(y, pred, n_boot=n_boot, ci=ci, rng=mi_rng)
+    mi = mutual_information(y, pred, n_boot=min(n_boot, MI_BOOT), ci=ci, rng=mi_rng)
     sh_acc, sh_mi, sh_plugin = [], [], []
     for _ in range(n_shuffle):
         ys = rng.permutation(y)

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from fcgraph.analysis.information import mutual_information, plugin_mi
+from fcgraph.analysis.information import MI_BOOT, mutual_information, plugin_mi
 
 #: event percentiles swept for the trained and control networks (event - count-matched read-out)
 SWEEP_PERCENTILES = (80.0, 90.0, 95.0, 99.0)
@@ -87,7 +87,8 @@ def event_summary(k: np.ndarray, y: np.ndarray, labels: np.ndarray, T: int, *,
     against P(spike), and the MI (bits) of the class with the event and average features.
 
     ``mi_event`` / ``mi_average`` are bias-corrected (``mi_estimator``), with CIs
-    ``*_lo`` / ``*_hi`` from ``n_boot`` class-stratified image resamples (None without), and
+    ``*_lo`` / ``*_hi`` from min(``n_boot``, ``MI_BOOT``) class-stratified image resamples
+    (None without), and
     ``*_plugin`` their plug-in values; ``mi_shuffle`` is the larger of the two features' mean
     plug-in MI over ``n_shuffle`` label shuffles. Also returns the per-image features of
     :func:`matched_features` for population decoding.
@@ -105,7 +106,7 @@ def event_summary(k: np.ndarray, y: np.ndarray, labels: np.ndarray, T: int, *,
         "p_spike": float(feats["average"].sum() / max(k.size, 1))}
     shuffles = []
     for name in ("event", "average"):
-        mi = mutual_information(labels, feats[name], n_boot=n_boot, rng=rng)
+        mi = mutual_information(labels, feats[name], n_boot=min(n_boot, MI_BOOT), rng=rng)
         out.update({f"mi_{name}": mi["mi"], f"mi_{name}_lo": mi["mi_lo"],
                     f"mi_{name}_hi": mi["mi_hi"], f"mi_{name}_plugin": mi["mi_plugin"]})
         out["mi_estimator"] = mi["estimator"]

@@ -37,9 +37,10 @@ import numpy as np
 ESTIMATORS = ("panzeri-treves", "quadratic")
 #: the estimator the analysis reports (``mi_*`` keys; the plug-in value is ``*_plugin``)
 DEFAULT_ESTIMATOR = "quadratic"
-#: image-bootstrap resamples of each MI's CI
+#: image-bootstrap resamples of each MI's CI (the analysis uses at most this many)
 MI_BOOT = 200
 _LN2 = np.log(2.0)
+_CHUNK = 64
 
 
 def _codes(s: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, int, int]:
@@ -250,8 +251,10 @@ def mutual_information(s: np.ndarray, r: np.ndarray, *, estimator: str = DEFAULT
     if n_boot > 0:
         idx = np.concatenate([idx[rng.integers(0, idx.size, size=(n_boot, idx.size))]
                               for idx in strata], axis=1)
-        boot = _corrected(codes[idx], n_s, n_r, _boot_strata(strata), estimator, n_splits,
-                          rng)[0]
+        boot_strata = _boot_strata(strata)
+        boot = np.concatenate([  # in chunks of resamples: the tables stay in cache
+            _corrected(codes[idx[i:i + _CHUNK]], n_s, n_r, boot_strata, estimator, n_splits,
+                       rng)[0] for i in range(0, n_boot, _CHUNK)])
         lo, hi = np.quantile(boot - boot.mean(), [(1 - ci) / 2, (1 + ci) / 2])
         out["mi_lo"], out["mi_hi"] = mi + float(lo), mi + float(hi)
     return out
