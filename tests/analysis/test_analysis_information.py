@@ -161,3 +161,30 @@ def test_estimators_agree_with_a_plain_reference():
 def test_unknown_estimator_is_refused():
     with pytest.raises(ValueError, match="unknown MI estimator"):
         mutual_information(np.zeros(4), np.zeros(4), estimator="nsb")
+
+
+def test_reported_mi_is_the_corrected_value_with_the_plugin_beside_it():
+    from fcgraph.analysis import decoding
+    from fcgraph.analysis.events import event_summary
+    from fcgraph.analysis.information import DEFAULT_ESTIMATOR
+
+    rng = np.random.default_rng(2)
+    # read-out of structureless features: its plug-in MI is bias, the corrected one near 0
+    y = np.repeat(np.arange(CLASSES), 24)
+    out = decoding.decode(rng.poisson(2.0, size=(y.size, 6)), y, n_shuffle=1, n_boot=100,
+                          n_permutations=0)
+    assert out["mi_estimator"] == DEFAULT_ESTIMATOR
+    assert out["mi_bits_plugin"] > out["mi_bits"] and out["mi_bits_plugin"] > 0.1
+    assert out["mi_bits_lo"] <= 0.0 <= out["mi_bits_hi"]
+    assert out["shuffle_mi_bits_plugin"] > 0.1 and abs(out["shuffle_mi_bits"]) < 0.1
+    # one neuron whose spikes ignore the class: its per-neuron MI, with and without a CI
+    T = 8
+    k = rng.poisson(3.0, y.size * T)
+    spikes = rng.random(y.size * T) < 0.3
+    ev, _ = event_summary(k, spikes, y, T, n_boot=100, rng=rng)
+    assert ev["mi_estimator"] == DEFAULT_ESTIMATOR
+    assert ev["mi_average_lo"] <= 0.0 <= ev["mi_average_hi"]
+    assert ev["mi_average_plugin"] > ev["mi_average"]
+    assert ev["mi_shuffle"] > 0.1  # the plug-in level without information
+    ev0, _ = event_summary(k, spikes, y, T, n_boot=0, rng=rng)
+    assert ev0["mi_event_lo"] is None and ev0["mi_event_hi"] is None
