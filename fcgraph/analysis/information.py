@@ -190,11 +190,18 @@ def quadratic_extrapolation(s: np.ndarray, r: np.ndarray, *, n_splits: int = 4,
     float
         I_inf of the fit I(n) = I_inf + a / n + b / n^2 through the mean plug-in MI at n = N,
         N/2 and N/4 images, in bits (can be slightly negative when there is no information).
+
+    Raises
+    ------
+    ValueError
+        When a class has fewer than 4 images (no quarter would hold it).
     """
     rng = rng if rng is not None else np.random.default_rng(0)
     codes, n_s, n_r = _codes(s, r)
-    s_index = codes // n_r
-    return float(_quadratic(codes, n_s, n_r, _strata(s_index), n_splits, rng)[0])
+    strata = _strata(codes // n_r)
+    if min(idx.size for idx in strata) < 4:
+        raise ValueError("quadratic extrapolation needs at least 4 images of every class")
+    return float(_quadratic(codes, n_s, n_r, strata, n_splits, rng)[0])
 
 
 def _corrected(codes: np.ndarray, n_s: int, n_r: int, strata: list[np.ndarray], estimator: str,
@@ -219,8 +226,9 @@ def mutual_information(s: np.ndarray, r: np.ndarray, *, estimator: str = DEFAULT
         Stimulus class of each image (the bootstrap strata).
     r : array (n,)
         Discrete response of each image (spike count, predicted class, ...).
-    estimator : {"panzeri-treves", "quadratic"}
-        The bias correction (module docstring).
+    estimator : {"quadratic", "panzeri-treves"}
+        The bias correction (module docstring); ``"quadratic"`` falls back to
+        ``"panzeri-treves"`` when a class has fewer than 4 images (``estimator`` says which).
     n_boot : int
         Bootstrap resamples of the images (0: no CI).
     ci : float
@@ -246,6 +254,8 @@ def mutual_information(s: np.ndarray, r: np.ndarray, *, estimator: str = DEFAULT
         return {**out, "mi": 0.0, "mi_lo": None, "mi_hi": None, "mi_plugin": 0.0, "bias": 0.0}
     codes, n_s, n_r = _codes(s, r)
     strata = _strata(codes // n_r)
+    if estimator == "quadratic" and min(idx.size for idx in strata) < 4:
+        estimator = out["estimator"] = "panzeri-treves"  # a class too small to split in 4
     mi, plug = (float(v) for v in _corrected(codes, n_s, n_r, strata, estimator, n_splits, rng))
     out.update(mi=mi, mi_plugin=plug, bias=plug - mi, mi_lo=None, mi_hi=None)
     if n_boot > 0:

@@ -86,13 +86,14 @@ def analyse_pair(rec: Any, condition: str, pre: str, post: str, groups: Groups,
     post_sp = unpack(np.asarray(rec.packed(condition, post).packed[sampled]), L) \
         if sampled.size else np.zeros((0, L), dtype=bool)
     rng = np.random.default_rng([config.seed, 7, rec.layer(post).order])
-    neurons, curves = [], {}
+    neurons, curves, estimator = [], {}, DEFAULT_ESTIMATOR
     features: dict[str, list[np.ndarray]] = {name: [] for name in readouts}
     for i, j in enumerate(sampled):
         size = int(groups.sizes[j])
         fit, curve = fit_io(k[i], post_sp[i], T, n_boot=n_boot, rng=rng)
         ev, feats = event_summary(k[i], post_sp[i], labels, T, percentile=config.percentile,
                                   n_boot=n_boot, rng=rng)
+        estimator = ev["mi_estimator"]  # the same for every neuron: the same labels
         for name in readouts:
             features[name].append(feats[name])
         curves[int(j)] = curve
@@ -137,7 +138,7 @@ def analyse_pair(rec: Any, condition: str, pre: str, post: str, groups: Groups,
         out["io"]["random_groups"] = _random_group_fits(
             pre_packed, post_sp, groups.sizes[sampled], config, rec, post)
     out["events"] = {"median_event_fraction": _median(frame, "event_fraction"),
-                     "mi_estimator": DEFAULT_ESTIMATOR,
+                     "mi_estimator": estimator,
                      **{f"median_{c}": _median(frame, c) for c in MI_COLUMNS
                         if not c.endswith(("_lo", "_hi"))}}
     readouts = {name: decoding.decode(np.stack(features[name], 1), labels, folds=config.folds,

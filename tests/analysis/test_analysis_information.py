@@ -158,9 +158,17 @@ def test_estimators_agree_with_a_plain_reference():
     assert table_plugin_mi(np.zeros((3, 2), dtype=int)) == 0.0
 
 
-def test_unknown_estimator_is_refused():
+def test_unknown_estimator_is_refused_and_small_classes_fall_back():
     with pytest.raises(ValueError, match="unknown MI estimator"):
         mutual_information(np.zeros(4), np.zeros(4), estimator="nsb")
+    s = np.array([0, 0, 0, 1, 1, 1, 1, 1])  # class 0 cannot be split into quarters
+    r = np.array([0, 1, 1, 2, 2, 0, 2, 2])
+    with pytest.raises(ValueError, match="at least 4 images of every class"):
+        quadratic_extrapolation(s, r)
+    out = mutual_information(s, r, n_boot=20)
+    assert out["estimator"] == "panzeri-treves"
+    assert np.isclose(out["mi"], _reference_plugin(s.tolist(), r.tolist())
+                      - _reference_pt_bias(s.tolist(), r.tolist()))
 
 
 def test_reported_mi_is_the_corrected_value_with_the_plugin_beside_it():
