@@ -158,6 +158,12 @@ def test_outputs_follow_the_layout(planted_analysis, planted):
     assert len(clean) == len(SIZES) and clean["analysed"].sum() >= 8
     fitted = clean[clean["analysed"]]
     assert (fitted["gain"].notna()).all() and (fitted["gain_lo"] <= fitted["gain_hi"]).all()
+    for feat in ("event", "average"):  # bias-corrected MI with its CI, the plug-in beside it
+        mi, lo, hi = (fitted[f"mi_{feat}{s}"] for s in ("", "_lo", "_hi"))
+        assert ((lo <= mi) & (mi <= hi)).all()
+        assert (fitted[f"mi_{feat}_plugin"] >= mi).mean() > 0.5
+    layer = data["layers"][0]
+    assert layer["events"]["mi_estimator"] == layer["decoding"]["event"]["mi_estimator"]
     for name in ("io_curves", "gain_vs_size", "decoding", "edge_loss", "controls"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000
         assert (out / "figures" / f"{name}.svg").read_text().lstrip().startswith("<?xml")
