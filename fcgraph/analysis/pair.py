@@ -156,6 +156,7 @@ def analyse_pair(rec: Any, condition: str, pre: str, post: str, groups: Groups,
     out["decoding"] = {**readouts, **diffs}
     if readouts.keys() == set(READOUTS) and sampled.size:
         out["events"]["sweep"] = _percentile_sweep(k, post_sp, labels, T, config, rec.layer(post))
+        out["events"]["heldout"] = _heldout_events(k, post_sp, labels, T, config, rec.layer(post))
     if edge_path is not None:
         other = read_pair_edges(edge_path, pre, post)
         pre_both, post_both = (_tested_in_both(rec, condition, layer) for layer in (pre, post))
@@ -185,6 +186,48 @@ def _percentile_sweep(k: np.ndarray, post_sp: np.ndarray, labels: np.ndarray, T:
         rows.append({"percentile": pct, "event_accuracy": event.get("accuracy"),
                      "matched_accuracy": matched.get("accuracy"), **cmp, "per_image": d})
     return rows
+
+
+def heldout_split(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the images that set the event thresholds, the held-out images they are read on): each
+    class's images split at random into halves (seeded; the second gets the odd one), as int64
+    ascending image indices. The split depends on the labels and seed only, so it is the same in
+    every layer."""
+    rng = np.random.default_rng([seed, 19])
+    first, second = [], []
+    for c in np.unique(labels):
+        images = rng.permutation(np.flatnonzero(labels == c))
+        first.append(images[: images.size // 2])
+        second.append(images[images.size // 2:])
+    return np.sort(np.concatenate(first)), np.sort(np.concatenate(second))
+
+
+def _image_bins(images: np.ndarray, T: int) -> np.ndarray:
+    """The bins of ``images`` (int64, image-major)."""
+    return (images[:, None] * T + np.arange(T)).ravel()
+
+
+def _heldout_events(k: np.ndarray, post_sp: np.ndarray, labels: np.ndarray, T: int,
+                    config: AnalysisConfig, post: Any) -> dict[str, Any]:
+    """Event - count-matched decoding with events defined on other images: each neuron's step
+    thresholds come from one half of the images (:func:`heldout_split`), and the features and
+    the cross-validated read-outs from the other half only, so the events' definition never saw
+    the images they are decoded on. Per held-out image differences (-1/0/1) as in the sweep."""
+    fit_images, read_images = heldout_split(labels, config.seed)
+    fit_bins, read_bins = _image_bins(fit_images, T), _image_bins(read_images, T)
+    rng = np.random.default_rng([config.seed, 17, post.order])
+    feats = [matched_features(k[i][read_bins], post_sp[i][read_bins], T,
+                              step_thresholds(k[i][fit_bins], T, config.percentile), rng)
+             for i in range(len(k))]
+    event, matched = (decoding.decode(np.stack([f[name] for f in feats], 1), labels[read_images],
+                                      folds=config.folds, n_shuffle=0, n_permutations=0,
+                                      seed=config.seed) for name in ("event", "matched"))
+    cmp = decoding.compare(event, matched, seed=config.seed)
+    d = (None if event.get("correct") is None or matched.get("correct") is None
+         else (event["correct"].astype(int) - matched["correct"].astype(int)).tolist())
+    return {"percentile": config.percentile, "n_images": int(read_images.size),
+            "event_accuracy": event.get("accuracy"), "matched_accuracy": matched.get("accuracy"),
+            **cmp, "per_image": d}
 
 
 def _tested_in_both(rec: Any, condition: str, layer: str) -> int:

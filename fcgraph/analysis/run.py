@@ -57,7 +57,7 @@ REPLICATES = "replicates"  # parts of the replicate networks (other recordings)
 CALIBRATION = "calibration"  # parts of the clean layer pairs' measured false-edge rates
 PRINCIPLES = "principles"  # parts of each network's named principles (finding 1)
 FORMAT = "fcgraph.analysis"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 ProgressFn = Callable[[str, int, int], None]
 def _key(*parts: Any) -> str:
     """A part's key: its inputs and parameters, and the format (a part written by code of

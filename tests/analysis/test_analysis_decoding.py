@@ -73,3 +73,39 @@ def test_permutation_p_value_keeps_its_level_on_structureless_data():
           for i in range(40)]
     assert np.mean(np.array(ps) < 0.1) <= 0.2  # nominal 0.1; slightly conservative by design
     assert min(ps) >= 1 / 201
+
+
+def test_heldout_split_is_per_class_halves_and_the_same_for_every_layer():
+    from fcgraph.analysis.pair import heldout_split
+
+    labels = np.repeat(np.arange(4), 7)  # 7 images per class
+    fit, read = heldout_split(labels, seed=3)
+    assert np.intersect1d(fit, read).size == 0
+    assert np.array_equal(np.sort(np.concatenate([fit, read])), np.arange(labels.size))
+    assert all((labels[fit] == c).sum() == 3 and (labels[read] == c).sum() == 4 for c in range(4))
+    again = heldout_split(labels, seed=3)
+    assert np.array_equal(again[0], fit) and np.array_equal(again[1], read)
+
+
+def test_heldout_thresholds_equal_the_full_ones_when_the_halves_are_copies():
+    """Events defined on one half and read on the other: with two identical halves, the held-out
+    thresholds and features are those of the whole recording, restricted to the second half."""
+    from fcgraph.analysis.events import matched_features, step_thresholds
+    from fcgraph.analysis.pair import _image_bins, heldout_split
+
+    T, rng = 4, np.random.default_rng(0)
+    labels = np.repeat(np.arange(2), 10)
+    fit, read = heldout_split(labels, seed=1)
+    k = np.zeros(labels.size * T, dtype=np.int64)
+    y = np.zeros(labels.size * T, dtype=bool)
+    k_half = rng.integers(0, 6, fit.size * T)
+    y_half = rng.random(fit.size * T) < 0.4
+    k[_image_bins(fit, T)], k[_image_bins(read, T)] = k_half, k_half
+    y[_image_bins(fit, T)], y[_image_bins(read, T)] = y_half, y_half
+    held = step_thresholds(k[_image_bins(fit, T)], T)
+    assert np.array_equal(held, step_thresholds(k, T))
+    got = matched_features(k[_image_bins(read, T)], y[_image_bins(read, T)], T, held,
+                           np.random.default_rng(5))
+    full = matched_features(k, y, T, step_thresholds(k, T), np.random.default_rng(5))
+    assert np.array_equal(got["event"], full["event"][read])
+    assert np.array_equal(got["average"], full["average"][read])

@@ -95,6 +95,9 @@ def finding_2(analysis: dict[str, Any]) -> dict[str, Any]:
         "event_minus_matched": compared["matched"], "event_minus_random": compared["random"],
         "event_minus_average": compared["average"],
         "percentile_sweep": percentile_sweep(layers),
+        "event_minus_matched_heldout": image_mean(
+            [h["per_image"] for la in layers
+             if (h := la["events"].get("heldout")) and h.get("per_image") is not None]),
         "ci": "images resampled, layers of an image together"}
     m = compared["matched"]
     if m["value"] is None:
