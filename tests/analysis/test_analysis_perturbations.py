@@ -169,3 +169,22 @@ def test_dose_response_ties_disruption_to_the_accuracy_drop():
     assert [r["condition"] for r in dose["rows"]] == ["uniform:0.1", "uniform:0.2", "fgsm:0.02"]
     assert np.isclose(dose["rows"][0]["accuracy_drop"], 0.03)
     assert np.isclose(dose["rho_disruption_accuracy_drop"], 1.0)
+
+
+def test_dose_response_measures_the_io_profiles_beyond_the_floor():
+    """A perturbation that doubles the median gain and moves the threshold by half, against a
+    floor that moves them by 10 %: the change beyond the floor is the difference of the two."""
+    def with_io(layers: list[dict], gain: float, threshold: float) -> list[dict]:
+        return [{**la, "io": {"median_gain": gain, "median_threshold": threshold}} for la in layers]
+
+    analysis = _analysis("abc", uniform_0_001=with_io(FLOOR, 1.1, 2.2),
+                         uniform_0_2=with_io([_cond_layer(p, 0.2, 0.02) for p in "abc"], 2.0, 3.0))
+    for la in analysis["layers"]:
+        la["io"] = {"median_gain": 1.0, "median_threshold": 2.0}
+    (row,) = findings.finding_4(analysis)["details"]["dose_response"]["rows"]
+    assert np.isclose(row["gain_change_beyond_floor"], 1.0 - np.log2(1.1))
+    assert np.isclose(row["threshold_change_beyond_floor"], 0.5 - 0.1)
+    no_io = _analysis("abc", uniform_0_001=FLOOR, uniform_0_2=[_cond_layer(p, 0.2, 0.02)
+                                                               for p in "abc"])
+    (row,) = findings.finding_4(no_io)["details"]["dose_response"]["rows"]
+    assert row["gain_change_beyond_floor"] is None and row["threshold_change_beyond_floor"] is None

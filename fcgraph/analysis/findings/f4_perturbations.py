@@ -100,17 +100,44 @@ def _event_accuracy(layers: list[dict[str, Any]]) -> float | None:
     return float(np.mean(acc)) if acc else None
 
 
+def _profile_change(analysis: dict[str, Any], layers: list[dict[str, Any]], key: str,
+                    relative: bool) -> float | None:
+    """Mean over layer pairs of how far a condition's median I/O parameter ``key`` (``io``
+    section; the clean groups' neurons) moved from clean's: |log2 ratio| for the gain,
+    |difference| / |clean| for the threshold (``relative``); None where nothing compares."""
+    clean = {la["post_layer"]: (la.get("io") or {}).get(key) for la in analysis["layers"]}
+    changes = []
+    for la in layers:
+        a, b = clean.get(la["post_layer"]), (la.get("io") or {}).get(key)
+        if a is None or b is None:
+            continue
+        if relative and a != 0:
+            changes.append(abs(b - a) / abs(a))
+        elif not relative and a > 0 and b > 0:
+            changes.append(abs(float(np.log2(b / a))))
+    return float(np.mean(changes)) if changes else None
+
+
+def _beyond(value: float | None, floor: list[float | None]) -> float | None:
+    floor = [f for f in floor if f is not None]
+    return None if value is None or not floor else value - float(np.mean(floor))
+
+
 def dose_response(analysis: dict[str, Any], per: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Per perturbation: its accuracy drop from clean, its mean disruption beyond the floor, and
-    the change of the profiles (mean over layers of the event read-out accuracy, clean groups)
-    beyond the floor's; with >= 3 perturbations, Spearman rho of disruption against accuracy
-    drop (does more damage to the read-out go with more disruption?)."""
+    the change of the profiles beyond the floor's: the event read-out accuracy (mean over
+    layers, clean groups), the input-output gain (mean over layers of |log2| of the median
+    gain's ratio to clean) and threshold (relative change of the median threshold); with >= 3
+    perturbations, Spearman rho of disruption against accuracy drop (does more damage to the
+    read-out go with more disruption?)."""
     clean_acc = analysis.get("clean_accuracy")
     conds = analysis.get("conditions", {})
-    floors = [_event_accuracy(c["layers"]) for name, c in conds.items()
-              if condition_role(name) == "floor"]
-    floors = [f for f in floors if f is not None]
+    floor_layers = [c["layers"] for name, c in conds.items() if condition_role(name) == "floor"]
+    floors = [f for f in (_event_accuracy(layers) for layers in floor_layers) if f is not None]
     floor_event = float(np.mean(floors)) if floors else None
+    floor_gain = [_profile_change(analysis, layers, "median_gain", False) for layers in floor_layers]
+    floor_threshold = [_profile_change(analysis, layers, "median_threshold", True)
+                       for layers in floor_layers]
     rows = []
     for name, p in per.items():
         c = conds.get(name, {})
@@ -120,7 +147,12 @@ def dose_response(analysis: dict[str, Any], per: dict[str, dict[str, Any]]) -> d
                      else clean_acc - acc,
                      "mean_disruption": float(np.mean(list(p["disruption"].values()))),
                      "event_readout_drop_beyond_floor": None if event is None
-                     or floor_event is None else floor_event - event})
+                     or floor_event is None else floor_event - event,
+                     "gain_change_beyond_floor": _beyond(_profile_change(
+                         analysis, c.get("layers", []), "median_gain", False), floor_gain),
+                     "threshold_change_beyond_floor": _beyond(_profile_change(
+                         analysis, c.get("layers", []), "median_threshold", True),
+                         floor_threshold)})
     usable = [r for r in rows if r["accuracy_drop"] is not None]
     rho = (float(stats.spearmanr([r["accuracy_drop"] for r in usable],
                                  [r["mean_disruption"] for r in usable]).statistic)
