@@ -54,7 +54,7 @@ def record_cmd(
                     "loses at most the images held.")] = None,
     trials: Annotated[int, typer.Option(
         min=1, help="Present the images this many times (trial-major; noise differs per trial): "
-                    "what `fcgraph fc --null trial` needs.")] = 1,
+                    "what `fcgraph fc --null trial` needs (3 or more).")] = 1,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Record every spiking layer's spikes under each condition (resumes after a kill)."""
