@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from fcgraph.cli.common import conditions_option, console, handle_errors
+from fcgraph.cli.common import conditions_option, console, handle_errors, settings_options
 from fcgraph.cli.progress import task_progress
+from fcgraph.execution import PANEL, Execution
+from fcgraph.record.layout import CHUNK_IMAGES
 
 if TYPE_CHECKING:
     from fcgraph.record import Recording
@@ -26,6 +28,7 @@ def register(app: typer.Typer) -> None:
 
 
 @handle_errors
+@settings_options(Execution, name="execution")
 def record_cmd(
     model: Annotated[Path, typer.Argument(help="Checkpoint folder written by `fcgraph train`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Recording (run) folder to write or resume.")],
@@ -53,7 +56,11 @@ def record_cmd(
     trials: Annotated[int, typer.Option(
         min=1, help="Present the images this many times (trial-major; noise differs per trial): "
                     "what `fcgraph fc --null trial` needs.")] = 1,
+    chunk_images: Annotated[int, typer.Option(
+        min=1, rich_help_panel=PANEL,
+        help="Images per task on a Dask cluster (rounded up to whole batches).")] = CHUNK_IMAGES,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    execution: Execution | None = None,
 ) -> None:
     """Record every spiking layer's spikes under each condition (resumes after a kill)."""
     from fcgraph.record import open_recording, parse_all, record
@@ -64,7 +71,8 @@ def record_cmd(
         record(model, out, condition, n_images, dataset=dataset, split=split, data_root=data_root,
                download=download, batch_size=batch_size, seed=seed, run_id=run_id, overwrite=overwrite,
                command=shlex.join(["fcgraph", *sys.argv[1:]]), flush_bytes=flush_bytes or FLUSH_BYTES,
-               trials=trials, progress=update)
+               trials=trials, progress=update, execution=execution,
+               chunk_images=chunk_images)
     console.print(condition_table(open_recording(out, verify=False)))
 
 

@@ -35,6 +35,8 @@ from pathlib import Path
 RECORDING_FORMAT = "fcgraph.spikes"
 
 PARTIAL = ".partial"
+#: Images per chunk (one Dask task) when recording on a cluster (rounded up to whole batches).
+CHUNK_IMAGES = 1024
 
 
 def partial(path: Path) -> Path:

@@ -16,7 +16,8 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from fcgraph import faults
 from fcgraph.contract import RunManifest
 from fcgraph.datasets import load_dataset
 from fcgraph.errors import BadArgument, FcgraphError, at_least
+from fcgraph.execution import Execution
 from fcgraph.io import atomic_write_text, remove_stale_temps, writing_into
 from fcgraph.models.checkpoint import load_checkpoint, state_dict_hash
 from fcgraph.models.classifier import SpikingClassifier
@@ -58,7 +60,7 @@ from fcgraph.record.writer import (
     pack_chunk,
     spike_count,
 )
-from fcgraph.run_folder import RunFolder
+from fcgraph.run_folder import RunFolder, condition_slug
 
 #: progress(task, done, total), the signature of ``fcgraph.cli.progress.task_progress``.
 Progress = Callable[[str, int, int], None]
@@ -70,7 +72,8 @@ def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
            dataset: str | None = None, split: str = "test", data_root: Path | None = None,
            download: bool = True, batch_size: int = 64, seed: int = 0, run_id: str | None = None,
            command: str | None = None, overwrite: bool = False, flush_bytes: int = FLUSH_BYTES,
-           trials: int = 1, progress: Progress | None = None) -> RunManifest:
+           trials: int = 1, progress: Progress | None = None, execution: Execution | None = None,
+           chunk_images: int = layout.CHUNK_IMAGES) -> RunManifest:
     """Record ``conditions`` of the first ``n_images`` of ``dataset``/``split`` into folder ``out``.
 
     ``trials``: present the images that many times, trial-major (presentation r n_images + i
@@ -84,6 +87,13 @@ def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
     until ``flush_bytes`` of them accumulate (at least one batch), then written, and the
     progress saved: a killed recording resumes from the last such flush. ``progress(task, done,
     total)`` is called as images are done. Returns the manifest written to ``out/manifest.json``.
+
+    ``execution``: where the images are run (:class:`~fcgraph.execution.Execution`; default in
+    this process). On a Dask cluster each (condition, chunk of ``chunk_images`` images, rounded
+    up to whole batches) is one task whose worker writes the chunk's part, and this process
+    assembles the files, identical to an in-process recording's (:mod:`fcgraph.record.distributed`);
+    the workers need the checkpoint, the images and ``out`` at the same paths. In this process
+    the chunks are used only to finish the conditions that such a run left parts of.
     """
     parsed = parse_all(conditions)
     if run_id is not None and safe_run_id(run_id) != run_id:
@@ -92,6 +102,8 @@ def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
     at_least(n_images, 1, "--n-images")
     at_least(batch_size, 1, "--batch-size")
     at_least(trials, 1, "--trials")
+    at_least(chunk_images, 1, "--chunk-images")
+    execution = execution or Execution()
     if Path(out).exists() and not Path(out).is_dir():
         raise BadArgument("--out", f"{out} is a file, not a folder")
     setup = _prepare(Path(checkpoint), Path(out), n_images, dataset, split, data_root, download,
@@ -100,9 +112,44 @@ def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
     with writing_into(setup.root):
         _claim_folder(setup.root, setup.plan, overwrite)
         _write_labels(setup)
-        for condition in parsed:
-            _record_condition(setup, condition, report, flush_bytes)
+        if execution.distributed or _any_parts(setup, parsed):
+            _record_in_chunks(setup, parsed, execution, report, flush_bytes, chunk_images,
+                              (checkpoint, out, n_images, dataset, split, data_root, download,
+                               batch_size, seed, trials))
+        else:
+            for condition in parsed:
+                _record_condition(setup, condition, report, flush_bytes)
         return write_recording_manifest(setup, parsed, run_id, command)
+
+
+def _any_parts(setup: Setup, conditions: list[Condition]) -> bool:
+    """True when a stopped run on a Dask cluster left chunks of an unfinished condition."""
+    if not RunFolder(setup.root).record_parts.is_dir():
+        return False
+    from fcgraph.record.distributed import has_parts
+
+    return any(has_parts(setup, c) for c in conditions)
+
+
+def _record_in_chunks(setup: Setup, conditions: list[Condition], execution: Execution,
+                      report: Progress, flush_bytes: int, chunk_images: int,
+                      args: tuple[Any, ...]) -> None:
+    """The conditions not complete yet, chunk by chunk, on the cluster of ``execution`` (or in
+    this process without one): :mod:`fcgraph.record.distributed`."""
+    from fcgraph.datasets import default_data_root
+    from fcgraph.execution import dask_client
+    from fcgraph.record.distributed import pending, record_chunks
+
+    todo = pending(setup, conditions, report)
+    if not todo:
+        return  # no cluster started
+    checkpoint, out, n_images, dataset, split, data_root, download, batch_size, seed, trials = args
+    # what the workers load: the client's paths, absolute; the images already downloaded here
+    prepare = (str(Path(checkpoint).resolve()), str(Path(out).resolve()), n_images, dataset, split,
+               str(Path(data_root or default_data_root()).expanduser().resolve()), False,
+               batch_size, seed, trials)
+    with dask_client(execution) as client:
+        record_chunks(setup, todo, prepare, client, report, flush_bytes, chunk_images)
 
 
 def _prepare(checkpoint: Path, root: Path, n_images: int, dataset: str | None, split: str,
@@ -220,33 +267,18 @@ def _record_condition(setup: Setup, condition: Condition, report: Progress, flus
     buffer = BufferedSpikeWriters(writers, T, start, flush_bytes)
     report(condition.name, start, n)
     began = time.perf_counter()
-    with monitor.OutputMonitor(model.backbone, instance=neuron.BaseNode,
-                               function_on_output=lambda s: pack_chunk(s.detach())) as mon:
-        mon.disable()
-        for images, labels in setup.data.batches(setup.batch_size, start=start):
-            x, clean_ok = _inputs(setup, condition, model, images, labels, range(start, start + len(labels)))
-            mon.enable()
-            with torch.no_grad():
-                predicted = model(x).argmax(1)
-            mon.disable()
-            packed = {la.name: mon[la.name][0] for la in setup.layers}  # packed in the hook
-            mon.clear_recorded_data()
-            for name, rows in packed.items():
-                state["spike_counts"][name] += spike_count(rows)
-            predictions.write(start, predicted.numpy().astype(np.int64))
-            state["correct"] += int((predicted == labels).sum())
-            if clean_ok is not None:
-                state["clean_correct"] += int(clean_ok.sum())
-                state["fooled"] += int(((predicted != labels) & clean_ok).sum())
-            start += len(labels)
-            faults.checkpoint("record.batch")
-            if buffer.add_batch(packed, len(labels)) or start == n:
-                now = time.perf_counter()
-                state.update(done=buffer.flush(), seconds=state["seconds"] + now - began)
-                began = now
-                faults.checkpoint("record.flush")
-                save_progress(setup, state)  # everything counted so far is in the files
-            report(condition.name, start, n)
+    for packed, predicted, labels, clean_ok in recorded_batches(setup, condition, model, start, n):
+        count_batch(state, packed, predicted, labels, clean_ok)
+        predictions.write(start, predicted.numpy().astype(np.int64))
+        start += len(labels)
+        faults.checkpoint("record.batch")
+        if buffer.add_batch(packed, len(labels)) or start == n:
+            now = time.perf_counter()
+            state.update(done=buffer.flush(), seconds=state["seconds"] + now - began)
+            began = now
+            faults.checkpoint("record.flush")
+            save_progress(setup, state)  # everything counted so far is in the files
+        report(condition.name, start, n)
     files = {}
     for writer in [*writers.values(), predictions]:
         digest = writer.finish()
@@ -256,6 +288,60 @@ def _record_condition(setup: Setup, condition: Condition, report: Progress, flus
     state["seconds"] += time.perf_counter() - began  # fsync and checksums count too
     state.update(complete=True, files=files)
     save_progress(setup, state)
+    drop_parts(setup, condition)  # those of an earlier run on a cluster, not needed now
+
+
+def recorded_batches(setup: Setup, condition: Condition, model: SpikingClassifier, start: int,
+                     stop: int) -> Iterator[tuple[dict[str, np.ndarray], torch.Tensor, torch.Tensor,
+                                                  torch.Tensor | None]]:
+    """Run images ``start .. stop`` through ``model`` under ``condition``, batch by batch.
+
+    Batches are those of the whole recording (``setup.batch_size`` images from image 0), so
+    ``start`` must be a multiple of the batch size: a chunk of a recording computes exactly
+    what the whole recording computes for its images.
+
+    Yields
+    ------
+    tuple
+        (layer -> packed spikes (n_neurons, B T / 8) uint8, predicted classes [B], labels [B],
+        for attacks whether the clean model gets each image right [B] (else None)).
+    """
+    with monitor.OutputMonitor(model.backbone, instance=neuron.BaseNode,
+                               function_on_output=lambda s: pack_chunk(s.detach())) as mon:
+        mon.disable()
+        for images, labels in setup.data.batches(setup.batch_size, start=start):
+            if start >= stop:
+                return
+            x, clean_ok = _inputs(setup, condition, model, images, labels, range(start, start + len(labels)))
+            mon.enable()
+            with torch.no_grad():
+                predicted = model(x).argmax(1)
+            mon.disable()
+            packed = {la.name: mon[la.name][0] for la in setup.layers}  # packed in the hook
+            mon.clear_recorded_data()
+            start += len(labels)
+            yield packed, predicted, labels, clean_ok
+
+
+def count_batch(counts: dict[str, Any], packed: dict[str, np.ndarray], predicted: torch.Tensor,
+                labels: torch.Tensor, clean_ok: torch.Tensor | None) -> None:
+    """Add a batch's spikes, correct predictions and attack outcomes to ``counts`` (a progress
+    dict, :func:`~fcgraph.record.state.fresh_progress`)."""
+    for name, rows in packed.items():
+        counts["spike_counts"][name] += spike_count(rows)
+    counts["correct"] += int((predicted == labels).sum())
+    if clean_ok is not None:
+        counts["clean_correct"] += int(clean_ok.sum())
+        counts["fooled"] += int(((predicted != labels) & clean_ok).sum())
+
+
+def drop_parts(setup: Setup, condition: Condition) -> None:
+    """Remove the chunk parts of ``condition`` (once its files are complete), and the parts
+    folder when it is left empty."""
+    run = RunFolder(setup.root)
+    shutil.rmtree(run.record_parts / condition_slug(condition.name), ignore_errors=True)
+    with suppress(OSError):
+        run.record_parts.rmdir()
 
 
 def _inputs(setup: Setup, condition: Condition, model: SpikingClassifier, images: torch.Tensor,
