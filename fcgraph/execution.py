@@ -23,6 +23,7 @@ killed mid-unit is Dask's to handle: the scheduler sends the unit to another wor
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -175,10 +176,12 @@ def dask_client(execution: Execution) -> Iterator[Client | None]:
     with _quiet_dask():
         cluster = None
         if execution.local_workers:
-            cluster = LocalCluster(n_workers=execution.local_workers, threads_per_worker=1,
-                                   processes=True, host="127.0.0.1", dashboard_address=None,
-                                   silence_logs=logging.CRITICAL,
-                                   scheduler_kwargs={"dashboard": False})
+            with warnings.catch_warnings():  # its scheduler's HTTP port taken: it uses another
+                warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
+                cluster = LocalCluster(n_workers=execution.local_workers, threads_per_worker=1,
+                                       processes=True, host="127.0.0.1", dashboard_address=None,
+                                       silence_logs=logging.CRITICAL,
+                                       scheduler_kwargs={"dashboard": False})
             address = cluster.scheduler_address
         else:
             address = str(execution.scheduler)

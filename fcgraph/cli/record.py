@@ -74,6 +74,8 @@ def record_cmd(
                trials=trials, progress=update, execution=execution,
                chunk_images=chunk_images)
     console.print(condition_table(open_recording(out, verify=False)))
+    if execution is not None and execution.distributed:
+        console.print(f"recorded in chunks of images on the {execution.describe()}", highlight=False)
 
 
 def condition_table(rec: Recording) -> Table:
