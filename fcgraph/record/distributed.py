@@ -52,8 +52,7 @@ from fcgraph.record.writer import ArrayFileWriter, BufferedSpikeWriters, SpikeFi
 from fcgraph.run_folder import RunFolder, condition_slug
 
 if TYPE_CHECKING:
-    from distributed import Client
-
+    from fcgraph.execution import Execution
     from fcgraph.models.classifier import SpikingClassifier
 
 #: The format of a chunk's part (in its key: a part of another format is recomputed).
@@ -272,22 +271,23 @@ def has_parts(setup: Setup, condition: Condition) -> bool:
 
 
 def record_chunks(setup: Setup, conditions: list[Condition], prepare: tuple[Any, ...],
-                  client: Client | None, report: Progress, flush_bytes: int,
+                  execution: Execution, report: Progress, flush_bytes: int,
                   chunk_images: int) -> None:
-    """Record ``conditions`` chunk by chunk: on the cluster of ``client``, or in this process
-    when it is None (to finish the chunks of a run on a cluster that stopped); conditions
-    already complete are skipped (module doc).
+    """Record ``conditions`` chunk by chunk, then assemble their files (module doc): the chunks
+    without a part on the cluster of ``execution`` (started only if there is one), or in this
+    process without one (to finish the chunks of a run on a cluster that stopped).
 
     Parameters
     ----------
     setup : Setup
         The recording (its plan and labels written).
     conditions : list of Condition
-        The conditions to record.
+        The conditions to record (those complete are reported done and skipped: with all
+        complete, no cluster is started).
     prepare : tuple
         The set-up's arguments for the workers (:func:`record_unit`).
-    client : distributed.Client or None
-        The cluster's client; None: in this process.
+    execution : Execution
+        Where the chunks run.
     report : callable
         ``report(condition, images done, images)``.
     flush_bytes : int
@@ -296,6 +296,7 @@ def record_chunks(setup: Setup, conditions: list[Condition], prepare: tuple[Any,
         Images per chunk (rounded up to whole batches).
     """
     n = len(setup.data)
+    conditions = _pending(setup, conditions, report)
     chunks = chunk_ranges(n, chunk_images, setup.batch_size)
     found: dict[tuple[str, int], dict[str, Any]] = {}
     todo: list[tuple[Condition, int, int]] = []
@@ -317,27 +318,29 @@ def record_chunks(setup: Setup, conditions: list[Condition], prepare: tuple[Any,
         done[condition.name] += stop - start
         report(condition.name, done[condition.name], n)
 
-    if todo and client is not None:
-        from fcgraph.execution import check_shared_folder, run_units
+    if todo and execution.distributed:
+        from fcgraph.execution import check_shared_folder, dask_client, run_units
 
         run = RunFolder(setup.root)
-        check_shared_folder(client, run.record_state.resolve(), run.record_plan.name)
         args = [(prepare, c.name, start, stop, flush_bytes) for c, start, stop in todo]
-        run_units(client, record_unit, args, finished, name="fcgraph-record",
-                  describe=lambda i: f"images {todo[i][1]}..{todo[i][2] - 1} of {todo[i][0].name}")
-    elif todo:
-        models: dict[str, SpikingClassifier] = {}
+        with dask_client(execution) as client:
+            assert client is not None
+            check_shared_folder(client, run.record_state.resolve(), run.record_plan.name)
+            run_units(client, record_unit, args, finished, name="fcgraph-record",
+                      describe=lambda i: f"images {todo[i][1]}..{todo[i][2] - 1} of {todo[i][0].name}")
+    else:  # in this process: todo is in condition order, one network at a time
+        model, of = None, None
         for i, (condition, start, stop) in enumerate(todo):
-            if condition.name not in models:
-                models[condition.name] = _condition_model(setup, condition, report)
-            finished(i, record_chunk(setup, condition, models[condition.name], start, stop, flush_bytes))
+            if of != condition.name:
+                model, of = _condition_model(setup, condition, report), condition.name
+            finished(i, record_chunk(setup, condition, model, start, stop, flush_bytes))
     for condition in conditions:
         assemble(setup, condition, chunks, [found[condition.name, start] for start, _ in chunks],
                  flush_bytes)
         report(condition.name, n, n)
 
 
-def pending(setup: Setup, conditions: list[Condition], report: Progress) -> list[Condition]:
+def _pending(setup: Setup, conditions: list[Condition], report: Progress) -> list[Condition]:
     """The conditions not complete yet (those complete are reported done)."""
     out = []
     n = len(setup.data)

@@ -8,6 +8,8 @@ bounded by one batch plus ``flush_bytes`` whatever N is. After each flush the co
 progress (images done, spike counts, correct predictions) is saved atomically; rerunning the
 same command after a kill resumes from there. Finished conditions are kept, so a rerun with
 more conditions records only the new ones, and the manifest lists every finished condition.
+On a Dask cluster the images are recorded in chunks, one task each, and the files assembled from
+the chunks' parts (:mod:`fcgraph.record.distributed`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from spikingjelly.activation_based import monitor, neuron
 
 from fcgraph import faults
 from fcgraph.contract import RunManifest
-from fcgraph.datasets import load_dataset
+from fcgraph.datasets import default_data_root, load_dataset
 from fcgraph.errors import BadArgument, FcgraphError, at_least
 from fcgraph.execution import Execution
 from fcgraph.io import atomic_write_text, remove_stale_temps, writing_into
@@ -113,9 +115,13 @@ def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
         _claim_folder(setup.root, setup.plan, overwrite)
         _write_labels(setup)
         if execution.distributed or _any_parts(setup, parsed):
-            _record_in_chunks(setup, parsed, execution, report, flush_bytes, chunk_images,
-                              (checkpoint, out, n_images, dataset, split, data_root, download,
-                               batch_size, seed, trials))
+            from fcgraph.record.distributed import record_chunks
+
+            # what the workers load: this process's paths, absolute, and its images (downloaded)
+            prepare = (str(Path(checkpoint).resolve()), str(setup.root.resolve()), n_images, dataset,
+                       split, str(Path(data_root or default_data_root()).expanduser().resolve()),
+                       False, batch_size, seed, trials)
+            record_chunks(setup, parsed, prepare, execution, report, flush_bytes, chunk_images)
         else:
             for condition in parsed:
                 _record_condition(setup, condition, report, flush_bytes)
@@ -129,27 +135,6 @@ def _any_parts(setup: Setup, conditions: list[Condition]) -> bool:
     from fcgraph.record.distributed import has_parts
 
     return any(has_parts(setup, c) for c in conditions)
-
-
-def _record_in_chunks(setup: Setup, conditions: list[Condition], execution: Execution,
-                      report: Progress, flush_bytes: int, chunk_images: int,
-                      args: tuple[Any, ...]) -> None:
-    """The conditions not complete yet, chunk by chunk, on the cluster of ``execution`` (or in
-    this process without one): :mod:`fcgraph.record.distributed`."""
-    from fcgraph.datasets import default_data_root
-    from fcgraph.execution import dask_client
-    from fcgraph.record.distributed import pending, record_chunks
-
-    todo = pending(setup, conditions, report)
-    if not todo:
-        return  # no cluster started
-    checkpoint, out, n_images, dataset, split, data_root, download, batch_size, seed, trials = args
-    # what the workers load: the client's paths, absolute; the images already downloaded here
-    prepare = (str(Path(checkpoint).resolve()), str(Path(out).resolve()), n_images, dataset, split,
-               str(Path(data_root or default_data_root()).expanduser().resolve()), False,
-               batch_size, seed, trials)
-    with dask_client(execution) as client:
-        record_chunks(setup, todo, prepare, client, report, flush_bytes, chunk_images)
 
 
 def _prepare(checkpoint: Path, root: Path, n_images: int, dataset: str | None, split: str,
