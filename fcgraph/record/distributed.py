@@ -38,15 +38,15 @@ import numpy as np
 from fcgraph.errors import FcgraphError
 from fcgraph.parts import part_key, read_part, write_part
 from fcgraph.record import layout
-from fcgraph.record.conditions import Condition, parse
-from fcgraph.record.recorder import (
+from fcgraph.record.compute import (
     Progress,
-    _condition_model,
-    _prepare,
+    condition_model,
     count_batch,
     drop_parts,
+    prepare,
     recorded_batches,
 )
+from fcgraph.record.conditions import Condition, parse
 from fcgraph.record.state import Setup, complete_files_ok, fresh_progress, load_progress, save_progress
 from fcgraph.record.writer import ArrayFileWriter, BufferedSpikeWriters, SpikeFileWriter
 from fcgraph.run_folder import RunFolder, condition_slug
@@ -125,7 +125,7 @@ def record_chunk(setup: Setup, condition: Condition, model: SpikingClassifier, s
     condition : Condition
         The condition.
     model : SpikingClassifier
-        The condition's network (:func:`~fcgraph.record.recorder._condition_model`).
+        The condition's network (:func:`~fcgraph.record.compute.condition_model`).
     start, stop : int
         The chunk's images (``start`` a multiple of the batch size).
     flush_bytes : int
@@ -165,13 +165,13 @@ def record_chunk(setup: Setup, condition: Condition, model: SpikingClassifier, s
     return counts
 
 
-def record_unit(prepare: tuple[Any, ...], condition: str, start: int, stop: int,
+def record_unit(args: tuple[Any, ...], condition: str, start: int, stop: int,
                 flush_bytes: int) -> dict[str, Any]:
     """One chunk as a Dask task records it on a worker (:func:`record_chunk`).
 
     Parameters
     ----------
-    prepare : tuple
+    args : tuple
         The arguments of the recording's set-up (checkpoint, folder, images, dataset, ...:
         absolute paths, as the client sees them).
     condition : str
@@ -192,11 +192,11 @@ def record_unit(prepare: tuple[Any, ...], condition: str, start: int, stop: int,
         The worker's checkpoint or images are not the client's (their plan differs).
     """
     with _worker_lock:
-        key = json.dumps(prepare, default=str)
+        key = json.dumps(args, default=str)
         if _worker.get("key") != key:
             _worker.clear()
-            checkpoint, root, *rest, data_root, download, batch_size, seed, trials = prepare
-            _worker.update(key=key, models={}, setup=_prepare(
+            checkpoint, root, *rest, data_root, download, batch_size, seed, trials = args
+            _worker.update(key=key, models={}, setup=prepare(
                 Path(checkpoint), Path(root), *rest, Path(data_root), download, batch_size, seed,
                 trials))
         setup: Setup = _worker["setup"]
@@ -209,7 +209,7 @@ def record_unit(prepare: tuple[Any, ...], condition: str, start: int, stop: int,
         cond = parse(condition)
         models = _worker["models"]
         if condition not in models:
-            models[condition] = _condition_model(setup, cond, lambda task, done, total: None)
+            models[condition] = condition_model(setup, cond, lambda task, done, total: None)
         return record_chunk(setup, cond, models[condition], start, stop, flush_bytes)
 
 
@@ -270,7 +270,7 @@ def has_parts(setup: Setup, condition: Condition) -> bool:
     return folder.is_dir() and any(folder.glob("*.json"))
 
 
-def record_chunks(setup: Setup, conditions: list[Condition], prepare: tuple[Any, ...],
+def record_chunks(setup: Setup, conditions: list[Condition], worker_args: tuple[Any, ...],
                   execution: Execution, report: Progress, flush_bytes: int,
                   chunk_images: int) -> None:
     """Record ``conditions`` chunk by chunk, then assemble their files (module doc): the chunks
@@ -284,7 +284,7 @@ def record_chunks(setup: Setup, conditions: list[Condition], prepare: tuple[Any,
     conditions : list of Condition
         The conditions to record (those complete are reported done and skipped: with all
         complete, no cluster is started).
-    prepare : tuple
+    worker_args : tuple
         The set-up's arguments for the workers (:func:`record_unit`).
     execution : Execution
         Where the chunks run.
@@ -322,7 +322,7 @@ def record_chunks(setup: Setup, conditions: list[Condition], prepare: tuple[Any,
         from fcgraph.execution import check_shared_folder, dask_client, run_units
 
         run = RunFolder(setup.root)
-        args = [(prepare, c.name, start, stop, flush_bytes) for c, start, stop in todo]
+        args = [(worker_args, c.name, start, stop, flush_bytes) for c, start, stop in todo]
         with dask_client(execution) as client:
             assert client is not None
             check_shared_folder(client, run.record_state.resolve(), run.record_plan.name)
@@ -332,7 +332,7 @@ def record_chunks(setup: Setup, conditions: list[Condition], prepare: tuple[Any,
         model, of = None, None
         for i, (condition, start, stop) in enumerate(todo):
             if of != condition.name:
-                model, of = _condition_model(setup, condition, report), condition.name
+                model, of = condition_model(setup, condition, report), condition.name
             finished(i, record_chunk(setup, condition, model, start, stop, flush_bytes))
     for condition in conditions:
         assemble(setup, condition, chunks, [found[condition.name, start] for start, _ in chunks],
