@@ -1,6 +1,6 @@
 """`fcgraph record` on Dask (issue 17): the same files as in-process for every kind of condition,
-a rerun that needs no cluster, a killed scheduler and a resume, and a worker that cannot see the
-recording folder. Real processes on 127.0.0.1: a ``distributed.LocalCluster``, or ``dask
+a rerun that needs no cluster, a killed scheduler and a resume, no Dask import in-process, a
+worker that cannot see the recording folder and one that loads another checkpoint. Real processes on 127.0.0.1: a ``distributed.LocalCluster``, or ``dask
 scheduler`` and ``dask worker`` started here."""
 
 from __future__ import annotations
@@ -179,3 +179,27 @@ def test_a_worker_that_cannot_see_the_recording_is_one_line(checkpoint, tmp_path
     assert len(line.splitlines()) == 1, err
     assert line.startswith("error: Dask worker tcp://127.0.0.1:") and "cannot read" in line
     assert not (runs / "rec" / ".record" / ".parts").exists()  # no chunk was sent
+
+
+@pytest.mark.faults
+@pytest.mark.skipif(not can_hide_folders(), reason="needs unshare -rm (user and mount namespaces)")
+def test_a_worker_with_another_checkpoint_is_one_line(checkpoint, tmp_path, cluster):
+    import shutil
+
+    import torch
+
+    other = tmp_path / "other"
+    shutil.copytree(checkpoint, other)
+    weights = torch.load(other / "model.pt", weights_only=True)
+    first = next(k for k, v in weights.items() if v.is_floating_point())
+    weights[first] = weights[first] + 1
+    torch.save(weights, other / "model.pt")
+    swap = f'mount --bind "{other}" "{checkpoint}" && exec "$0" "$@"'  # the same path, other weights
+    cluster.add_worker(prefix=("unshare", "-rm", "sh", "-c", swap))
+    cluster.wait_for_workers(1)
+    proc = fcgraph_record(checkpoint, tmp_path / "rec", "--scheduler", cluster.address)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, out + err
+    line = err.strip()
+    assert len(line.splitlines()) == 1, err
+    assert line.startswith("error: on Dask worker tcp://127.0.0.1:") and "model_sha256" in line, line
