@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fcgraph import faults
 from fcgraph.errors import FcgraphError
 from fcgraph.parts import part_key, read_part, write_part
 from fcgraph.record import layout
@@ -152,6 +153,7 @@ def record_chunk(setup: Setup, condition: Condition, model: SpikingClassifier, s
     at = 0
     for packed, predicted, labels, clean_ok in recorded_batches(setup, condition, model, start, stop):
         count_batch(counts, packed, predicted, labels, clean_ok)
+        faults.checkpoint("record.batch")
         predictions.write(at, predicted.numpy().astype(np.int64))
         at += len(labels)
         if buffer.add_batch(packed, len(labels)):

@@ -1,7 +1,8 @@
 """`fcgraph record` on Dask (issue 17): the same files as in-process for every kind of condition,
-a rerun that needs no cluster, a killed scheduler and a resume, no Dask import in-process, a
-worker that cannot see the recording folder and one that loads another checkpoint. Real processes on 127.0.0.1: a ``distributed.LocalCluster``, or ``dask
-scheduler`` and ``dask worker`` started here."""
+a rerun that needs no cluster, a worker killed mid-chunk, a killed scheduler and a resume, no
+Dask import in-process, a worker that cannot see the recording folder and one that loads another
+checkpoint. Real processes on 127.0.0.1: a ``distributed.LocalCluster``, or ``dask scheduler``
+and ``dask worker`` started here."""
 
 from __future__ import annotations
 
@@ -114,6 +115,23 @@ def test_cli_local_workers(checkpoint, reference, tmp_path):
     assert "untrained" in out and "on the local Dask cluster of 2 worker(s)" in out
     conditions = ("clean", "untrained")
     assert spike_files(tmp_path / "rec", conditions) == spike_files(reference, conditions)
+    assert not (tmp_path / "rec" / ".record" / ".parts").exists()
+
+
+@pytest.mark.faults
+def test_a_worker_killed_mid_chunk_and_the_recording_completes(checkpoint, reference, tmp_path,
+                                                               cluster):
+    # the doomed worker SIGKILLs itself at its second batch (fcgraph.faults), in the middle of a
+    # chunk; without a nanny nothing restarts it, so the other worker records the rest
+    doomed = cluster.add_worker("--no-nanny", FCGRAPH_FAULT_AT="record.batch:2")
+    cluster.add_worker()
+    cluster.wait_for_workers(2)
+    proc = fcgraph_record(checkpoint, tmp_path / "rec", "--scheduler", cluster.address,
+                          "--chunk-images", "16", conditions=CONDITIONS)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out + err
+    assert doomed.wait(timeout=30) == -signal.SIGKILL  # it did die mid-run
+    assert spike_files(tmp_path / "rec", CONDITIONS) == spike_files(reference, CONDITIONS)
     assert not (tmp_path / "rec" / ".record" / ".parts").exists()
 
 
