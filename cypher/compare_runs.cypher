@@ -6,6 +6,7 @@
 // param other_condition: string = null -- condition of the second run (default: the same name)
 // param pre_layer: string = null -- only the layer pairs starting in this layer (default: every pair)
 // needs_all_edges: run_id:condition, other_run_id:other_condition
+// table: pre_layer, post_layer, run_edges, other_edges, shared, silenced, weakened, jaccard
 // returns: one row per FEEDS layer pair of the first run: pre_layer, post_layer, run_id,
 //   other_run_id, condition, other_condition, run_edges, other_edges, shared (edges of the
 //   first run whose pre_layer/pre_idx/post_layer/post_idx also has a live edge in the second),

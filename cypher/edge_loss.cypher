@@ -3,6 +3,7 @@
 // param run_id: string -- the run
 // param condition: string -- the perturbed condition, e.g. uniform:0.1
 // param baseline: string = clean -- the reference condition
+// table: pre_layer, post_layer, baseline_edges, kept, weakened, silenced, gained, lost_fraction
 // returns: one row per FEEDS layer pair of the run, in layer order: pre_layer, post_layer,
 //   baseline, condition, baseline_edges, condition_edges, kept (significant under the
 //   condition too), weakened (both neurons tested under the condition, pair not significant),

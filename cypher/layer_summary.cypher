@@ -2,6 +2,7 @@
 // description: Per layer pair and condition: neurons, significant edges, density, mean degrees, mean z.
 // param run_id: string -- the run
 // param condition: string = null -- only this condition (default: every condition of the run)
+// table: pre_layer, post_layer, condition, edges, density, mean_in_degree, mean_z
 // returns: pre_layer, post_layer, condition, pre_neurons, post_neurons, edges,
 //   density = edges / (pre_neurons * post_neurons), mean_in_degree = edges / post_neurons,
 //   mean_out_degree = edges / pre_neurons, connected_pre / connected_post (neurons with at

@@ -20,7 +20,7 @@
 //   Enumeration is exponential in dense graphs: raise min_z to prune, and use
 //   fcgraph.graph.queries.strongest_paths (exact layer-by-layer dynamic programme) for large
 //   graphs. Ties are broken by the path's uid list (ascending).
-// table: rank, source_uid, target_uid, hops, score, weakest_z, path, exhaustive
+// table: rank, hops, score, weakest_z, path, exhaustive
 MATCH (c:Condition {run_id: $run_id, name: $condition})
 MATCH (tl:Layer {run_id: $run_id, name: $target_layer})
 WITH c.gen AS gen, tl.name AS target, tl.order AS target_order

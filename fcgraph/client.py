@@ -254,6 +254,10 @@ class Client:
                     limit: int | None = None, run: str | None = None) -> pd.DataFrame:
         """The live FC edges from ``sources`` to ``targets`` (None: any neuron) under ``condition``.
 
+        Give ``sources``, ``targets`` or a ``limit`` (the strongest edges first): a whole
+        condition can hold millions of edges. An empty answer is checked: a run, condition or
+        layer (of either criteria) that the graph does not hold is a one-line error.
+
         Returns
         -------
         pandas.DataFrame
@@ -262,6 +266,9 @@ class Client:
             ``attrs["complete"]`` is False (and ``attrs["warning"]`` says why) when the graph
             holds only a subset of the condition's edges.
         """
+        if sources is None and targets is None and limit is None:
+            raise BadArgument("limit", "give sources, targets or a limit: a whole condition can "
+                                       "hold millions of edges")
         pre, post = as_criteria(sources), as_criteria(targets)
         run_id = self._run_of(run, pre if sources is not None else post)
         pre_where, pre_params = pre.where("a", "a")
@@ -284,7 +291,8 @@ class Client:
         result = self.graph.read(text, params, what="fetch_edges")
         frame = queries.records_frame(result)
         if frame.empty:
-            self._check(run_id, None, condition)
+            queries.check_run_names(self.graph, run_id, "run", conditions={"condition": condition},
+                                    layers={"sources": pre.layer, "targets": post.layer})
         warning = queries.loaded_subset_warning(self.graph, [(run_id, condition)])
         frame.attrs.update(complete=warning is None, warning=warning)
         return frame

@@ -73,11 +73,6 @@ EDGE_SCHEMA = pa.schema(list(EDGE_COLUMNS.items()))
 NEURON_SCHEMA = pa.schema(list(NEURON_COLUMNS.items()))
 
 
-def neuron_uid(run_id: str, layer: str, idx: int) -> str:
-    """The ``uid`` of a neuron: ``RUN/LAYER/IDX`` (the graph's neuron nodes, the exports)."""
-    return f"{run_id}/{layer}/{idx}"
-
-
 @dataclass(frozen=True)
 class LayerInfo:
     """One spiking layer: ``shape`` is (C, H, W) for conv layers or (N,) for dense ones."""
@@ -110,6 +105,18 @@ class ConditionInfo:
     kind: str
     level: float | None = None
     extra: tuple[str, ...] = ()
+
+
+def neuron_uid(run_id: str, layer: str, idx: int) -> str:
+    """The ``uid`` of a neuron (its key in the graph): ``"<run_id>/<layer>/<idx>"``."""
+    return f"{run_id}/{layer}/{idx}"
+
+
+def neuron_label(uid: str) -> str:
+    """A neuron's short label, its uid without the run: ``"r1/layer1.0.sn1/12"`` ->
+    ``"layer1.0.sn1/12"`` (a run id holds no ``/``); another string is returned unchanged."""
+    run, sep, rest = uid.partition("/")
+    return rest if sep and run and "/" in rest else uid
 
 
 def parse_condition(name: str) -> ConditionInfo:

@@ -32,9 +32,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from fcgraph.errors import BadArgument, FcgraphError, choice
-
-SPLITS = ("train", "test", "all")
-NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "imagefolder:PATH")
+from fcgraph.names import DATASETS, SPLITS
+from fcgraph.paths import DATA_ROOT
 
 #: Per-channel pixel mean and SD (pixel units) used to normalise inside the model.
 _NORMALISATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
@@ -108,9 +107,9 @@ def _tensors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor] | None:
 
 
 def default_data_root() -> Path:
-    """``$FCGRAPH_DATA_ROOT`` or ``~/.cache/fcgraph/datasets``."""
+    """``$FCGRAPH_DATA_ROOT`` or :data:`fcgraph.paths.DATA_ROOT` (``~/.cache/fcgraph/datasets``)."""
     env = os.environ.get("FCGRAPH_DATA_ROOT")
-    return Path(env).expanduser() if env else Path("~/.cache/fcgraph/datasets").expanduser()
+    return Path(env or DATA_ROOT).expanduser()
 
 
 def check_name(name: str) -> str:
@@ -121,7 +120,7 @@ def check_name(name: str) -> str:
             raise BadArgument("--dataset", "imagefolder needs a path: --dataset imagefolder:PATH")
         return name
     if base not in _NORMALISATION:
-        raise BadArgument("--dataset", f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
+        raise BadArgument("--dataset", f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     return name
 
 

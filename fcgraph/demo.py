@@ -23,6 +23,7 @@ import pandas as pd
 
 from fcgraph.errors import BadArgument, at_least, choice
 from fcgraph.fc.backend import Backend
+from fcgraph.names import SPLITS
 
 if TYPE_CHECKING:
     from fcgraph.graph.connection import Connection, Graph
@@ -68,7 +69,6 @@ class DemoPlan:
     def __post_init__(self) -> None:
         """Check every flag now, not after minutes of training."""
         from fcgraph.analysis import AnalysisConfig
-        from fcgraph.datasets import SPLITS
         from fcgraph.fc.settings import FcParams
         from fcgraph.record import parse_all
 

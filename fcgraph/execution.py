@@ -23,7 +23,6 @@ killed mid-unit is Dask's to handle: the scheduler sends the unit to another wor
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -37,13 +36,12 @@ if TYPE_CHECKING:
 
 #: The environment variable the CLI reads ``--scheduler`` from (Dask's own name for it).
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
-PANEL = "Execution (Dask)"
 INSTALL_HINT = "pip install 'fcgraph[dask]'"
 
 
 def _option(default: Any, help: str, **cli: Any) -> Any:
     """A field with its command-line option (help, flags, Typer keywords)."""
-    return field(default=default, metadata={"help": help, "rich_help_panel": PANEL, **cli})
+    return field(default=default, metadata={"help": help, **cli})
 
 
 class ClusterUnavailable(FcgraphError):
@@ -176,12 +174,12 @@ def dask_client(execution: Execution) -> Iterator[Client | None]:
     with _quiet_dask():
         cluster = None
         if execution.local_workers:
-            with warnings.catch_warnings():  # its scheduler's HTTP port taken: it uses another
-                warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
-                cluster = LocalCluster(n_workers=execution.local_workers, threads_per_worker=1,
-                                       processes=True, host="127.0.0.1", dashboard_address=None,
-                                       silence_logs=logging.CRITICAL,
-                                       scheduler_kwargs={"dashboard": False})
+            cluster = LocalCluster(n_workers=execution.local_workers, threads_per_worker=1,
+                                   processes=True, host="127.0.0.1", dashboard_address=None,
+                                   silence_logs=logging.CRITICAL,
+                                   # no dashboard; its HTTP server on a free port (a busy
+                                   # 8787, e.g. another cluster's, would print a warning)
+                                   scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"})
             address = cluster.scheduler_address
         else:
             address = str(execution.scheduler)

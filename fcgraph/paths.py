@@ -8,6 +8,8 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 RESOURCES_DIR = PACKAGE_DIR / "resources"
+#: Where torchvision datasets are kept when neither ``--data-root`` nor ``FCGRAPH_DATA_ROOT`` says.
+DATA_ROOT = "~/.cache/fcgraph/datasets"
 
 
 def cypher_dir() -> Path:

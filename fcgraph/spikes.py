@@ -16,6 +16,10 @@ import numpy as np
 
 from fcgraph.errors import FcgraphError
 
+#: The most bins one float32 product of 0/1 trains may sum and stay exact (integers up to 2**24
+#: are exact in float32): the CPU and GPU products split longer trains into such pieces.
+F32_EXACT_BINS = 1 << 24
+
 
 def unpack(packed: np.ndarray, L: int) -> np.ndarray:
     """Boolean (n_neurons, L) trains from little-endian bit-packed rows (n_neurons, ceil(L/8))."""

@@ -94,7 +94,8 @@ def _command_section(command: Any, path: list[str], parent: Any, level: int) -> 
         if record is None:
             continue
         opts, help_text = record
-        rows.append([f"`{opts}`", help_text])
+        # an option's choices as <a/b/c>: a pipe in a code span of a table cell stays escaped
+        rows.append([f"`{opts.replace('|', '/')}`", help_text])
     if rows:
         out += [_table(["argument or option", "meaning"], rows), ""]
     if getattr(command, "epilog", None):

@@ -3,7 +3,9 @@
 :func:`decode` fits a multinomial logistic regression (scikit-learn, features standardised, L2
 penalty C = 0.1) in
 stratified k-fold cross-validation and scores the held-out predictions: accuracy and the mutual
-information (bits) between true and predicted class, each with a bootstrap CI over images, a
+information (bits) between true and predicted class (bias-corrected by
+:func:`fcgraph.analysis.information.mutual_information`, the plug-in value beside it), each with
+a bootstrap CI over images (class-stratified for the MI), a
 label-shuffle baseline (the same pipeline refitted on permuted labels: chance level), and a
 permutation p-value of the accuracy (``n_permutations`` label permutations against the fixed
 cross-validated predictions; no refit, so hundreds are cheap; slightly conservative, since
@@ -21,7 +23,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from fcgraph.analysis.events import mi_bits
+from fcgraph.analysis.information import MI_BOOT, mutual_information
 
 
 def _predict(X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np.ndarray:
@@ -39,7 +41,10 @@ def decode(X: np.ndarray, y: np.ndarray, *, folds: int = 5, n_shuffle: int = 2, 
            n_permutations: int = 1000, seed: int = 0, ci: float = 0.95) -> dict[str, Any]:
     """Read out ``y`` (int (n_samples,)) from ``X`` (float (n_samples, n_features)).
 
-    Returns accuracy (+ _lo/_hi), mi_bits (+ _lo/_hi), shuffle_accuracy, shuffle_mi_bits,
+    Returns accuracy (+ _lo/_hi), mi_bits (bias-corrected MI of true and predicted class, bits;
+    + _lo/_hi from min(n_boot, ``MI_BOOT``) resamples), mi_bits_plugin (its plug-in value),
+    mi_estimator, shuffle_accuracy, shuffle_mi_bits (bias-corrected, mean over the shuffles)
+    and shuffle_mi_bits_plugin,
     p_permutation (with ``n_permutations``), majority (the most frequent class's share),
     n_samples, n_features, folds, and ``correct`` (bool (n_samples,), popped by callers that
     compare read-outs). Classes with fewer than 2
@@ -61,22 +66,28 @@ def decode(X: np.ndarray, y: np.ndarray, *, folds: int = 5, n_shuffle: int = 2, 
     correct = pred == y
     boot = rng.integers(0, y.size, size=(n_boot, y.size))
     accs = correct[boot].mean(axis=1)
-    mis = np.array([mi_bits(y[b], pred[b]) for b in boot])
-    sh_acc, sh_mi = [], []
+    mi_rng = np.random.default_rng([seed, 1])
+    mi = mutual_information(y, pred, n_boot=min(n_boot, MI_BOOT), ci=ci, rng=mi_rng)
+    sh_acc, sh_mi, sh_plugin = [], [], []
     for _ in range(n_shuffle):
         ys = rng.permutation(y)
         ps = _predict(X, ys, folds, seed)
         sh_acc.append(float((ps == ys).mean()))
-        sh_mi.append(mi_bits(ys, ps))
+        sh = mutual_information(ys, ps, n_boot=0, rng=mi_rng)
+        sh_mi.append(sh["mi"])
+        sh_plugin.append(sh["mi_plugin"])
     perm = np.array([(pred == rng.permutation(y)).mean() for _ in range(n_permutations)])
     out["p_permutation"] = float((1 + (perm >= correct.mean()).sum()) / (1 + perm.size)) \
         if perm.size else None
     out["n_permutations"] = int(perm.size)
-    out.update(accuracy=float(correct.mean()), mi_bits=mi_bits(y, pred),
+    out.update(accuracy=float(correct.mean()), mi_bits=mi["mi"], mi_bits_lo=mi["mi_lo"],
+               mi_bits_hi=mi["mi_hi"], mi_bits_plugin=mi["mi_plugin"],
+               mi_estimator=mi["estimator"],
                shuffle_accuracy=float(np.mean(sh_acc)) if sh_acc else None,
-               shuffle_mi_bits=float(np.mean(sh_mi)) if sh_mi else None, correct=correct)
+               shuffle_mi_bits=float(np.mean(sh_mi)) if sh_mi else None,
+               shuffle_mi_bits_plugin=float(np.mean(sh_plugin)) if sh_plugin else None,
+               correct=correct)
     out["accuracy_lo"], out["accuracy_hi"] = _ci(accs, ci)
-    out["mi_bits_lo"], out["mi_bits_hi"] = _ci(mis, ci)
     return out
 
 

@@ -17,9 +17,10 @@ the time step. For decoding, every image gets these features per neuron, over th
 ``event`` against ``average`` compares a subset with its superset, so only ``matched`` and
 ``random`` say whether events carry more class information than other spikes or bins.
 
-Mutual information (bits) between the class and one neuron's feature is the plug-in estimate
-(:func:`mi_bits`) with a label-shuffle baseline (its mean over shuffles is
-the estimator's bias). Labels and features are non-negative integers.
+Mutual information (bits) between the class and one neuron's feature is bias-corrected
+(:func:`fcgraph.analysis.information.mutual_information`, quadratic extrapolation, with a CI
+over images); the plug-in value and its label-shuffle level (the plug-in's bias when there is
+no information) are kept beside it. Labels and features are non-negative integers.
 """
 
 from __future__ import annotations
@@ -28,25 +29,10 @@ from typing import Any
 
 import numpy as np
 
+from fcgraph.analysis.information import MI_BOOT, mutual_information, plugin_mi
+
 #: event percentiles swept for the trained and control networks (event - count-matched read-out)
 SWEEP_PERCENTILES = (80.0, 90.0, 95.0, 99.0)
-
-
-def _h(counts: np.ndarray) -> float:
-    p = counts[counts > 0] / counts.sum()
-    return float(-(p * np.log2(p)).sum())
-
-
-def mi_bits(a: np.ndarray, b: np.ndarray) -> float:
-    """Plug-in mutual information (bits) of two non-negative int arrays of equal length (the
-    same value as ``sklearn.metrics.mutual_info_score`` / ln 2, from one ``bincount``)."""
-    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
-    if a.size == 0:
-        return 0.0
-    nb = int(b.max()) + 1
-    joint = np.bincount(a * nb + b, minlength=(int(a.max()) + 1) * nb).astype(float)
-    pj = joint.reshape(-1, nb)
-    return max(_h(pj.sum(1)) + _h(pj.sum(0)) - _h(joint), 0.0)
 
 
 def event_threshold(k: np.ndarray, percentile: float = 95.0) -> int:
@@ -75,17 +61,6 @@ def image_features(k: np.ndarray, y: np.ndarray, T: int,
     return (ev & yy).sum(1).astype(np.int64), yy.sum(1).astype(np.int64), ev.sum(1).astype(np.int64)
 
 
-def mutual_information(labels: np.ndarray, feature: np.ndarray, *, n_shuffle: int = 20,
-                       rng: np.random.Generator | None = None) -> dict[str, float]:
-    """Plug-in MI (bits) between ``labels`` and a discrete ``feature`` (both (n,)), the mean MI
-    over ``n_shuffle`` label shuffles (bias / chance level) and ``mi_corrected`` = mi - shuffle."""
-    rng = rng if rng is not None else np.random.default_rng(0)
-    mi = mi_bits(labels, feature)
-    sh = [mi_bits(rng.permutation(labels), feature) for _ in range(n_shuffle)]
-    shm = float(np.mean(sh)) if sh else 0.0
-    return {"mi": float(mi), "mi_shuffle": shm, "mi_corrected": float(mi - shm)}
-
-
 def matched_features(k: np.ndarray, y: np.ndarray, T: int, thresholds: np.ndarray,
                      rng: np.random.Generator) -> dict[str, np.ndarray]:
     """The per-image features of the module docstring (event, average, matched, random,
@@ -104,26 +79,38 @@ def matched_features(k: np.ndarray, y: np.ndarray, T: int, thresholds: np.ndarra
 
 
 def event_summary(k: np.ndarray, y: np.ndarray, labels: np.ndarray, T: int, *,
-                  percentile: float = 95.0, n_shuffle: int = 10,
+                  percentile: float = 95.0, n_shuffle: int = 10, n_boot: int = 0,
                   rng: np.random.Generator | None = None
                   ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Events of one neuron: per-step thresholds (``event_threshold`` is their mean), event
     fraction (rarity), the largest share of its events at one time step, P(spike | event)
-    against P(spike), and MI of the class with the event and average features. Also returns the
-    per-image features of :func:`matched_features` for population decoding."""
+    against P(spike), and the MI (bits) of the class with the event and average features.
+
+    ``mi_event`` / ``mi_average`` are bias-corrected (``mi_estimator``), with CIs
+    ``*_lo`` / ``*_hi`` from min(``n_boot``, ``MI_BOOT``) class-stratified image resamples
+    (None without), and
+    ``*_plugin`` their plug-in values; ``mi_shuffle`` is the larger of the two features' mean
+    plug-in MI over ``n_shuffle`` label shuffles. Also returns the per-image features of
+    :func:`matched_features` for population decoding.
+    """
     rng = rng if rng is not None else np.random.default_rng(0)
     thresholds = step_thresholds(k, T, percentile)
     feats = matched_features(k, y, T, thresholds, rng)
     M = k.size // T
     per_step = (np.asarray(k[: M * T]).reshape(M, T) >= thresholds).sum(0)
     n_ev = int(per_step.sum())
-    mi_e = mutual_information(labels, feats["event"], n_shuffle=n_shuffle, rng=rng)
-    mi_a = mutual_information(labels, feats["average"], n_shuffle=n_shuffle, rng=rng)
-    out = {"event_threshold": float(thresholds.mean()), "event_fraction": n_ev / max(k.size, 1),
-           "event_step_share_max": float(per_step.max() / n_ev) if n_ev else None,
-           "p_spike_event": float(feats["event"].sum() / n_ev) if n_ev else None,
-           "p_spike": float(feats["average"].sum() / max(k.size, 1)),
-           "mi_event": mi_e["mi_corrected"], "mi_event_raw": mi_e["mi"],
-           "mi_average": mi_a["mi_corrected"], "mi_average_raw": mi_a["mi"],
-           "mi_shuffle": max(mi_e["mi_shuffle"], mi_a["mi_shuffle"])}
+    out: dict[str, Any] = {
+        "event_threshold": float(thresholds.mean()), "event_fraction": n_ev / max(k.size, 1),
+        "event_step_share_max": float(per_step.max() / n_ev) if n_ev else None,
+        "p_spike_event": float(feats["event"].sum() / n_ev) if n_ev else None,
+        "p_spike": float(feats["average"].sum() / max(k.size, 1))}
+    shuffles = []
+    for name in ("event", "average"):
+        mi = mutual_information(labels, feats[name], n_boot=min(n_boot, MI_BOOT), rng=rng)
+        out.update({f"mi_{name}": mi["mi"], f"mi_{name}_lo": mi["mi_lo"],
+                    f"mi_{name}_hi": mi["mi_hi"], f"mi_{name}_plugin": mi["mi_plugin"]})
+        out["mi_estimator"] = mi["estimator"]
+        sh = [plugin_mi(rng.permutation(labels), feats[name]) for _ in range(n_shuffle)]
+        shuffles.append(float(np.mean(sh)) if sh else 0.0)
+    out["mi_shuffle"] = max(shuffles)
     return out, feats

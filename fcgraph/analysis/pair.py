@@ -20,6 +20,7 @@ from fcgraph.analysis.events import (
     step_thresholds,
 )
 from fcgraph.analysis.groups import Groups, read_pair_edges
+from fcgraph.analysis.information import DEFAULT_ESTIMATOR
 from fcgraph.analysis.io_curve import fit_io, gain_law, gain_vs_size, random_groups
 from fcgraph.analysis.perturbations import compare_edges
 from fcgraph.spikes import unpack
@@ -35,7 +36,10 @@ NEURON_COLUMNS = ("condition", "layer", "idx", "pre_layer", "group_size", "analy
                   "gain_lo", "gain_hi", "threshold", "threshold_lo", "threshold_hi", "baseline",
                   "gain_norm", "threshold_norm", "r2", "r2_linear", "f_p", "threshold_linear",
                   "n_k", "event_threshold", "event_fraction", "p_spike_event", "p_spike",
-                  "mi_event", "mi_average", "mi_shuffle")
+                  "mi_event", "mi_event_lo", "mi_event_hi", "mi_event_plugin", "mi_average",
+                  "mi_average_lo", "mi_average_hi", "mi_average_plugin", "mi_shuffle")
+#: the per-neuron MI columns: bias-corrected values with their CIs, and the plug-in values
+MI_COLUMNS = tuple(c for c in NEURON_COLUMNS if c.startswith("mi_"))
 
 
 def sample_neurons(sizes: np.ndarray, counts: np.ndarray, config: AnalysisConfig,
@@ -82,13 +86,14 @@ def analyse_pair(rec: Any, condition: str, pre: str, post: str, groups: Groups,
     post_sp = unpack(np.asarray(rec.packed(condition, post).packed[sampled]), L) \
         if sampled.size else np.zeros((0, L), dtype=bool)
     rng = np.random.default_rng([config.seed, 7, rec.layer(post).order])
-    neurons, curves = [], {}
+    neurons, curves, estimator = [], {}, DEFAULT_ESTIMATOR
     features: dict[str, list[np.ndarray]] = {name: [] for name in readouts}
     for i, j in enumerate(sampled):
         size = int(groups.sizes[j])
         fit, curve = fit_io(k[i], post_sp[i], T, n_boot=n_boot, rng=rng)
         ev, feats = event_summary(k[i], post_sp[i], labels, T, percentile=config.percentile,
-                                  rng=rng)
+                                  n_boot=n_boot, rng=rng)
+        estimator = ev["mi_estimator"]  # the same for every neuron: the same labels
         for name in readouts:
             features[name].append(feats[name])
         curves[int(j)] = curve
@@ -108,8 +113,8 @@ def analyse_pair(rec: Any, condition: str, pre: str, post: str, groups: Groups,
             "n_k": len(curve["k"]), "event_threshold": ev["event_threshold"],
             "event_fraction": ev["event_fraction"],
             "p_spike_event": ev["p_spike_event"] if ev["p_spike_event"] is not None else nan,
-            "p_spike": ev["p_spike"], "mi_event": ev["mi_event"], "mi_average": ev["mi_average"],
-            "mi_shuffle": ev["mi_shuffle"]})
+            "p_spike": ev["p_spike"],
+            **{c: nan if ev[c] is None else ev[c] for c in MI_COLUMNS}})
     out: dict[str, Any] = {"condition": condition, "pre_layer": pre, "post_layer": post,
                            "n_sampled": int(sampled.size), "neurons": neurons,
                            "curves": {str(j): c for j, c in list(curves.items())[:12]}}
@@ -133,9 +138,9 @@ def analyse_pair(rec: Any, condition: str, pre: str, post: str, groups: Groups,
         out["io"]["random_groups"] = _random_group_fits(
             pre_packed, post_sp, groups.sizes[sampled], config, rec, post)
     out["events"] = {"median_event_fraction": _median(frame, "event_fraction"),
-                     "median_mi_event": _median(frame, "mi_event"),
-                     "median_mi_average": _median(frame, "mi_average"),
-                     "median_mi_shuffle": _median(frame, "mi_shuffle")}
+                     "mi_estimator": estimator,
+                     **{f"median_{c}": _median(frame, c) for c in MI_COLUMNS
+                        if not c.endswith(("_lo", "_hi"))}}
     readouts = {name: decoding.decode(np.stack(features[name], 1), labels, folds=config.folds,
                                       n_shuffle=config.n_shuffle, seed=config.seed)
                 if sampled.size else {"accuracy": None, "correct": None} for name in readouts}

@@ -44,6 +44,7 @@ from fcgraph.analysis.pair import (
     analyse_pair,
     sample_neurons,
 )
+from fcgraph.analysis.principles import principles
 from fcgraph.contract import condition_slug
 from fcgraph.errors import BadArgument, FcgraphError
 from fcgraph.execution import Execution
@@ -54,8 +55,9 @@ from fcgraph.run_folder import MANIFEST, RunFolder, layer_pairs
 NETWORKS = "networks"  # parts of the control networks analysed with their own groups
 REPLICATES = "replicates"  # parts of the replicate networks (other recordings)
 CALIBRATION = "calibration"  # parts of the clean layer pairs' measured false-edge rates
+PRINCIPLES = "principles"  # parts of each network's named principles (finding 1)
 FORMAT = "fcgraph.analysis"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 ProgressFn = Callable[[str, int, int], None]
 def _key(*parts: Any) -> str:
     """A part's key: its inputs and parameters, and the format (a part written by code of
@@ -247,8 +249,9 @@ Unit = tuple[Path, str, Callable[[], dict[str, Any]]]
 
 def _pair_units(plan: _Plan, data: _PairData) -> dict[str, Unit]:
     """Every unit of one layer pair, by name: ``condition C`` (the clean groups under C),
-    ``calibration`` (the clean pair's false-edge rate) and ``network N`` (network N with its
-    own groups)."""
+    ``calibration`` (the clean pair's false-edge rate), ``network N`` (network N with its own
+    groups) and ``principles N`` (the named principles of network N, ``clean`` the trained
+    one)."""
     rec, config, k_pair, pre, post = plan.rec, plan.config, data.k_pair, data.pre, data.post
     hashes = plan.spike_hashes
     units: dict[str, Unit] = {}
@@ -279,6 +282,17 @@ def _pair_units(plan: _Plan, data: _PairData) -> dict[str, Unit]:
                  info[post]["sha256"], edge_hash),
             lambda n=name, r=net_rec, c=condition: analyse_pair(
                 r, c, pre, post, *data.own(n), config, None, None, None))
+    networks = {"clean": (rec, "clean", plan.edge_hashes["clean"]),
+                **{name: (r, c, h) for name, (r, c, _, h) in plan.networks.items()}}
+    for name, (net_rec, condition, edge_hash) in networks.items():
+        info = net_rec.condition_info(condition)["layers"]
+        min_spikes = int(net_rec.manifest.fc.get("parameters", {}).get("min_spikes", 10))
+        units[f"principles {name}"] = (
+            plan.parts / PRINCIPLES / condition_slug(name) / f"{k_pair}.json",
+            _key("principles", condition, pre, post, info[pre]["sha256"], info[post]["sha256"],
+                 edge_hash, min_spikes),
+            partial(principles, net_rec, condition, pre, post,
+                    net_rec.manifest.edge_files(net_rec.path)[condition], min_spikes))
     return units
 
 
@@ -375,7 +389,8 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
     if restart and plan.parts.exists():
         for p in sorted(plan.parts.rglob("*.json")):
             p.unlink()
-    total = len(pairs) * (len(wanted) + len(plan.networks) + 1)  # + the false-edge rate
+    # + the false-edge rate, + the principles of the trained network and of each other one
+    total = len(pairs) * (len(wanted) + 2 * len(plan.networks) + 2)
     done = 0
     if execution is not None and execution.distributed:
         _units_on_cluster(plan, replicates, execution, progress, total)
@@ -399,8 +414,9 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
             if condition == "clean":
                 layers_out.append(_network_layer(rec, "clean", pre, post, data.groups, result))
                 cal = _cached_part(*units["calibration"])
-                layers_out[-1].update(false_edge_rate=cal["false_edge_rate"], false_edges=cal)
-                done += 1
+                layers_out[-1].update(false_edge_rate=cal["false_edge_rate"], false_edges=cal,
+                                      principles=_cached_part(*units["principles clean"]))
+                done += 2
                 if progress:
                     progress("analysis", done, total)
             else:
@@ -410,7 +426,8 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
             # own groups, analysed like the trained one
             result = _cached_part(*units[f"network {name}"])
             result.pop("neurons")
-            done += 1
+            result["principles"] = _cached_part(*units[f"principles {name}"])
+            done += 2
             if progress:
                 progress("analysis", done, total)
             networks_out[name].append(_network_layer(net_rec, condition, pre, post,

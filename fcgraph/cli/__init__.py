@@ -31,15 +31,21 @@ def main(version: Annotated[bool, typer.Option(
     """Functional connectomes of deep spiking networks, stored and queried in Neo4j."""
 
 
-app.add_typer(db.app, name="db")
-train.register(app)
-record.register(app)
-fc.register(app)
-ingest.register(app)
-query.register(app)
-demo.register(app)
-analyze.register(app)
-view.register(app)
-export.register(app)
+for module in (train, record, fc, ingest, query, demo, analyze, view, export):
+    module.register(app)
+app.add_typer(db.app, name="db", rich_help_panel="Database")
+
+#: The groups of `fcgraph --help`, each command in one.
+COMMAND_PANELS = {
+    "Pipeline stages (in order; demo runs them all)": (
+        "demo", "train", "record", "fc", "analyze", "report", "ingest", "export-csv"),
+    "The graph": ("runs", "query", "view", "export", "delete-run"),
+    "Data exchange": ("export-spikes",),
+}
+_ORDER = {name: (i, panel) for i, (panel, name) in enumerate(
+    (panel, name) for panel, names in COMMAND_PANELS.items() for name in names)}
+app.registered_commands.sort(key=lambda info: _ORDER[info.name][0])  # the help lists them so
+for info in app.registered_commands:
+    info.rich_help_panel = _ORDER[info.name][1]
 
 __all__ = ["app"]

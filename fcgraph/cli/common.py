@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import inspect
 import logging
 import re
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from neo4j.exceptions import DriverError, IncompleteCommit, Neo4jError, ServiceUnavailable, SessionExpired
 from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
+from typer.models import ParameterInfo
 
 try:  # recent Typer vendors Click
     from typer._click.exceptions import UsageError
@@ -66,6 +68,13 @@ DatabaseOption = Annotated[
 ]
 
 
+def choices(names: Sequence[str]) -> Any:
+    """The type under which an option accepts exactly ``names`` (a ``Literal`` of them, passed
+    on as the plain string): the help lists them, and another value is refused in one line
+    that lists them. ``names`` is the list's one home (``fcgraph.names``, ``fcgraph.fc.settings``)."""
+    return Literal[tuple(names)]  # type: ignore[valid-type]
+
+
 def condition_names(values: list[str] | None) -> list[str] | None:
     """Condition names given as repeated ``-c`` and/or comma-separated lists, in order; None
     when none is given."""
@@ -111,23 +120,49 @@ def _built_argument(func: F, name: str, generated: list[inspect.Parameter],
     return wrapper  # type: ignore[return-value]
 
 
-def settings_options(settings: type, name: str = "params") -> Callable[[F], F]:
+def settings_options(settings: type, name: str = "params", panel: str | None = None
+                     ) -> Callable[[F], F]:
     """Give the decorated command one option per field of the dataclass ``settings`` (its
-    default, type and help, and any Typer keywords such as ``min``, from the field itself), and
-    call it with ``name=settings.create(**those values)`` (or the constructor when the class
-    has no ``create``): the options, their defaults and their checks have one home."""
+    default, type and help, and any Typer keywords such as ``min``, from the field itself; a
+    field's ``choices`` metadata, a tuple of names, makes it an enumerated option, see
+    :func:`choices`), and call it with ``name=settings.create(**those values)`` (or the
+    constructor when the class has no ``create``): the options, their defaults and their checks
+    have one home. ``panel``: the group of ``--help`` they are listed in (a field's own
+    ``rich_help_panel`` first)."""
     hints = typing.get_type_hints(settings)
     build = getattr(settings, "create", settings)
     generated = []
     for f in dataclasses.fields(settings):
-        cli = dict(f.metadata)
+        cli = {"rich_help_panel": panel, **f.metadata}
+        names = cli.pop("choices", None)
         option = typer.Option(*cli.pop("flags", ()), help=cli.pop("help", None), **cli)
+        kind = hints[f.name] if names is None else choices(names)
         generated.append(inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                           default=f.default,
-                                           annotation=Annotated[hints[f.name], option]))
+                                           default=f.default, annotation=Annotated[kind, option]))
 
     def decorate(func: F) -> F:
         return _built_argument(func, name, generated, lambda values: build(**values))
+
+    return decorate
+
+
+def option_panels(panels: dict[str, Sequence[str]]) -> Callable[[F], F]:
+    """List the decorated command's options in groups of its ``--help``: ``{panel: (parameter
+    names, ...)}`` (after its ungrouped options, each group where its first option comes).
+    Apply it first (the innermost decorator), to the command function itself."""
+
+    def decorate(func: F) -> F:
+        hints = typing.get_type_hints(func, include_extras=True)
+        for panel, names in panels.items():
+            for name in names:
+                kind, *extras = typing.get_args(hints[name])
+                # a copy: an option shared by several commands (StateDirOption) keeps its group
+                extras = [copy.copy(m) if isinstance(m, ParameterInfo) else m for m in extras]
+                for m in extras:
+                    if isinstance(m, ParameterInfo):
+                        m.rich_help_panel = panel
+                func.__annotations__[name] = Annotated[(kind, *extras)]  # evaluated: Typer reads it
+        return func
 
     return decorate
 
@@ -149,6 +184,17 @@ def connection_options(func: F) -> F:
                                                 v["database"], v["state"]))
 
 
+def print_hints(title: str, hints: Sequence[tuple[str, str | Sequence[str]]]) -> None:
+    """``title``, then per hint its label on one line and each of its commands (or paths, URLs)
+    on a line of its own below it, printed whole: Rich never wraps them, so a command copied from
+    the screen or a log is the command (a terminal narrower than one only folds it visually)."""
+    console.print(f"{title}:", highlight=False)
+    for label, commands in hints:
+        console.print(f"  {label}", highlight=False)
+        for command in [commands] if isinstance(commands, str) else commands:
+            console.print(f"    {command}", markup=False, highlight=False, soft_wrap=True)
+
+
 def print_error(message: str) -> None:
     """``error: <message>`` as one line on stderr (the message is not read as markup)."""
     line = " ".join(message.split("\n"))
@@ -164,7 +210,8 @@ def _one_line_usage() -> Iterator[None]:
             raise
         ctx = getattr(exc, "ctx", None)
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        print_error(exc.format_message().strip().rstrip(".") + hint)
+        message = exc.format_message().strip().rstrip(".").replace(": Value error, ", ": ")
+        print_error(message + hint)
         raise typer.Exit(exc.exit_code) from None
 
 

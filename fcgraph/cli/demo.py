@@ -14,12 +14,21 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fcgraph.cli.common import StateDirOption, conditions_option, console, handle_errors
+from fcgraph.cli.common import (
+    StateDirOption,
+    choices,
+    conditions_option,
+    console,
+    handle_errors,
+    option_panels,
+    print_hints,
+)
 from fcgraph.cli.progress import task_progress
 from fcgraph.db import server
 from fcgraph.demo import DEMO_CONDITIONS, DemoPlan
 from fcgraph.fc.backend import get_backend
 from fcgraph.graph.connection import Connection, Graph, resolve_connection
+from fcgraph.names import ARCHITECTURES, DATASETS, SPLITS
 from fcgraph.paths import state_dir
 from fcgraph.run_folder import RunFolder
 
@@ -52,18 +61,21 @@ def _connect(state: Path, bolt_port: int, http_port: int) -> tuple[Connection, s
 
 
 @handle_errors
+@option_panels({"Training": ("dataset", "model", "epochs", "lr", "train_limit"),
+                "Recording": ("split", "n_images", "condition"),
+                "Neo4j": ("top_k", "state", "bolt_port", "http_port")})
 def demo_cmd(
     root: Annotated[Path, typer.Option("--root", help="Folder of the demo's checkpoint and run.")
                     ] = Path("runs/demo"),
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="digits (offline), mnist, "
-                                         "fashion-mnist, cifar10, cifar100, imagefolder:PATH.")
-                       ] = "digits",
-    model: Annotated[str, typer.Option("--model", "-m", help="Architecture to train.")] = "sew-small",
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help=f"{', '.join(DATASETS)} (digits "
+                                         "needs no download).")] = "digits",
+    model: Annotated[choices(ARCHITECTURES), typer.Option("--model", "-m", help="Architecture to train.")
+                     ] = "sew-small",
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 6,
     lr: Annotated[float, typer.Option(min=0.0, help="Adam's initial learning rate.")] = 1e-3,
     train_limit: Annotated[int | None, typer.Option(min=1, help="Train on the first N images only.")
                            ] = None,
-    split: Annotated[str, typer.Option(help="Images recorded: test, train or all.")] = "test",
+    split: Annotated[choices(SPLITS), typer.Option(help="Split whose images are recorded.")] = "test",
     n_images: Annotated[int | None, typer.Option(min=1, help="Record the first N images of the split.")
                         ] = 240,
     condition: Annotated[list[str] | None, conditions_option(
@@ -142,10 +154,12 @@ def demo_cmd(
 
     minutes = (time.monotonic() - started) / 60
     console.rule(f"[bold]done in {minutes:.1f} min")
-    console.print(f"""Browse:
-  report        {RunFolder(plan.recording).report}
-  Neo4j Browser {browser or conn.uri} (user neo4j; password: `fcgraph db credentials --show`)
-  offline view  fcgraph view {rec.run_id} --layer-pair fc1.sn fc2.sn --out view.html
-  queries       fcgraph query --list;  fcgraph query hubs -p run_id={rec.run_id}
-  a sample      fcgraph ingest {plan.recording} --replace --top-k 5   (lighter to browse)
-  stop Neo4j    fcgraph db stop""", highlight=False, soft_wrap=True)  # commands whole, never wrapped
+    print_hints("Browse", [
+        ("the report", str(RunFolder(plan.recording).report)),
+        ("Neo4j Browser (user neo4j; the password: `fcgraph db credentials --show`)",
+         browser or conn.uri),
+        ("the offline view of a layer pair", f"fcgraph view {rec.run_id} --layer-pair fc1.sn fc2.sn "
+                                             "--out view.html"),
+        ("the named queries", ["fcgraph query --list", f"fcgraph query hubs -p run_id={rec.run_id}"]),
+        ("a sample, lighter to browse", f"fcgraph ingest {plan.recording} --replace --top-k 5"),
+        ("stop Neo4j", "fcgraph db stop")])

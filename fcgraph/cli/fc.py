@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fcgraph.cli.common import conditions_option, console, handle_errors, settings_options
+from fcgraph.cli.common import conditions_option, console, handle_errors, print_hints, settings_options
 from fcgraph.cli.progress import task_progress
 from fcgraph.execution import Execution
 from fcgraph.fc.settings import FcParams
@@ -25,17 +25,18 @@ def _z_cell(value: float | None) -> str:
 
 
 @handle_errors
-@settings_options(FcParams)
-@settings_options(Execution, name="execution")
+@settings_options(FcParams, panel="Statistics")
+@settings_options(Execution, name="execution", panel="Execution")
 def fc_cmd(
     recording: Annotated[Path, typer.Argument(help="Recording folder written by `fcgraph record`; "
                                                    "the fc tables are written into it.")],
     backend: Annotated[str, typer.Option(
         help="auto (CuPy with a usable GPU, else NumPy; the run says which and why), numpy, "
-             "torch, torch:cuda, cupy.")] = "auto",
+             "torch, torch:cuda, cupy.", rich_help_panel="Execution")] = "auto",
     conditions: Annotated[list[str] | None, conditions_option(
         "Conditions to compute (default: all recorded).", "--conditions", "--condition", "-c")] = None,
-    tile: Annotated[int, typer.Option(min=1, help="Post neurons per block (bounds memory).")] = 1024,
+    tile: Annotated[int, typer.Option(min=1, help="Post neurons per block (bounds memory).",
+                                      rich_help_panel="Execution")] = 1024,
     restart: Annotated[bool, typer.Option(
         help="Discard earlier fc output of the folder (needed to change settings).")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar per layer pair.")] = True,
@@ -83,5 +84,6 @@ def fc_cmd(
     if summary.resumed.any():
         console.print(f"{int(summary.resumed.sum())} of {len(summary)} layer pairs were finished "
                       "by an earlier run and not recomputed")
-    console.print(f"edges: {RunFolder(recording).fc_edges}; neurons: {RunFolder(recording).fc_neurons}; "
-                  f"ingest with `fcgraph ingest {recording}`")
+    console.print(f"edges: {RunFolder(recording).fc_edges}; neurons: {RunFolder(recording).fc_neurons}",
+                  highlight=False, soft_wrap=True)
+    print_hints("Next", [("ingest with", f"fcgraph ingest {recording}")])

@@ -15,6 +15,7 @@ from fcgraph.cli.common import (
     console,
     err_console,
     handle_errors,
+    print_hints,
 )
 from fcgraph.cli.progress import task_progress
 from fcgraph.db.load import BULK_MIN_EDGES, LoadMethod, load_run
@@ -87,8 +88,9 @@ def export_csv_cmd(
     with task_progress(progress) as update:
         result = write_import_files(run_dir, out, conditions=condition, top_k=top_k, min_z=min_z,
                                   progress=update)
-    console.print(f"{result['edges']:,} edges written to {out}; import with "
-                  f"`fcgraph db import-csv {out}` (see {out / 'IMPORT.md'})")
+    console.print(f"{result['edges']:,} edges written to {out} (see {out / 'IMPORT.md'})",
+                  highlight=False, soft_wrap=True)
+    print_hints("Next", [("import with", f"fcgraph db import-csv {out}")])
 
 
 @handle_errors

@@ -18,6 +18,7 @@ from fcgraph.cli.common import (
     err_console,
     handle_errors,
 )
+from fcgraph.contract import neuron_label
 from fcgraph.errors import BadArgument
 from fcgraph.graph.connection import Connection, Graph
 from fcgraph.graph.queries import coerce_params, get_query, list_queries, run_query
@@ -54,6 +55,19 @@ def _cell(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(_cell(v) for v in value)
     return str(value)
+
+
+def _is_neuron_column(name: str) -> bool:
+    """Whether a column holds neuron uids (``uid``, ``*_uid``) or a path of them (``path``)."""
+    return name in ("uid", "path") or name.endswith("_uid")
+
+
+def _neuron_cell(value: Any) -> str:
+    """Neuron uids as short labels (:func:`~fcgraph.contract.neuron_label`), a path joined by
+    arrows."""
+    if isinstance(value, list | tuple):
+        return " > ".join(_neuron_cell(v) for v in value)
+    return neuron_label(value) if isinstance(value, str) else _cell(value)
 
 
 def _plain(value: Any) -> Any:
@@ -95,11 +109,14 @@ def render(frame: pd.DataFrame, fmt: OutputFormat, title: str) -> None:
                 out[col] = [json.dumps(_plain(v)) for v in out[col]]
         typer.echo(out.to_csv(index=False), nl=False)
         return
-    table = Table(title=f"{title} ({len(frame)} rows)", title_justify="left")
+    neurons = [_is_neuron_column(str(col)) for col in frame.columns]
+    note = "; neurons as layer/index" if any(neurons) else ""
+    table = Table(title=f"{title} ({len(frame)} rows{note})", title_justify="left")
     for col in frame.columns:
         table.add_column(str(col), overflow="fold")
     for row in frame.itertuples(index=False, name=None):
-        table.add_row(*[_cell(v) for v in row])
+        table.add_row(*[_neuron_cell(v) if neuron else _cell(v)
+                        for v, neuron in zip(row, neurons, strict=True)])
     target = console if console.is_terminal else Console(width=240)
     target.print(table)
 

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from fcgraph.cli.common import conditions_option, console, handle_errors, settings_options
+from fcgraph.cli.common import choices, conditions_option, console, handle_errors, settings_options
 from fcgraph.cli.progress import task_progress
 from fcgraph.execution import PANEL, Execution
+from fcgraph.names import DATASETS, SPLITS
+from fcgraph.paths import DATA_ROOT
 from fcgraph.record.layout import CHUNK_IMAGES
 
 if TYPE_CHECKING:
@@ -36,16 +38,16 @@ def record_cmd(
                                           help="Record the first N images of the split.")],
     condition: Annotated[list[str], conditions_option(CONDITIONS_HELP)],
     dataset: Annotated[str | None, typer.Option(
-        "--dataset", "-d", help="Dataset (default: the checkpoint's): digits, mnist, fashion-mnist, "
-        "cifar10, cifar100, imagefolder:PATH.")] = None,
-    split: Annotated[str, typer.Option(help="Split: test, train or all.")] = "test",
+        "--dataset", "-d", help=f"Dataset (default: the checkpoint's): {', '.join(DATASETS)}.")
+                       ] = None,
+    split: Annotated[choices(SPLITS), typer.Option(help="Split to record.")] = "test",
     batch_size: Annotated[int, typer.Option(min=1, help="Images per batch (memory is bounded by it).")
                           ] = 64,
     seed: Annotated[int, typer.Option(help="Seed of noise, attack starts, permutations, untrained weights.")
                     ] = 0,
     run_id: Annotated[str | None, typer.Option(help="Run id (default: from the folder name).")] = None,
     data_root: Annotated[Path | None, typer.Option(
-        envvar="FCGRAPH_DATA_ROOT", help="Folder of torchvision datasets (default ~/.cache/fcgraph/datasets)."
+        envvar="FCGRAPH_DATA_ROOT", help=f"Folder of torchvision datasets (default {DATA_ROOT}).",
     )] = None,
     download: Annotated[bool, typer.Option(help="Download a missing torchvision dataset.")] = True,
     overwrite: Annotated[bool, typer.Option(help="Replace a recording with other settings in --out.")

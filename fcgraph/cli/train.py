@@ -10,10 +10,10 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from fcgraph.cli.common import console, handle_errors
-
-ARCH_NAMES = ("sew-small", "sew-resnet18", "spiking-resnet18", "tiny")
-DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "imagefolder:PATH")
+from fcgraph.cli.common import choices, console, handle_errors, option_panels
+from fcgraph.cli.progress import on_terminal, task_progress
+from fcgraph.names import ARCHITECTURES, DATASETS, NEURON_TYPES
+from fcgraph.paths import DATA_ROOT
 
 
 def register(app: typer.Typer) -> None:
@@ -23,12 +23,29 @@ def register(app: typer.Typer) -> None:
 
 @contextmanager
 def epoch_display(epochs: int, enabled: bool = True) -> Iterator[tuple[Callable, Callable, list[dict]]]:
-    """A progress bar over each epoch's batches and a line per finished epoch.
+    """A progress bar over each epoch's batches (in a log: the lines of
+    :func:`~fcgraph.cli.progress.task_progress`, every ``FCGRAPH_PROGRESS_SECONDS``) and a line
+    per finished epoch.
 
     Yields ``(on_batch, on_epoch, ran)`` for :func:`fcgraph.models.train.train`; ``ran`` collects
     the records of the epochs run (empty when the checkpoint was already complete).
     """
     ran: list[dict] = []
+
+    def on_epoch(record: dict) -> None:
+        ran.append(record)
+        console.print(f"epoch {record['epoch']:>3}/{epochs}  loss {record['train_loss']:.4f}  "
+                      f"train {record['train_accuracy']:.2%}  test {record['test_accuracy']:.2%}  "
+                      f"({record['seconds']:.1f} s)", highlight=False, soft_wrap=True)
+
+    if enabled and not on_terminal():
+        with task_progress() as update:
+
+            def log_batch(epoch: int, done: int, total: int, loss: float, acc: float) -> None:
+                update(f"train epoch {epoch}/{epochs}", done, total)
+
+            yield log_batch, on_epoch, ran
+        return
     columns = (TextColumn("epoch {task.fields[epoch]}/" + str(epochs)), BarColumn(), MofNCompleteColumn(),
                TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.1%}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=not enabled) as bar:
@@ -37,28 +54,26 @@ def epoch_display(epochs: int, enabled: bool = True) -> Iterator[tuple[Callable,
         def on_batch(epoch: int, done: int, total: int, loss: float, acc: float) -> None:
             bar.update(task, completed=done, total=total, epoch=epoch, loss=loss, acc=acc)
 
-        def on_epoch(record: dict) -> None:
-            ran.append(record)
-            bar.console.print(f"epoch {record['epoch']:>3}/{epochs}  loss {record['train_loss']:.4f}  "
-                              f"train {record['train_accuracy']:.2%}  test {record['test_accuracy']:.2%}  "
-                              f"({record['seconds']:.1f} s)", highlight=False, soft_wrap=True)
-
         yield on_batch, on_epoch, ran
 
 
 @handle_errors
+@option_panels({"Model": ("model", "T", "neuron", "tau", "v_threshold"),
+                "Training": ("epochs", "batch_size", "lr", "weight_decay", "seed"),
+                "Data": ("dataset", "train_limit", "test_limit", "data_root", "download")})
 def train_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint folder to write (or resume).")],
-    model: Annotated[str, typer.Option("--model", "-m", help=f"Architecture: {', '.join(ARCH_NAMES)}.")
+    model: Annotated[choices(ARCHITECTURES), typer.Option("--model", "-m", help="Architecture.")
                      ] = "sew-small",
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help=f"Dataset: {', '.join(DATASET_NAMES)}.")
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help=f"Dataset: {', '.join(DATASETS)}.")
                        ] = "digits",
     epochs: Annotated[int, typer.Option(min=1, help="Epochs (the cosine schedule spans them).")] = 8,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per batch.")] = 64,
     lr: Annotated[float, typer.Option(min=0.0, help="Adam's initial learning rate.")] = 1e-3,
     weight_decay: Annotated[float, typer.Option(min=0.0, help="Adam weight decay.")] = 0.0,
     T: Annotated[int, typer.Option("--T", "-T", min=1, help="Time steps per image.")] = 8,
-    neuron: Annotated[str, typer.Option(help="Neuron: plif, lif or if.")] = "plif",
+    neuron: Annotated[choices(NEURON_TYPES), typer.Option(
+        help="Neuron: parametric LIF, LIF or IF.")] = "plif",
     tau: Annotated[float, typer.Option(help="Membrane time constant (initial tau for plif).")] = 2.0,
     v_threshold: Annotated[float, typer.Option(help="Firing threshold.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the initial weights and the batch order.")] = 0,
@@ -67,7 +82,7 @@ def train_cmd(
     test_limit: Annotated[int | None, typer.Option(min=1, help="Test on only the first N test images.")
                           ] = None,
     data_root: Annotated[Path | None, typer.Option(
-        envvar="FCGRAPH_DATA_ROOT", help="Folder of torchvision datasets (default ~/.cache/fcgraph/datasets)."
+        envvar="FCGRAPH_DATA_ROOT", help=f"Folder of torchvision datasets (default {DATA_ROOT}).",
     )] = None,
     download: Annotated[bool, typer.Option(help="Download a missing torchvision dataset.")] = True,
     restart: Annotated[bool, typer.Option(help="Discard a checkpoint in --out and start over.")] = False,

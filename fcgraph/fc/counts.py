@@ -19,10 +19,8 @@ from typing import Any
 import numpy as np
 
 from fcgraph.fc.backend import Backend, get_backend
-from fcgraph.spikes import Spikes, as_source, check_pair
+from fcgraph.spikes import F32_EXACT_BINS, Spikes, as_source, check_pair
 
-#: The most bins one float32 product may sum and stay exact (tests lower it to reach chunking).
-F32_EXACT_BINS = 1 << 24
 #: Post neurons per tile unless a caller says otherwise.
 DEFAULT_TILE = 1024
 

@@ -39,6 +39,7 @@ import numpy as np
 
 from fcgraph.errors import FcgraphError
 from fcgraph.fc.gpu import STAGING_SHARE, cupy_if_available, free_device_bytes
+from fcgraph.spikes import F32_EXACT_BINS
 
 # cuBLAS / CUDA enum values (cublas_api.h, library_types.h)
 CUBLAS_OP_N, CUBLAS_OP_T = 0, 1
@@ -47,8 +48,6 @@ CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_COMPUTE_32I = 68, 77, 7
 CUBLAS_COMPUTE_32F_PEDANTIC = 69  # IEEE float32 whatever the handle's math mode
 CUBLAS_GEMM_DEFAULT = -1
 CUBLAS_POINTER_MODE_HOST = 0
-#: Most bins one float32 product may sum and stay exact.
-F32_EXACT_BINS = 1 << 24
 
 FLAG_TESTED, FLAG_SPREAD, FLAG_VALID, FLAG_NEG, FLAG_EDGE = 1, 2, 4, 8, 16
 MEASURE_CODES = {"cofire": 0, "sttc": 1, "pearson": 2}

@@ -87,10 +87,11 @@ RF_KERNEL = 3
 # -- layer pairs and candidates ------------------------------------------------------------------
 
 
-def receptive_field(pre: LayerInfo, post: LayerInfo,
-                    kernel: int = RF_KERNEL) -> Callable[[int, int], np.ndarray] | None:
-    """Candidate pairs of the receptive-field rule (module docstring) as a function
-    ``(j0, j1) -> bool (n_pre, j1 - j0)`` for post neurons j0 .. j1-1, or None (all pairs)."""
+def kernel_footprint(pre: LayerInfo, post: LayerInfo, kernel: int = RF_KERNEL) -> np.ndarray | None:
+    """The receptive-field rule's spatial footprint: bool (H1 W1, H2 W2), True where the pre
+    position (y1 W1 + x1) lies under the ``kernel`` x ``kernel`` kernel of the post position
+    (stride = the ratio of the spatial sizes); None unless both layers are conv layers whose
+    sizes divide evenly. A neuron's position is its index modulo H W (channel-major rows)."""
     if len(pre.shape) != 3 or len(post.shape) != 3:
         return None
     _, h1, w1 = pre.shape
@@ -102,11 +103,21 @@ def receptive_field(pre: LayerInfo, post: LayerInfo,
     y2, x2 = np.divmod(np.arange(h2 * w2), w2)  # post positions
     dy = y1[:, None] - (s * y2[None, :] - pad)
     dx = x1[:, None] - (s * x2[None, :] - pad)
-    spatial = (dy >= 0) & (dy < kernel) & (dx >= 0) & (dx < kernel)  # (H1 W1, H2 W2)
-    pre_pos = np.arange(pre.n_neurons) % (h1 * w1)
+    return (dy >= 0) & (dy < kernel) & (dx >= 0) & (dx < kernel)
+
+
+def receptive_field(pre: LayerInfo, post: LayerInfo,
+                    kernel: int = RF_KERNEL) -> Callable[[int, int], np.ndarray] | None:
+    """Candidate pairs of the receptive-field rule (module docstring) as a function
+    ``(j0, j1) -> bool (n_pre, j1 - j0)`` for post neurons j0 .. j1-1, or None (all pairs)."""
+    spatial = kernel_footprint(pre, post, kernel)
+    if spatial is None:
+        return None
+    h2w2 = spatial.shape[1]
+    pre_pos = np.arange(pre.n_neurons) % spatial.shape[0]
 
     def block(j0: int, j1: int) -> np.ndarray:
-        post_pos = np.arange(j0, j1) % (h2 * w2)
+        post_pos = np.arange(j0, j1) % h2w2
         return spatial[pre_pos[:, None], post_pos[None, :]]
 
     return block

@@ -12,19 +12,23 @@ from typing import Any
 
 import numpy as np
 
-from fcgraph.errors import BadArgument, at_least
+from fcgraph.errors import BadArgument, at_least, choice
 
+# fc's name lists: one home each, read by the checks below and, through the fields' ``choices``,
+# by the command line's choices
 MEASURES = ("sttc", "pearson", "cofire")
 THRESHOLDS = ("control", "normal")
 #: exact moments over every whole-image (or bin) shift, sampled shifts, or every whole-trial
 #: shift of a recording of repeated trials (the shift predictor)
 NULLS = ("exact", "shift", "trial")
+SHIFT_UNITS = ("T", "1")
 PAIRS = ("consecutive", "feeders")
 CANDIDATES = ("all", "receptive-field")
 
 
 def _setting(default: Any, help: str, **cli: Any) -> Any:
-    """A field with its command-line help (and Typer option keywords such as ``min``)."""
+    """A field with its command-line help (and Typer option keywords such as ``min``, or
+    ``choices``: the tuple of names the option accepts)."""
     return field(default=default, metadata={"help": help, **cli})
 
 
@@ -42,17 +46,19 @@ class FcParams:
     2e7 pairs, 1 to 16).
     """
 
-    measure: str = _setting("sttc", "Edge value: sttc (dt = 0), pearson or cofire.")
+    measure: str = _setting("sttc", "Edge value: sttc (dt = 0), pearson or cofire.",
+                            choices=MEASURES)
     null: str = _setting(
         "exact", "exact: exact moments over ALL whole-image (--shift-unit T) or bin "
                  "(--shift-unit 1) shifts; shift: --n-shifts sampled circular shifts of the "
                  "post layer; trial: every whole-trial shift of a recording of repeated trials "
                  "(fcgraph record --trials), so an edge means firing together beyond what the "
-                 "image explains.")
+                 "image explains.", choices=NULLS)
     n_shifts: int | None = _setting(100, "Shifts of the shift null.", min=2)
     min_shift: int | None = _setting(40, "Smallest shift in bins (shift null).", min=1)
     shift_unit: str = _setting(
-        "T", "T: shifts by whole images (keeps the within-image phase); 1: any bin offset.")
+        "T", "T: shifts by whole images (keeps the within-image phase); 1: any bin offset.",
+        choices=SHIFT_UNITS)
     min_spikes: int = _setting(10, "Neurons with fewer spikes are not tested.", min=0)
     z: float = _setting(3.0, "Nominal false-edge rate as a z: its one-sided normal tail "
                              "(3 -> 0.00135).")
@@ -60,7 +66,7 @@ class FcParams:
         "control", "control: per layer pair, the z threshold at which the image-reordered "
                    "control's false-edge rate is the nominal one (never below --z; 2-3x the "
                    "time); normal: z >= --z (the normal tail; 2-5x too many false edges with "
-                   "few images).")
+                   "few images).", choices=THRESHOLDS)
     control_draws: int = _setting(
         0, "Control draws (image reorderings) pooled to set each layer pair's control "
            "threshold; 0: as many as needed to test 2e7 pairs, 1 to 16.", min=0)
@@ -73,35 +79,34 @@ class FcParams:
                "(another draw than those --threshold control sets it from).")
     pairs: str = _setting(
         "consecutive", "consecutive: each spiking layer and the next; feeders: also every "
-                       "declared feeder (residual inputs).")
+                       "declared feeder (residual inputs).", choices=PAIRS)
     candidates: str = _setting(
         "all", "all pairs, or receptive-field: for conv layers only pre neurons under the post "
-               "neuron's 3x3 kernel (stride = ratio of the spatial sizes).")
+               "neuron's 3x3 kernel (stride = ratio of the spatial sizes).",
+        choices=CANDIDATES)
     seed: int = _setting(0, "Seed of the shift draw and of the controls' image orders.")
     dense: bool = _setting(
         False, "Also write every pair's cofire, value, null mean, null SD and z as .npy "
                "matrices.")
 
     def __post_init__(self) -> None:
-        _one_of(self.measure, MEASURES, "--measure", "measure")
-        _one_of(self.null, NULLS, "--null", "null")
-        if self.shift_unit not in ("T", "1"):
-            raise BadArgument("--shift-unit", f"shift unit must be T (whole images) or 1 (any "
-                                              f"bin), got {self.shift_unit!r}")
+        choice(self.measure, MEASURES, "--measure", "measure")
+        choice(self.null, NULLS, "--null", "null")
+        choice(self.shift_unit, SHIFT_UNITS, "--shift-unit", "shift unit")
         if self.null == "shift":
             at_least(self.n_shifts, 2, "--n-shifts")
             at_least(self.min_shift, 1, "--min-shift")
         at_least(self.min_spikes, 0, "--min-spikes")
         if not isinstance(self.z, int | float) or not np.isfinite(self.z) or self.z <= 0:
             raise BadArgument("--z", f"z must be a positive number, got {self.z}")
-        _one_of(self.threshold, THRESHOLDS, "--threshold", "threshold")
+        choice(self.threshold, THRESHOLDS, "--threshold", "threshold")
         at_least(self.control_draws, 0, "--control-draws")
         if self.fdr is not None and not (isinstance(self.fdr, int | float) and 0 < self.fdr < 1):
             raise BadArgument("--fdr", f"fdr must lie in (0, 1), got {self.fdr}")
         if self.top_k is not None:
             at_least(self.top_k, 1, "--top-k")
-        _one_of(self.pairs, PAIRS, "--pairs", "pairs")
-        _one_of(self.candidates, CANDIDATES, "--candidates", "candidates")
+        choice(self.pairs, PAIRS, "--pairs", "pairs")
+        choice(self.candidates, CANDIDATES, "--candidates", "candidates")
 
     @classmethod
     def create(cls, **kwargs: Any) -> FcParams:
@@ -128,7 +133,3 @@ class FcParams:
             rule["trials"] = trials
         return rule
 
-
-def _one_of(value: str, allowed: tuple[str, ...], flag: str, what: str) -> None:
-    if value not in allowed:
-        raise BadArgument(flag, f"unknown {what} {value!r} ({' or '.join(allowed)})")

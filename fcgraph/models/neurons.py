@@ -15,7 +15,9 @@ from spikingjelly.activation_based import neuron, surrogate
 from torch import nn
 
 from fcgraph.errors import BadArgument, choice, number_in
+from fcgraph.names import NEURON_TYPES
 
+#: Neuron name (:data:`fcgraph.names.NEURON_TYPES`, in that order) -> spikingjelly class.
 NEURON_KINDS: dict[str, type[neuron.BaseNode]] = {
     "plif": neuron.ParametricLIFNode,
     "lif": neuron.LIFNode,
@@ -35,7 +37,7 @@ class NeuronSpec:
     surrogate_alpha: float = 2.0
 
     def __post_init__(self) -> None:
-        choice(self.kind, NEURON_KINDS, "--neuron", "neuron")
+        choice(self.kind, NEURON_TYPES, "--neuron", "neuron")
         number_in(self.tau, "--tau")
         if self.kind != "if" and self.tau <= 1.0:
             raise BadArgument("--tau", f"neuron tau must be > 1 (got {self.tau})")

@@ -13,6 +13,7 @@ from fcgraph.errors import BadArgument, choice
 from fcgraph.models import sew, zoo
 from fcgraph.models.classifier import SpikingClassifier
 from fcgraph.models.neurons import NeuronSpec
+from fcgraph.names import ARCHITECTURES as ARCHITECTURE_NAMES
 
 
 def _build_sew_small(cfg: ModelConfig) -> nn.Module:
@@ -33,7 +34,8 @@ def _build_spiking_resnet18(cfg: ModelConfig) -> nn.Module:
     return zoo.spiking_resnet18(cfg.num_classes, cls, kwargs, cfg.in_channels)
 
 
-#: Architecture name -> backbone builder. All take 32x32 images.
+#: Architecture name (:data:`fcgraph.names.ARCHITECTURES`, in that order) -> backbone builder.
+#: All take 32x32 images.
 ARCHITECTURES: dict[str, Callable[[ModelConfig], nn.Module]] = {
     "sew-small": _build_sew_small,
     "sew-resnet18": _build_sew_resnet18,
@@ -84,8 +86,9 @@ class ModelConfig:
 
 
 def check_architecture(name: str) -> str:
-    """``name`` if it is an architecture of :data:`ARCHITECTURES`, else :class:`BadArgument`."""
-    return choice(name, ARCHITECTURES, "--model", "model")
+    """``name`` if it is an architecture of :data:`fcgraph.names.ARCHITECTURES`, else
+    :class:`BadArgument`."""
+    return choice(name, ARCHITECTURE_NAMES, "--model", "model")
 
 
 def build_model(config: ModelConfig, seed: int | None = None) -> SpikingClassifier:

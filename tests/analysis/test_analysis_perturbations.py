@@ -150,6 +150,10 @@ def test_readme_lists_the_criteria_of_the_code():
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert findings.criteria_markdown() in readme, \
         "README's findings table differs from the code: run scripts/readme_findings.py"
+    assert findings.terms_markdown() in readme, \
+        "README's definitions differ from the code: run scripts/readme_findings.py"
+    for term in ("1FC group", "STTC", "exact null", "shift null"):  # each defined in a line
+        assert f"- **{term}**: " in readme
 
 
 def test_dose_response_ties_disruption_to_the_accuracy_drop():

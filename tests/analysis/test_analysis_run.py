@@ -158,6 +158,12 @@ def test_outputs_follow_the_layout(planted_analysis, planted):
     assert len(clean) == len(SIZES) and clean["analysed"].sum() >= 8
     fitted = clean[clean["analysed"]]
     assert (fitted["gain"].notna()).all() and (fitted["gain_lo"] <= fitted["gain_hi"]).all()
+    for feat in ("event", "average"):  # bias-corrected MI with its CI, the plug-in beside it
+        mi, lo, hi = (fitted[f"mi_{feat}{s}"] for s in ("", "_lo", "_hi"))
+        assert ((lo <= mi) & (mi <= hi)).all()
+        assert (fitted[f"mi_{feat}_plugin"] >= mi).mean() > 0.5
+    layer = data["layers"][0]
+    assert layer["events"]["mi_estimator"] == layer["decoding"]["event"]["mi_estimator"]
     for name in ("io_curves", "gain_vs_size", "decoding", "edge_loss", "controls"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000
         assert (out / "figures" / f"{name}.svg").read_text().lstrip().startswith("<?xml")
@@ -172,12 +178,15 @@ def test_structureless_run_fails_the_findings(noise):
 
 def test_rerun_resumes_from_parts(planted, planted_analysis, monkeypatch):
     parts = sorted((planted / "analysis" / ".parts").rglob("*.json"))
-    assert len(parts) == 6  # per condition and layer pair, + the control's own groups, + false edges
+    # per condition and layer pair, + the control's own groups, + false edges, + the principles
+    # of the trained and the control network
+    assert len(parts) == 8
 
     def boom(*args, **kwargs):
         raise AssertionError("recomputed a finished part")
 
     monkeypatch.setattr(run, "analyse_pair", boom)
+    monkeypatch.setattr(run, "principles", boom)
     again = analyze_run(planted, FAST, figures=False)
     assert verdicts(again) == verdicts(planted_analysis)
     with pytest.raises(AssertionError, match="recomputed"):  # other parameters: recomputed
@@ -189,7 +198,9 @@ def test_report_is_self_contained(planted, planted_analysis):
     assert html.count("data:image/png;base64,") == 5
     assert "Trained network against its controls" in html and "uniform:0.001" in html
     assert "http://" not in html and "https://" not in html and "<script" not in html
-    assert "arXiv 2606.00073" in html and "<dt>1FC group</dt>" in html  # cited, terms defined
+    assert "arXiv 2606.00073" in html  # the paper cited, its words defined
+    for term in ("1FC group", "STTC", "exact null", "shift null", "control network"):
+        assert f"<dt>{term}</dt><dd>" in html, term
     for f in planted_analysis["findings"]:
         assert f["criterion"].split(",")[0][:30].replace(">", "&gt;").replace("<", "&lt;") in html
 

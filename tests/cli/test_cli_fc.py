@@ -90,17 +90,17 @@ def test_fc_output_ingests_into_neo4j(rec_dir, driver, graph, run_id):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--measure", "phi"], "unknown measure 'phi'"),
-    (["--null", "gauss"], "unknown null 'gauss'"),
-    (["--shift-unit", "2"], "shift unit must be T"),
+    (["--measure", "phi"], "'phi' is not one of 'sttc', 'pearson', 'cofire'"),
+    (["--null", "gauss"], "'gauss' is not one of 'exact', 'shift', 'trial'"),
+    (["--shift-unit", "2"], "'2' is not one of 'T', '1'"),
     (["--fdr", "2"], "fdr must lie in (0, 1)"),
-    (["--pairs", "all"], "unknown pairs 'all'"),
-    (["--candidates", "rf"], "unknown candidates 'rf'"),
+    (["--pairs", "all"], "'all' is not one of 'consecutive', 'feeders'"),
+    (["--candidates", "rf"], "'rf' is not one of 'all', 'receptive-field'"),
     (["--backend", "tpu"], "unknown backend 'tpu'"),
     (["-c", "clean,fgsm:0.1"], "no condition 'fgsm:0.1'"),
     (["--null", "shift", "--min-shift", "100000"], "no shift of at least 100000 bins"),
     (["--z", "-1"], "z must be a positive number"),
-    (["--threshold", "exact"], "unknown threshold 'exact'"),
+    (["--threshold", "exact"], "'exact' is not one of 'control', 'normal'"),
 ])
 def test_bad_arguments_are_one_line_errors(rec_dir, args, message):
     result = runner.invoke(app, ["fc", str(rec_dir), "--no-progress", *args])

@@ -5,6 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import pty
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import neo4j
@@ -59,7 +64,9 @@ def test_table_csv_and_json_outputs(neo4j_conn, runs):
     args = ["query", "ensemble", "--param", f"run_id={a}", "--param", f"uid={a}/h1/0"]
     table = runner.invoke(app, args, env=env_of(neo4j_conn))
     assert table.exit_code == 0, table.output
-    assert "ensemble (3 rows)" in table.stdout and f"{a}/in/2" in table.stdout
+    # the table names neurons by layer/index; csv and json keep the uids
+    assert "ensemble (3 rows; neurons as layer/index)" in table.stdout
+    assert " in/2 " in table.stdout and f"{a}/in/2" not in table.stdout
     as_csv = runner.invoke(app, [*args, "--format", "csv"], env=env_of(neo4j_conn))
     assert as_csv.exit_code == 0, as_csv.output
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
@@ -142,3 +149,45 @@ def test_every_table_column_is_one_the_query_returns():
         for column in spec.table:
             assert f"AS {column}" in returned or f" {column}," in returned \
                 or returned.rstrip().endswith(column), (name, column)
+
+
+def _in_a_terminal(args: list[str], env: dict[str, str], columns: int) -> str:
+    """``fcgraph ARGS`` run in a pseudo-terminal ``columns`` wide: its output, colours stripped."""
+    primary, secondary = pty.openpty()
+    environ = {**os.environ, **env, "COLUMNS": str(columns), "LINES": "50", "NO_COLOR": "1"}
+    with subprocess.Popen([sys.executable, "-m", "fcgraph", *args], stdin=secondary,
+                          stdout=secondary, stderr=secondary, env=environ) as proc:
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the terminal closed: the process has ended
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        proc.wait(timeout=120)
+    os.close(primary)
+    assert proc.returncode == 0, b"".join(chunks).decode(errors="replace")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode()).replace("\r", "")
+
+
+def test_tables_fit_a_100_column_terminal_with_short_neuron_labels(neo4j_conn, runs):
+    """On a terminal 100 columns wide every row of the usual columns is one line, and neurons
+    read as layer/index (the run's id is in the query already)."""
+    from fcgraph.contract import neuron_label, neuron_uid
+
+    assert neuron_label(neuron_uid("r1", "layer1.0.sn1", 12)) == "layer1.0.sn1/12"
+    assert neuron_label("not a uid") == "not a uid" and neuron_label("r1/fc1") == "r1/fc1"
+    a, b = runs
+    for query in (["ensemble", "-p", f"uid={a}/h1/0"], ["hubs"], ["layer_summary"],
+                  ["edge_loss", "-p", "condition=uniform:0.1"], ["compare_runs", "-p", f"other_run_id={b}"],
+                  ["pathways", "-p", f"uid={a}/in/0", "-p", "target_layer=out", "-p", "k=3"]):
+        out = _in_a_terminal(["query", *query, "-p", f"run_id={a}"], env_of(neo4j_conn), 100)
+        lines = out.splitlines()
+        rows = int(re.search(r"\((\d+) rows", out).group(1))
+        body = [line for line in lines if line.startswith("│")]
+        assert rows > 0 and len(body) == rows, (query, out)  # no row folded onto two lines
+        assert all(len(line) <= 100 for line in lines if line.startswith(("│", "┃", "┏"))), out
+        assert f"{a}/" not in "\n".join(body), out

@@ -157,6 +157,11 @@ def test_bad_input_is_one_line(client, run, graph, tmp_path):
         client.fetch_neurons(fcgraph.NeuronCriteria(layer="nope"))
     with pytest.raises(FcgraphError, match="has no condition 'fgsm:0.1'"):
         client.fetch_edges(fcgraph.NeuronCriteria(layer="l1"), condition="fgsm:0.1")
+    with pytest.raises(FcgraphError, match="has no layer 'nope'"):  # a layer of the targets
+        client.fetch_edges(fcgraph.NeuronCriteria(layer="l1"), fcgraph.NeuronCriteria(layer="nope"))
+    with pytest.raises(FcgraphError, match="give sources, targets or a limit"):
+        client.fetch_edges()
+    assert len(client.fetch_edges(limit=2)) == 2  # the two strongest of the condition
     with pytest.raises(FcgraphError, match="no run 'no-such-run'"):
         client.fetch_neurons(run="no-such-run")
     with pytest.raises(FcgraphError, match="not a property"):

@@ -8,6 +8,8 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import fcgraph
@@ -41,6 +43,29 @@ def env_without_dask(site: Path) -> dict[str, str]:
     env = env_with_repo()
     env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
     return env
+
+
+def without_timings(data, fields: frozenset[str] = frozenset({"seconds"})):
+    """``data`` (parsed JSON) without the keys ``fields`` at any depth: the timings that differ
+    between two runs of the same work."""
+    if isinstance(data, dict):
+        return {k: without_timings(v, fields) for k, v in data.items() if k not in fields}
+    if isinstance(data, list):
+        return [without_timings(v, fields) for v in data]
+    return data
+
+
+@contextmanager
+def dashboard_port_taken(port: int = 8787) -> Iterator[None]:
+    """Hold Dask's default dashboard port (as another cluster or a notebook would), if it is
+    free; when it is not, someone already holds it, which is the same for the test."""
+    with socket.socket() as s:
+        try:
+            s.bind(("0.0.0.0", port))
+            s.listen()
+        except OSError:
+            pass
+        yield
 
 
 def free_port() -> int:

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 import fcgraph.record
-from fcgraph.cli import record as record_cli
-from fcgraph.cli import train as train_cli
+from fcgraph.cli import app
 
 runner = CliRunner()
-app = typer.Typer()
-train_cli.register(app)
-record_cli.register(app)
 
 QUICK = ["--model", "tiny", "--T", "4", "--lr", "0.02", "--batch-size", "16", "--epochs", "1",
          "--train-limit", "128", "--test-limit", "16", "--no-progress"]
@@ -46,8 +41,9 @@ def test_record_writes_a_run_folder(checkpoint, tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message", "code"), [
-    (["train", "--out", "{tmp}/x", "--model", "vgg"], "unknown model 'vgg'", 2),
-    (["train", "--out", "{tmp}/x", "--neuron", "hh"], "unknown neuron 'hh'", 2),
+    (["train", "--out", "{tmp}/x", "--model", "vgg"],
+     "'vgg' is not one of 'sew-small', 'sew-resnet18', 'spiking-resnet18', 'tiny'", 2),
+    (["train", "--out", "{tmp}/x", "--neuron", "hh"], "'hh' is not one of 'plif', 'lif', 'if'", 2),
     (["train", "--out", "{tmp}/x", "--dataset", "svhn"], "unknown dataset 'svhn'", 2),
     (["train", "--out", "{tmp}/x", "--dataset", "cifar10", "--data-root", "{tmp}", "--no-download"],
      "cifar10 is not in", 1),
@@ -56,7 +52,7 @@ def test_record_writes_a_run_folder(checkpoint, tmp_path):
     (["record", "{tmp}/none", "--out", "{tmp}/r", "-n", "8", "-c", "clean"], "does not exist", 2),
     (["record", "{ck}", "--out", "{tmp}/r", "-n", "5000", "-c", "clean"], "is too many", 2),
     (["record", "{ck}", "--out", "{tmp}/r", "-n", "8", "-c", "clean", "--split", "val"],
-     "unknown split 'val'", 2),
+     "'val' is not one of 'train', 'test', 'all'", 2),
 ])
 def test_bad_arguments_give_one_line_errors(checkpoint, tmp_path, args, message, code):
     """Exit 2 for a bad flag or argument, 1 for what the data or the machine lack."""
@@ -67,9 +63,10 @@ def test_bad_arguments_give_one_line_errors(checkpoint, tmp_path, args, message,
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.output
 
 
-def test_cli_lists_match_the_api():
-    from fcgraph.datasets import NAMES
-    from fcgraph.models import ARCHITECTURES
+def test_name_lists_match_the_api():
+    """fcgraph.names lists exactly what the models build, in the same order."""
+    from fcgraph import names
+    from fcgraph.models import ARCHITECTURES, NEURON_KINDS
 
-    assert set(train_cli.ARCH_NAMES) == set(ARCHITECTURES)
-    assert set(train_cli.DATASET_NAMES) == set(NAMES)
+    assert tuple(ARCHITECTURES) == names.ARCHITECTURES
+    assert tuple(NEURON_KINDS) == names.NEURON_TYPES

@@ -145,13 +145,18 @@ def fill(args: list[str], **paths: Path) -> list[str]:
 
 # -- train -------------------------------------------------------------------------------------------
 
+#: Click's refusal of a value outside an enumerated option's choices, listing them all.
+MODEL_CHOICES = "'{}' is not one of 'sew-small', 'sew-resnet18', 'spiking-resnet18', 'tiny'"
+SPLIT_CHOICES = "'{}' is not one of 'train', 'test', 'all'"
+
 TRAIN = ["train", "--out", "{tmp}/ck", "--model", "tiny", "--epochs", "1", "--train-limit", "16",
          "--test-limit", "16", "--no-progress"]
 
 
 @pytest.mark.parametrize(("extra", "code", "needles"), [
-    pytest.param(["--model", "vgg"], 2, ("--model", "unknown model 'vgg'"), id="model"),
-    pytest.param(["--neuron", "hh"], 2, ("--neuron", "unknown neuron 'hh'"), id="neuron"),
+    pytest.param(["--model", "vgg"], 2, ("--model", MODEL_CHOICES.format("vgg")), id="model"),
+    pytest.param(["--neuron", "hh"], 2, ("--neuron", "'hh' is not one of 'plif', 'lif', 'if'"),
+                 id="neuron"),
     pytest.param(["--dataset", "svhn"], 2, ("--dataset", "unknown dataset 'svhn'"), id="dataset"),
     pytest.param(["--dataset", "imagefolder:{tmp}/none"], 2, ("--dataset", "does not exist"),
                  id="image-folder"),
@@ -193,7 +198,7 @@ RECORD = ["record", "{ck}", "--out", "{tmp}/new", "--no-progress"]
     pytest.param(["-n", str(10**12), "-c", "clean"], 2, ("--n-images", "is too many"),
                  id="n-images-huge"),
     pytest.param(["-n", "ten", "-c", "clean"], 2, ("--n-images", "integer"), id="n-images-type"),
-    pytest.param(["-n", "8", "-c", "clean", "--split", "val"], 2, ("--split", "unknown split 'val'"),
+    pytest.param(["-n", "8", "-c", "clean", "--split", "val"], 2, ("--split", SPLIT_CHOICES.format("val")),
                  id="split"),
     pytest.param(["-n", "8", "-c", "clean", "-d", "svhn"], 2, ("--dataset", "unknown dataset"),
                  id="dataset"),
@@ -276,15 +281,22 @@ def test_fc_resume_with_a_corrupt_file_touches_nothing(with_fc: Path, tmp_path: 
 @pytest.mark.parametrize(("extra", "needles"), [
     pytest.param(["-c", "fgsm:0.1"], ("--condition", "no condition 'fgsm:0.1'"), id="condition"),
     pytest.param(["-c", "fgsm"], ("--condition", "no condition 'fgsm'"), id="condition-string"),
-    pytest.param(["--measure", "phi"], ("--measure", "unknown measure 'phi'"), id="measure"),
-    pytest.param(["--null", "gauss"], ("--null",), id="null"),
-    pytest.param(["--shift-unit", "2"], ("--shift-unit",), id="shift-unit"),
+    pytest.param(["--measure", "phi"], ("--measure", "'phi' is not one of 'sttc', 'pearson', 'cofire'"),
+                 id="measure"),
+    pytest.param(["--null", "gauss"], ("--null", "'gauss' is not one of 'exact', 'shift', 'trial'"),
+                 id="null"),
+    pytest.param(["--shift-unit", "2"], ("--shift-unit", "'2' is not one of 'T', '1'"),
+                 id="shift-unit"),
+    pytest.param(["--threshold", "exact"], ("--threshold", "'exact' is not one of 'control', 'normal'"),
+                 id="threshold"),
     pytest.param(["--z", "0"], ("--z",), id="z-zero"),
     pytest.param(["--z", "nan"], ("--z",), id="z-nan"),
     pytest.param(["--fdr", "1.5"], ("--fdr",), id="fdr"),
     pytest.param(["--fdr", "0"], ("--fdr",), id="fdr-zero"),
-    pytest.param(["--pairs", "all"], ("--pairs",), id="pairs"),
-    pytest.param(["--candidates", "rf"], ("--candidates",), id="candidates"),
+    pytest.param(["--pairs", "all"], ("--pairs", "'all' is not one of 'consecutive', 'feeders'"),
+                 id="pairs"),
+    pytest.param(["--candidates", "rf"], ("--candidates", "'rf' is not one of 'all', 'receptive-field'"),
+                 id="candidates"),
     pytest.param(["--backend", "tpu"], ("--backend", "unknown backend"), id="backend"),
     pytest.param(["--backend", "torch:bogus"], ("--backend",), id="backend-device"),
     pytest.param(["--null", "shift", "--min-shift", "100000"], ("--min-shift",), id="min-shift"),
@@ -405,13 +417,13 @@ def test_query_parameters(tmp_path: Path, args: list[str], needles: tuple[str, .
     pytest.param(["view", "r", "--neuron", "r/a/0", "--limit", "0"], ("--limit",), id="view-limit"),
     pytest.param(["export", "r", "-f", "csv", "-o", "{tmp}/out"], ("--format",), id="export-format"),
     pytest.param(["demo", "--root", "{tmp}/demo", "--model", "vgg", "--no-progress"],
-                 ("--model", "unknown model 'vgg'"), id="demo-model"),
+                 ("--model", MODEL_CHOICES.format("vgg")), id="demo-model"),
     pytest.param(["demo", "--root", "{tmp}/demo", "-c", "fgsm", "--no-progress"],
                  ("--condition", "expected fgsm:LEVEL"), id="demo-condition"),
     pytest.param(["demo", "--root", "{tmp}/demo", "-c", "uniform:0.1", "--no-progress"],
                  ("--condition", "clean"), id="demo-without-clean"),
-    pytest.param(["demo", "--root", "{tmp}/demo", "--split", "val", "--no-progress"], ("--split",),
-                 id="demo-split"),
+    pytest.param(["demo", "--root", "{tmp}/demo", "--split", "val", "--no-progress"],
+                 ("--split", SPLIT_CHOICES.format("val")), id="demo-split"),
     pytest.param(["demo", "--root", "{tmp}/demo", "--n-images", "-1", "--no-progress"], ("--n-images",),
                  id="demo-n-images"),
     pytest.param(["demo", "--root", "{tmp}/demo", "-d", "svhn", "--no-progress"], ("--dataset",),

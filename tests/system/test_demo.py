@@ -30,8 +30,10 @@ def test_demo_runs_every_stage_and_reuses_them(driver, graph, neo4j_conn, tmp_pa
                         "6/6 named queries", "layer_summary", "edge_loss", "report.html",
                         "backend: numpy"):
             assert heading in text, heading
-        hint = next(line for line in result.output.splitlines() if "offline view" in line)
-        assert hint.rstrip().endswith("--out view.html"), hint  # a command is never wrapped
+        lines = result.output.splitlines()
+        hint = next(i for i, line in enumerate(lines) if "offline view" in line)
+        assert lines[hint + 1].strip() == (f"fcgraph view {run_id} --layer-pair fc1.sn fc2.sn "
+                                           "--out view.html"), lines[hint:]  # whole, one line
         assert (rec / "analysis" / "analysis.json").exists()
         assert (rec / "analysis" / "report.html").exists()
         on_disk = {name: pq.ParquetFile(path).metadata.num_rows

@@ -17,14 +17,20 @@ import pytest
 
 from fcgraph.analysis.synthetic import write_recording
 from fcgraph.fc.run import compute_run
-from tests.helpers.dask_cluster import can_hide_folders, env_with_repo, env_without_dask, free_port
+from tests.helpers.dask_cluster import (
+    can_hide_folders,
+    env_with_repo,
+    env_without_dask,
+    free_port,
+    without_timings,
+)
 
 pytest.importorskip("distributed", reason="the Dask tests need dask[distributed] (the dask extra)")
 
 pytestmark = [pytest.mark.slow]
 
 #: Fields of a part JSON or the manifest that may differ between two runs of the same settings.
-TIMING_FIELDS = {"seconds"}
+TIMING_FIELDS = frozenset({"seconds"})
 SMALL = [("a", (4, 6, 6)), ("b", (8, 3, 3)), ("c", (20,))]
 #: Layer pairs of about a second each (the scheduler is killed between two of them).
 LARGER = [("a", (16, 6, 6)), ("b", (32, 3, 3)), ("c", (120,))]
@@ -40,14 +46,6 @@ def make_recording(root: Path, layers=SMALL, conditions=("clean", "uniform:0.1")
     return root
 
 
-def without_timings(data):
-    if isinstance(data, dict):
-        return {k: without_timings(v) for k, v in data.items() if k not in TIMING_FIELDS}
-    if isinstance(data, list):
-        return [without_timings(v) for v in data]
-    return data
-
-
 def assert_same_run(got: Path, want: Path) -> None:
     """Every file of ``want`` is in ``got`` with the same bytes; JSON files the same but for
     :data:`TIMING_FIELDS`; and no other file."""
@@ -56,7 +54,7 @@ def assert_same_run(got: Path, want: Path) -> None:
     for rel in files:
         if rel.suffix == ".json":
             a, b = (json.loads((root / rel).read_text()) for root in (got, want))
-            assert without_timings(a) == without_timings(b), rel
+            assert without_timings(a, TIMING_FIELDS) == without_timings(b, TIMING_FIELDS), rel
         else:
             assert (got / rel).read_bytes() == (want / rel).read_bytes(), rel
 

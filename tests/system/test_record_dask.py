@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 
 from fcgraph.execution import Execution
-from tests.helpers.dask_cluster import can_hide_folders, env_with_repo, env_without_dask
+from tests.helpers.dask_cluster import (
+    can_hide_folders,
+    dashboard_port_taken,
+    env_with_repo,
+    env_without_dask,
+    without_timings,
+)
 
 pytest.importorskip("distributed", reason="the Dask tests need dask[distributed] (the dask extra)")
 pytest.importorskip("torch", reason="recording runs the tiny model with torch")
@@ -30,7 +36,7 @@ SETTINGS = {"batch_size": 8, "seed": 3, "run_id": "dask-rec", "command": "fcgrap
 #: Images per chunk: chunks 0-16, 16-32, 32-40 (the last one shorter).
 CHUNK = 16
 #: Fields of a progress file or the manifest that differ between two recordings.
-TIMING_FIELDS = {"seconds", "created"}
+TIMING_FIELDS = frozenset({"seconds", "created"})
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +59,6 @@ def reference(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return out
 
 
-def without_timings(data):
-    if isinstance(data, dict):
-        return {k: without_timings(v) for k, v in data.items() if k not in TIMING_FIELDS}
-    if isinstance(data, list):
-        return [without_timings(v) for v in data]
-    return data
-
-
 def assert_same_recording(got: Path, want: Path) -> None:
     """The same files, with the same bytes; JSON files the same but for :data:`TIMING_FIELDS`."""
     files = sorted(p.relative_to(want) for p in want.rglob("*") if p.is_file())
@@ -68,7 +66,7 @@ def assert_same_recording(got: Path, want: Path) -> None:
     for rel in files:
         if rel.suffix == ".json":
             a, b = (json.loads((root / rel).read_text()) for root in (got, want))
-            assert without_timings(a) == without_timings(b), rel
+            assert without_timings(a, TIMING_FIELDS) == without_timings(b, TIMING_FIELDS), rel
         else:
             assert (got / rel).read_bytes() == (want / rel).read_bytes(), rel
 
@@ -108,8 +106,9 @@ def spike_files(root: Path, conditions) -> dict[str, bytes]:
 
 
 def test_cli_local_workers(checkpoint, reference, tmp_path):
-    proc = fcgraph_record(checkpoint, tmp_path / "rec", "--local-workers", "2", "--chunk-images", "8")
-    out, err = proc.communicate(timeout=300)
+    with dashboard_port_taken():  # another cluster's dashboard: no warning about it either
+        proc = fcgraph_record(checkpoint, tmp_path / "rec", "--local-workers", "2", "--chunk-images", "8")
+        out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, out + err
     assert err == ""  # Dask's own log lines stay off the terminal
     assert "untrained" in out and "on the local Dask cluster of 2 worker(s)" in out

@@ -68,6 +68,7 @@ from fcgraph.analysis.findings.criteria import (
     CRITERIA,
     STATISTICS,
     criteria_markdown,
+    terms_markdown,
 )
 from fcgraph.analysis.findings.f1_groups import edge_rate_contrast, finding_1
 from fcgraph.analysis.findings.f2_events import (
@@ -85,7 +86,7 @@ __all__ = ["CLAIMS", "CONTRASTS", "CRITERIA", "FLOOR_KINDS", "FLOOR_LEVEL", "LAY
            "LEARNING_KINDS", "NOISE_KINDS", "NO_CONTROL", "STATISTICS", "condition_role",
            "criteria_markdown", "decoding_contrast", "dose_response", "edge_rate_contrast",
            "evaluate", "finding_1", "finding_2", "finding_3", "finding_4", "finding_5",
-           "io_contrast", "io_summary", "percentile_sweep", "summary_frame",
+           "io_contrast", "io_summary", "percentile_sweep", "summary_frame", "terms_markdown",
            "_event_minus_average", "_event_minus_matched"]
 
 

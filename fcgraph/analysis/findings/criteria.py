@@ -13,9 +13,13 @@ TERMS = {
                  "significant in-edges).",
     "STTC": "the spike time tiling coefficient, a correlation of two spike trains that does "
             "not depend on their firing rates (here at lag 0: spikes in the same bin).",
-    "null": "the same-bin cofiring count expected by chance, from every circular shift of the "
-            "post layer by whole images; an edge's z is its distance from that null in null "
-            "standard deviations.",
+    "exact null": "the same-bin cofiring count expected by chance, its mean and SD computed "
+                  "exactly over every circular shift of the post layer by whole images (the "
+                  "default; any bin with --shift-unit 1); an edge's z is its distance from that "
+                  "mean in SDs.",
+    "shift null": "the same mean and SD estimated from sampled circular shifts (fc --null "
+                  "shift: 100, at least 40 bins away, by default); with --shift-unit 1 it is the "
+                  "paper's own any-offset draw.",
     "control network": "the same architecture without learned structure (weights permuted "
                        "within each layer, or untrained with BatchNorm recalibrated), analysed "
                        "with its own 1FC groups; a finding must beat every control.",
@@ -64,6 +68,11 @@ CONTRASTS = {"1": "log2 edge rate ratio", "2": "(event - count-matched) decoding
              "3": "threshold-linear share difference (and beta excess)",
              "5": "average decoding difference"}
 
+
+
+def terms_markdown() -> str:
+    """The README's definitions of the words the claims use (:data:`TERMS`), one line each."""
+    return "\n".join(f"- **{term}**: {text}" for term, text in TERMS.items())
 
 
 def criteria_markdown() -> str:

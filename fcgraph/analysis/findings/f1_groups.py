@@ -18,6 +18,7 @@ from fcgraph.analysis.findings.common import (
     _finding,
     _verdict,
 )
+from fcgraph.analysis.principles import PRINCIPLES, SIGNED
 
 
 def _tested(analysis: dict[str, Any], la: dict[str, Any]) -> int:
@@ -60,6 +61,52 @@ def edge_rate_contrast(analysis: dict[str, Any], trained: list[dict[str, Any]],
                      per_layer=logs, untested=untested)
 
 
+def _mean_ci(values: list[float]) -> tuple[float | None, float | None, float | None]:
+    """Mean and its 95% t interval over layer pairs (no interval below 3 of them)."""
+    if not values:
+        return None, None, None
+    mean = float(np.mean(values))
+    if len(values) < 3:
+        return mean, None, None
+    half = float(stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1)
+                 / np.sqrt(len(values)))
+    return mean, mean - half, mean + half
+
+
+def principle_contrasts(trained: list[dict[str, Any]],
+                        controls: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Each named principle (:mod:`fcgraph.analysis.principles`) of the trained network, and
+    its trained - control difference against each control network, over the layer pairs both
+    measured (mean, 95% t interval over layer pairs: none below 3 pairs).
+
+    A principle ``holds`` when every control's difference has a CI lower bound above 0 (and,
+    for like-to-like and receptive-field enrichment, the trained value itself is above 0); it
+    is None (not tested) without a control, or where a difference has no CI."""
+    def value(la: dict[str, Any], key: str) -> float | None:
+        return (la.get("principles") or {}).get(key)
+
+    out: dict[str, Any] = {}
+    for key in PRINCIPLES:
+        own = [v for la in trained if (v := value(la, key)) is not None]
+        mean, lo, hi = _mean_ci(own)
+        per_control = {}
+        for name, layers in controls.items():
+            by_post = {la["post_layer"]: la for la in layers}
+            diffs = [a - b for la in trained
+                     if (a := value(la, key)) is not None
+                     and (b := value(by_post.get(la["post_layer"], {}), key)) is not None]
+            d, d_lo, d_hi = _mean_ci(diffs)
+            per_control[name] = _contrast(d, d_lo, d_hi, layer_pairs=len(diffs))
+        if mean is None or not per_control or any(c["lo"] is None for c in per_control.values()):
+            holds = None
+        else:
+            holds = all(c["exceeds"] for c in per_control.values()) and \
+                (key not in SIGNED or mean > 0)
+        out[key] = {"trained": mean, "trained_lo": lo, "trained_hi": hi, "layer_pairs": len(own),
+                    "contrasts": per_control, "holds": holds}
+    return out
+
+
 def finding_1(analysis: dict[str, Any], manifest: Any) -> dict[str, Any]:
     z = float(manifest.fc.get("parameters", {}).get("z", 3.0) or 3.0)
     nominal = float(stats.norm.sf(z))
@@ -87,7 +134,8 @@ def finding_1(analysis: dict[str, Any], manifest: Any) -> dict[str, Any]:
                  for name, ctl in _controls(analysis).items()}
     details.update(edge_rate=rate, edge_rate_lo=lo, edge_rate_hi=hi,
                    edge_rate_ci="Wilson over tested pairs (pairs as independent: understated)",
-                   contrasts=contrasts)
+                   contrasts=contrasts,
+                   principles=principle_contrasts(layers, _controls(analysis)))
     ok = lo >= 2 * false_rate and with_group / neurons >= 0.5
     supported, reason = _verdict(ok, "trained edge rate or group coverage below the criterion",
                                  contrasts)
