@@ -12,7 +12,7 @@ from rich.table import Table
 
 from fcgraph.cli.common import choices, conditions_option, console, handle_errors, settings_options
 from fcgraph.cli.progress import task_progress
-from fcgraph.execution import PANEL, Execution
+from fcgraph.execution import Execution
 from fcgraph.names import DATASETS, SPLITS
 from fcgraph.paths import DATA_ROOT
 from fcgraph.record.layout import CHUNK_IMAGES
@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
 
 @handle_errors
-@settings_options(Execution, name="execution")
+@settings_options(Execution, name="execution", panel="Execution")
 def record_cmd(
     model: Annotated[Path, typer.Argument(help="Checkpoint folder written by `fcgraph train`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Recording (run) folder to write or resume.")],
@@ -59,7 +59,7 @@ def record_cmd(
         min=1, help="Present the images this many times (trial-major; noise differs per trial): "
                     "what `fcgraph fc --null trial` needs.")] = 1,
     chunk_images: Annotated[int, typer.Option(
-        min=1, rich_help_panel=PANEL,
+        min=1, rich_help_panel="Execution",
         help="Images per task on a Dask cluster (rounded up to whole batches).")] = CHUNK_IMAGES,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     execution: Execution | None = None,
