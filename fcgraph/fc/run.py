@@ -173,6 +173,15 @@ class _Layout:
         d = self.cond_dir(condition)
         return d / f"{k:03d}.parquet", d / f"{k:03d}.json"
 
+    def unit_table(self, condition: str, k: int, first_tile: int) -> Path:
+        """The edge table of a unit of layer pair k's post tiles (:mod:`fcgraph.fc.split`)."""
+        return self.cond_dir(condition) / f"{k:03d}.t{first_tile:05d}.parquet"
+
+    def remove_unit_tables(self, condition: str, k: int) -> None:
+        """Remove layer pair k's unit tables (any tile ranges: those of an unfinished run too)."""
+        for path in self.cond_dir(condition).glob(f"{k:03d}.t*.parquet"):
+            path.unlink(missing_ok=True)
+
     def done(self, condition: str) -> Path:
         return self.cond_dir(condition) / DONE
 
@@ -272,36 +281,35 @@ def _spike_hashes(rec: Recording, condition: str, pre: str, post: str) -> dict[s
     return {"pre_sha256": layers[pre]["sha256"], "post_sha256": layers[post]["sha256"]}
 
 
-# -- one layer pair ------------------------------------------------------------------------------
+def _pair_inputs(rec: Recording, params: FcParams, condition: str, pre: str,
+                 post: str) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """A layer pair's packed spikes (pre, post), its candidates (None: all pairs) and the
+    keywords of its rule (:meth:`FcParams.rule`)."""
+    cand = receptive_field(rec.layer(pre), rec.layer(post)) \
+        if params.candidates == "receptive-field" else None
+    return (rec.packed(condition, pre), rec.packed(condition, post), cand,
+            params.rule(rec.T, rec.trials))
 
 
-def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backend, tile: int,
-                  condition: str, k: int, pre: str, post: str,
-                  progress: ProgressFn | None, relay: FeatureRelay) -> dict[str, Any]:
-    """Compute, save (part table, then its JSON) and return one layer pair's summary
-    (``relay``: exact-null features handed from each pair to the next)."""
+def _pair_head(params: FcParams, backend: Backend, condition: str, pre: str, post: str,
+               cand: Any) -> dict[str, Any]:
+    """The first fields of a layer pair's summary."""
+    return {"condition": condition, "pre_layer": pre, "post_layer": post,
+            "candidates": "receptive-field" if cand is not None else "all",
+            "backend": backend.name, "backend_detail": backend.detail}
+
+
+def write_edges(path: Path, pre: Any, post: Any, rule: dict[str, Any],
+                **options: Any) -> dict[str, Any]:
+    """Write the edges of :func:`~fcgraph.fc.edges.significant_edges` (``rule`` and
+    ``options``: its keywords) to the Parquet table ``path`` atomically, a row group per post
+    tile, and return its report."""
     import pyarrow.parquet as pq
 
     from fcgraph.fc.edges import significant_edges
     from fcgraph.io import atomic_write
 
-    pre_info, post_info = rec.layer(pre), rec.layer(post)
-    pre_sm, post_sm = rec.packed(condition, pre), rec.packed(condition, post)
-    cand = receptive_field(pre_info, post_info) if params.candidates == "receptive-field" else None
-    rule = params.rule(rec.T, rec.trials)
-    task = f"{condition} {pre}->{post}"
-    table_path, json_path = lay.part(condition, k)
-    t0 = time.perf_counter()
-    summary: dict[str, Any] = {"condition": condition, "pre_layer": pre, "post_layer": post,
-                               "candidates": "receptive-field" if cand is not None else "all",
-                               "backend": backend.name, "backend_detail": backend.detail}
-    if params.fdr is None:
-        summary["threshold"] = _threshold(params, rule, pre_sm, post_sm, backend=backend,
-                                          tile=tile, candidates=cand,
-                                          progress=_ticker(progress, f"{task} control"))
-        rule["z"] = summary["threshold"]["z"]
-    dense = _open_dense(lay, condition, pre, post, pre_info.n_neurons, post_info.n_neurons) \
-        if params.dense else None
+    got: dict[str, Any] = {}
 
     def write(fh: Any) -> None:
         writer: pq.ParquetWriter | None = None
@@ -312,18 +320,44 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
                 writer = pq.ParquetWriter(fh, table.schema)
             writer.write_table(table)
 
-        _, report = significant_edges(
-            pre_sm, post_sm, **rule, top_k=params.top_k, backend=backend, tile=tile,
-            pre_layer=pre, post_layer=post, run_id=rec.run_id, condition=condition,
-            candidates=cand, dense=dense, sink=sink, progress=_ticker(progress, task),
-            relay=relay)
+        _, got["report"] = significant_edges(pre, post, **rule, sink=sink, **options)
         assert writer is not None  # every tile calls the sink
         writer.close()
-        summary.update({key: int(report[key]) for key in COUNT_KEYS})
-        summary.update(nominal_rate=report["nominal_rate"] if params.fdr is not None else
-                       float(normal_upper_tail(params.z)), n_shifts_used=report["n_shifts_used"])
 
-    atomic_write(table_path, write)
+    atomic_write(path, write)
+    return got["report"]
+
+
+# -- one layer pair ------------------------------------------------------------------------------
+
+
+def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backend, tile: int,
+                  condition: str, k: int, pre: str, post: str,
+                  progress: ProgressFn | None, relay: FeatureRelay) -> dict[str, Any]:
+    """Compute, save (part table, then its JSON) and return one layer pair's summary
+    (``relay``: exact-null features handed from each pair to the next)."""
+
+
+    pre_info, post_info = rec.layer(pre), rec.layer(post)
+    pre_sm, post_sm, cand, rule = _pair_inputs(rec, params, condition, pre, post)
+    task = f"{condition} {pre}->{post}"
+    table_path, json_path = lay.part(condition, k)
+    t0 = time.perf_counter()
+    summary = _pair_head(params, backend, condition, pre, post, cand)
+    if params.fdr is None:
+        summary["threshold"] = _threshold(params, rule, pre_sm, post_sm, backend=backend,
+                                          tile=tile, candidates=cand,
+                                          progress=_ticker(progress, f"{task} control"))
+        rule["z"] = summary["threshold"]["z"]
+    dense = _open_dense(lay, condition, pre, post, pre_info.n_neurons, post_info.n_neurons) \
+        if params.dense else None
+    report = write_edges(table_path, pre_sm, post_sm, rule, top_k=params.top_k, backend=backend,
+                         tile=tile, pre_layer=pre, post_layer=post, run_id=rec.run_id,
+                         condition=condition, candidates=cand, dense=dense,
+                         progress=_ticker(progress, task), relay=relay)
+    summary.update({key: int(report[key]) for key in COUNT_KEYS})
+    summary.update(nominal_rate=report["nominal_rate"] if params.fdr is not None else
+                   float(normal_upper_tail(params.z)), n_shifts_used=report["n_shifts_used"])
     if params.calibrate:
         summary["calibration"] = _calibration(params, rule, pre_sm, post_sm,
                                               backend=backend, tile=tile, candidates=cand)
@@ -333,6 +367,7 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
     summary.update(_spike_hashes(rec, condition, pre, post))
     faults.checkpoint("fc.pair")
     write_part(json_path, _pair_key(rec, params, condition, pre, post), _plain(summary))
+    lay.remove_unit_tables(condition, k)  # those of a split run killed before this pair was done
     return summary
 
 
@@ -365,14 +400,20 @@ def pair_unit(root: str, params: FcParams, backend: tuple[str, str], tile: int, 
     from fcgraph.io import writing_into
     from fcgraph.record.reader import open_recording
 
+    rec = open_recording(root)
+    with writing_into(rec.path):
+        return _compute_pair(rec, _Layout(rec.path), params, worker_backend(backend), tile,
+                             condition, k, pre, post, None, FeatureRelay())
+
+
+def worker_backend(backend: tuple[str, str]) -> Backend:
+    """The backend of a Dask task from the client's (name, detail): a NumPy backend keeps the
+    client's detail, so that the summaries are the same."""
     name, detail = backend
     be = get_backend(name, warn=False)
     if be.name == "numpy":
         be.detail = detail
-    rec = open_recording(root)
-    with writing_into(rec.path):
-        return _compute_pair(rec, _Layout(rec.path), params, be, tile, condition, k, pre, post,
-                             None, FeatureRelay())
+    return be
 
 
 def _ticker(progress: ProgressFn | None, task: str) -> Callable[[int, int], None] | None:
@@ -399,6 +440,13 @@ def _threshold(params: FcParams, rule: dict[str, Any], pre: Any, post: Any,
     got = control_threshold(pre, post, T=rule["T"], z=params.z, seed=params.seed,
                             draws=params.control_draws or None, **_control_rule(rule),
                             **engine)
+    return _threshold_entry(params, got)
+
+
+def _threshold_entry(params: FcParams, got: dict[str, Any]) -> dict[str, Any]:
+    """The ``threshold`` entry of the control rule from
+    :func:`~fcgraph.fc.threshold.control_threshold`'s dict."""
+    nominal = float(normal_upper_tail(params.z))
     return {"rule": "control", "z": got["z"], "nominal_z": params.z, "nominal_rate": nominal,
             "control_draws": got["draws"], "control_tested": got["tested"],
             "control_false_edges": got["false_edges"], "control_rate": got["control_rate"],
@@ -417,6 +465,17 @@ def _calibration(params: FcParams, rule: dict[str, Any], pre: Any, post: Any,
             "false_edge_rate": _finite(cal["false_edge_rate"]),
             "nominal_rate": cal["nominal_rate"], "ratio": _finite(cal["ratio"]),
             "draw": int(cal["draw"])}
+
+
+def _calibration_sum(params: FcParams, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``calibration`` entry of a layer pair from those of a partition of its post tiles
+    (each :func:`_calibration` with ``tiles``): the counts summed, the rates recomputed."""
+    false_edges, tested = (sum(p[key] for p in parts) for key in ("false_edges", "tested"))
+    nominal = None if params.fdr is not None else float(normal_upper_tail(params.z))
+    rate = false_edges / tested if tested else float("nan")
+    return {"false_edges": false_edges, "tested": tested, "false_edge_rate": _finite(rate),
+            "nominal_rate": nominal, "ratio": _finite(rate / nominal if nominal else None),
+            "draw": parts[0]["draw"]}
 
 
 def _finite(value: float | None) -> float | None:
@@ -540,7 +599,7 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
                 tile: int = DEFAULT_TILE, restart: bool = False,
                 progress: ProgressFn | None = None, after_pair: PairHook | None = None,
                 execution: Execution | None = None, scheduler: str | None = None,
-                local_workers: int = 0, **settings: Any) -> pd.DataFrame:
+                local_workers: int = 0, unit_tiles: int = 0, **settings: Any) -> pd.DataFrame:
     """Significant edges of every chosen condition and layer pair of a recording (module doc).
 
     ``recording``: a folder written by ``fcgraph record`` (the output goes into it).
@@ -560,6 +619,10 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
     run folder (which the workers must see at the same path); this process then assembles the
     tables as in-process. The files are the same either way, but for the ``seconds`` of each
     layer pair (and ``backend_detail`` on GPU workers); see :mod:`fcgraph.fc.distributed`.
+    ``unit_tiles`` (on a cluster only): split each layer pair into Dask tasks of that many post
+    tiles (``tile`` tested post neurons each), so that several workers share a big pair, with
+    the same files; 0 (the default): a task per layer pair. Not with ``fdr`` or ``dense``,
+    which keep a task per layer pair; see :mod:`fcgraph.fc.split`.
 
     Returns one row per (condition, layer pair): condition, pre_layer, post_layer, the report
     counts (pairs, tested, untested, untested_pre, untested_post, zero_spread, nonfinite,
@@ -579,6 +642,7 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
     elif settings:
         raise FcgraphError(f"give params or settings, not both ({', '.join(settings)})")
     at_least(tile, 1, "--tile")
+    at_least(unit_tiles, 0, "--unit-tiles")
     if execution is None:
         execution = Execution.create(scheduler, local_workers)
     elif scheduler or local_workers:
@@ -586,12 +650,13 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
     be = get_backend(backend)
     rec = open_recording(recording)
     with writing_into(rec.path):
-        return _compute(rec, conditions, params, be, tile, restart, progress, after_pair, execution)
+        return _compute(rec, conditions, params, be, tile, restart, progress, after_pair, execution,
+                        unit_tiles)
 
 
 def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be: Backend, tile: int,
              restart: bool, progress: ProgressFn | None, after_pair: PairHook | None,
-             execution: Execution) -> pd.DataFrame:
+             execution: Execution, unit_tiles: int = 0) -> pd.DataFrame:
     """:func:`compute_run` once its arguments are checked and the recording opened."""
     import pandas as pd
 
@@ -632,11 +697,16 @@ def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be:
     if execution.distributed and todo:
         from fcgraph.execution import dask_client
         from fcgraph.fc.distributed import compute_on_cluster
+        from fcgraph.fc.split import compute_split, splits
 
         with dask_client(execution) as client:
             assert client is not None
-            computed = compute_on_cluster(client, pair_unit, rec, lay.plan, params, be, tile,
-                                          todo, progress, after_pair)
+            if unit_tiles and splits(params):
+                computed = compute_split(client, rec, params, be, tile, unit_tiles, todo, progress,
+                                         after_pair)
+            else:
+                computed = compute_on_cluster(client, pair_unit, rec, lay.plan, params, be, tile,
+                                              todo, progress, after_pair)
         remove_stale_temps(rec.path)  # those of a worker killed mid-write (its unit was rerun)
 
     rows: list[dict[str, Any]] = []
