@@ -15,9 +15,9 @@ pair. Two phases, each one Dask task per (condition, layer pair, tile range):
 
 This process then streams the units' tables, in tile order, into the pair's part table and
 writes its summary with the counts summed: the pair's part is the in-process one (but for
-``seconds``: here the sum of its units' times), and so is every file after it. Each unit
-recomputes the exact null's features of the pre layer (no relay between pairs, nor between the
-units of one pair): the price of the split.
+``seconds``: here the sum of its units' times, control units included), and so is every file
+after it. Each unit recomputes the exact null's features of the pre layer (no relay between
+pairs, nor between the units of one pair): the price of the split.
 
 Not split (a unit stays a whole layer pair, as without ``unit_tiles``): ``fdr`` (the
 Benjamini-Hochberg family spans the whole pair) and ``dense``. A pair resumes as a whole: the
@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fcgraph import faults
 from fcgraph.execution import check_shared_folder, run_units
 from fcgraph.fc.run import (
     COUNT_KEYS,
@@ -143,16 +144,19 @@ def threshold_unit(root: str, params: FcParams, backend: tuple[str, str], tile: 
     -------
     dict
         ``largest`` (float64 control z values >= z, largest first), ``tested`` and
-        ``normal_false`` (pairs tested over the draws, and with z >= the nominal z).
+        ``normal_false`` (pairs tested over the draws, and with z >= the nominal z), and
+        ``seconds``.
     """
     from fcgraph.fc.threshold import control_tail
 
+    t0 = time.perf_counter()
     _, be, pre_sm, post_sm, cand, rule = _unit_inputs(root, params, backend, condition, pre, post)
     largest, tested, normal_false = control_tail(
         pre_sm, post_sm, T=rule["T"], z=params.z, seed=params.seed, draws=draws,
         capacity=capacity, **_control_rule(rule), backend=be, tile=tile, candidates=cand,
         tiles=tiles)
-    return {"largest": largest, "tested": tested, "normal_false": normal_false}
+    return {"largest": largest, "tested": tested, "normal_false": normal_false,
+            "seconds": time.perf_counter() - t0}
 
 
 def edges_unit(root: str, params: FcParams, backend: tuple[str, str], tile: int, condition: str,
@@ -184,6 +188,7 @@ def edges_unit(root: str, params: FcParams, backend: tuple[str, str], tile: int,
         got["calibration"] = _calibration(params, rule, pre_sm, post_sm, backend=be, tile=tile,
                                           candidates=cand, tiles=tiles)
     got["seconds"] = time.perf_counter() - t0
+    faults.checkpoint("fc.unit")
     return got
 
 
@@ -218,6 +223,7 @@ def compute_split(client: Client, rec: Recording, params: FcParams, backend: Bac
         return f"layer pair {pairs[i].task}, post tiles {a}..{b - 1}"
 
     thresholds: dict[int, dict[str, Any]] = {}
+    control_seconds = dict.fromkeys(range(len(pairs)), 0.0)
     if params.threshold == "control":
         tails: dict[int, list[Any]] = {i: [None] * len(p.ranges) for i, p in enumerate(pairs)}
 
@@ -230,6 +236,7 @@ def compute_split(client: Client, rec: Recording, params: FcParams, backend: Bac
                     (a, b), pairs[i].draws, pairs[i].capacity) for i, a, b in units],
                   tail_done, describe=describe, name="fcgraph-fc-control")
         thresholds = {i: _merged_threshold(params, pairs[i], tails[i]) for i in tails}
+        control_seconds = {i: sum(t["seconds"] for t in tails[i]) for i in tails}
     else:
         thresholds = {i: _threshold(params, {}, None, None) for i in range(len(pairs))}
 
@@ -242,7 +249,7 @@ def compute_split(client: Client, rec: Recording, params: FcParams, backend: Bac
         results[i][pair.ranges.index((a, b))] = got
         if all(r is not None for r in results[i]):
             found[pair.condition, pair.k] = _finish(rec, lay, params, backend, pair, thresholds[i],
-                                                    results[i])
+                                                    results[i], control_seconds[i])
             if progress is not None:
                 progress(pair.task, totals[i], totals[i])
             if after_pair is not None:
@@ -256,8 +263,10 @@ def compute_split(client: Client, rec: Recording, params: FcParams, backend: Bac
 
 
 def _finish(rec: Recording, lay: _Layout, params: FcParams, backend: Backend, pair: _Pair,
-            threshold: dict[str, Any], units: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stream the units' tables into the pair's part table, save and return its summary."""
+            threshold: dict[str, Any], units: list[dict[str, Any]],
+            control_seconds: float) -> dict[str, Any]:
+    """Stream the units' tables into the pair's part table, save and return its summary
+    (``seconds``: those of its units, ``control_seconds`` those of its control units)."""
     import pyarrow.parquet as pq
 
     from fcgraph.io import atomic_write
@@ -288,7 +297,7 @@ def _finish(rec: Recording, lay: _Layout, params: FcParams, backend: Backend, pa
                    n_shifts_used=units[0]["n_shifts_used"])
     if params.calibrate:
         summary["calibration"] = _calibration_sum(params, [u["calibration"] for u in units])
-    summary["seconds"] = round(sum(u["seconds"] for u in units), 3)
+    summary["seconds"] = round(control_seconds + sum(u["seconds"] for u in units), 3)
     summary.update(_spike_hashes(rec, condition, pair.pre, pair.post))
     write_part(json_path, _pair_key(rec, params, condition, pair.pre, pair.post), _plain(summary))
     lay.remove_unit_tables(condition, k)

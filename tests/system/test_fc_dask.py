@@ -290,3 +290,19 @@ def test_cli_unit_tiles(tmp_path):
     assert_same_run(got, want)
     bad = fcgraph_fc(str(got), "--no-progress", "--unit-tiles", "-1")
     assert bad.returncode == 2 and "--unit-tiles" in bad.stderr
+
+
+@pytest.mark.faults
+def test_a_worker_killed_mid_tile_unit_and_the_run_completes(tmp_path, cluster):
+    want = make_recording(tmp_path / "inproc", LARGER, ("clean",), n_images=60)
+    got = make_recording(tmp_path / "dask", LARGER, ("clean",), n_images=60)
+    compute_run(want, backend="numpy", tile=TILE)
+    # this worker SIGKILLs itself after writing its first unit's table, its result not returned
+    doomed = cluster.add_worker("--no-nanny", FCGRAPH_FAULT_AT="fc.unit")
+    cluster.add_worker()
+    cluster.wait_for_workers(2)
+    done = fcgraph_fc(str(got), "--backend", "numpy", "--no-progress", "--tile", str(TILE),
+                      "--unit-tiles", str(UNIT_TILES), "--scheduler", cluster.address)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert doomed.wait(timeout=30) == -signal.SIGKILL  # it did die mid-run
+    assert_same_run(got, want)
