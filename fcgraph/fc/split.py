@@ -35,7 +35,7 @@ import numpy as np
 
 from fcgraph import faults
 from fcgraph.execution import check_shared_folder, run_units
-from fcgraph.fc.run import (
+from fcgraph.fc.pair import (
     COUNT_KEYS,
     _calibration,
     _calibration_sum,
@@ -48,10 +48,10 @@ from fcgraph.fc.run import (
     _spike_hashes,
     _threshold,
     _threshold_entry,
-    normal_upper_tail,
     worker_backend,
     write_edges,
 )
+from fcgraph.fc.stats import normal_upper_tail
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -169,7 +169,7 @@ def edges_unit(root: str, params: FcParams, backend: tuple[str, str], tile: int,
     Returns
     -------
     dict
-        The report's counts (:data:`~fcgraph.fc.run.COUNT_KEYS`), ``n_shifts_used``,
+        The report's counts (:data:`~fcgraph.fc.pair.COUNT_KEYS`), ``n_shifts_used``,
         ``seconds`` and, with ``calibrate``, ``calibration`` (its tiles' counts on draw 0).
     """
     from fcgraph.io import writing_into
