@@ -7,7 +7,8 @@ pairs, between ingest batches, ...), so a test can kill a real ``fcgraph`` comma
 there and check that rerunning the same command ends with the results of an uninterrupted run.
 Unset (always, outside tests), a checkpoint costs one environment lookup.
 
-Points: ``record.batch`` (a batch counted, not yet written), ``record.flush`` (written, its
+Points: ``record.batch`` (a batch counted, not yet written; in-process or in a chunk on a Dask
+worker), ``record.flush`` (written, its
 progress not yet saved), ``record.finish`` (one more file of a condition renamed); ``fc.pair``
 (a layer pair's table written, its summary not), ``fc.unit`` (a unit of post tiles' table
 written, its result not yet returned, :mod:`fcgraph.fc.split`), ``fc.assembled`` (a

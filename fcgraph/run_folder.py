@@ -8,6 +8,7 @@
       spikes/<slug>/<layer>.bits         bit-packed spikes (:mod:`fcgraph.record.layout`)
       spikes/<slug>/predictions.npy      int64 (n_images,): the model's class per image
       .record/plan.json, <slug>.json     the recorder's settings and per-condition progress
+      .record/.parts/                    chunks recorded on a Dask cluster, until assembled
       fc/edges/<slug>.parquet            significant edges, one table per condition
       fc/neurons.parquet                 one row per neuron and condition
       fc/states/                         edge states against the baseline, pair summaries
@@ -110,6 +111,16 @@ class RunFolder:
 
     def record_progress(self, condition: str) -> Path:
         return self.record_state / f"{condition_slug(condition)}.json"
+
+    @property
+    def record_parts(self) -> Path:
+        """The chunks recorded by Dask workers, until their condition's files are assembled."""
+        return self.record_state / PARTS
+
+    def record_part(self, condition: str, start: int, stop: int) -> Path:
+        """The folder of one chunk (images ``start .. stop``): its layers' ``<layer>.bits`` and
+        ``predictions.npy``; the chunk's part JSON is this path with ``.json`` added."""
+        return self.record_parts / condition_slug(condition) / f"{start}-{stop}"
 
     # -- fc ----------------------------------------------------------------------------------------
 

@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from fcgraph.cli.common import choices, conditions_option, console, handle_errors
+from fcgraph.cli.common import choices, conditions_option, console, handle_errors, settings_options
 from fcgraph.cli.progress import task_progress
+from fcgraph.execution import Execution
 from fcgraph.names import DATASETS, SPLITS
 from fcgraph.paths import DATA_ROOT
+from fcgraph.record.layout import CHUNK_IMAGES
 
 if TYPE_CHECKING:
     from fcgraph.record import Recording
@@ -28,6 +30,7 @@ def register(app: typer.Typer) -> None:
 
 
 @handle_errors
+@settings_options(Execution, name="execution", panel="Execution")
 def record_cmd(
     model: Annotated[Path, typer.Argument(help="Checkpoint folder written by `fcgraph train`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Recording (run) folder to write or resume.")],
@@ -54,8 +57,12 @@ def record_cmd(
                     "loses at most the images held.")] = None,
     trials: Annotated[int, typer.Option(
         min=1, help="Present the images this many times (trial-major; noise differs per trial): "
-                    "what `fcgraph fc --null trial` needs.")] = 1,
+                    "what `fcgraph fc --null trial` needs (3 or more).")] = 1,
+    chunk_images: Annotated[int, typer.Option(
+        min=1, rich_help_panel="Execution",
+        help="Images per task on a Dask cluster (rounded up to whole batches).")] = CHUNK_IMAGES,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    execution: Execution | None = None,
 ) -> None:
     """Record every spiking layer's spikes under each condition (resumes after a kill)."""
     from fcgraph.record import open_recording, parse_all, record
@@ -66,8 +73,11 @@ def record_cmd(
         record(model, out, condition, n_images, dataset=dataset, split=split, data_root=data_root,
                download=download, batch_size=batch_size, seed=seed, run_id=run_id, overwrite=overwrite,
                command=shlex.join(["fcgraph", *sys.argv[1:]]), flush_bytes=flush_bytes or FLUSH_BYTES,
-               trials=trials, progress=update)
+               trials=trials, progress=update, execution=execution,
+               chunk_images=chunk_images)
     console.print(condition_table(open_recording(out, verify=False)))
+    if execution is not None and execution.distributed:
+        console.print(f"recorded in chunks of images on the {execution.describe()}", highlight=False)
 
 
 def condition_table(rec: Recording) -> Table:

@@ -60,8 +60,8 @@ def trial_shifts(L: int, trials: int) -> np.ndarray:
     trial r + k of the same image: the shift predictor. It keeps every stimulus-locked
     correlation and breaks only what is shared within a trial.
     """
-    if trials < 2:
-        raise BadArgument("--null", f"the trial null needs a recording of 2 or more trials "
+    if trials < 3:  # the null SD is over the trials - 1 other trials: at least two of them
+        raise BadArgument("--null", f"the trial null needs a recording of 3 or more trials "
                                     f"(fcgraph record --trials), this one has {trials}")
     if L % trials:
         raise FcgraphError(f"L = {L} bins is not a whole number of {trials} trials")

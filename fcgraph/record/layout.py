@@ -11,6 +11,8 @@
       spikes/<slug>/predictions.npy   int64 (n_images,): the model's class under the condition
       .record/plan.json               the settings the recording was started with
       .record/<slug>.json             per-condition progress: images done, running counts
+      .record/.parts/<slug>/          chunks recorded on a Dask cluster, until the condition's
+                                      files are assembled (fcgraph.record.distributed)
 
 ``<slug>`` is ``contract.condition_slug(condition)`` (``uniform:0.1`` -> ``uniform_0.1``).
 
@@ -35,6 +37,8 @@ from pathlib import Path
 RECORDING_FORMAT = "fcgraph.spikes"
 
 PARTIAL = ".partial"
+#: Images per chunk (one Dask task) when recording on a cluster (rounded up to whole batches).
+CHUNK_IMAGES = 1024
 
 
 def partial(path: Path) -> Path:

@@ -8,6 +8,8 @@ bounded by one batch plus ``flush_bytes`` whatever N is. After each flush the co
 progress (images done, spike counts, correct predictions) is saved atomically; rerunning the
 same command after a kill resumes from there. Finished conditions are kept, so a rerun with
 more conditions records only the new ones, and the manifest lists every finished condition.
+On a Dask cluster the images are recorded in chunks, one task each, and the files assembled from
+the chunks' parts (:mod:`fcgraph.record.distributed`).
 """
 
 from __future__ import annotations
@@ -16,33 +18,27 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from spikingjelly.activation_based import monitor, neuron
 
 from fcgraph import faults
 from fcgraph.contract import RunManifest
-from fcgraph.datasets import load_dataset
+from fcgraph.datasets import default_data_root
 from fcgraph.errors import BadArgument, FcgraphError, at_least
+from fcgraph.execution import Execution
 from fcgraph.io import atomic_write_text, remove_stale_temps, writing_into
-from fcgraph.models.checkpoint import load_checkpoint, state_dict_hash
-from fcgraph.models.classifier import SpikingClassifier
-from fcgraph.models.registry import build_model
-from fcgraph.models.structure import spiking_layers
 from fcgraph.record import layout
-from fcgraph.record.conditions import (
-    CALIBRATION_BATCH,
-    Condition,
-    add_noise,
-    attack,
-    parse_all,
-    permuted,
-    recalibrate_batchnorm,
+from fcgraph.record.compute import (
+    Progress,
+    condition_model,
+    count_batch,
+    drop_parts,
+    prepare,
+    recorded_batches,
 )
+from fcgraph.record.conditions import Condition, parse_all
 from fcgraph.record.manifest import safe_run_id, write_recording_manifest
 from fcgraph.record.state import (
     Setup,
@@ -51,17 +47,9 @@ from fcgraph.record.state import (
     load_progress,
     save_progress,
 )
-from fcgraph.record.writer import (
-    ArrayFileWriter,
-    BufferedSpikeWriters,
-    SpikeFileWriter,
-    pack_chunk,
-    spike_count,
-)
+from fcgraph.record.writer import ArrayFileWriter, BufferedSpikeWriters, SpikeFileWriter
 from fcgraph.run_folder import RunFolder
 
-#: progress(task, done, total), the signature of ``fcgraph.cli.progress.task_progress``.
-Progress = Callable[[str, int, int], None]
 #: Packed spikes held in memory before they are written (bounds memory whatever N is).
 FLUSH_BYTES = 16 << 20
 
@@ -70,7 +58,8 @@ def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
            dataset: str | None = None, split: str = "test", data_root: Path | None = None,
            download: bool = True, batch_size: int = 64, seed: int = 0, run_id: str | None = None,
            command: str | None = None, overwrite: bool = False, flush_bytes: int = FLUSH_BYTES,
-           trials: int = 1, progress: Progress | None = None) -> RunManifest:
+           trials: int = 1, progress: Progress | None = None, execution: Execution | None = None,
+           chunk_images: int = layout.CHUNK_IMAGES) -> RunManifest:
     """Record ``conditions`` of the first ``n_images`` of ``dataset``/``split`` into folder ``out``.
 
     ``trials``: present the images that many times, trial-major (presentation r n_images + i
@@ -84,6 +73,13 @@ def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
     until ``flush_bytes`` of them accumulate (at least one batch), then written, and the
     progress saved: a killed recording resumes from the last such flush. ``progress(task, done,
     total)`` is called as images are done. Returns the manifest written to ``out/manifest.json``.
+
+    ``execution``: where the images are run (:class:`~fcgraph.execution.Execution`; default in
+    this process). On a Dask cluster each (condition, chunk of ``chunk_images`` images, rounded
+    up to whole batches) is one task whose worker writes the chunk's part, and this process
+    assembles the files, identical to an in-process recording's (:mod:`fcgraph.record.distributed`);
+    the workers need the checkpoint, the images and ``out`` at the same paths. In this process
+    the chunks are used only to finish the conditions that such a run left parts of.
     """
     parsed = parse_all(conditions)
     if run_id is not None and safe_run_id(run_id) != run_id:
@@ -92,45 +88,38 @@ def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
     at_least(n_images, 1, "--n-images")
     at_least(batch_size, 1, "--batch-size")
     at_least(trials, 1, "--trials")
+    at_least(chunk_images, 1, "--chunk-images")
+    execution = execution or Execution()
     if Path(out).exists() and not Path(out).is_dir():
         raise BadArgument("--out", f"{out} is a file, not a folder")
-    setup = _prepare(Path(checkpoint), Path(out), n_images, dataset, split, data_root, download,
-                     batch_size, seed, trials)
+    setup = prepare(Path(checkpoint), Path(out), n_images, dataset, split, data_root, download,
+                    batch_size, seed, trials)
     report = progress or (lambda task, done, total: None)
     with writing_into(setup.root):
         _claim_folder(setup.root, setup.plan, overwrite)
         _write_labels(setup)
-        for condition in parsed:
-            _record_condition(setup, condition, report, flush_bytes)
+        if execution.distributed or _any_parts(setup, parsed):
+            from fcgraph.record.distributed import record_chunks
+
+            # what the workers load: this process's paths, absolute, and its images (downloaded)
+            worker_args = (str(Path(checkpoint).resolve()), str(setup.root.resolve()), n_images,
+                           dataset, split,
+                           str(Path(data_root or default_data_root()).expanduser().resolve()),
+                           False, batch_size, seed, trials)
+            record_chunks(setup, parsed, worker_args, execution, report, flush_bytes, chunk_images)
+        else:
+            for condition in parsed:
+                _record_condition(setup, condition, report, flush_bytes)
         return write_recording_manifest(setup, parsed, run_id, command)
 
 
-def _prepare(checkpoint: Path, root: Path, n_images: int, dataset: str | None, split: str,
-             data_root: Path | None, download: bool, batch_size: int, seed: int,
-             trials: int = 1) -> Setup:
-    model, config = load_checkpoint(checkpoint)
-    name = dataset or config.dataset
-    split_seed = config.split_seed if name == config.dataset else 0
-    data = load_dataset(name, split, data_root=data_root, split_seed=split_seed, download=download)
-    if n_images > len(data):
-        raise BadArgument("--n-images", f"{n_images} is too many: {name} {split} has {len(data)} "
-                                         "images")
-    if data.num_classes > config.model.num_classes:
-        raise BadArgument("--dataset", f"{name} has {data.num_classes} classes but the model only "
-                                       f"{config.model.num_classes}")
-    data = data.first(n_images).repeated(trials)
-    T = config.model.T
-    multiple = layout.chunk_multiple(T)
-    batch_size = -(-batch_size // multiple) * multiple
-    layers = spiking_layers(model.backbone, T, (config.model.in_channels, config.model.image_size,
-                                                 config.model.image_size))
-    plan = {"model_sha256": state_dict_hash(model), "architecture": config.model.architecture,
-            "T": T, "dataset": name, "split": split, "split_seed": split_seed, "n_images": n_images,
-            "seed": seed, "batch_size": batch_size,
-            "layers": [[la.name, list(la.shape)] for la in layers]}
-    if trials > 1:  # absent for one trial: the plans of earlier recordings stay valid
-        plan["trials"] = trials
-    return Setup(root, model, config, data, layers, T, batch_size, seed, plan)
+def _any_parts(setup: Setup, conditions: list[Condition]) -> bool:
+    """True when a stopped run on a Dask cluster left chunks of an unfinished condition."""
+    if not RunFolder(setup.root).record_parts.is_dir():
+        return False
+    from fcgraph.record.distributed import has_parts
+
+    return any(has_parts(setup, c) for c in conditions)
 
 
 def _claim_folder(root: Path, plan: dict[str, Any], overwrite: bool) -> None:
@@ -186,20 +175,6 @@ def _write_labels(setup: Setup) -> None:
     os.replace(tmp, path)
 
 
-def _condition_model(setup: Setup, condition: Condition, report: Progress) -> SpikingClassifier:
-    if condition.kind == "permute":
-        return permuted(setup.model, condition, setup.seed)
-    if condition.kind == "untrained":
-        model = build_model(setup.checkpoint.model, seed=setup.seed)
-        task = f"{condition.name} (BatchNorm)"
-        n = len(setup.data)
-        report(task, 0, n)
-        batches = (im for im, _ in setup.data.batches(CALIBRATION_BATCH))
-        return recalibrate_batchnorm(model, batches,
-                                     progress=lambda done: report(task, done, n))
-    return setup.model.eval()
-
-
 def _record_condition(setup: Setup, condition: Condition, report: Progress, flush_bytes: int) -> None:
     """Record one condition, resuming from its saved progress; skip it when already complete."""
     state = load_progress(setup, condition)
@@ -215,38 +190,23 @@ def _record_condition(setup: Setup, condition: Condition, report: Progress, flus
     writers = {la.name: SpikeFileWriter(path, la.n_neurons, rows)
                for la, path in zip(setup.layers, paths, strict=False)}
     predictions = ArrayFileWriter(paths[-1], n)
-    model = _condition_model(setup, condition, report)
+    model = condition_model(setup, condition, report)
     start = int(state["done"])
     buffer = BufferedSpikeWriters(writers, T, start, flush_bytes)
     report(condition.name, start, n)
     began = time.perf_counter()
-    with monitor.OutputMonitor(model.backbone, instance=neuron.BaseNode,
-                               function_on_output=lambda s: pack_chunk(s.detach())) as mon:
-        mon.disable()
-        for images, labels in setup.data.batches(setup.batch_size, start=start):
-            x, clean_ok = _inputs(setup, condition, model, images, labels, range(start, start + len(labels)))
-            mon.enable()
-            with torch.no_grad():
-                predicted = model(x).argmax(1)
-            mon.disable()
-            packed = {la.name: mon[la.name][0] for la in setup.layers}  # packed in the hook
-            mon.clear_recorded_data()
-            for name, rows in packed.items():
-                state["spike_counts"][name] += spike_count(rows)
-            predictions.write(start, predicted.numpy().astype(np.int64))
-            state["correct"] += int((predicted == labels).sum())
-            if clean_ok is not None:
-                state["clean_correct"] += int(clean_ok.sum())
-                state["fooled"] += int(((predicted != labels) & clean_ok).sum())
-            start += len(labels)
-            faults.checkpoint("record.batch")
-            if buffer.add_batch(packed, len(labels)) or start == n:
-                now = time.perf_counter()
-                state.update(done=buffer.flush(), seconds=state["seconds"] + now - began)
-                began = now
-                faults.checkpoint("record.flush")
-                save_progress(setup, state)  # everything counted so far is in the files
-            report(condition.name, start, n)
+    for packed, predicted, labels, clean_ok in recorded_batches(setup, condition, model, start, n):
+        count_batch(state, packed, predicted, labels, clean_ok)
+        predictions.write(start, predicted.numpy().astype(np.int64))
+        start += len(labels)
+        faults.checkpoint("record.batch")
+        if buffer.add_batch(packed, len(labels)) or start == n:
+            now = time.perf_counter()
+            state.update(done=buffer.flush(), seconds=state["seconds"] + now - began)
+            began = now
+            faults.checkpoint("record.flush")
+            save_progress(setup, state)  # everything counted so far is in the files
+        report(condition.name, start, n)
     files = {}
     for writer in [*writers.values(), predictions]:
         digest = writer.finish()
@@ -256,15 +216,4 @@ def _record_condition(setup: Setup, condition: Condition, report: Progress, flus
     state["seconds"] += time.perf_counter() - began  # fsync and checksums count too
     state.update(complete=True, files=files)
     save_progress(setup, state)
-
-
-def _inputs(setup: Setup, condition: Condition, model: SpikingClassifier, images: torch.Tensor,
-            labels: torch.Tensor, ids: range) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(the batch as the condition presents it, for attacks which images the clean model gets right)."""
-    if condition.kind in ("uniform", "gaussian"):
-        return add_noise(condition, images, ids, setup.seed), None
-    if condition.is_attack:
-        with torch.no_grad():
-            clean_ok = model(images).argmax(1) == labels
-        return attack(condition, model, images, labels, ids, setup.seed), clean_ok
-    return images, None
+    drop_parts(setup, condition)  # those of an earlier run on a cluster, not needed now

@@ -79,20 +79,19 @@ class SpikeFileWriter:
         self.tmp.parent.mkdir(parents=True, exist_ok=True)
         preallocate(self.tmp, self.shape[0] * self.shape[1], keep=True)  # a resumed file is kept
 
-    def write(self, byte_offset: int, packed: np.ndarray) -> None:
-        """Copy ``packed`` (n_neurons, w) into byte columns ``byte_offset .. byte_offset + w``."""
+    def write(self, byte_offset: int, packed: np.ndarray, row: int = 0) -> None:
+        """Copy ``packed`` (r, w) into byte columns ``byte_offset .. byte_offset + w`` of rows
+        ``row .. row + r`` (by default every row)."""
         mm = np.memmap(self.tmp, dtype=np.uint8, mode="r+", shape=self.shape)
         try:
-            mm[:, byte_offset:byte_offset + packed.shape[1]] = packed
+            mm[row:row + packed.shape[0], byte_offset:byte_offset + packed.shape[1]] = packed
         finally:
             del mm
 
-    def finish(self) -> str:
-        """fsync, rename to the final name, and return the file's SHA-256."""
-        with open(self.tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(self.tmp, self.path)
-        return sha256_file(self.path)
+    def finish(self, checksum: bool = True) -> str:
+        """fsync, rename to the final name, and return the file's SHA-256 (``""`` without
+        ``checksum``)."""
+        return _finish(self.tmp, self.path, checksum)
 
 
 class BufferedSpikeWriters:
@@ -167,8 +166,13 @@ class ArrayFileWriter:
         finally:
             del arr
 
-    def finish(self) -> str:
-        with open(self.tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(self.tmp, self.path)
-        return sha256_file(self.path)
+    def finish(self, checksum: bool = True) -> str:
+        """As :meth:`SpikeFileWriter.finish`."""
+        return _finish(self.tmp, self.path, checksum)
+
+
+def _finish(tmp: Path, path: Path, checksum: bool) -> str:
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return sha256_file(path) if checksum else ""

@@ -73,8 +73,10 @@ def controlled_edges(pre: np.ndarray, post: np.ndarray, **rule) -> set[tuple[int
 
 def test_trial_shifts_are_whole_trials() -> None:
     assert trial_shifts(L, R).tolist() == [k * N * T for k in range(1, R)]
-    with pytest.raises(BadArgument, match="2 or more trials"):
+    with pytest.raises(BadArgument, match="3 or more trials"):
         trial_shifts(L, 1)
+    with pytest.raises(BadArgument, match="3 or more trials"):  # one other trial: no SD
+        trial_shifts(L, 2)
     with pytest.raises(FcgraphError, match="whole number of 7 trials"):
         trial_shifts(L, 7)
 

@@ -24,6 +24,27 @@ def env_with_repo(**extra: str) -> dict[str, str]:
     return {**env, "PYTHONPATH": path, "COLUMNS": "200", **extra}
 
 
+#: A ``sitecustomize`` that makes importing Dask fail (for :func:`env_without_dask`).
+BLOCK_DASK = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('dask', 'distributed'):
+            raise ImportError(name + ' is blocked in this test')
+sys.meta_path.insert(0, _Block())
+"""
+
+
+def env_without_dask(site: Path) -> dict[str, str]:
+    """:func:`env_with_repo` of a child process that cannot import Dask (a ``sitecustomize`` in
+    the new folder ``site`` blocks it)."""
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLOCK_DASK)
+    env = env_with_repo()
+    env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
+    return env
+
+
 def without_timings(data, fields: frozenset[str] = frozenset({"seconds"})):
     """``data`` (parsed JSON) without the keys ``fields`` at any depth: the timings that differ
     between two runs of the same work."""

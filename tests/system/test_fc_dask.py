@@ -6,7 +6,6 @@ folder, and no Dask import without a cluster. Real processes on 127.0.0.1: a
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,13 @@ import pytest
 
 from fcgraph.analysis.synthetic import write_recording
 from fcgraph.fc.run import compute_run
-from tests.helpers.dask_cluster import can_hide_folders, env_with_repo, free_port, without_timings
+from tests.helpers.dask_cluster import (
+    can_hide_folders,
+    env_with_repo,
+    env_without_dask,
+    free_port,
+    without_timings,
+)
 
 pytest.importorskip("distributed", reason="the Dask tests need dask[distributed] (the dask extra)")
 
@@ -83,24 +88,12 @@ def test_cli_local_workers(tmp_path):
     assert_same_run(got, want)
 
 
-BLOCK_DASK = """
-import sys
-class _Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in ('dask', 'distributed'):
-            raise ImportError(name + ' is blocked in this test')
-sys.meta_path.insert(0, _Block())
-"""
 
 
 @pytest.mark.faults
 def test_in_process_fc_imports_no_dask(tmp_path):
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(BLOCK_DASK)
     rec = make_recording(tmp_path / "rec")
-    env = env_with_repo()
-    env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
+    env = env_without_dask(tmp_path / "site")
     probe = subprocess.run([sys.executable, "-c", "import distributed"], env=env, capture_output=True,
                            text=True)
     assert probe.returncode != 0 and "blocked" in probe.stderr  # the block is in force

@@ -20,6 +20,10 @@ TERMS = {
     "shift null": "the same mean and SD estimated from sampled circular shifts (fc --null "
                   "shift: 100, at least 40 bins away, by default); with --shift-unit 1 it is the "
                   "paper's own any-offset draw.",
+    "trial null": "the cofiring the same images give in other trials (fc --null trial, on a "
+                  "recording of repeated noisy trials, record --trials): with it an edge means "
+                  "firing together beyond what the image explains; the image nulls cannot tell "
+                  "that apart from shared stimulus drive.",
     "control network": "the same architecture without learned structure (weights permuted "
                        "within each layer, or untrained with BatchNorm recalibrated), analysed "
                        "with its own 1FC groups; a finding must beat every control.",
