@@ -7,8 +7,10 @@ neurons, numbered as an in-process run makes them), so that several workers shar
 pair. Two phases, each one Dask task per (condition, layer pair, tile range):
 
 1. with the control threshold (the default), :func:`threshold_unit` runs the control draws
-   on its tiles and returns its control z tail and counts; this process merges them into the
-   pair's threshold, exactly the in-process one (:func:`~fcgraph.fc.threshold.control_tail`);
+   on its tiles and returns its control z tail and counts; this process merges them, as they
+   come, into one :class:`~fcgraph.fc.threshold.TailCollector` per pair (at most twice the
+   values the threshold needs held here) and sets the pair's threshold, exactly the
+   in-process one (:func:`~fcgraph.fc.threshold.control_tail`);
 2. :func:`edges_unit` writes its tiles' edges at that threshold to
    ``fc/.parts/<slug>/<k>.t<a>.parquet`` (a row group per tile, atomically) and returns its
    report counts (and, with ``calibrate``, its tiles' calibration counts on control draw 0).
@@ -225,18 +227,24 @@ def compute_split(client: Client, rec: Recording, params: FcParams, backend: Bac
     thresholds: dict[int, dict[str, Any]] = {}
     control_seconds = dict.fromkeys(range(len(pairs)), 0.0)
     if params.threshold == "control":
-        tails: dict[int, list[Any]] = {i: [None] * len(p.ranges) for i, p in enumerate(pairs)}
+        from fcgraph.fc.threshold import TailCollector
+
+        tails = {i: TailCollector(params.z, p.capacity) for i, p in enumerate(pairs)}
+        sums = {i: {"tested": 0, "normal_false": 0, "seconds": 0.0} for i in range(len(pairs))}
 
         def tail_done(u: int, got: dict[str, Any]) -> None:
-            i, a, b = units[u]
-            tails[i][pairs[i].ranges.index((a, b))] = got
+            i = units[u][0]
+            tails[i].add(got["largest"])  # exact for the pair's capacity + 1 largest
+            for key, total in sums[i].items():
+                sums[i][key] = total + got[key]
 
         run_units(client, threshold_unit,
                   [(root, params, be, tile, pairs[i].condition, pairs[i].pre, pairs[i].post,
                     (a, b), pairs[i].draws, pairs[i].capacity) for i, a, b in units],
                   tail_done, describe=describe, name="fcgraph-fc-control")
-        thresholds = {i: _merged_threshold(params, pairs[i], tails[i]) for i in tails}
-        control_seconds = {i: sum(t["seconds"] for t in tails[i]) for i in tails}
+        thresholds = {i: _merged_threshold(params, pairs[i], tails[i].largest(), sums[i])
+                      for i in tails}
+        control_seconds = {i: sums[i]["seconds"] for i in sums}
     else:
         thresholds = {i: _threshold(params, {}, None, None) for i in range(len(pairs))}
 
@@ -304,11 +312,12 @@ def _finish(rec: Recording, lay: _Layout, params: FcParams, backend: Backend, pa
     return summary
 
 
-def _merged_threshold(params: FcParams, pair: _Pair, tails: list[dict[str, Any]]) -> dict[str, Any]:
-    """The pair's ``threshold`` entry from its units' control tails (exact: module doc)."""
+def _merged_threshold(params: FcParams, pair: _Pair, largest: np.ndarray,
+                      sums: dict[str, Any]) -> dict[str, Any]:
+    """The pair's ``threshold`` entry from its units' control tails, merged (``largest``) and
+    summed (``sums``: tested, normal_false): exact, module doc."""
     from fcgraph.fc.threshold import threshold_result
 
-    got = threshold_result(np.concatenate([t["largest"] for t in tails]),
-                           sum(t["tested"] for t in tails), sum(t["normal_false"] for t in tails),
-                           z=params.z, draws=pair.draws)
+    got = threshold_result(largest, sums["tested"], sums["normal_false"], z=params.z,
+                           draws=pair.draws)
     return _threshold_entry(params, got)
