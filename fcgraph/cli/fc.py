@@ -37,6 +37,11 @@ def fc_cmd(
         "Conditions to compute (default: all recorded).", "--conditions", "--condition", "-c")] = None,
     tile: Annotated[int, typer.Option(min=1, help="Post neurons per block (bounds memory).",
                                       rich_help_panel="Execution")] = 1024,
+    unit_tiles: Annotated[int, typer.Option(
+        min=0, help="On a Dask cluster: split each layer pair into units of N post tiles "
+                    "(--tile tested post neurons each), shared by the workers; same files. "
+                    "0: a unit per layer pair. Not with --fdr or --dense (a unit per pair).",
+        rich_help_panel="Execution")] = 0,
     restart: Annotated[bool, typer.Option(
         help="Discard earlier fc output of the folder (needed to change settings).")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar per layer pair.")] = True,
@@ -64,7 +69,8 @@ def fc_cmd(
 
         summary = compute_run(recording, conditions=conditions, params=params,
                               backend=chosen, tile=tile, restart=restart,
-                              progress=announce_then_update, execution=execution)
+                              progress=announce_then_update, execution=execution,
+                              unit_tiles=unit_tiles)
     columns = ["condition", "layer pair", "tested", "untested", "zero SD", "non-finite",
                "z <= -thr", "z thr", "significant", "edges"]
     if params.calibrate:

@@ -356,6 +356,12 @@ def _post_tiles(keep: np.ndarray, n_post: int,
         yield s0, s1, keep[a:a + tile]
 
 
+def count_tiles(n_tested_post: int, tile: int) -> int:
+    """The post tiles :func:`significant_edges` makes of ``n_tested_post`` tested post neurons
+    (without ``dense``), ``tile`` at a time: at least one."""
+    return max(1, -(-n_tested_post // tile))
+
+
 def _degenerate(spike_counts: np.ndarray, L: int) -> np.ndarray:
     """Neurons whose trains make a measure undefined: silent, or spiking in every bin."""
     return (spike_counts == 0) | (spike_counts == L)
@@ -378,6 +384,7 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
                       sink: Callable[[pa.Table], None] | None = None,
                       progress: Callable[[int, int], None] | None = None,
                       relay: FeatureRelay | None = None,
+                      tiles: tuple[int, int] | None = None,
                       ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Significant functional edges from a pre layer to a post layer, and a report.
 
@@ -423,6 +430,11 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
       chain of layer pairs of one condition: the exact null's features of this post layer are
       kept there and reused when the next call's pre layer is the same (``condition``,
       ``post_layer``) with the same tested neurons and null, instead of computed again.
+    - ``tiles``: ``(a, b)``, only post tiles a .. b-1 (numbered over the whole pair, as a run
+      of every tile makes them) are computed; ``pairs``, the pair counts, ``significant``,
+      ``edges`` and ``post_in_degree`` then cover those tiles only (summed over a partition of
+      the tiles they give the whole pair's). A pair has max(1, ceil(tested post / tile))
+      tiles (:func:`count_tiles`).
 
     Neurons with fewer than ``min_spikes`` spikes are left out of every product (a tile holds
     up to ``tile`` tested post neurons), unless ``dense`` asks for every pair's numbers.
@@ -474,7 +486,9 @@ def significant_edges(pre: Spikes, post: Spikes, *, T: int, measure: str = "sttc
     n_pairs = 0
     streaming = sink is not None and fdr is None
     n_streamed = 0
-    for s0, s1, post_idx in _post_tiles(keep_post, n_post, tile):
+    for t, (s0, s1, post_idx) in enumerate(_post_tiles(keep_post, n_post, tile)):
+        if tiles is not None and not tiles[0] <= t < tiles[1]:
+            continue
         block, span_pairs = _candidate_block(candidates, s0, s1, src_a.n_neurons, keep_pre, post_idx)
         n_pairs += span_pairs
         p = None

@@ -50,21 +50,34 @@ from fcgraph import faults
 from fcgraph.errors import BadArgument, FcgraphError, at_least
 from fcgraph.execution import Execution
 from fcgraph.fc.backend import Backend, get_backend
-from fcgraph.fc.calibration import calibrate as calibrate_pair
 from fcgraph.fc.counts import DEFAULT_TILE
 from fcgraph.fc.feature_relay import FeatureRelay
+from fcgraph.fc.pair import (
+    COUNT_KEYS,
+    RF_KERNEL,
+    _calibration,
+    _json_default,
+    _Layout,
+    _pair_head,
+    _pair_inputs,
+    _pair_key,
+    _plain,
+    _spike_hashes,
+    _threshold,
+    worker_backend,
+    write_edges,
+)
+from fcgraph.fc.pair import kernel_footprint as kernel_footprint  # the candidates rule, above
+from fcgraph.fc.pair import receptive_field as receptive_field
 from fcgraph.fc.settings import FcParams
 from fcgraph.fc.shifts import draw_shifts, trial_shifts
 from fcgraph.fc.stats import normal_upper_tail
-from fcgraph.fc.threshold import control_threshold
-from fcgraph.parts import part_key, read_part, write_part
-from fcgraph.run_folder import RunFolder, layer_pairs
+from fcgraph.parts import read_part, write_part
+from fcgraph.run_folder import layer_pairs
 
 if TYPE_CHECKING:
     import pandas as pd
-    import pyarrow as pa
 
-    from fcgraph.contract import LayerInfo
     from fcgraph.record.reader import Recording
 
 #: ``progress(task, done, total)``: one task per (condition, layer pair), done/total post neurons.
@@ -72,64 +85,20 @@ ProgressFn = Callable[[str, int, int], None]
 #: Called after each layer pair is finished and saved: ``after_pair(condition, pre, post)``.
 PairHook = Callable[[str, str, str], None]
 
-PLAN = "plan.json"
-#: The format of a layer pair's part (in its key: parts of another format are not reused).
-PART_FORMAT = "fcgraph.fc-part/1"
-DONE = "done.json"
 DENSE_KEYS = {"cofire": np.int32, "value": np.float32, "null_mean": np.float32,
               "null_sd": np.float32, "z": np.float32}
-#: Counts of the per-pair report kept in the manifest and the summary.
-COUNT_KEYS = ("pairs", "tested", "untested", "untested_pre", "untested_post", "zero_spread",
-              "nonfinite", "negative_tail", "significant", "edges")
-RF_KERNEL = 3
 
 
 # -- layer pairs and candidates ------------------------------------------------------------------
 
 
-def kernel_footprint(pre: LayerInfo, post: LayerInfo, kernel: int = RF_KERNEL) -> np.ndarray | None:
-    """The receptive-field rule's spatial footprint: bool (H1 W1, H2 W2), True where the pre
-    position (y1 W1 + x1) lies under the ``kernel`` x ``kernel`` kernel of the post position
-    (stride = the ratio of the spatial sizes); None unless both layers are conv layers whose
-    sizes divide evenly. A neuron's position is its index modulo H W (channel-major rows)."""
-    if len(pre.shape) != 3 or len(post.shape) != 3:
-        return None
-    _, h1, w1 = pre.shape
-    _, h2, w2 = post.shape
-    if h1 % h2 or w1 % w2 or h1 // h2 != w1 // w2:
-        return None
-    s, pad = h1 // h2, kernel // 2
-    y1, x1 = np.divmod(np.arange(h1 * w1), w1)  # pre positions
-    y2, x2 = np.divmod(np.arange(h2 * w2), w2)  # post positions
-    dy = y1[:, None] - (s * y2[None, :] - pad)
-    dx = x1[:, None] - (s * x2[None, :] - pad)
-    return (dy >= 0) & (dy < kernel) & (dx >= 0) & (dx < kernel)
 
 
-def receptive_field(pre: LayerInfo, post: LayerInfo,
-                    kernel: int = RF_KERNEL) -> Callable[[int, int], np.ndarray] | None:
-    """Candidate pairs of the receptive-field rule (module docstring) as a function
-    ``(j0, j1) -> bool (n_pre, j1 - j0)`` for post neurons j0 .. j1-1, or None (all pairs)."""
-    spatial = kernel_footprint(pre, post, kernel)
-    if spatial is None:
-        return None
-    h2w2 = spatial.shape[1]
-    pre_pos = np.arange(pre.n_neurons) % spatial.shape[0]
-
-    def block(j0: int, j1: int) -> np.ndarray:
-        post_pos = np.arange(j0, j1) % h2w2
-        return spatial[pre_pos[:, None], post_pos[None, :]]
-
-    return block
 
 
 # -- files ---------------------------------------------------------------------------------------
 
 
-def _slug(condition: str) -> str:
-    from fcgraph.contract import condition_slug
-
-    return condition_slug(condition)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -138,17 +107,8 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
 
 
-def _plain(data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` with NumPy scalars as Python numbers (as a part stores it)."""
-    return json.loads(json.dumps(data, default=_json_default))
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -157,30 +117,6 @@ def _read_json(path: Path) -> dict[str, Any]:
     return read_json_object(path, "missing")
 
 
-class _Layout:
-    """fc's parts inside a run folder (every other path is the :class:`RunFolder`'s)."""
-
-    def __init__(self, root: Path) -> None:
-        self.run = RunFolder(root)
-        self.root = self.run.root
-        self.parts = self.run.fc_parts
-        self.plan = self.parts / PLAN
-
-    def cond_dir(self, condition: str) -> Path:
-        return self.parts / _slug(condition)
-
-    def part(self, condition: str, k: int) -> tuple[Path, Path]:
-        d = self.cond_dir(condition)
-        return d / f"{k:03d}.parquet", d / f"{k:03d}.json"
-
-    def done(self, condition: str) -> Path:
-        return self.cond_dir(condition) / DONE
-
-    def edges_rel(self, condition: str) -> str:
-        return self.run.relative(self.run.edges(condition))
-
-    def dense_dir(self, condition: str) -> Path:
-        return self.run.fc_dense / _slug(condition)
 
 
 def _plan_for(rec: Recording, params: FcParams) -> dict[str, Any]:
@@ -260,16 +196,14 @@ def _finished_pairs(lay: _Layout, rec: Recording, params: FcParams, conditions: 
     return finished
 
 
-def _pair_key(rec: Recording, params: FcParams, condition: str, pre: str, post: str) -> str:
-    """The key of a layer pair's part (:mod:`fcgraph.parts`): fc's part format, the settings,
-    the pair and its two spike files' hashes."""
-    return part_key(PART_FORMAT, params.to_json(), condition, pre, post,
-                    _spike_hashes(rec, condition, pre, post))
 
 
-def _spike_hashes(rec: Recording, condition: str, pre: str, post: str) -> dict[str, str]:
-    layers = rec.condition_info(condition)["layers"]
-    return {"pre_sha256": layers[pre]["sha256"], "post_sha256": layers[post]["sha256"]}
+
+
+
+
+
+
 
 
 # -- one layer pair ------------------------------------------------------------------------------
@@ -280,21 +214,14 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
                   progress: ProgressFn | None, relay: FeatureRelay) -> dict[str, Any]:
     """Compute, save (part table, then its JSON) and return one layer pair's summary
     (``relay``: exact-null features handed from each pair to the next)."""
-    import pyarrow.parquet as pq
 
-    from fcgraph.fc.edges import significant_edges
-    from fcgraph.io import atomic_write
 
     pre_info, post_info = rec.layer(pre), rec.layer(post)
-    pre_sm, post_sm = rec.packed(condition, pre), rec.packed(condition, post)
-    cand = receptive_field(pre_info, post_info) if params.candidates == "receptive-field" else None
-    rule = params.rule(rec.T, rec.trials)
+    pre_sm, post_sm, cand, rule = _pair_inputs(rec, params, condition, pre, post)
     task = f"{condition} {pre}->{post}"
     table_path, json_path = lay.part(condition, k)
     t0 = time.perf_counter()
-    summary: dict[str, Any] = {"condition": condition, "pre_layer": pre, "post_layer": post,
-                               "candidates": "receptive-field" if cand is not None else "all",
-                               "backend": backend.name, "backend_detail": backend.detail}
+    summary = _pair_head(params, backend, condition, pre, post, cand)
     if params.fdr is None:
         summary["threshold"] = _threshold(params, rule, pre_sm, post_sm, backend=backend,
                                           tile=tile, candidates=cand,
@@ -302,28 +229,13 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
         rule["z"] = summary["threshold"]["z"]
     dense = _open_dense(lay, condition, pre, post, pre_info.n_neurons, post_info.n_neurons) \
         if params.dense else None
-
-    def write(fh: Any) -> None:
-        writer: pq.ParquetWriter | None = None
-
-        def sink(table: pa.Table) -> None:
-            nonlocal writer
-            if writer is None:
-                writer = pq.ParquetWriter(fh, table.schema)
-            writer.write_table(table)
-
-        _, report = significant_edges(
-            pre_sm, post_sm, **rule, top_k=params.top_k, backend=backend, tile=tile,
-            pre_layer=pre, post_layer=post, run_id=rec.run_id, condition=condition,
-            candidates=cand, dense=dense, sink=sink, progress=_ticker(progress, task),
-            relay=relay)
-        assert writer is not None  # every tile calls the sink
-        writer.close()
-        summary.update({key: int(report[key]) for key in COUNT_KEYS})
-        summary.update(nominal_rate=report["nominal_rate"] if params.fdr is not None else
-                       float(normal_upper_tail(params.z)), n_shifts_used=report["n_shifts_used"])
-
-    atomic_write(table_path, write)
+    report = write_edges(table_path, pre_sm, post_sm, rule, top_k=params.top_k, backend=backend,
+                         tile=tile, pre_layer=pre, post_layer=post, run_id=rec.run_id,
+                         condition=condition, candidates=cand, dense=dense,
+                         progress=_ticker(progress, task), relay=relay)
+    summary.update({key: int(report[key]) for key in COUNT_KEYS})
+    summary.update(nominal_rate=report["nominal_rate"] if params.fdr is not None else
+                   float(normal_upper_tail(params.z)), n_shifts_used=report["n_shifts_used"])
     if params.calibrate:
         summary["calibration"] = _calibration(params, rule, pre_sm, post_sm,
                                               backend=backend, tile=tile, candidates=cand)
@@ -333,6 +245,7 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
     summary.update(_spike_hashes(rec, condition, pre, post))
     faults.checkpoint("fc.pair")
     write_part(json_path, _pair_key(rec, params, condition, pre, post), _plain(summary))
+    lay.remove_unit_tables(condition, k)  # those of a split run killed before this pair was done
     return summary
 
 
@@ -365,14 +278,12 @@ def pair_unit(root: str, params: FcParams, backend: tuple[str, str], tile: int, 
     from fcgraph.io import writing_into
     from fcgraph.record.reader import open_recording
 
-    name, detail = backend
-    be = get_backend(name, warn=False)
-    if be.name == "numpy":
-        be.detail = detail
     rec = open_recording(root)
     with writing_into(rec.path):
-        return _compute_pair(rec, _Layout(rec.path), params, be, tile, condition, k, pre, post,
-                             None, FeatureRelay())
+        return _compute_pair(rec, _Layout(rec.path), params, worker_backend(backend), tile,
+                             condition, k, pre, post, None, FeatureRelay())
+
+
 
 
 def _ticker(progress: ProgressFn | None, task: str) -> Callable[[int, int], None] | None:
@@ -382,45 +293,16 @@ def _ticker(progress: ProgressFn | None, task: str) -> Callable[[int, int], None
     return lambda done, total: progress(task, done, total)
 
 
-def _control_rule(rule: dict[str, Any]) -> dict[str, Any]:
-    """The rule's keywords for a control pass (no T, seed or z: the callers give them)."""
-    return {k: v for k, v in rule.items() if k not in ("T", "seed", "z")}
 
 
-def _threshold(params: FcParams, rule: dict[str, Any], pre: Any, post: Any,
-               **engine: Any) -> dict[str, Any]:
-    """The manifest's ``threshold`` entry of a layer pair: the rule, the z threshold used and
-    the nominal rate; for the control rule also the control's rate at that threshold and at
-    the nominal z over its draws 1 .. control_draws
-    (:func:`~fcgraph.fc.threshold.control_threshold`)."""
-    nominal = float(normal_upper_tail(params.z))
-    if params.threshold == "normal":
-        return {"rule": "normal", "z": params.z, "nominal_z": params.z, "nominal_rate": nominal}
-    got = control_threshold(pre, post, T=rule["T"], z=params.z, seed=params.seed,
-                            draws=params.control_draws or None, **_control_rule(rule),
-                            **engine)
-    return {"rule": "control", "z": got["z"], "nominal_z": params.z, "nominal_rate": nominal,
-            "control_draws": got["draws"], "control_tested": got["tested"],
-            "control_false_edges": got["false_edges"], "control_rate": got["control_rate"],
-            "normal_rule_false_edges": got["normal_false_edges"],
-            "normal_rule_rate": got["normal_rate"]}
 
 
-def _calibration(params: FcParams, rule: dict[str, Any], pre: Any, post: Any,
-                 **engine: Any) -> dict[str, Any]:
-    """The manifest's ``calibration`` entry: the rule as applied (its z threshold, control or
-    normal) rerun on control draw 0, independent of the draw a control threshold came from."""
-    nominal = None if params.fdr is not None else float(normal_upper_tail(params.z))
-    cal = calibrate_pair(pre, post, T=rule["T"], seed=params.seed, z=rule["z"],
-                         nominal_rate=nominal, **_control_rule(rule), **engine)
-    return {"false_edges": int(cal["false_edges"]), "tested": int(cal["tested"]),
-            "false_edge_rate": _finite(cal["false_edge_rate"]),
-            "nominal_rate": cal["nominal_rate"], "ratio": _finite(cal["ratio"]),
-            "draw": int(cal["draw"])}
 
 
-def _finite(value: float | None) -> float | None:
-    return None if value is None or not np.isfinite(value) else float(value)
+
+
+
+
 
 
 def _open_dense(lay: _Layout, condition: str, pre: str, post: str, n_pre: int,
@@ -540,7 +422,7 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
                 tile: int = DEFAULT_TILE, restart: bool = False,
                 progress: ProgressFn | None = None, after_pair: PairHook | None = None,
                 execution: Execution | None = None, scheduler: str | None = None,
-                local_workers: int = 0, **settings: Any) -> pd.DataFrame:
+                local_workers: int = 0, unit_tiles: int = 0, **settings: Any) -> pd.DataFrame:
     """Significant edges of every chosen condition and layer pair of a recording (module doc).
 
     ``recording``: a folder written by ``fcgraph record`` (the output goes into it).
@@ -560,6 +442,10 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
     run folder (which the workers must see at the same path); this process then assembles the
     tables as in-process. The files are the same either way, but for the ``seconds`` of each
     layer pair (and ``backend_detail`` on GPU workers); see :mod:`fcgraph.fc.distributed`.
+    ``unit_tiles`` (on a cluster only): split each layer pair into Dask tasks of that many post
+    tiles (``tile`` tested post neurons each), so that several workers share a big pair, with
+    the same files; 0 (the default): a task per layer pair. Not with ``fdr`` or ``dense``,
+    which keep a task per layer pair; see :mod:`fcgraph.fc.split`.
 
     Returns one row per (condition, layer pair): condition, pre_layer, post_layer, the report
     counts (pairs, tested, untested, untested_pre, untested_post, zero_spread, nonfinite,
@@ -579,6 +465,7 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
     elif settings:
         raise FcgraphError(f"give params or settings, not both ({', '.join(settings)})")
     at_least(tile, 1, "--tile")
+    at_least(unit_tiles, 0, "--unit-tiles")
     if execution is None:
         execution = Execution.create(scheduler, local_workers)
     elif scheduler or local_workers:
@@ -586,12 +473,13 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
     be = get_backend(backend)
     rec = open_recording(recording)
     with writing_into(rec.path):
-        return _compute(rec, conditions, params, be, tile, restart, progress, after_pair, execution)
+        return _compute(rec, conditions, params, be, tile, restart, progress, after_pair, execution,
+                        unit_tiles)
 
 
 def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be: Backend, tile: int,
              restart: bool, progress: ProgressFn | None, after_pair: PairHook | None,
-             execution: Execution) -> pd.DataFrame:
+             execution: Execution, unit_tiles: int = 0) -> pd.DataFrame:
     """:func:`compute_run` once its arguments are checked and the recording opened."""
     import pandas as pd
 
@@ -632,11 +520,16 @@ def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be:
     if execution.distributed and todo:
         from fcgraph.execution import dask_client
         from fcgraph.fc.distributed import compute_on_cluster
+        from fcgraph.fc.split import compute_split, splits
 
         with dask_client(execution) as client:
             assert client is not None
-            computed = compute_on_cluster(client, pair_unit, rec, lay.plan, params, be, tile,
-                                          todo, progress, after_pair)
+            if unit_tiles and splits(params):
+                computed = compute_split(client, rec, params, be, tile, unit_tiles, todo, progress,
+                                         after_pair)
+            else:
+                computed = compute_on_cluster(client, pair_unit, rec, lay.plan, params, be, tile,
+                                              todo, progress, after_pair)
         remove_stale_temps(rec.path)  # those of a worker killed mid-write (its unit was rerun)
 
     rows: list[dict[str, Any]] = []

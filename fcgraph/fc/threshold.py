@@ -153,13 +153,37 @@ def control_threshold(pre: Spikes, post: Spikes, *, T: int, z: float = 3.0, seed
     for key in ("fdr", "top_k", "sink", "dense"):
         if rule.get(key) is not None:
             raise FcgraphError(f"the control threshold applies to the z rule without {key}")
-    nominal = float(normal_upper_tail(z))
     once = count_tested(pre, post, min_spikes=rule.get("min_spikes", 10),
                         candidates=rule.get("candidates"), tile=rule.get("tile", DEFAULT_TILE))
     draws = n_draws(once) if draws is None else int(draws)
     if draws < 1:
         raise FcgraphError(f"draws must be >= 1, got {draws}")
-    tail = TailCollector(z, math.floor(nominal * once * draws * (1 + 1e-12)))
+    largest, tested, normal_false = control_tail(pre, post, T=T, z=z, seed=seed, draws=draws,
+                                                 capacity=tail_capacity(z, once, draws),
+                                                 first_draw=first_draw, **rule)
+    return threshold_result(largest, tested, normal_false, z=z, draws=draws)
+
+
+def tail_capacity(z: float, once: int, draws: int) -> int:
+    """The :class:`TailCollector` capacity of a control threshold: floor(nominal rate x tested
+    pairs of one draw (``once``) x ``draws``), the k of :func:`threshold_from_tail`."""
+    return math.floor(float(normal_upper_tail(z)) * once * draws * (1 + 1e-12))
+
+
+def control_tail(pre: Spikes, post: Spikes, *, T: int, z: float, seed: int, draws: int,
+                 capacity: int, first_draw: int = THRESHOLD_DRAW,
+                 **rule: Any) -> tuple[np.ndarray, int, int]:
+    """The control draws of :func:`control_threshold`, before the threshold is set.
+
+    Returns ``(largest, tested, normal_false)``: the kept control z values >= ``z`` (float64,
+    largest first, the ``capacity + 1`` largest at least, :class:`TailCollector`), the pairs
+    tested over the draws and those with z >= ``z``. With ``tiles`` in ``rule`` (post tiles
+    a .. b-1 of :func:`~fcgraph.fc.edges.significant_edges`) they cover those tiles only: the
+    union of the ``largest`` of a partition of the tiles, with the summed counts, gives the
+    whole pair's threshold exactly (:func:`threshold_result`), as every value a unit dropped
+    has ``capacity + 1`` larger ones in that unit.
+    """
+    tail = TailCollector(z, capacity)
 
     def collect(table: pa.Table) -> None:
         tail.add(table.column("z").to_numpy())
@@ -172,7 +196,16 @@ def control_threshold(pre: Spikes, post: Spikes, *, T: int, z: float = 3.0, seed
                                       progress=_over_draws(progress, k, draws), **rule)
         tested += int(report["tested"])
         normal_false += int(report["significant"])
-    threshold, false_edges = threshold_from_tail(tail.largest(), tested, nominal, z)
+    return tail.largest(), tested, normal_false
+
+
+def threshold_result(largest: np.ndarray, tested: int, normal_false: int, *, z: float,
+                     draws: int) -> dict[str, Any]:
+    """:func:`control_threshold`'s dict from its control tail (:func:`control_tail`; the
+    ``largest`` of several units may be concatenated in any order)."""
+    nominal = float(normal_upper_tail(z))
+    threshold, false_edges = threshold_from_tail(np.sort(np.asarray(largest, np.float64))[::-1],
+                                                 tested, nominal, z)
     return {"z": threshold, "nominal_z": float(z), "nominal_rate": nominal, "draws": draws,
             "tested": tested, "false_edges": false_edges,
             "control_rate": _share(false_edges, tested), "normal_false_edges": normal_false,

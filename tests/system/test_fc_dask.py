@@ -218,3 +218,84 @@ def test_a_worker_that_cannot_see_the_run_folder_is_one_line(tmp_path, cluster):
     assert line.startswith("error: Dask worker tcp://127.0.0.1:") and "cannot read" in line
     assert "must be on a filesystem every worker sees at the same path" in line
     assert not list((rec / "fc" / ".parts").glob("*/*.json"))  # no unit was sent
+
+
+#: Units of post tiles: tiles of TILE tested post neurons, UNIT_TILES tiles per Dask task.
+TILE, UNIT_TILES = 8, 2
+
+
+def assert_split(rec: Path, min_units: int = 3) -> None:
+    """Every layer pair of ``rec`` has at least ``min_units`` units of post tiles."""
+    from fcgraph.fc.edges import count_tiles
+    from fcgraph.record.reader import open_recording
+
+    recording = open_recording(rec)
+    for condition in recording.conditions:
+        for layer in recording.layers[1:]:
+            tested = int((recording.packed(condition, layer.name).spike_counts() >= 10).sum())
+            assert count_tiles(tested, TILE) >= min_units * UNIT_TILES
+
+
+@pytest.mark.parametrize("settings", [
+    {},  # the default rule: exact null, control threshold
+    {"null": "shift", "calibrate": True},
+    {"threshold": "normal", "candidates": "receptive-field", "top_k": 3, "min_spikes": 45},
+    {"fdr": 0.05},  # the FDR family spans a whole pair: a unit per pair
+], ids=["exact-control", "shift-calibrate", "normal-rf-topk", "fdr-whole-pairs"])
+def test_units_of_post_tiles_write_the_same_files(tmp_path, settings):
+    want = make_recording(tmp_path / "inproc", LARGER, ("clean",), n_images=60)
+    got = make_recording(tmp_path / "dask", LARGER, ("clean",), n_images=60)
+    assert_split(got)
+    a = compute_run(want, backend="numpy", tile=TILE, **settings)
+    b = compute_run(got, backend="numpy", tile=TILE, local_workers=2, unit_tiles=UNIT_TILES,
+                    **settings)
+    assert b.drop(columns="seconds").equals(a.drop(columns="seconds"))
+    assert (a.edges > 0).all() and (a.untested > 0).any() == ("min_spikes" in settings)
+    assert_same_run(got, want)
+
+
+def test_units_of_post_tiles_resume(tmp_path):
+    want = make_recording(tmp_path / "inproc", LARGER, ("clean", "uniform:0.1"), n_images=60)
+    got = make_recording(tmp_path / "dask", LARGER, ("clean", "uniform:0.1"), n_images=60)
+    compute_run(want, backend="numpy", tile=TILE)
+
+    def killed(condition: str, pre: str, post: str) -> None:
+        raise KeyboardInterrupt  # the run stops once its first layer pair is saved
+
+    with pytest.raises(KeyboardInterrupt):
+        compute_run(got, backend="numpy", tile=TILE, local_workers=2, unit_tiles=UNIT_TILES,
+                    after_pair=killed)
+    saved = {p: p.stat().st_mtime_ns for p in (got / "fc" / ".parts").glob("*/[0-9][0-9][0-9].json")}
+    assert len(saved) == 1
+    again = compute_run(got, backend="numpy", tile=TILE, local_workers=2, unit_tiles=UNIT_TILES)
+    assert int(again.resumed.sum()) == 1
+    assert {p: p.stat().st_mtime_ns for p in saved} == saved  # the finished pair was not redone
+    assert_same_run(got, want)  # no unit table is left behind
+
+
+def test_cli_unit_tiles(tmp_path):
+    want = make_recording(tmp_path / "inproc", LARGER, ("clean",), n_images=60)
+    got = make_recording(tmp_path / "dask", LARGER, ("clean",), n_images=60)
+    compute_run(want, backend="numpy", tile=TILE)
+    done = fcgraph_fc(str(got), "--backend", "numpy", "--local-workers", "2", "--no-progress",
+                      "--tile", str(TILE), "--unit-tiles", str(UNIT_TILES))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_same_run(got, want)
+    bad = fcgraph_fc(str(got), "--no-progress", "--unit-tiles", "-1")
+    assert bad.returncode == 2 and "--unit-tiles" in bad.stderr
+
+
+@pytest.mark.faults
+def test_a_worker_killed_mid_tile_unit_and_the_run_completes(tmp_path, cluster):
+    want = make_recording(tmp_path / "inproc", LARGER, ("clean",), n_images=60)
+    got = make_recording(tmp_path / "dask", LARGER, ("clean",), n_images=60)
+    compute_run(want, backend="numpy", tile=TILE)
+    # this worker SIGKILLs itself after writing its first unit's table, its result not returned
+    doomed = cluster.add_worker("--no-nanny", FCGRAPH_FAULT_AT="fc.unit")
+    cluster.add_worker()
+    cluster.wait_for_workers(2)
+    done = fcgraph_fc(str(got), "--backend", "numpy", "--no-progress", "--tile", str(TILE),
+                      "--unit-tiles", str(UNIT_TILES), "--scheduler", cluster.address)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert doomed.wait(timeout=30) == -signal.SIGKILL  # it did die mid-run
+    assert_same_run(got, want)
