@@ -8,16 +8,15 @@ there and check that rerunning the same command ends with the results of an unin
 Unset (always, outside tests), a checkpoint costs one environment lookup.
 
 Points: ``record.batch`` (a batch counted, not yet written; in-process or in a chunk on a Dask
-worker), ``record.flush`` (written, its
-progress not yet saved), ``record.finish`` (one more file of a condition renamed); ``fc.pair``
-(a layer pair's table written, its summary not), ``fc.unit`` (a unit of post tiles' table
-written, its result not yet returned, :mod:`fcgraph.fc.split`), ``fc.assembled`` (a
-condition's edge table done, its part tables not yet removed); ``analyze.part`` (a part
-saved); ``ingest.neurons`` (neuron nodes written, not yet marked done), ``ingest.batch`` (an
-edge batch committed),
-``ingest.switched`` (a condition's new edges made live, the load's marks not yet removed); and
-``write/<file name>`` (a file written through :func:`fcgraph.io.atomic_write`: its temp file
-complete, not yet renamed).
+worker), ``record.flush`` (written, its progress not yet saved), ``record.finish`` (one more
+file of a condition renamed); ``fc.pair`` (a layer pair's table written, its summary not),
+``fc.unit`` (a unit of post tiles' table written, its result not yet returned,
+:mod:`fcgraph.fc.split`), ``fc.assembled`` (a condition's edge table done, its part tables not
+yet removed); ``analyze.part`` (a part saved); ``ingest.neurons`` (neuron nodes written, not
+yet marked done), ``ingest.batch`` (an edge batch committed), ``ingest.switched`` (a
+condition's new edges made live, the load's marks not yet removed); and ``write/<file name>``
+(a file written through :func:`fcgraph.io.atomic_write`: its temp file complete, not yet
+renamed).
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ def rf_enrichment(footprint: np.ndarray | None, tested_pre: np.ndarray, tested_p
                   pre_idx: np.ndarray, post_idx: np.ndarray) -> dict[str, float | None]:
     """log2 enrichment of the edges under the kernel footprint (module doc).
 
-    ``footprint``: bool (H1 W1, H2 W2) of :func:`fcgraph.fc.run.kernel_footprint`, or None
+    ``footprint``: bool (H1 W1, H2 W2) of :func:`fcgraph.fc.pair.kernel_footprint`, or None
     (not a conv -> conv pair: every value None).
     """
     none = {"rf_enrichment": None, "rf_edge_share": None, "rf_pair_share": None}
@@ -173,7 +173,7 @@ def principles(rec: Any, condition: str, pre: str, post: str, edge_file: Path,
         ``tested_pairs``, ``signal_corr_edges``, ``signal_corr_tested``, ``rf_edge_share``,
         ``rf_pair_share``.
     """
-    from fcgraph.fc.run import kernel_footprint
+    from fcgraph.fc.pair import kernel_footprint
 
     table = pq.read_table(edge_file, columns=["pre_idx", "post_idx", "value"],
                           filters=[("pre_layer", "=", pre), ("post_layer", "=", post)])

@@ -67,8 +67,6 @@ from fcgraph.fc.pair import (
     worker_backend,
     write_edges,
 )
-from fcgraph.fc.pair import kernel_footprint as kernel_footprint  # the candidates rule, above
-from fcgraph.fc.pair import receptive_field as receptive_field
 from fcgraph.fc.settings import FcParams
 from fcgraph.fc.shifts import draw_shifts, trial_shifts
 from fcgraph.fc.stats import normal_upper_tail

@@ -19,7 +19,7 @@ from fcgraph.analysis.principles import (
 )
 from fcgraph.analysis.synthetic import make_planted_run
 from fcgraph.contract import LayerInfo
-from fcgraph.fc.run import kernel_footprint
+from fcgraph.fc.pair import kernel_footprint
 from fcgraph.spikes import SpikeMatrix
 
 N_PRE, N_POST, C = 60, 50, 10

@@ -15,7 +15,8 @@ import fcgraph.record
 from fcgraph.contract import LayerInfo, layer_pairs, read_manifest
 from fcgraph.errors import FcgraphError
 from fcgraph.fc import calibrate, cofire, control_threshold, significant_edges, sttc
-from fcgraph.fc.run import SettingsChanged, compute_run, receptive_field
+from fcgraph.fc.pair import receptive_field
+from fcgraph.fc.run import SettingsChanged, compute_run
 from fcgraph.fc.settings import FcParams
 from fcgraph.validate import validate_run
 from tests.helpers.tiny import CONDITIONS
