@@ -68,6 +68,21 @@ def dashboard_port_taken(port: int = 8787) -> Iterator[None]:
         yield
 
 
+def assert_same_files(got: Path, want: Path, timing_fields: frozenset[str]) -> None:
+    """Every file of ``want`` is in ``got`` with the same bytes, and no other file; JSON files
+    the same but for the keys ``timing_fields`` (:func:`without_timings`)."""
+    import json
+
+    files = sorted(p.relative_to(want) for p in want.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(got) for p in got.rglob("*") if p.is_file())
+    for rel in files:
+        if rel.suffix == ".json":
+            a, b = (json.loads((root / rel).read_text()) for root in (got, want))
+            assert without_timings(a, timing_fields) == without_timings(b, timing_fields), rel
+        else:
+            assert (got / rel).read_bytes() == (want / rel).read_bytes(), rel
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -5,7 +5,6 @@ folder, and no Dask import without a cluster. Real processes on 127.0.0.1: a
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -18,11 +17,11 @@ import pytest
 from fcgraph.analysis.synthetic import write_recording
 from fcgraph.fc.run import compute_run
 from tests.helpers.dask_cluster import (
+    assert_same_files,
     can_hide_folders,
     env_with_repo,
     env_without_dask,
     free_port,
-    without_timings,
 )
 
 pytest.importorskip("distributed", reason="the Dask tests need dask[distributed] (the dask extra)")
@@ -47,16 +46,7 @@ def make_recording(root: Path, layers=SMALL, conditions=("clean", "uniform:0.1")
 
 
 def assert_same_run(got: Path, want: Path) -> None:
-    """Every file of ``want`` is in ``got`` with the same bytes; JSON files the same but for
-    :data:`TIMING_FIELDS`; and no other file."""
-    files = sorted(p.relative_to(want) for p in want.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(got) for p in got.rglob("*") if p.is_file())
-    for rel in files:
-        if rel.suffix == ".json":
-            a, b = (json.loads((root / rel).read_text()) for root in (got, want))
-            assert without_timings(a, TIMING_FIELDS) == without_timings(b, TIMING_FIELDS), rel
-        else:
-            assert (got / rel).read_bytes() == (want / rel).read_bytes(), rel
+    assert_same_files(got, want, TIMING_FIELDS)
 
 
 def fcgraph_fc(*args: str, env: dict[str, str] | None = None, timeout: float = 300,

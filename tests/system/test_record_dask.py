@@ -6,7 +6,6 @@ and ``dask worker`` started here."""
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -17,11 +16,11 @@ import pytest
 
 from fcgraph.execution import Execution
 from tests.helpers.dask_cluster import (
+    assert_same_files,
     can_hide_folders,
     dashboard_port_taken,
     env_with_repo,
     env_without_dask,
-    without_timings,
 )
 
 pytest.importorskip("distributed", reason="the Dask tests need dask[distributed] (the dask extra)")
@@ -60,15 +59,7 @@ def reference(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 
 def assert_same_recording(got: Path, want: Path) -> None:
-    """The same files, with the same bytes; JSON files the same but for :data:`TIMING_FIELDS`."""
-    files = sorted(p.relative_to(want) for p in want.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(got) for p in got.rglob("*") if p.is_file())
-    for rel in files:
-        if rel.suffix == ".json":
-            a, b = (json.loads((root / rel).read_text()) for root in (got, want))
-            assert without_timings(a, TIMING_FIELDS) == without_timings(b, TIMING_FIELDS), rel
-        else:
-            assert (got / rel).read_bytes() == (want / rel).read_bytes(), rel
+    assert_same_files(got, want, TIMING_FIELDS)
 
 
 def test_local_cluster_records_the_same_files_as_in_process(checkpoint, reference, tmp_path):
