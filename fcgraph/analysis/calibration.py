@@ -9,11 +9,10 @@ tail of the threshold.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
+from fcgraph.analysis.image_subsets import fc_params, fc_rule
 from fcgraph.fc.calibration import calibrate
-from fcgraph.fc.settings import FcParams
 from fcgraph.fc.stats import normal_upper_tail
 
 
@@ -32,10 +31,11 @@ def false_edge_rate(rec: Any, pre: str, post: str) -> dict[str, Any]:
         return {"false_edge_rate": None, "nominal_rate": None, "tested": None,
                 "false_edges": None, "source": "not measured: FDR or receptive-field candidates "
                                                "(run fcgraph fc --calibrate)"}
-    names = {f.name for f in fields(FcParams)}
-    params = FcParams.create(**{k: v for k, v in stored.items() if k in names})
-    rule = {k: v for k, v in params.rule(rec.T, rec.trials).items() if k not in ("T", "seed", "z")}
-    z = (row.get("threshold") or {}).get("z", params.z)
+    params = fc_params(rec)
+    rule = fc_rule(rec, "clean", pre, post)
+    rule.pop("top_k", None)  # the rate is counted before any top-k cut
+    z = rule.pop("z")
+    rule = {k: v for k, v in rule.items() if k not in ("T", "seed")}
     nominal = float(normal_upper_tail(params.z))
     got = calibrate(rec.packed("clean", pre), rec.packed("clean", post), T=rec.T,
                     seed=params.seed, z=z, nominal_rate=nominal, **rule)

@@ -20,6 +20,7 @@ from fcgraph.analysis.events import (
     step_thresholds,
 )
 from fcgraph.analysis.groups import Groups, read_pair_edges
+from fcgraph.analysis.image_subsets import image_bins
 from fcgraph.analysis.information import DEFAULT_ESTIMATOR
 from fcgraph.analysis.io_curve import fit_io, gain_law, gain_vs_size, random_groups
 from fcgraph.analysis.perturbations import compare_edges
@@ -202,11 +203,6 @@ def heldout_split(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray
     return np.sort(np.concatenate(first)), np.sort(np.concatenate(second))
 
 
-def _image_bins(images: np.ndarray, T: int) -> np.ndarray:
-    """The bins of ``images`` (int64, image-major)."""
-    return (images[:, None] * T + np.arange(T)).ravel()
-
-
 def _heldout_events(k: np.ndarray, post_sp: np.ndarray, labels: np.ndarray, T: int,
                     config: AnalysisConfig, post: Any) -> dict[str, Any]:
     """Event - count-matched decoding with events defined on other images: each neuron's step
@@ -214,7 +210,7 @@ def _heldout_events(k: np.ndarray, post_sp: np.ndarray, labels: np.ndarray, T: i
     the cross-validated read-outs from the other half only, so the events' definition never saw
     the images they are decoded on. Per held-out image differences (-1/0/1) as in the sweep."""
     fit_images, read_images = heldout_split(labels, config.seed)
-    fit_bins, read_bins = _image_bins(fit_images, T), _image_bins(read_images, T)
+    fit_bins, read_bins = image_bins(fit_images, T), image_bins(read_images, T)
     rng = np.random.default_rng([config.seed, 17, post.order])
     feats = [matched_features(k[i][read_bins], post_sp[i][read_bins], T,
                               step_thresholds(k[i][fit_bins], T, config.percentile), rng)
