@@ -251,6 +251,8 @@ server.memory.pagecache.size={pagecache}
 db.tx_log.rotation.retention_policy=2 files
 server.directories.import=import
 dbms.usage_report.enabled=false
+# no idle wait when Bolt stops (5 s by default): the stores are checkpointed and closed by then
+internal.dbms.bolt.netty_server_shutdown_quiet_period=0
 """
     conf += browser_settings(http_port)
     atomic_write_text(layout.conf / "neo4j.conf", conf)
@@ -443,7 +445,7 @@ def _wait_for_bolt(conn: Connection, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise FcgraphError(f"{what} runs but Bolt does not answer on {conn.uri} within "
                                f"{timeout:.0f} s; `fcgraph db stop` and start it again")
-        time.sleep(1)
+        time.sleep(0.2)
 
 
 def memory_for_store(store_bytes: int, ram_bytes: int | None = None) -> tuple[str, str]:

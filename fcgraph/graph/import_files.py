@@ -11,8 +11,10 @@ ingest) creates the indexes, which bulk import does not.
 from __future__ import annotations
 
 import hashlib
+import os
 import shlex
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,11 @@ from fcgraph.graph.states import (
 from fcgraph.validate import validate_run
 
 CSV_GEN_BASE = 1 << 40
+
+
+def export_threads(n_files: int) -> int:
+    """Threads writing edge CSV files at once: one per core, at most one per file."""
+    return max(1, min(n_files, os.cpu_count() or 1))
 #: The neo4j-admin arguments before the report file and the file lists.
 IMPORT_PREFIX = ("database", "import", "full", "neo4j", "--overwrite-destination=true",
                  "--array-delimiter=;")
@@ -262,14 +269,14 @@ def write_import_files(run_dir: str | Path, out_dir: str | Path, *, conditions: 
     out.mkdir(parents=True, exist_ok=True)
     states = ensure_edge_states(root, manifest, progress=progress)
     files = manifest.edge_files(root)
-    loaded: dict[str, tuple[int, str]] = {}
-    fc_files = []
-    for name in summaries:
-        fname = f"fc-{condition_slug(name)}.csv"
-        count = _write_edges(out / fname, files[name], manifest, name, selection,
-                             states.codes(name), progress)
-        loaded[name] = (count, load_key(files[name], selection, states))
-        fc_files.append(fname)
+    fc_files = [f"fc-{condition_slug(name)}.csv" for name in summaries]
+    # one condition per thread: formatting numbers as text (pyarrow, GIL released) is the cost
+    with ThreadPoolExecutor(max_workers=export_threads(len(fc_files))) as pool:
+        counts = pool.map(lambda name, fname: _write_edges(
+            out / fname, files[name], manifest, name, selection, states.codes(name), progress),
+            summaries, fc_files)
+        loaded = {name: (count, load_key(files[name], selection, states))
+                  for name, count in zip(summaries, counts, strict=True)}
     nodes = _write_structure(out, root, manifest, loaded, neurons_key(root, manifest), selection, states,
                              analysis)
     _write_neurons(out, root, manifest, states, analysis)
