@@ -179,14 +179,16 @@ def test_structureless_run_fails_the_findings(noise):
 def test_rerun_resumes_from_parts(planted, planted_analysis, monkeypatch):
     parts = sorted((planted / "analysis" / ".parts").rglob("*.json"))
     # per condition and layer pair, + the control's own groups, + false edges, + the principles
-    # of the trained and the control network
-    assert len(parts) == 8
+    # of the trained and the control network, + the edges' jackknife replicates of clean, the
+    # floor, the perturbation and the control network
+    assert len(parts) == 12
 
     def boom(*args, **kwargs):
         raise AssertionError("recomputed a finished part")
 
     monkeypatch.setattr(run, "analyse_pair", boom)
     monkeypatch.setattr(run, "principles", boom)
+    monkeypatch.setattr(run, "edge_replicates", boom)
     again = analyze_run(planted, FAST, figures=False)
     assert verdicts(again) == verdicts(planted_analysis)
     with pytest.raises(AssertionError, match="recomputed"):  # other parameters: recomputed
