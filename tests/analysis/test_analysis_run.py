@@ -59,6 +59,14 @@ def test_planted_run_supports_groups_events_and_learning(planted_analysis, plant
     assert v["4"] is False  # one layer pair: early vs late cannot be told apart
     f1, f2, f3, f4, f5 = planted_analysis["findings"]
     assert f1["details"]["contrasts"]["permute:layer"]["lo"] > 1  # > 2x the control's edge rate
+    # the edge rate's CI resamples image blocks: wider than the Wilson CI over pairs beside it
+    d1 = f1["details"]
+    assert d1["edge_rate_ci"].startswith("image-block jackknife")
+    assert d1["contrasts"]["permute:layer"]["ci_method"].startswith("image-block jackknife")
+    assert d1["edge_rate_hi"] - d1["edge_rate_lo"] > d1["edge_rate_wilson_hi"] \
+        - d1["edge_rate_wilson_lo"]
+    assert d1["block_edge_rate"]["n_sampled"] == len(SIZES)  # every post neuron: the layer's rate
+    assert d1["edge_rate"] == d1["edge_rate_all_neurons"]
     # planted curves are threshold-linear with their groups, not with random groups of the same
     # sizes; 12 ensembles are too few for the gain law (tested in test_analysis_io)
     assert f3["supported"] is False and "fewer than 10" in f3["reason"]

@@ -86,7 +86,9 @@ def test_cli_local_workers(tmp_path):
                                "--local-workers", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""  # Dask's own log lines stay off the terminal
-    assert len(parts(run)) == 4 + 1 + 1 + 2 and "supported" in done.stdout
+    # conditions + rate + control network + 2 principles + jackknife replicates (clean, 2 noise,
+    # control network)
+    assert len(parts(run)) == 4 + 1 + 1 + 2 + 4 and "supported" in done.stdout
 
 
 @pytest.mark.faults
