@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from fcgraph.analysis.image_subsets import edges_on_images
+from fcgraph.analysis.image_subsets import edges_on_images, fc_params, trains_on_images
+from fcgraph.analysis.principles import like_to_like, unit_profiles
 
 
 def image_groups(labels: np.ndarray, n_groups: int, seed: int) -> np.ndarray:
@@ -67,8 +68,10 @@ def edge_replicates(rec: Any, condition: str, pre: str, post: str, post_idx: np.
 
     Returns the part (JSON-able): ``post_idx``, ``n_pre``, ``n_groups``, ``edges`` (sorted
     int64 keys post_idx x n_pre + pre_idx of the edges on all images), ``tested`` (pairs
-    tested on all images) and ``replicates``: per group g, ``tested`` and the edges as a
-    difference from all images' (``dropped``: positions in ``edges``; ``added``: keys)."""
+    tested on all images), ``replicates``: per group g, ``tested`` and the edges as a
+    difference from all images' (``dropped``: positions in ``edges``; ``added``: keys), and
+    ``like_to_like``: the like-to-like of the edges (:mod:`fcgraph.analysis.principles`) on
+    all images, then on each replicate's images (None where not measurable)."""
     post_idx = np.asarray(post_idx, dtype=np.int64)
     n_pre = rec.layer(pre).n_neurons
     n_groups = int(groups.max()) + 1 if groups.size else 0
@@ -79,15 +82,54 @@ def edge_replicates(rec: Any, condition: str, pre: str, post: str, post_idx: np.
         edges, report = edges_on_images(rec, condition, pre, post, images, post_idx)
         return _keys(edges, n_pre), int(report["tested"])
 
+    signal = _SignalCorrelation(rec, condition, pre, post, post_idx)
     full, tested = run(np.arange(groups.size))
+    l2l = [signal(np.arange(groups.size), full)]
     reps = []
     for g in range(n_groups):
-        keys, t = run(np.flatnonzero(groups != g))
+        kept = np.flatnonzero(groups != g)
+        keys, t = run(kept)
+        l2l.append(signal(kept, keys))
         reps.append({"tested": t,
                      "dropped": np.flatnonzero(~np.isin(full, keys, assume_unique=True)),
                      "added": np.setdiff1d(keys, full, assume_unique=True)})
     return {"post_idx": post_idx, "n_pre": n_pre, "n_groups": n_groups, "edges": full,
-            "tested": tested, "replicates": reps}
+            "tested": tested, "replicates": reps, "like_to_like": l2l}
+
+
+class _SignalCorrelation:
+    """Like-to-like (:func:`fcgraph.analysis.principles.like_to_like`) of the block sample's
+    edges on a subset of the images: class means, tested neurons (fc's ``min_spikes``) and
+    signal correlations all from the kept images only."""
+
+    def __init__(self, rec: Any, condition: str, pre: str, post: str,
+                 post_idx: np.ndarray) -> None:
+        T, n_images = rec.T, rec.n_images
+        images = np.arange(n_images)
+
+        def counts(layer: str, rows: np.ndarray | None) -> np.ndarray:
+            trains = trains_on_images(rec.packed(condition, layer), images, T, rows)
+            return trains.reshape(trains.shape[0], n_images, T).sum(axis=2, dtype=np.float64)
+
+        self.pre_counts = counts(pre, None)
+        self.post_counts = counts(post, post_idx) if post_idx.size else np.zeros((0, n_images))
+        self.labels = np.asarray(rec.labels, dtype=np.int64)
+        self.post_idx, self.n_pre = post_idx, rec.layer(pre).n_neurons
+        self.min_spikes = fc_params(rec).min_spikes
+
+    def __call__(self, images: np.ndarray, keys: np.ndarray) -> float | None:
+        if self.post_idx.size == 0:
+            return None
+        onehot = np.zeros((images.size, int(self.labels.max()) + 1))
+        onehot[np.arange(images.size), self.labels[images]] = 1.0
+        per_class = onehot.sum(axis=0)
+        per_class[per_class == 0] = np.nan
+        a, b = self.pre_counts[:, images], self.post_counts[:, images]
+        u_pre, u_post = unit_profiles(a @ onehot / per_class), unit_profiles(b @ onehot / per_class)
+        post_pos = np.searchsorted(self.post_idx, keys // self.n_pre)
+        return like_to_like(u_pre, u_post, a.sum(axis=1) >= self.min_spikes,
+                            b.sum(axis=1) >= self.min_spikes, keys % self.n_pre,
+                            post_pos)["like_to_like"]
 
 
 def replicate_keys(part: dict[str, Any]) -> list[np.ndarray]:
@@ -126,10 +168,12 @@ def edge_jaccard(a: np.ndarray, b: np.ndarray) -> float | None:
 
 def network_summary(part: dict[str, Any]) -> dict[str, Any]:
     """A network's (or condition's) edge counts on its block sample: ``edges`` and ``tested``,
-    lists of length G + 1 (all images first, then each replicate)."""
+    and the like-to-like of its edges (``like_to_like``, None where fewer than
+    :data:`~fcgraph.analysis.principles.MIN_EDGES` edges): lists of length G + 1 (all images
+    first, then each replicate)."""
     keys = replicate_keys(part)
     return {"n_groups": int(part["n_groups"]), "n_sampled": len(part["post_idx"]),
-            "edges": [int(k.size) for k in keys],
+            "like_to_like": part.get("like_to_like"), "edges": [int(k.size) for k in keys],
             "tested": [int(part["tested"])] + [int(r["tested"]) for r in part["replicates"]]}
 
 

@@ -67,6 +67,10 @@ def test_planted_run_supports_groups_events_and_learning(planted_analysis, plant
         - d1["edge_rate_wilson_lo"]
     assert d1["block_edge_rate"]["n_sampled"] == len(SIZES)  # every post neuron: the layer's rate
     assert d1["edge_rate"] == d1["edge_rate_all_neurons"]
+    # planted ensembles prefer their members' class: like-to-like holds (the shuffled control's
+    # few edges cannot measure it, so it does not decide)
+    assert d1["like_to_like"]["holds"] is True and d1["like_to_like"]["trained"]["lo"] > 0.3
+    assert d1["like_to_like"]["unmeasured"] == ["permute:layer"]
     # planted curves are threshold-linear with their groups, not with random groups of the same
     # sizes; 12 ensembles are too few for the gain law (tested in test_analysis_io)
     assert f3["supported"] is False and "fewer than 10" in f3["reason"]
@@ -110,6 +114,11 @@ def test_a_control_network_with_the_same_structure_fails_the_findings(stimulus_d
         c = f["details"]["contrasts"]["permute:layer"]
         assert not c["exceeds"] and c["lo"] < 0, c
     assert abs(f1["details"]["contrasts"]["permute:layer"]["value"]) < 1  # within 2x
+    # the control's edges are as like-to-like as the trained ones: the principle fails too
+    l2l = f1["details"]["like_to_like"]
+    assert l2l["holds"] is False and l2l["trained"]["lo"] > 0.3
+    assert not l2l["contrasts"]["permute:layer"]["exceeds"]
+    assert l2l["contrasts"]["permute:layer"]["lo"] < 0 < l2l["contrasts"]["permute:layer"]["hi"]
     assert f5["supported"] is False
     assert f5["details"]["per_control"]["permute:layer"]["properties_differing"] == []
 

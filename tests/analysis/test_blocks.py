@@ -201,3 +201,19 @@ def test_layers_are_pooled_within_each_replicate():
     assert with_it["value"] == against["value"] and with_it["layer_pairs"] == 2
     assert with_it["se"] < against["se"] / 5 and with_it["ci_method"].startswith("image-block")
     assert block_contrast([_layer("a", up)], [_layer("a", [0] * 6, tested=0)])["untested"] == ["a"]
+
+
+def test_like_to_like_on_all_images_is_the_principle_of_the_whole_layer(rec):
+    """With every post neuron sampled, the like-to-like on all images is the principle that
+    fcgraph.analysis.principles measures from fc's edges; replicates measure it on their
+    images, near it."""
+    from fcgraph.analysis.principles import principles
+
+    n_post = rec.layer("post").n_neurons
+    part = edge_replicates(rec, "clean", "pre", "post", np.arange(n_post),
+                           image_groups(rec.labels, 4, seed=0))
+    want = principles(rec, "clean", "pre", "post", rec.manifest.edge_files(rec.path)["clean"],
+                      min_spikes=10)["like_to_like"]
+    assert want > 0.3 and np.isclose(part["like_to_like"][0], want)
+    assert all(abs(v - want) < 0.2 for v in part["like_to_like"][1:])
+    assert network_summary(part)["like_to_like"] == part["like_to_like"]

@@ -41,9 +41,11 @@ CLAIMS = {
     "5": "The functional structure is shaped by learning and breaks under weight permutation.",
 }
 CRITERIA = {
-    "1": "trained: CI lower bound of the edge rate (image-block jackknife) >= 2 x false-edge "
-         "rate and >= 50% of post neurons with a group; and for every control network, CI lower "
-         "bound of mean log2(trained / control edge rate) > 0 (image-block jackknife).",
+    "1": "trained: CI lower bound of the edge rate >= 2 x false-edge rate, >= 50% of post "
+         "neurons with a group, and CI lower bound of the edges' like-to-like > 0; and for every "
+         "control network, CI lower bounds of mean log2(trained / control edge rate) and of "
+         "trained - control like-to-like > 0 (a control with too few edges to measure "
+         "like-to-like is exempt from that one). CIs: image-block jackknife.",
     "2": "trained: median event fraction <= 0.10, CI lower bounds of mean(event - "
          "count-matched) and mean(event - random-bin) decoding > 0, and the event read-out above "
          "chance in >= 1 layer (label permutations, Holm over layers); and for every control "

@@ -7,7 +7,9 @@ to ``max_neurons``) and get their CIs from the image-block jackknife
 (:mod:`fcgraph.analysis.blocks`): the rate pooled over layer pairs, and the mean log2 ratio
 over layer pairs, are formed within each replicate, so layers that share images are not taken
 as independent. The Wilson interval over all tested pairs, which takes pairs as independent,
-is reported beside it only."""
+is reported beside it only. The verdict also needs the named principle like-to-like
+(:func:`like_to_like_test`) to hold against every control; the other principles are reported
+(:func:`principle_contrasts`)."""
 
 from __future__ import annotations
 
@@ -129,6 +131,45 @@ def block_contrast(trained: list[dict[str, Any]], control: list[dict[str, Any]]
                      per_layer=[float(v[0]) for v in logs], untested=untested)
 
 
+def _l2l(la: dict[str, Any]) -> np.ndarray | None:
+    """A layer pair's like-to-like on all images then each replicate, or None when a value is
+    missing (too few edges on the block sample)."""
+    values = (la.get("blocks") or {}).get("like_to_like")
+    if not values or any(v is None for v in values):
+        return None
+    return np.asarray(values, dtype=float)
+
+
+def like_to_like_test(trained: list[dict[str, Any]],
+                      controls: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Like-to-like (:mod:`fcgraph.analysis.principles`) of the block samples' edges, the part
+    of finding 1's verdict that the principles contribute: the trained network's mean over
+    layer pairs, and its trained - control difference over the layer pairs both measured,
+    each formed within every jackknife replicate (image-block CIs).
+
+    ``holds`` is True when the trained value's CI lower bound is above 0 and so is every
+    measured control difference's; False when one is not; None when the trained network's is
+    not measured. A control whose edges are too few to measure it in any layer pair is listed
+    in ``unmeasured`` (it has no like-to-like structure to compare) and does not decide."""
+    own = [v for la in trained if (v := _l2l(la)) is not None]
+    mine = jackknife(np.mean(own, axis=0)) if own else jackknife([])
+    per_control, unmeasured = {}, []
+    for name, layers in controls.items():
+        by_post = {la["post_layer"]: la for la in layers}
+        diffs = [a - b for la in trained if (a := _l2l(la)) is not None
+                 and (b := _l2l(by_post.get(la["post_layer"], {}))) is not None]
+        if not diffs:
+            unmeasured.append(name)
+            continue
+        jk = jackknife(np.mean(diffs, axis=0))
+        per_control[name] = _contrast(jk["value"], jk["lo"], jk["hi"], se=jk["se"],
+                                      layer_pairs=len(diffs))
+    holds = None if mine["lo"] is None else bool(
+        mine["lo"] > 0 and all(c["exceeds"] for c in per_control.values()))
+    return {"trained": mine, "layer_pairs": len(own), "contrasts": per_control,
+            "unmeasured": unmeasured, "holds": holds}
+
+
 def _mean_ci(values: list[float]) -> tuple[float | None, float | None, float | None]:
     """Mean and its 95% t interval over layer pairs (no interval below 3 of them)."""
     if not values:
@@ -216,8 +257,16 @@ def finding_1(analysis: dict[str, Any], manifest: Any) -> dict[str, Any]:
                                 "groups of images), on the block sample of post neurons, "
                                 "pooled over layer pairs within each replicate",
                    block_edge_rate=block, contrasts=contrasts)
+    l2l = like_to_like_test(layers, _controls(analysis))
+    details["like_to_like"] = l2l
     ok = lo >= 2 * false_rate and with_group / neurons >= 0.5
     supported, reason = _verdict(ok, "trained edge rate or group coverage below the criterion",
                                  contrasts)
+    if supported is True and l2l["holds"] is not True:
+        failing = sorted(c for c, x in l2l["contrasts"].items() if not x["exceeds"])
+        supported, reason = False, (
+            "like-to-like not measured in the trained network" if l2l["holds"] is None
+            else "the trained edges are not like-to-like" if l2l["trained"]["lo"] <= 0
+            else "the trained edges are no more like-to-like than control " + ", ".join(failing))
     return _finding("1", rate / false_rate, lo / false_rate, hi / false_rate, supported, details,
                     reason)
