@@ -16,7 +16,8 @@ class AnalysisConfig:
     ``min_group`` / ``min_spikes``: eligibility; ``percentile``: event threshold; ``n_boot``:
     bootstrap resamples of each clean fit; ``folds`` / ``n_shuffle``: decoding CV folds and
     label shuffles; ``alpha``: F-test level for "threshold-linear beats linear";
-    ``conditions``: analyse only these (clean is always included).
+    ``conditions``: analyse only these (clean is always included); ``n_blocks``: image groups
+    of the edge statistics' jackknife (:mod:`fcgraph.analysis.blocks`).
     """
 
     max_neurons: int | None = 128
@@ -29,6 +30,7 @@ class AnalysisConfig:
     alpha: float = 0.01
     seed: int = 0
     conditions: tuple[str, ...] | None = None
+    n_blocks: int = 10
     chunk: int = 1024
 
     def __post_init__(self) -> None:
@@ -41,6 +43,7 @@ class AnalysisConfig:
         at_least(self.folds, 2, "--folds")
         at_least(self.n_shuffle, 0, "--n-shuffle")
         number_in(self.alpha, "--alpha", 0, 1)
+        at_least(self.n_blocks, 2, "n_blocks")
         at_least(self.chunk, 1, "chunk")
 
     def to_json(self) -> dict[str, Any]:

@@ -34,6 +34,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fcgraph.analysis.blocks import (
+    block_sample,
+    condition_summary,
+    edge_replicates,
+    image_groups,
+    network_summary,
+)
 from fcgraph.analysis.calibration import false_edge_rate
 from fcgraph.analysis.config import AnalysisConfig
 from fcgraph.analysis.groups import Groups, size_distribution
@@ -56,8 +63,9 @@ NETWORKS = "networks"  # parts of the control networks analysed with their own g
 REPLICATES = "replicates"  # parts of the replicate networks (other recordings)
 CALIBRATION = "calibration"  # parts of the clean layer pairs' measured false-edge rates
 PRINCIPLES = "principles"  # parts of each network's named principles (finding 1)
+BLOCKS = "blocks"  # parts of the image-block jackknife of the edges (findings 1 and 4)
 FORMAT = "fcgraph.analysis"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 ProgressFn = Callable[[str, int, int], None]
 def _key(*parts: Any) -> str:
     """A part's key: its inputs and parameters, and the format (a part written by code of
@@ -170,6 +178,17 @@ class _Plan:
     def controls(self) -> list[str]:
         return [name for name in self.networks if not name.startswith("replicate:")]
 
+    @property
+    def block_sources(self) -> dict[str, tuple[Any, str]]:
+        """name -> (recording, condition) of every edge set the jackknife resamples: clean,
+        the floor and perturbation conditions (compared with clean) and every other network."""
+        from fcgraph.analysis import findings as findings_mod
+
+        return {"clean": (self.rec, "clean"),
+                **{c: (self.rec, c) for c in self.wanted
+                   if findings_mod.condition_role(c) in ("floor", "perturbation")},
+                **{name: (r, c) for name, (r, c, _, _) in self.networks.items()}}
+
 
 def _plan(rec: Any, config: AnalysisConfig, replicates: Sequence[Any] = ()) -> _Plan:
     """The analysis of ``rec`` checked and planned (nothing read but the manifest and the edge
@@ -250,8 +269,9 @@ Unit = tuple[Path, str, Callable[[], dict[str, Any]]]
 def _pair_units(plan: _Plan, data: _PairData) -> dict[str, Unit]:
     """Every unit of one layer pair, by name: ``condition C`` (the clean groups under C),
     ``calibration`` (the clean pair's false-edge rate), ``network N`` (network N with its own
-    groups) and ``principles N`` (the named principles of network N, ``clean`` the trained
-    one)."""
+    groups), ``principles N`` (the named principles of network N, ``clean`` the trained
+    one) and ``blocks N`` (the jackknife replicates of the edges of N, a network or a
+    condition: :mod:`fcgraph.analysis.blocks`)."""
     rec, config, k_pair, pre, post = plan.rec, plan.config, data.k_pair, data.pre, data.post
     hashes = plan.spike_hashes
     units: dict[str, Unit] = {}
@@ -293,6 +313,17 @@ def _pair_units(plan: _Plan, data: _PairData) -> dict[str, Unit]:
                  edge_hash, min_spikes),
             partial(principles, net_rec, condition, pre, post,
                     net_rec.manifest.edge_files(net_rec.path)[condition], min_spikes))
+    groups = image_groups(rec.labels, config.n_blocks, config.seed)
+    sample = block_sample(data.post_info.n_neurons, config.max_neurons, config.seed,
+                          data.post_info.order)
+    for name, (net_rec, condition) in plan.block_sources.items():
+        info = net_rec.condition_info(condition)["layers"]
+        units[f"blocks {name}"] = (
+            plan.parts / BLOCKS / condition_slug(name) / f"{k_pair}.json",
+            _key(config.to_json(), "blocks", condition, pre, post, info[pre]["sha256"],
+                 info[post]["sha256"], groups.tolist(), net_rec.manifest.fc.get("parameters"),
+                 net_rec.manifest.fc_pair(condition, pre, post).get("threshold")),
+            partial(edge_replicates, net_rec, condition, pre, post, sample, groups))
     return units
 
 
@@ -389,8 +420,9 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
     if restart and plan.parts.exists():
         for p in sorted(plan.parts.rglob("*.json")):
             p.unlink()
-    # + the false-edge rate, + the principles of the trained network and of each other one
-    total = len(pairs) * (len(wanted) + 2 * len(plan.networks) + 2)
+    # + the false-edge rate, + the principles of the trained network and of each other one,
+    # + the jackknife replicates of each edge set
+    total = len(pairs) * (len(wanted) + 2 * len(plan.networks) + 2 + len(plan.block_sources))
     done = 0
     if execution is not None and execution.distributed:
         _units_on_cluster(plan, replicates, execution, progress, total)
@@ -432,6 +464,20 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
                 progress("analysis", done, total)
             networks_out[name].append(_network_layer(net_rec, condition, pre, post,
                                                      data.own(name)[0], result))
+        # the edges' jackknife replicates, summarised per edge set (conditions against clean)
+        clean_blocks = _cached_part(*units["blocks clean"])
+        layers_out[-1]["blocks"] = network_summary(clean_blocks)
+        for name in plan.block_sources:
+            if name == "clean":
+                continue
+            part = _cached_part(*units[f"blocks {name}"])
+            if name in networks_out:
+                networks_out[name][-1]["blocks"] = network_summary(part)
+            else:
+                cond_out[name][-1]["blocks"] = condition_summary(part, clean_blocks)
+        done += len(plan.block_sources)
+        if progress:
+            progress("analysis", done, total)
     controls = plan.controls
     neurons = _merge_neurons(neuron_frames)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -4,8 +4,10 @@ hand-made analyses (so each verdict's logic is checked apart from the data)."""
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 from fcgraph.analysis import findings
+from fcgraph.analysis.blocks import jackknife
 from fcgraph.analysis.perturbations import chance_jaccard, compare_edges
 
 
@@ -53,8 +55,28 @@ def test_identical_sets_survive_and_random_sets_sit_at_chance():
     assert np.isclose(chance_jaccard(10, 10, 100), 1 / 19)
 
 
+def _replicates(value: float, half: float, seed: list[int], n_groups: int = 10) -> list[float]:
+    """[value, then n_groups jackknife replicates] whose jackknife 95% CI is value +- half
+    (a seeded random pattern, so two layers or conditions vary independently)."""
+    z = np.random.default_rng(seed).standard_normal(n_groups)
+    z -= z.mean()
+    se_unit = np.sqrt((n_groups - 1) / n_groups * np.sum(z ** 2))
+    scale = half / (stats.t.ppf(0.975, n_groups - 1) * se_unit)
+    return [value, *(value + scale * z).tolist()]
+
+
+def test_replicates_helper_gives_the_asked_interval():
+    jk = jackknife(_replicates(0.5, 0.03, [1]))
+    assert np.isclose(jk["lo"], 0.47) and np.isclose(jk["hi"], 0.53)
+
+
 def _cond_layer(post: str, jac: float, half: float) -> dict:
+    """A condition's layer pair: its neuron Jaccard with clean (``edges``, CI over neurons, as
+    reported) and its image-block jackknife replicates with a CI of +- ``half`` (``blocks``,
+    what finding 4 uses)."""
+    seed = [ord(post), int(round(jac * 1000)), int(round(half * 1000))]
     return {"post_layer": post, "decoding": {"average": {"correct": None}},
+            "blocks": {"n_groups": 10, "neuron_jaccard": _replicates(jac, half, seed)},
             "edges": {"neuron_jaccard": jac, "neuron_jaccard_lo": jac - half,
                       "neuron_jaccard_hi": jac + half, "neuron_jaccard_chance": 0.01,
                       "neuron_survival": jac, "neuron_survival_lo": jac - half,

@@ -116,3 +116,48 @@ def test_analyze_reports_the_principles_against_each_control(tmp_path) -> None:
         layer["principles"]["hub_share"] - control["hub_share"])
     # one layer pair: no interval over layer pairs, so no principle is called held or not
     assert all(p["holds"] is None for p in found.values())
+
+
+def _l2l_layer(post: str, l2l: list[float] | None, edges: int = 4000) -> dict:
+    """A layer pair with a passing edge rate and the given like-to-like replicates."""
+    g = 10
+    return {"post_layer": post, "pre_layer": "p", "n_neurons": 100, "clean_edges": edges,
+            "tested_pairs": 100_000, "false_edge_rate": 0.001,
+            "group_sizes": {"n_with_group": 100, "n_neurons": 100},
+            "blocks": {"n_groups": g, "n_sampled": 100, "edges": [edges] * (g + 1),
+                       "tested": [100_000] * (g + 1), "like_to_like": l2l}}
+
+
+def _spread(value: float, step: float = 0.01) -> list[float]:
+    return [value, *(value + step * np.array([-2, -1, 0, 1, 2, 2, 1, 0, -1, -2]))]
+
+
+class _Manifest:
+    fc = {"parameters": {"z": 3.0}}
+
+
+def test_like_to_like_counts_in_finding_1s_verdict():
+    """Edge rates that pass against the control in both cases: the verdict is yes when the
+    trained edges are like-to-like beyond the control's, no when the control's are as
+    like-to-like (the same structure), and no when the trained edges are not like-to-like."""
+    from fcgraph.analysis.findings import finding_1
+
+    def analysis(trained: float, control: float | None) -> dict:
+        return {"layers": [_l2l_layer(p, _spread(trained)) for p in "ab"],
+                "networks": {"untrained": {"layers": [
+                    _l2l_layer(p, None if control is None else _spread(control, 0.02), 400)
+                    for p in "ab"]}}}
+
+    yes = finding_1(analysis(0.5, 0.05), _Manifest())
+    assert yes["supported"] is True and yes["details"]["like_to_like"]["holds"] is True
+    assert yes["details"]["contrasts"]["untrained"]["exceeds"]  # the edge rate passes alone
+    same = finding_1(analysis(0.5, 0.5), _Manifest())
+    assert same["supported"] is False and "no more like-to-like than control untrained" \
+        in same["reason"]
+    assert same["details"]["contrasts"]["untrained"]["exceeds"]
+    flat = finding_1(analysis(0.0, -0.3), _Manifest())
+    assert flat["supported"] is False and "not like-to-like" in flat["reason"]
+    # a control whose edges are too few to measure it does not decide; it is listed
+    sparse = finding_1(analysis(0.5, None), _Manifest())
+    assert sparse["supported"] is True
+    assert sparse["details"]["like_to_like"]["unmeasured"] == ["untrained"]

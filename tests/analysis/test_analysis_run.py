@@ -59,6 +59,18 @@ def test_planted_run_supports_groups_events_and_learning(planted_analysis, plant
     assert v["4"] is False  # one layer pair: early vs late cannot be told apart
     f1, f2, f3, f4, f5 = planted_analysis["findings"]
     assert f1["details"]["contrasts"]["permute:layer"]["lo"] > 1  # > 2x the control's edge rate
+    # the edge rate's CI resamples image blocks: wider than the Wilson CI over pairs beside it
+    d1 = f1["details"]
+    assert d1["edge_rate_ci"].startswith("image-block jackknife")
+    assert d1["contrasts"]["permute:layer"]["ci_method"].startswith("image-block jackknife")
+    assert d1["edge_rate_hi"] - d1["edge_rate_lo"] > d1["edge_rate_wilson_hi"] \
+        - d1["edge_rate_wilson_lo"]
+    assert d1["block_edge_rate"]["n_sampled"] == len(SIZES)  # every post neuron: the layer's rate
+    assert d1["edge_rate"] == d1["edge_rate_all_neurons"]
+    # planted ensembles prefer their members' class: like-to-like holds (the shuffled control's
+    # few edges cannot measure it, so it does not decide)
+    assert d1["like_to_like"]["holds"] is True and d1["like_to_like"]["trained"]["lo"] > 0.3
+    assert d1["like_to_like"]["unmeasured"] == ["permute:layer"]
     # planted curves are threshold-linear with their groups, not with random groups of the same
     # sizes; 12 ensembles are too few for the gain law (tested in test_analysis_io)
     assert f3["supported"] is False and "fewer than 10" in f3["reason"]
@@ -102,6 +114,11 @@ def test_a_control_network_with_the_same_structure_fails_the_findings(stimulus_d
         c = f["details"]["contrasts"]["permute:layer"]
         assert not c["exceeds"] and c["lo"] < 0, c
     assert abs(f1["details"]["contrasts"]["permute:layer"]["value"]) < 1  # within 2x
+    # the control's edges are as like-to-like as the trained ones: the principle fails too
+    l2l = f1["details"]["like_to_like"]
+    assert l2l["holds"] is False and l2l["trained"]["lo"] > 0.3
+    assert not l2l["contrasts"]["permute:layer"]["exceeds"]
+    assert l2l["contrasts"]["permute:layer"]["lo"] < 0 < l2l["contrasts"]["permute:layer"]["hi"]
     assert f5["supported"] is False
     assert f5["details"]["per_control"]["permute:layer"]["properties_differing"] == []
 
@@ -179,14 +196,16 @@ def test_structureless_run_fails_the_findings(noise):
 def test_rerun_resumes_from_parts(planted, planted_analysis, monkeypatch):
     parts = sorted((planted / "analysis" / ".parts").rglob("*.json"))
     # per condition and layer pair, + the control's own groups, + false edges, + the principles
-    # of the trained and the control network
-    assert len(parts) == 8
+    # of the trained and the control network, + the edges' jackknife replicates of clean, the
+    # floor, the perturbation and the control network
+    assert len(parts) == 12
 
     def boom(*args, **kwargs):
         raise AssertionError("recomputed a finished part")
 
     monkeypatch.setattr(run, "analyse_pair", boom)
     monkeypatch.setattr(run, "principles", boom)
+    monkeypatch.setattr(run, "edge_replicates", boom)
     again = analyze_run(planted, FAST, figures=False)
     assert verdicts(again) == verdicts(planted_analysis)
     with pytest.raises(AssertionError, match="recomputed"):  # other parameters: recomputed

@@ -59,8 +59,9 @@ def test_local_cluster_writes_the_same_files_as_in_process(tmp_path):
     want = analyze_run(run, FAST, replicates=[rep], figures=False)
     reference = analysis_files(run)
     n_parts = len(parts(run))
-    # conditions (clean, 2 noise, control) + rate + 2 networks + 3 networks' principles
-    assert n_parts == 4 + 1 + 2 + 3
+    # conditions (clean, 2 noise, control) + rate + 2 networks + 3 networks' principles + the
+    # edges' jackknife replicates (clean, 2 noise, 2 networks)
+    assert n_parts == 4 + 1 + 2 + 3 + 5
     shutil.rmtree(run / "analysis")
     got = analyze_run(run, FAST, replicates=[rep], figures=False,
                       execution=Execution.create(local_workers=2))
@@ -85,7 +86,9 @@ def test_cli_local_workers(tmp_path):
                                "--local-workers", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""  # Dask's own log lines stay off the terminal
-    assert len(parts(run)) == 4 + 1 + 1 + 2 and "supported" in done.stdout
+    # conditions + rate + control network + 2 principles + jackknife replicates (clean, 2 noise,
+    # control network)
+    assert len(parts(run)) == 4 + 1 + 1 + 2 + 4 and "supported" in done.stdout
 
 
 @pytest.mark.faults

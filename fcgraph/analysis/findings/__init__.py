@@ -19,14 +19,20 @@ change from clean is what any re-measurement changes; a perturbation disrupts on
 
 Uncertainty: read-outs are compared image by image and resampled by image (an image's T bins
 and all its layers together); layer-level estimates are pooled with their SEs; per-layer
-contrasts carry Holm-adjusted p-values. All CIs are 95%. Where a CI still treats neurons or
-neuron pairs as independent (edge rates, group overlaps, fits) the details say so.
+contrasts carry Holm-adjusted p-values. The edge statistics (findings 1 and 4) get their CIs
+from the image-block jackknife (:mod:`fcgraph.analysis.blocks`): fc's rule rerun without each of
+G class-stratified groups of images, the same groups in every layer pair, condition and network,
+each statistic pooled over layer pairs within each replicate. All CIs are 95%. Where a CI still
+treats neurons or neuron pairs as independent (fits, and the edge numbers reported beside the
+verdicts only) the details say so.
 
-1. 1FC groups (significant pairwise correlation). Statistic: pooled clean edge rate (edges /
-   tested pairs) over the false-edge rate measured on the image-reordered control (fc's
-   ``--calibrate``, else measured by the analysis; pooled over layer pairs by tested pairs,
-   never below the nominal rate). Contrast: mean over layer pairs of log2(trained rate /
-   control rate), CI over layer pairs (t, >= 3 pairs) or binomial otherwise.
+1. 1FC groups (significant pairwise correlation). Statistic: clean edge rate (edges / tested
+   pairs) of the block sample of post neurons (every post neuron up to ``max_neurons`` per
+   layer), pooled over layer pairs, over the false-edge rate measured on the image-reordered
+   control (fc's ``--calibrate``, else measured by the analysis; pooled over layer pairs by
+   tested pairs, never below the nominal rate; the false-edge rate is a measured constant, not
+   resampled). Contrast: mean over layer pairs of log2(trained rate / control rate), each
+   network on its own block sample, with the jackknife CI.
 2. Class encoding in rare high-cofiring events. Events are defined per time step (see
    ``events.py``). Statistic: mean over layers and images of (event read-out correct -
    count-matched read-out correct): the neuron's event spikes against as many of its spikes
@@ -40,8 +46,9 @@ neuron pairs as independent (edge rates, group overlaps, fits) the details say s
    (k sums more neurons), so only the excess speaks to the claim, two-sided. Contrasts: the
    threshold-linear share and the beta excess, trained minus control (neurons as units).
 4. Perturbations disrupt, most in early and intermediate layers. Per perturbation and layer pair:
-   disruption = floor's mean neuron-group Jaccard with clean minus the perturbation's. Statistic:
-   mean over perturbations of (early two thirds' disruption - last third's).
+   disruption = floor's mean neuron-group Jaccard with clean minus the perturbation's, over the
+   block sample of post neurons, with the jackknife CI. Statistic: mean over perturbations of
+   (early two thirds' disruption - last third's), formed within each jackknife replicate.
 5. Shaped by learning, broken by weight permutation. Statistic: mean over control networks of
    (trained - control) average-activity decoding accuracy, per image; the network-level
    properties of findings 1-3 must differ too. Index-based group survival is reported only:

@@ -81,7 +81,8 @@ def above_chance(layers: list[dict[str, Any]], readout: str) -> list[str]:
 
 def _by_role(analysis: dict[str, Any], role: str) -> dict[str, list[dict[str, Any]]]:
     return {name: c["layers"] for name, c in analysis.get("conditions", {}).items()
-            if condition_role(name) == role and any("edges" in la for la in c["layers"])}
+            if condition_role(name) == role
+            and any("edges" in la or "blocks" in la for la in c["layers"])}
 
 
 

@@ -41,9 +41,11 @@ CLAIMS = {
     "5": "The functional structure is shaped by learning and breaks under weight permutation.",
 }
 CRITERIA = {
-    "1": "trained: Wilson CI lower bound of the edge rate >= 2 x false-edge rate and >= 50% of "
-         "post neurons with a group; and for every control network, CI lower bound of "
-         "mean log2(trained / control edge rate) > 0.",
+    "1": "trained: CI lower bound of the edge rate >= 2 x false-edge rate, >= 50% of post "
+         "neurons with a group, and CI lower bound of the edges' like-to-like > 0; and for every "
+         "control network, CI lower bounds of mean log2(trained / control edge rate) and of "
+         "trained - control like-to-like > 0 (a control with too few edges to measure "
+         "like-to-like is exempt from that one). CIs: image-block jackknife.",
     "2": "trained: median event fraction <= 0.10, CI lower bounds of mean(event - "
          "count-matched) and mean(event - random-bin) decoding > 0, and the event read-out above "
          "chance in >= 1 layer (label permutations, Holm over layers); and for every control "
@@ -54,7 +56,7 @@ CRITERIA = {
          "excess's differences (trained - control) have CI lower bounds > 0.",
     "4": "a reliability floor and >= 2 layer pairs; every perturbation has a layer pair whose "
          "disruption beyond the floor has CI lower bound > 0, and CI lower bound of "
-         "mean(early-two-thirds minus last-third disruption) > 0.",
+         "mean(early-two-thirds minus last-third disruption) > 0 (CIs: image-block jackknife).",
     "5": "for every control network: CI lower bound of (trained - control) average decoding > 0, "
          "and at least one of findings 1-3's contrasts with it > 0; and trained average decoding "
          "above chance in >= 1 layer (label permutations, Holm over layers).",

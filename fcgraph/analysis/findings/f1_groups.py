@@ -1,5 +1,15 @@
 """Finding 1: 1FC groups are significant pairwise correlations (edge rate against the measured
-false-edge rate, and against each control network)."""
+false-edge rate, and against each control network).
+
+The edge rate and its contrasts with the controls are measured on each network's block sample
+of post neurons (:func:`fcgraph.analysis.blocks.block_sample`: every post neuron of a layer up
+to ``max_neurons``) and get their CIs from the image-block jackknife
+(:mod:`fcgraph.analysis.blocks`): the rate pooled over layer pairs, and the mean log2 ratio
+over layer pairs, are formed within each replicate, so layers that share images are not taken
+as independent. The Wilson interval over all tested pairs, which takes pairs as independent,
+is reported beside it only. The verdict also needs the named principle like-to-like
+(:func:`like_to_like_test`) to hold against every control; the other principles are reported
+(:func:`principle_contrasts`)."""
 
 from __future__ import annotations
 
@@ -8,6 +18,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from fcgraph.analysis.blocks import jackknife
 from fcgraph.analysis.contrasts import (
     Z95,
     wilson,
@@ -31,10 +42,11 @@ def _tested(analysis: dict[str, Any], la: dict[str, Any]) -> int:
 
 def edge_rate_contrast(analysis: dict[str, Any], trained: list[dict[str, Any]],
                        control: list[dict[str, Any]]) -> dict[str, Any]:
-    """log2(trained / control edge rate), mean over the layer pairs both tested: CI over layer
-    pairs (t, with >= 3 pairs) or, with fewer, the binomial delta method (pairs independent).
-    Layer pairs where either network tested no pair (silent neurons) are listed in
-    ``untested`` and left out."""
+    """log2(trained / control edge rate) of all tested pairs, mean over the layer pairs both
+    tested: CI over layer pairs (t, with >= 3 pairs; layer pairs as independent) or, with
+    fewer, the binomial delta method (pairs independent). Reported only (``contrasts_layer_t``);
+    the verdict uses :func:`block_contrast`. Layer pairs where either network tested no pair
+    (silent neurons) are listed in ``untested`` and left out."""
     by_post = {la["post_layer"]: la for la in control}
     logs, var, untested = [], [], []
     for la in trained:
@@ -59,6 +71,103 @@ def edge_rate_contrast(analysis: dict[str, Any], trained: list[dict[str, Any]],
         method = "binomial (pairs as independent: understated)"
     return _contrast(mean, mean - half, mean + half, layer_pairs=len(logs), ci_method=method,
                      per_layer=logs, untested=untested)
+
+
+def _blocks(layers: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """Each layer pair's jackknife summary (``blocks``), or None when a layer pair lacks one."""
+    out = [la.get("blocks") for la in layers]
+    return out if layers and all(b is not None for b in out) else None
+
+
+def _log2_rate(edges: np.ndarray, tested: np.ndarray) -> np.ndarray:
+    """log2 of the edge rate with +0.5 / +1 (finite at 0 edges)."""
+    return np.log2((edges + 0.5) / (tested + 1))
+
+
+def block_edge_rate(layers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Edges / tested pairs of the block samples, pooled over the layer pairs within each
+    jackknife replicate: ``value`` (all images), ``se``, 95% ``lo`` / ``hi``, ``edges``,
+    ``tested``, and ``per_layer`` (each layer pair's own rate and CI)."""
+    blocks = _blocks(layers)
+    if blocks is None:
+        return jackknife([])
+    edges = np.sum([b["edges"] for b in blocks], axis=0).astype(float)
+    tested = np.sum([b["tested"] for b in blocks], axis=0).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(tested > 0, edges / tested, np.nan)
+    per_layer = {}
+    for la, b in zip(layers, blocks, strict=True):
+        e, t = np.asarray(b["edges"], float), np.asarray(b["tested"], float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_layer[la["post_layer"]] = jackknife(np.where(t > 0, e / t, np.nan))
+    return {**jackknife(rate), "edges": int(edges[0]), "tested": int(tested[0]),
+            "n_sampled": int(sum(b["n_sampled"] for b in blocks)), "per_layer": per_layer}
+
+
+def block_contrast(trained: list[dict[str, Any]], control: list[dict[str, Any]]
+                   ) -> dict[str, Any]:
+    """log2(trained / control edge rate of the block samples), mean over the layer pairs both
+    tested in every replicate, formed within each jackknife replicate (the same image groups in
+    both networks, so the replicates are paired): CI from the jackknife. Layer pairs where
+    either network tested no pair are listed in ``untested`` and left out."""
+    by_post = {la["post_layer"]: la for la in control}
+    logs, untested = [], []
+    for la in trained:
+        c = by_post.get(la["post_layer"])
+        if c is None or la.get("blocks") is None or c.get("blocks") is None:
+            continue
+        t_b, c_b = la["blocks"], c["blocks"]
+        if min(t_b["tested"]) == 0 or min(c_b["tested"]) == 0:
+            untested.append(la["post_layer"])
+            continue
+        logs.append(_log2_rate(np.asarray(t_b["edges"], float), np.asarray(t_b["tested"], float))
+                    - _log2_rate(np.asarray(c_b["edges"], float),
+                                 np.asarray(c_b["tested"], float)))
+    if not logs:
+        return _contrast(None, None, None, layer_pairs=0, untested=untested)
+    jk = jackknife(np.mean(logs, axis=0))
+    return _contrast(jk["value"], jk["lo"], jk["hi"], se=jk["se"], layer_pairs=len(logs),
+                     ci_method=f"image-block jackknife ({jk['n_groups']} groups)",
+                     per_layer=[float(v[0]) for v in logs], untested=untested)
+
+
+def _l2l(la: dict[str, Any]) -> np.ndarray | None:
+    """A layer pair's like-to-like on all images then each replicate, or None when a value is
+    missing (too few edges on the block sample)."""
+    values = (la.get("blocks") or {}).get("like_to_like")
+    if not values or any(v is None for v in values):
+        return None
+    return np.asarray(values, dtype=float)
+
+
+def like_to_like_test(trained: list[dict[str, Any]],
+                      controls: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Like-to-like (:mod:`fcgraph.analysis.principles`) of the block samples' edges, the part
+    of finding 1's verdict that the principles contribute: the trained network's mean over
+    layer pairs, and its trained - control difference over the layer pairs both measured,
+    each formed within every jackknife replicate (image-block CIs).
+
+    ``holds`` is True when the trained value's CI lower bound is above 0 and so is every
+    measured control difference's; False when one is not; None when the trained network's is
+    not measured. A control whose edges are too few to measure it in any layer pair is listed
+    in ``unmeasured`` (it has no like-to-like structure to compare) and does not decide."""
+    own = [v for la in trained if (v := _l2l(la)) is not None]
+    mine = jackknife(np.mean(own, axis=0)) if own else jackknife([])
+    per_control, unmeasured = {}, []
+    for name, layers in controls.items():
+        by_post = {la["post_layer"]: la for la in layers}
+        diffs = [a - b for la in trained if (a := _l2l(la)) is not None
+                 and (b := _l2l(by_post.get(la["post_layer"], {}))) is not None]
+        if not diffs:
+            unmeasured.append(name)
+            continue
+        jk = jackknife(np.mean(diffs, axis=0))
+        per_control[name] = _contrast(jk["value"], jk["lo"], jk["hi"], se=jk["se"],
+                                      layer_pairs=len(diffs))
+    holds = None if mine["lo"] is None else bool(
+        mine["lo"] > 0 and all(c["exceeds"] for c in per_control.values()))
+    return {"trained": mine, "layer_pairs": len(own), "contrasts": per_control,
+            "unmeasured": unmeasured, "holds": holds}
 
 
 def _mean_ci(values: list[float]) -> tuple[float | None, float | None, float | None]:
@@ -128,16 +237,36 @@ def finding_1(analysis: dict[str, Any], manifest: Any) -> dict[str, Any]:
         "fraction_with_group": with_group / neurons if neurons else None}
     if tested == 0 or neurons == 0:
         return _finding("1", None, None, None, False, details, "no tested pairs")
-    lo, hi = wilson(edges, tested)
-    rate = edges / tested
-    contrasts = {name: edge_rate_contrast(analysis, layers, ctl)
-                 for name, ctl in _controls(analysis).items()}
-    details.update(edge_rate=rate, edge_rate_lo=lo, edge_rate_hi=hi,
-                   edge_rate_ci="Wilson over tested pairs (pairs as independent: understated)",
-                   contrasts=contrasts,
+    w_lo, w_hi = wilson(edges, tested)
+    block = block_edge_rate(layers)
+    details.update(edge_rate_all_neurons=edges / tested, edge_rate_wilson_lo=w_lo,
+                   edge_rate_wilson_hi=w_hi,
+                   edge_rate_wilson_ci="Wilson over all tested pairs (pairs as independent: "
+                                       "understated; reported only)",
+                   contrasts_layer_t={name: edge_rate_contrast(analysis, layers, ctl)
+                                      for name, ctl in _controls(analysis).items()},
                    principles=principle_contrasts(layers, _controls(analysis)))
+    if block["lo"] is None:
+        details.update(block_edge_rate=block)
+        return _finding("1", None, None, None, False, details,
+                        "no image-block jackknife of the edges (or no pair tested in a replicate)")
+    rate, lo, hi = block["value"], block["lo"], block["hi"]
+    contrasts = {name: block_contrast(layers, ctl) for name, ctl in _controls(analysis).items()}
+    details.update(edge_rate=rate, edge_rate_lo=lo, edge_rate_hi=hi, edge_rate_se=block["se"],
+                   edge_rate_ci=f"image-block jackknife ({block['n_groups']} class-stratified "
+                                "groups of images), on the block sample of post neurons, "
+                                "pooled over layer pairs within each replicate",
+                   block_edge_rate=block, contrasts=contrasts)
+    l2l = like_to_like_test(layers, _controls(analysis))
+    details["like_to_like"] = l2l
     ok = lo >= 2 * false_rate and with_group / neurons >= 0.5
     supported, reason = _verdict(ok, "trained edge rate or group coverage below the criterion",
                                  contrasts)
+    if supported is True and l2l["holds"] is not True:
+        failing = sorted(c for c, x in l2l["contrasts"].items() if not x["exceeds"])
+        supported, reason = False, (
+            "like-to-like not measured in the trained network" if l2l["holds"] is None
+            else "the trained edges are not like-to-like" if l2l["trained"]["lo"] <= 0
+            else "the trained edges are no more like-to-like than control " + ", ".join(failing))
     return _finding("1", rate / false_rate, lo / false_rate, hi / false_rate, supported, details,
                     reason)

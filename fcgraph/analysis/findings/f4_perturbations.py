@@ -1,5 +1,11 @@
 """Finding 4: perturbations disrupt the groups, most in early layers (beyond the reliability
-floor), with a dose-response."""
+floor), with a dose-response.
+
+Disruption is measured on the block sample of post neurons (every post neuron of a layer up to
+``max_neurons``): the floor's mean neuron Jaccard of the clean in-edges minus the
+perturbation's. Its CIs come from the image-block jackknife (:mod:`fcgraph.analysis.blocks`):
+every statistic, the early-minus-late contrast and its mean over perturbations included, is
+formed within each replicate, whose images are the same in every condition and layer pair."""
 
 from __future__ import annotations
 
@@ -8,11 +14,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from fcgraph.analysis.contrasts import (
-    Z95,
-    pool,
-    se_from_ci,
-)
+from fcgraph.analysis.blocks import jackknife
 from fcgraph.analysis.findings.common import (
     FLOOR_LEVEL,
     _by_role,
@@ -21,38 +23,33 @@ from fcgraph.analysis.findings.common import (
 )
 
 
-def _jaccards(layers: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
-    """post layer -> (mean neuron Jaccard with clean, its SE)."""
+def _jaccards(layers: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """post layer -> the block sample's mean neuron Jaccard with clean: float (G + 1,), on all
+    images, then on each jackknife replicate (:mod:`fcgraph.analysis.blocks`)."""
     out = {}
     for la in layers:
-        e = la.get("edges") or {}
-        if e.get("neuron_jaccard") is not None and e.get("neuron_jaccard_lo") is not None:
-            out[la["post_layer"]] = (e["neuron_jaccard"],
-                                     se_from_ci(e["neuron_jaccard_lo"], e["neuron_jaccard_hi"]))
+        values = (la.get("blocks") or {}).get("neuron_jaccard")
+        if values and all(v is not None for v in values):
+            out[la["post_layer"]] = np.asarray(values, dtype=float)
     return out
 
 
-def _floor(conds: dict[str, list[dict[str, Any]]]) -> dict[str, tuple[float, float]]:
-    """Per post layer, the floor conditions' mean Jaccard with clean; its SE combines theirs
-    and, with several floor conditions, their spread."""
+def _floor(conds: dict[str, list[dict[str, Any]]]) -> dict[str, np.ndarray]:
+    """Per post layer, the floor conditions' mean neuron Jaccard with clean, within each
+    replicate (float (G + 1,))."""
     per = [_jaccards(layers) for layers in conds.values()]
-    out = {}
-    for post in set().union(*per) if per else ():
-        vals = [p[post] for p in per if post in p]
-        mean = float(np.mean([v for v, _ in vals]))
-        se2 = float(np.mean([s ** 2 for _, s in vals]))
-        if len(vals) > 1:
-            se2 += float(np.var([v for v, _ in vals], ddof=1))
-        out[post] = (mean, float(np.sqrt(se2)))
-    return out
-
+    return {post: np.mean([p[post] for p in per if post in p], axis=0)
+            for post in (set().union(*per) if per else ())}
 
 
 def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
     perts = _by_role(analysis, "perturbation")
     floors = _by_role(analysis, "floor")
-    details: dict[str, Any] = {"conditions": sorted(perts), "floor_conditions": sorted(floors),
-                               "ci": "neurons as independent units within a layer pair"}
+    details: dict[str, Any] = {
+        "conditions": sorted(perts), "floor_conditions": sorted(floors),
+        "ci": "image-block jackknife: each replicate drops one class-stratified group of images "
+              "in every condition and layer pair at once; the neuron Jaccard is the mean over "
+              "the block sample of post neurons (an in-edge under clean or the condition)"}
     if not perts:
         return _finding("4", None, None, None, None, details,
                         "no noise or adversarial condition above the floor")
@@ -62,32 +59,31 @@ def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
                         f"gaussian at level <= {FLOOR_LEVEL}, e.g. uniform:0.001)")
     floor = _floor(floors)
     order = [la["post_layer"] for la in analysis["layers"]]
-    values, ses, disrupted, per = [], [], [], {}
+    values, disrupted, per = [], [], {}
     for name, layers in perts.items():
         jac = _jaccards(layers)
-        rows = [(post, floor[post][0] - jac[post][0], float(np.hypot(floor[post][1], jac[post][1])))
-                for post in order if post in jac and post in floor]
+        rows = [(post, floor[post] - jac[post]) for post in order
+                if post in jac and post in floor and jac[post].size == floor[post].size]
         if len(rows) < 2:
             continue
         n_early = min(max(1, int(np.ceil(len(rows) * 2 / 3))), len(rows) - 1)
-        early, late = rows[:n_early], rows[n_early:]
-        e_mean = float(np.mean([d for _, d, _ in early]))
-        l_mean = float(np.mean([d for _, d, _ in late]))
-        e_se = float(np.sqrt(sum(s ** 2 for _, _, s in early))) / len(early)
-        l_se = float(np.sqrt(sum(s ** 2 for _, _, s in late))) / len(late)
-        values.append(e_mean - l_mean)
-        ses.append(float(np.hypot(e_se, l_se)))
-        disrupted.append(any(d - Z95 * s > 0 for _, d, s in rows))
-        per[name] = {"early_disruption": e_mean, "late_disruption": l_mean,
-                     "disrupted": disrupted[-1],
-                     "disruption": {post: d for post, d, _ in rows},
-                     "floor_jaccard": {post: floor[post][0] for post, _, _ in rows},
-                     "jaccard": {post: jac[post][0] for post, _, _ in rows}}
+        early = np.mean([d for _, d in rows[:n_early]], axis=0)
+        late = np.mean([d for _, d in rows[n_early:]], axis=0)
+        values.append(early - late)
+        per_layer = {post: jackknife(d) for post, d in rows}
+        disrupted.append(any(j["lo"] is not None and j["lo"] > 0 for j in per_layer.values()))
+        per[name] = {"early_disruption": float(early[0]), "late_disruption": float(late[0]),
+                     "early_minus_late": jackknife(early - late), "disrupted": disrupted[-1],
+                     "disruption": {post: float(d[0]) for post, d in rows},
+                     "disruption_ci": {post: [j["lo"], j["hi"]] for post, j in per_layer.items()},
+                     "floor_jaccard": {post: float(floor[post][0]) for post, _ in rows},
+                     "jaccard": {post: float(jac[post][0]) for post, _ in rows}}
     details["per_condition"] = per
     details["dose_response"] = dose_response(analysis, per)
     if not values:
         return _finding("4", None, None, None, False, details, "fewer than 2 layer pairs")
-    mean, lo, hi = pool(values, ses)
+    pooled = jackknife(np.mean(values, axis=0))  # over perturbations, within each replicate
+    mean, lo, hi = pooled["value"], pooled["lo"], pooled["hi"]
     ok = all(disrupted) and lo is not None and lo > 0
     reason = "" if ok else ("a perturbation changes no layer pair beyond the floor"
                             if not all(disrupted) else "disruption not larger in early layers")
