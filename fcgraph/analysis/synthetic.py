@@ -40,9 +40,19 @@ def planted_spikes(*, n_images: int = 400, T: int = 8, n_classes: int | None = N
                    thetas: Sequence[float] | None = None, n_background: int = 20,
                    baseline: float = 0.05, p_event: float = 0.3, p_event_other: float = 0.01,
                    p_member_event: float = 0.8, p_member: float = 0.05, structure: bool = True,
+                   response: str = "threshold-linear", shared_drive: float = 0.0,
                    seed: int = 0) -> dict[str, Any]:
     """Planted spikes: ``pre`` bool (n_pre, L), ``post`` bool (n_post, L), ``labels`` int64
-    (n_images,), ``members`` (list of pre index arrays), ``gains``, ``thetas``, ``sizes``."""
+    (n_images,), ``members`` (list of pre index arrays), ``gains``, ``thetas``, ``sizes``.
+
+    ``response``: the planted curve h(k) of :data:`RESPONSES` (threshold-linear by default);
+    ``shared_drive`` (0..1): every pre neuron's firing probability outside events is scaled by
+    1 + shared_drive * (b_m / baseline - 1) in image m, so all pre neurons share the post
+    neurons' per-image baseline b_m (as the neurons of a network share the stimulus drive: a
+    random group's sum then follows the post neuron too).
+    """
+    if response not in RESPONSES:
+        raise ValueError(f"response must be one of {RESPONSES}, got {response!r}")
     rng = np.random.default_rng(seed)
     sizes = np.asarray(sizes, dtype=np.int64)
     gains = np.asarray(gains if gains is not None else 0.02 + 0.001 * sizes, dtype=float)
@@ -54,22 +64,39 @@ def planted_spikes(*, n_images: int = 400, T: int = 8, n_classes: int | None = N
     n_pre = int(sizes.sum()) + n_background
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     members = [np.arange(offsets[j], offsets[j + 1]) for j in range(sizes.size)]
-    pre = rng.random((n_pre, L)) < p_member
-    post = np.zeros((sizes.size, L), dtype=bool)
     base = np.repeat(rng.uniform(0, 2 * baseline, n_images), T)
+    quiet = p_member * (1 + shared_drive * (base / baseline - 1))
+    pre = rng.random((n_pre, L)) < quiet
+    post = np.zeros((sizes.size, L), dtype=bool)
     for j, mem in enumerate(members):
         preferred = np.repeat(labels == j % n_classes, T)
         event = rng.random(L) < np.where(preferred, p_event, p_event_other)
-        drive = np.where(event, rng.uniform(0.2, p_member_event, L), p_member)
+        drive = np.where(event, rng.uniform(0.2, p_member_event, L), quiet)
         pre[mem] = rng.random((mem.size, L)) < drive
         k = pre[mem].sum(0)
-        prob = np.clip(base + gains[j] * np.maximum(0.0, k - thetas[j]), 0, 1)
+        prob = np.clip(base + gains[j] * _response(response, k, thetas[j], sizes[j]), 0, 1)
         post[j] = rng.random(L) < prob
     if not structure:
         pre = rng.random(pre.shape) < pre.mean()
         post = rng.random(post.shape) < post.mean()
     return {"pre": pre, "post": post, "labels": labels.astype(np.int64), "members": members,
             "gains": gains, "thetas": thetas, "sizes": sizes, "T": T}
+
+
+#: the planted input-output curves h(k) (post fires with b_m + gain * h(k)), by name
+RESPONSES = ("threshold-linear", "linear", "sigmoid")
+
+
+def _response(name: str, k: np.ndarray, theta: float, size: int) -> np.ndarray:
+    """h(k) of the planted curve ``name``: max(0, k - theta); k (a line, no threshold); or a
+    sigmoid that saturates at 0.3 x size above theta (its
+    half-way point at theta + 0.1 x size, width 0.04 x size)."""
+    k = np.asarray(k, dtype=float)
+    if name == "linear":
+        return k
+    if name == "sigmoid":
+        return 0.3 * size / (1 + np.exp(-(k - theta - 0.1 * size) / (0.04 * size)))
+    return np.maximum(0.0, k - theta)
 
 
 def write_recording(root: Path, run_id: str, layers: Sequence[tuple[str, tuple[int, ...]]], T: int,
