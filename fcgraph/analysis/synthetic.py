@@ -64,10 +64,11 @@ def planted_spikes(*, n_images: int = 400, T: int = 8, n_classes: int | None = N
     n_pre = int(sizes.sum()) + n_background
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     members = [np.arange(offsets[j], offsets[j + 1]) for j in range(sizes.size)]
+    uniform = rng.random((n_pre, L))
+    post = np.zeros((sizes.size, L), dtype=bool)
     base = np.repeat(rng.uniform(0, 2 * baseline, n_images), T)
     quiet = p_member * (1 + shared_drive * (base / baseline - 1))
-    pre = rng.random((n_pre, L)) < quiet
-    post = np.zeros((sizes.size, L), dtype=bool)
+    pre = uniform < quiet
     for j, mem in enumerate(members):
         preferred = np.repeat(labels == j % n_classes, T)
         event = rng.random(L) < np.where(preferred, p_event, p_event_other)
