@@ -244,8 +244,11 @@ def f3_run(root, response, control):
 
     sizes = np.array(F3_SIZES)
     gains = 0.1 * sizes / 28 if response != "linear" else 0.75 / 28 * np.ones(sizes.size)
+    # threshold-linear: the threshold 8 members below the top of the range; sigmoid: half-way at
+    # 0.4 x size, saturated by 0.5 x size, inside the range of k (up to ~0.8 x size)
+    thetas = 0.8 * sizes - 8 if response == "threshold-linear" else 0.3 * sizes
     make_planted_run(root, run_id=f"f3-{response}", n_images=600, sizes=F3_SIZES, p_event=0.4,
-                     p_event_other=0.1, gains=gains, thetas=0.8 * sizes - 8, response=response,
+                     p_event_other=0.1, gains=gains, thetas=thetas, response=response,
                      control=control, seed=0)
     return analyze_run(root, F3_CONFIG, figures=False)["findings"][2]
 
