@@ -5,7 +5,8 @@ the binned curve (per image: n bins and s spikes at each k) is sufficient for an
 Four models are fitted by maximum Bernoulli likelihood, each of the form
 p(k) = clip(b + g * h(k), EPS, 1 - EPS) with a basis h from a grid of its shape parameters:
 
-- ``threshold_linear``: h = max(0, k - theta), theta on the observed k and their midpoints;
+- ``threshold_linear``: h = max(0, k - theta), theta on the observed k and their midpoints
+  (at most :data:`MAX_KNOTS` of them, evenly spaced in rank);
 - ``softplus`` (a smooth ReLU): h = w * log(1 + exp((k - theta) / w)), the same thetas, widths
   w in :data:`WIDTHS` (fractions of the observed k range);
 - ``line``: h = k;
@@ -44,6 +45,8 @@ RELU_LIKE = ("threshold_linear", "softplus")
 EPS = 1e-3
 #: softplus and sigmoid widths, as fractions of the observed k range
 WIDTHS = (0.05, 0.15, 0.4)
+#: at most this many thresholds / centres per model (the cost of a fit is linear in it)
+MAX_KNOTS = 24
 #: the sigmoid reaches 88 % of its span (c + 2 w) by this fraction of the observed k range
 SATURATES_BY = 0.75
 #: Fisher scoring steps from the least-squares start
@@ -88,6 +91,8 @@ def _bases(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     row (into :data:`MODELS`)."""
     span = float(x[-1] - x[0])
     thetas = np.unique(np.concatenate([x[:-1], (x[:-1] + x[1:]) / 2]))
+    if thetas.size > MAX_KNOTS:  # bounded cost: evenly spaced (in rank) knots
+        thetas = thetas[np.unique(np.linspace(0, thetas.size - 1, MAX_KNOTS).round().astype(int))]
     widths = span * np.asarray(WIDTHS)
     rows = [np.maximum(0.0, x[None] - thetas[:, None])]
     th, w = np.repeat(thetas, widths.size), np.tile(widths, thetas.size)
@@ -165,15 +170,19 @@ def compare_models(k: np.ndarray, y: np.ndarray, T: int, labels: np.ndarray, *, 
     s_train = np.vstack([s_tot - onehot @ s_img, s_tot])
     H, model = _bases(ks.astype(np.float64))
     b, g, ll = _fit(H, n_train, s_train)
-    heldout = np.empty((M, len(MODELS)))
+    mu = np.empty((folds + 1, len(MODELS), ks.size))  # each set's fitted curve of each model
     gains = np.empty(len(MODELS))
+    f_idx = np.arange(folds + 1)
     for m in range(len(MODELS)):
         rows = np.flatnonzero(model == m)
         pick = rows[np.argmax(ll[:, rows], axis=1)]  # (F + 1,) the best grid point of each set
-        f_idx = np.arange(folds + 1)
-        mu = np.clip(b[f_idx, pick, None] + g[f_idx, pick, None] * H[pick], EPS, 1 - EPS)
-        heldout[:, m] = _loglik(mu[fold], n_img, s_img)
+        mu[:, m] = np.clip(b[f_idx, pick, None] + g[f_idx, pick, None] * H[pick], EPS, 1 - EPS)
         gains[m] = g[folds, pick[folds]]
+    heldout = np.empty((M, len(MODELS)))  # each image's log-likelihood under its fold's fits
+    for f in range(folds):
+        rows = fold == f
+        heldout[rows] = s_img[rows] @ np.log2(mu[f]).T \
+            + (n_img[rows] - s_img[rows]) @ np.log2(1 - mu[f]).T
     bits = heldout.mean(0)
     relu = int(np.argmax(bits[: len(RELU_LIKE)]))
     z = float(stats.norm.ppf(1 - alpha))

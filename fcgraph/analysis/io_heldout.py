@@ -7,8 +7,9 @@ fit. Here each sampled post neuron's group is selected by fc's own rule
 (:func:`~fcgraph.analysis.pair.heldout_split`, seeded, class-stratified), and its curve, its
 shape (:func:`~fcgraph.analysis.curve_models.compare_models`), its gain (the threshold-linear
 least-squares fit, :func:`~fcgraph.analysis.io_curve.fit_curve`) and the gain law are measured on
-the other half only, beside same-size random groups on that half. The same measures with the
-groups of all images on all images are reported as ``in_sample``.
+the other half only, beside same-size random groups on that half. The same measures of the
+groups of all images on all images are reported as ``in_sample`` (without random groups: the
+in-sample ``io`` has them).
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ def io_fits(rec: Any, condition: str, pre: str, post: str, groups: Groups, sampl
 
     Returns
     -------
-    Each block as :func:`fit_block` gives it; ``out_of_sample`` adds ``n_candidates`` (sampled
-    neurons), ``n_small_group`` (their half-image group below ``min_group``: not fitted) and
+    ``in_sample`` as :func:`_curves` gives it (no random groups: the in-sample ``io`` has
+    them); ``out_of_sample`` as :func:`fit_block` with ``n_candidates`` (sampled neurons),
+    ``n_small_group`` (their half-image group below ``min_group``: not fitted) and
     the numbers of images that selected and that fitted.
     """
     labels = np.asarray(rec.labels)
@@ -54,9 +56,9 @@ def io_fits(rec: Any, condition: str, pre: str, post: str, groups: Groups, sampl
         if sampled.size else np.zeros((0, rec.L), dtype=bool)
     candidates = np.flatnonzero(pre_packed.spike_counts() >= config.min_spikes)
     order = rec.layer(post).order
-    in_sample = fit_block(pre_packed, post_sp, [groups.members(j) for j in sampled],
-                          np.arange(rec.n_images), labels, rec, config, candidates,
-                          np.random.default_rng([config.seed, 23, order, 0]))
+    # in sample: the groups only (the in-sample random groups are io["random_groups"])
+    in_sample = _curves(pre_packed, post_sp, [groups.members(j) for j in sampled],
+                        image_bins(np.arange(rec.n_images), rec.T), labels, rec, config)
     if sampled.size:
         edges, _ = edges_on_images(rec, condition, pre, post, select, sampled)
         half = Groups(edges["pre_idx"].to_numpy(), edges["post_idx"].to_numpy(),
