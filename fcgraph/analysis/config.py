@@ -14,8 +14,10 @@ class AnalysisConfig:
 
     ``max_neurons``: post neurons analysed per layer (seeded sample; None = all eligible);
     ``min_group`` / ``min_spikes``: eligibility; ``percentile``: event threshold; ``n_boot``:
-    bootstrap resamples of each clean fit; ``folds`` / ``n_shuffle``: decoding CV folds and
-    label shuffles; ``alpha``: F-test level for "threshold-linear beats linear";
+    bootstrap resamples of each clean fit; ``folds`` / ``n_shuffle``: CV folds (decoders, curve models) and
+    label shuffles; ``alpha``: level of the in-sample F test ("threshold-linear beats
+    linear") and of the one-sided lower bound of a ReLU-like curve's held-out gain over the line
+    (:mod:`fcgraph.analysis.curve_models`);
     ``conditions``: analyse only these (clean is always included).
     """
 
