@@ -26,6 +26,10 @@ from fcgraph.analysis.io_curve import fit_curve, gain_law, gain_vs_size, random_
 from fcgraph.analysis.pair import aggregate_k, heldout_split
 from fcgraph.spikes import unpack
 
+#: same-size random groups drawn per fitted neuron for the random groups' gain law (the first
+#: draw's curves also give their ReLU-like share)
+RANDOM_DRAWS = 8
+
 
 def io_fits(rec: Any, condition: str, pre: str, post: str, groups: Groups, sampled: np.ndarray,
             config: AnalysisConfig) -> dict[str, Any]:
@@ -84,9 +88,20 @@ def fit_block(pre_packed: Any, post_sp: np.ndarray, members: list[np.ndarray],
     bins = image_bins(images, rec.T)
     out = _curves(pre_packed, post_sp, members, bins, labels[images], rec, config)
     if candidates.size and members:
-        rand = random_groups(np.array([m.size for m in members]), candidates, rng)
-        out["random_groups"] = _curves(pre_packed, post_sp, rand, bins, labels[images], rec,
+        sizes = np.array([m.size for m in members])
+        rand = [random_groups(sizes, candidates, rng) for _ in range(RANDOM_DRAWS)]
+        out["random_groups"] = _curves(pre_packed, post_sp, rand[0], bins, labels[images], rec,
                                        config)
+        # the gain law of random groups over every draw (gains only: a closed-form fit each)
+        k = aggregate_k(pre_packed.packed, rec.L, [m for r in rand for m in r],
+                        config.chunk)[:, bins]
+        rows = np.tile(np.arange(len(members)), RANDOM_DRAWS)
+        fits = [(k[i], post_sp[j, bins]) for i, j in enumerate(rows)]
+        curves = [response_curve(ki, yi) for ki, yi in fits]
+        ok = [i for i, c in enumerate(curves) if c[0].size >= 3]
+        gains = [fit_curve(*curves[i]).gain for i in ok]
+        out["random_groups"]["gain_law"] = gain_law(np.tile(sizes, RANDOM_DRAWS)[ok], gains)
+        out["random_groups"]["draws"] = RANDOM_DRAWS
     else:
         out["random_groups"] = _curves(pre_packed, post_sp[:0], [], bins, labels[images], rec,
                                        config)
