@@ -7,7 +7,8 @@ fit. Here each sampled post neuron's group is selected by fc's own rule
 (:func:`~fcgraph.analysis.pair.heldout_split`, seeded, class-stratified), and its curve, its
 shape (:func:`~fcgraph.analysis.curve_models.compare_models`), its gain (the threshold-linear
 least-squares fit, :func:`~fcgraph.analysis.io_curve.fit_curve`) and the gain law are measured on
-the other half only, beside same-size random groups on that half. The same measures of the
+the other half only, beside same-size random groups on that half (:data:`RANDOM_DRAWS` per
+neuron for their gain law). The same measures of the
 groups of all images on all images are reported as ``in_sample`` (without random groups: the
 in-sample ``io`` has them).
 """
