@@ -7,7 +7,8 @@ the pre layer is background. Ensemble j prefers class j mod n_classes (default: 
 ensemble): in an image of that class each bin is an event with probability ``p_event``, otherwise
 with ``p_event_other``; in an event bin members fire with a probability drawn from
 U(0.2, ``p_member_event``) (so k spans its range), otherwise with ``p_member``. The post neuron fires with
-probability clip(b_m + gains[j] * max(0, k(t) - thetas[j]), 0, 1), where b_m is a per-image
+probability clip(b_m + gains[j] * h(k(t)), 0, 1), with h(k) = max(0, k - thetas[j]) (or, with
+``response``, a line or a saturating sigmoid: :func:`_response`), where b_m is a per-image
 baseline drawn from U(0, 2 ``baseline``), independent of the class, so average activity carries
 class information only through the events. With ``structure=False`` every neuron fires
 independently with the layer's mean rate (no ensembles, no class signal).
@@ -40,16 +41,11 @@ def planted_spikes(*, n_images: int = 400, T: int = 8, n_classes: int | None = N
                    thetas: Sequence[float] | None = None, n_background: int = 20,
                    baseline: float = 0.05, p_event: float = 0.3, p_event_other: float = 0.01,
                    p_member_event: float = 0.8, p_member: float = 0.05, structure: bool = True,
-                   response: str = "threshold-linear", shared_drive: float = 0.0,
-                   seed: int = 0) -> dict[str, Any]:
+                   response: str = "threshold-linear", seed: int = 0) -> dict[str, Any]:
     """Planted spikes: ``pre`` bool (n_pre, L), ``post`` bool (n_post, L), ``labels`` int64
     (n_images,), ``members`` (list of pre index arrays), ``gains``, ``thetas``, ``sizes``.
 
-    ``response``: the planted curve h(k) of :data:`RESPONSES` (threshold-linear by default);
-    ``shared_drive`` (0..1): every pre neuron's firing probability outside events is scaled by
-    1 + shared_drive * (b_m / baseline - 1) in image m, so all pre neurons share the post
-    neurons' per-image baseline b_m (as the neurons of a network share the stimulus drive: a
-    random group's sum then follows the post neuron too).
+    ``response``: the planted curve h(k) of :data:`RESPONSES` (threshold-linear by default).
     """
     if response not in RESPONSES:
         raise ValueError(f"response must be one of {RESPONSES}, got {response!r}")
@@ -64,15 +60,13 @@ def planted_spikes(*, n_images: int = 400, T: int = 8, n_classes: int | None = N
     n_pre = int(sizes.sum()) + n_background
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     members = [np.arange(offsets[j], offsets[j + 1]) for j in range(sizes.size)]
-    uniform = rng.random((n_pre, L))
+    pre = rng.random((n_pre, L)) < p_member
     post = np.zeros((sizes.size, L), dtype=bool)
     base = np.repeat(rng.uniform(0, 2 * baseline, n_images), T)
-    quiet = p_member * (1 + shared_drive * (base / baseline - 1))
-    pre = uniform < quiet
     for j, mem in enumerate(members):
         preferred = np.repeat(labels == j % n_classes, T)
         event = rng.random(L) < np.where(preferred, p_event, p_event_other)
-        drive = np.where(event, rng.uniform(0.2, p_member_event, L), quiet)
+        drive = np.where(event, rng.uniform(0.2, p_member_event, L), p_member)
         pre[mem] = rng.random((mem.size, L)) < drive
         k = pre[mem].sum(0)
         prob = np.clip(base + gains[j] * _response(response, k, thetas[j], sizes[j]), 0, 1)
@@ -89,9 +83,9 @@ RESPONSES = ("threshold-linear", "linear", "sigmoid")
 
 
 def _response(name: str, k: np.ndarray, theta: float, size: int) -> np.ndarray:
-    """h(k) of the planted curve ``name``: max(0, k - theta); k (a line, no threshold); or a
-    sigmoid that saturates at 0.3 x size above theta (its
-    half-way point at theta + 0.1 x size, width 0.04 x size)."""
+    """h(k) of the planted curve ``name`` (``k`` members, float array): max(0, k - theta); k (a
+    line, no threshold); or a saturating sigmoid of height 0.3 x size, half-way at theta + 0.1 x
+    size, width 0.04 x size (flat from about theta + 0.2 x size)."""
     k = np.asarray(k, dtype=float)
     if name == "linear":
         return k
