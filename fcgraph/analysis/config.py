@@ -14,10 +14,12 @@ class AnalysisConfig:
 
     ``max_neurons``: post neurons analysed per layer (seeded sample; None = all eligible);
     ``min_group`` / ``min_spikes``: eligibility; ``percentile``: event threshold; ``n_boot``:
-    bootstrap resamples of each clean fit; ``folds`` / ``n_shuffle``: decoding CV folds and
-    label shuffles; ``alpha``: F-test level for "threshold-linear beats linear";
-    ``conditions``: analyse only these (clean is always included); ``n_blocks``: image groups
-    of the edge statistics' jackknife (:mod:`fcgraph.analysis.blocks`).
+    bootstrap resamples of each clean fit; ``folds`` / ``n_shuffle``: CV folds (decoders, curve
+    models) and label shuffles; ``alpha``: level of the in-sample F test ("threshold-linear
+    beats linear") and of the one-sided lower bound of a ReLU-like curve's held-out gain over
+    the line (:mod:`fcgraph.analysis.curve_models`); ``conditions``: analyse only these (clean
+    is always included); ``n_blocks``: image groups of the edge statistics' jackknife
+    (:mod:`fcgraph.analysis.blocks`).
     """
 
     max_neurons: int | None = 128

@@ -44,6 +44,7 @@ from fcgraph.analysis.blocks import (
 from fcgraph.analysis.calibration import false_edge_rate
 from fcgraph.analysis.config import AnalysisConfig
 from fcgraph.analysis.groups import Groups, size_distribution
+from fcgraph.analysis.io_heldout import io_fits
 from fcgraph.analysis.pair import (
     CONDITION_READOUTS,
     NEURON_COLUMNS,
@@ -65,7 +66,7 @@ CALIBRATION = "calibration"  # parts of the clean layer pairs' measured false-ed
 PRINCIPLES = "principles"  # parts of each network's named principles (finding 1)
 BLOCKS = "blocks"  # parts of the image-block jackknife of the edges (findings 1 and 4)
 FORMAT = "fcgraph.analysis"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 ProgressFn = Callable[[str, int, int], None]
 def _key(*parts: Any) -> str:
     """A part's key: its inputs and parameters, and the format (a part written by code of
@@ -282,12 +283,13 @@ def _pair_units(plan: _Plan, data: _PairData) -> dict[str, Unit]:
                    plan.edge_hashes.get(condition))
         units[f"condition {condition}"] = (
             plan.parts / condition_slug(condition) / f"{k_pair}.json", key,
-            lambda c=condition, clean=is_clean: analyse_pair(
+            lambda c=condition, clean=is_clean: _with_io_fits(analyse_pair(
                 rec, c, pre, post, data.groups, data.sampled, config, data.clean_edges,
                 None if clean else plan.edge_files.get(c),
                 _n_pairs(rec.manifest, c, pre, post, "pairs"),
                 n_boot=config.n_boot if clean else 0,
-                readouts=READOUTS if clean else CONDITION_READOUTS))
+                readouts=READOUTS if clean else CONDITION_READOUTS),
+                rec, c, pre, post, data.groups, data.sampled, config, clean))
     units["calibration"] = (
         plan.parts / CALIBRATION / f"{k_pair}.json",
         _key("false edges", pre, post, hashes["clean"][pre], hashes["clean"][post],
@@ -300,8 +302,9 @@ def _pair_units(plan: _Plan, data: _PairData) -> dict[str, Unit]:
             folder / f"{k_pair}.json",
             _key(config.to_json(), "own groups", condition, pre, post, info[pre]["sha256"],
                  info[post]["sha256"], edge_hash),
-            lambda n=name, r=net_rec, c=condition: analyse_pair(
-                r, c, pre, post, *data.own(n), config, None, None, None))
+            lambda n=name, r=net_rec, c=condition: _with_io_fits(analyse_pair(
+                r, c, pre, post, *data.own(n), config, None, None, None),
+                r, c, pre, post, *data.own(n), config))
     networks = {"clean": (rec, "clean", plan.edge_hashes["clean"]),
                 **{name: (r, c, h) for name, (r, c, _, h) in plan.networks.items()}}
     for name, (net_rec, condition, edge_hash) in networks.items():
@@ -325,6 +328,16 @@ def _pair_units(plan: _Plan, data: _PairData) -> dict[str, Unit]:
                  net_rec.manifest.fc_pair(condition, pre, post).get("threshold")),
             partial(edge_replicates, net_rec, condition, pre, post, sample, groups))
     return units
+
+
+def _with_io_fits(result: dict[str, Any], rec: Any, condition: str, pre: str, post: str,
+                  groups: Groups, sampled: np.ndarray, config: AnalysisConfig,
+                  network: bool = True) -> dict[str, Any]:
+    """A network's pair ``result`` with its curves fitted in and out of sample (finding 3:
+    :func:`~fcgraph.analysis.io_heldout.io_fits`) under ``result["io"]``."""
+    if network:
+        result["io"].update(io_fits(rec, condition, pre, post, groups, sampled, config))
+    return result
 
 
 def analysis_unit(root: str, config: AnalysisConfig, replicates: list[str], k_pair: int,

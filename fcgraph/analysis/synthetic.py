@@ -7,7 +7,8 @@ the pre layer is background. Ensemble j prefers class j mod n_classes (default: 
 ensemble): in an image of that class each bin is an event with probability ``p_event``, otherwise
 with ``p_event_other``; in an event bin members fire with a probability drawn from
 U(0.2, ``p_member_event``) (so k spans its range), otherwise with ``p_member``. The post neuron fires with
-probability clip(b_m + gains[j] * max(0, k(t) - thetas[j]), 0, 1), where b_m is a per-image
+probability clip(b_m + gains[j] * h(k(t)), 0, 1), with h(k) = max(0, k - thetas[j]) (or, with
+``response``, a line or a saturating sigmoid: :func:`_response`), where b_m is a per-image
 baseline drawn from U(0, 2 ``baseline``), independent of the class, so average activity carries
 class information only through the events. With ``structure=False`` every neuron fires
 independently with the layer's mean rate (no ensembles, no class signal).
@@ -40,9 +41,14 @@ def planted_spikes(*, n_images: int = 400, T: int = 8, n_classes: int | None = N
                    thetas: Sequence[float] | None = None, n_background: int = 20,
                    baseline: float = 0.05, p_event: float = 0.3, p_event_other: float = 0.01,
                    p_member_event: float = 0.8, p_member: float = 0.05, structure: bool = True,
-                   seed: int = 0) -> dict[str, Any]:
+                   response: str = "threshold-linear", seed: int = 0) -> dict[str, Any]:
     """Planted spikes: ``pre`` bool (n_pre, L), ``post`` bool (n_post, L), ``labels`` int64
-    (n_images,), ``members`` (list of pre index arrays), ``gains``, ``thetas``, ``sizes``."""
+    (n_images,), ``members`` (list of pre index arrays), ``gains``, ``thetas``, ``sizes``.
+
+    ``response``: the planted curve h(k) of :data:`RESPONSES` (threshold-linear by default).
+    """
+    if response not in RESPONSES:
+        raise ValueError(f"response must be one of {RESPONSES}, got {response!r}")
     rng = np.random.default_rng(seed)
     sizes = np.asarray(sizes, dtype=np.int64)
     gains = np.asarray(gains if gains is not None else 0.02 + 0.001 * sizes, dtype=float)
@@ -63,13 +69,29 @@ def planted_spikes(*, n_images: int = 400, T: int = 8, n_classes: int | None = N
         drive = np.where(event, rng.uniform(0.2, p_member_event, L), p_member)
         pre[mem] = rng.random((mem.size, L)) < drive
         k = pre[mem].sum(0)
-        prob = np.clip(base + gains[j] * np.maximum(0.0, k - thetas[j]), 0, 1)
+        prob = np.clip(base + gains[j] * _response(response, k, thetas[j], sizes[j]), 0, 1)
         post[j] = rng.random(L) < prob
     if not structure:
         pre = rng.random(pre.shape) < pre.mean()
         post = rng.random(post.shape) < post.mean()
     return {"pre": pre, "post": post, "labels": labels.astype(np.int64), "members": members,
             "gains": gains, "thetas": thetas, "sizes": sizes, "T": T}
+
+
+#: the planted input-output curves h(k) (post fires with b_m + gain * h(k)), by name
+RESPONSES = ("threshold-linear", "linear", "sigmoid")
+
+
+def _response(name: str, k: np.ndarray, theta: float, size: int) -> np.ndarray:
+    """h(k) of the planted curve ``name`` (``k`` members, float array): max(0, k - theta); k (a
+    line, no threshold); or a saturating sigmoid of height 0.3 x size, half-way at theta + 0.1 x
+    size, width 0.04 x size (flat from about theta + 0.2 x size)."""
+    k = np.asarray(k, dtype=float)
+    if name == "linear":
+        return k
+    if name == "sigmoid":
+        return 0.3 * size / (1 + np.exp(-(k - theta - 0.1 * size) / (0.04 * size)))
+    return np.maximum(0.0, k - theta)
 
 
 def write_recording(root: Path, run_id: str, layers: Sequence[tuple[str, tuple[int, ...]]], T: int,

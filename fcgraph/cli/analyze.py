@@ -38,8 +38,11 @@ def analyze_cmd(
                                                     "clean fit.")] = 200,
     folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds of the read-out.")] = 5,
     n_shuffle: Annotated[int, typer.Option(min=0, help="Label shuffles of the read-out (chance level).")] = 1,
-    alpha: Annotated[float, typer.Option(min=0, max=1, help="F-test level: threshold-linear "
-                                                            "beats linear.")] = 0.01,
+    alpha: Annotated[float, typer.Option(min=0, max=1, help="Level of the in-sample F "
+                                                            "test (threshold-linear beats linear) "
+                                                            "and of the one-sided bound of a "
+                                                            "ReLU-like curve's held-out gain "
+                                                            "over the line.")] = 0.01,
     seed: Annotated[int, typer.Option(help="Seed of the neuron sample, bootstraps, CV.")] = 0,
     condition: Annotated[list[str] | None, conditions_option(
         "Analyse only these conditions besides clean.")] = None,

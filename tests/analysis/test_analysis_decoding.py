@@ -91,7 +91,8 @@ def test_heldout_thresholds_equal_the_full_ones_when_the_halves_are_copies():
     """Events defined on one half and read on the other: with two identical halves, the held-out
     thresholds and features are those of the whole recording, restricted to the second half."""
     from fcgraph.analysis.events import matched_features, step_thresholds
-    from fcgraph.analysis.pair import _image_bins, heldout_split
+    from fcgraph.analysis.image_subsets import image_bins as _image_bins
+    from fcgraph.analysis.pair import heldout_split
 
     T, rng = 4, np.random.default_rng(0)
     labels = np.repeat(np.arange(2), 10)

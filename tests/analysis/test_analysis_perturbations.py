@@ -133,12 +133,13 @@ def _law(beta: float, half: float = 0.1, n: int = 30) -> dict:
 
 def _layer(n_fit: int, n_tl: int, beta: float, random_beta: float = -1.0,
            random_tl: int = 2) -> dict:
-    """A layer's io summary: its groups' fits and those of same-size random groups."""
-    return {"post_layer": "p", "io": {
-        "n_fitted": n_fit, "n_threshold_linear": n_tl, "gain_vs_size": {"n": n_fit, "rho": None},
+    """A layer's out-of-sample io summary: its groups' fits and those of same-size random
+    groups (``n_tl`` of them ReLU-like)."""
+    return {"post_layer": "p", "io": {"out_of_sample": {
+        "n_fitted": n_fit, "n_relu_like": n_tl, "gain_vs_size": {"n": n_fit, "rho": None},
         "gain_law": _law(beta, n=n_fit),
-        "random_groups": {"n_fitted": n_fit, "n_threshold_linear": random_tl,
-                          "gain_law": _law(random_beta, n=n_fit)}}}
+        "random_groups": {"n_fitted": n_fit, "n_relu_like": random_tl,
+                          "gain_law": _law(random_beta, n=n_fit)}}}}
 
 
 def test_finding_3_criterion_and_its_control():
@@ -164,6 +165,13 @@ def test_finding_3_criterion_and_its_control():
     assert findings.finding_3(linear, 0.01)["supported"] is False
     f = findings.finding_3({"layers": [_layer(5, 5, 0.9)]}, 0.01)
     assert f["supported"] is False and "fewer than 10" in f["reason"]
+    # the verdict reads the curves fitted out of sample: in-sample fits that look ReLU-like (the
+    # groups chosen on the bins they are fitted on) do not rescue curves that are not out of it
+    inflated = [{"post_layer": "p", "io": {"in_sample": _layer(40, 40, 0.5)["io"]["out_of_sample"],
+                                           "out_of_sample": _layer(40, 5, -1.0)["io"]["out_of_sample"]}}]
+    f = findings.finding_3({**random_net, "layers": inflated}, 0.01)
+    assert f["supported"] is False and f["details"]["in_sample"]["share"] == 1.0
+    assert f["details"]["share"] == 5 / 40
 
 
 def test_readme_lists_the_criteria_of_the_code():

@@ -1,5 +1,7 @@
 """Finding 3: ReLU-like input-output curves whose gain scales with group size (against same-size
-random groups and each control network)."""
+random groups and each control network), on curves fitted on images that did not select the
+groups (:mod:`fcgraph.analysis.io_heldout`; ReLU-like by held-out likelihood,
+:mod:`fcgraph.analysis.curve_models`)."""
 
 from __future__ import annotations
 
@@ -25,35 +27,40 @@ def _pooled_beta(rows: list[dict[str, Any]]) -> tuple[float | None, float | None
                 [g["n"] for g in rows])
 
 
-def io_summary(layers: list[dict[str, Any]]) -> dict[str, Any]:
-    """A network's input-output curves: threshold-linear share (Wilson CI) of its groups and of
-    same-size random groups; the gain law's exponent beta (log gain on log size, pooled over
-    layers) of both and their difference ``beta_excess`` (the size scaling that random groups of
-    the same sizes do not have); and the pooled within-layer rho(gain, size)."""
-    n_fit = sum(la["io"]["n_fitted"] for la in layers)
-    n_tl = sum(la["io"]["n_threshold_linear"] for la in layers)
-    rand = [la["io"].get("random_groups") or {} for la in layers]
-    r_fit, r_tl = sum(r.get("n_fitted", 0) for r in rand), sum(r.get("n_threshold_linear", 0)
+def io_summary(layers: list[dict[str, Any]], sample: str = "out_of_sample") -> dict[str, Any]:
+    """A network's input-output curves (``sample``: ``out_of_sample``, groups selected on one
+    half of the images and curves fitted on the other; or ``in_sample``): the ReLU-like share
+    (Wilson CI) of its groups and of same-size random groups; the gain law's exponent beta (log
+    gain on log size, pooled over layers) of both and their difference ``beta_excess`` (the size
+    scaling that random groups of the same sizes do not have); and the pooled within-layer
+    rho(gain, size)."""
+    blocks = [la["io"].get(sample) or {} for la in layers]
+    n_fit = sum(b.get("n_fitted", 0) for b in blocks)
+    n_tl = sum(b.get("n_relu_like", 0) for b in blocks)
+    rand = [b.get("random_groups") or {} for b in blocks]
+    r_fit, r_tl = sum(r.get("n_fitted", 0) for r in rand), sum(r.get("n_relu_like", 0)
                                                               for r in rand)
-    rows = [g for la in layers if (g := la["io"]["gain_vs_size"]).get("rho") is not None
+    rows = [g for b in blocks if (g := b.get("gain_vs_size") or {}).get("rho") is not None
             and g.get("rho_lo") is not None]
     rho = pool([g["rho"] for g in rows], [se_from_ci(g["rho_lo"], g["rho_hi"]) for g in rows],
                [g["n"] for g in rows])
     excess = []
-    for la, r in zip(layers, rand, strict=True):
-        d = difference(_triple(la["io"].get("gain_law") or {}, "beta"),
+    for b, r in zip(blocks, rand, strict=True):
+        d = difference(_triple(b.get("gain_law") or {}, "beta"),
                        _triple(r.get("gain_law") or {}, "beta"))
         if d[0] is not None:
-            excess.append((d, la["io"]["n_fitted"]))
+            excess.append((d, b.get("n_fitted", 0)))
     beta_excess = pool([d[0] for d, _ in excess], [se_from_ci(d[1], d[2]) for d, _ in excess],
                        [n for _, n in excess])
     share = (n_tl / n_fit, *wilson(n_tl, n_fit)) if n_fit else (None, None, None)
     r_share = (r_tl / r_fit, *wilson(r_tl, r_fit)) if r_fit else (None, None, None)
     share_excess = difference(share, r_share) if r_fit else (None, None, None)
-    beta = _pooled_beta([la["io"].get("gain_law") for la in layers])
+    beta = _pooled_beta([b.get("gain_law") for b in blocks])
     beta_random = _pooled_beta([r.get("gain_law") for r in rand])
-    out = {"n_fitted": n_fit, "n_threshold_linear": n_tl, "random_n_fitted": r_fit,
-           "random_n_threshold_linear": r_tl, "layers_with_rho": len(rows),
+    out = {"sample": sample, "n_fitted": n_fit, "n_relu_like": n_tl,
+           "n_candidates": sum(b.get("n_candidates", 0) for b in blocks),
+           "n_small_group": sum(b.get("n_small_group", 0) for b in blocks),
+           "random_n_fitted": r_fit, "random_n_relu_like": r_tl, "layers_with_rho": len(rows),
            "per_layer_rho": [g["rho"] for g in rows]}
     for name, t in (("share", share), ("random_share", r_share), ("share_excess", share_excess),
                     ("beta", beta), ("beta_random", beta_random), ("beta_excess", beta_excess),
@@ -63,7 +70,7 @@ def io_summary(layers: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def io_contrast(trained: dict[str, Any], control: dict[str, Any]) -> dict[str, Any]:
-    """Threshold-linear share and beta excess, trained - control; exceeds when both CIs are
+    """ReLU-like share and beta excess, trained - control; exceeds when both CIs are
     above 0. A control without a fitted neuron (no groups) counts as 0 for both."""
     absent = control["n_fitted"] == 0
     zero = (0.0, 0.0, 0.0)
@@ -81,9 +88,12 @@ def io_contrast(trained: dict[str, Any], control: dict[str, Any]) -> dict[str, A
 def finding_3(analysis: dict[str, Any], alpha: float) -> dict[str, Any]:
     trained = io_summary(analysis["layers"])
     details: dict[str, Any] = {**trained, "alpha": alpha,
-                               "ci": "neurons as independent units within a layer"}
+                               "ci": "neurons as independent units within a layer",
+                               "in_sample": io_summary(analysis["layers"], "in_sample")}
     if trained["n_fitted"] < 10:
-        return _finding("3", None, None, None, False, details, "fewer than 10 fitted neurons")
+        return _finding("3", None, None, None, False, details,
+                        f"fewer than 10 neurons fitted out of sample ({trained['n_small_group']} "
+                        f"of {trained['n_candidates']} with a half-image group below min_group)")
     if trained["beta_excess"] is None or trained["share_excess"] is None:
         return _finding("3", None, None, None, False, details,
                         "gain law not estimable against same-size random groups")
@@ -95,7 +105,7 @@ def finding_3(analysis: dict[str, Any], alpha: float) -> dict[str, Any]:
     direction = ("rises" if trained["beta_excess_lo"] > 0 else "falls"
                  if trained["beta_excess_hi"] < 0 else "is flat")
     supported, reason = _verdict(
-        ok, f"threshold-linear share {trained['share']:.2f} (random groups "
+        ok, f"out of sample, ReLU-like share {trained['share']:.2f} (random groups "
             f"{trained['random_share']:.2f}); the gain {direction} with group size relative to "
             f"same-size random groups", contrasts)
     return _finding("3", trained["beta_excess"], trained["beta_excess_lo"],
