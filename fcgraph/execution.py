@@ -305,7 +305,7 @@ def _run_unit(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
 
 def run_units(client: Client, func: Callable[..., Any], units: Sequence[tuple[Any, ...]],
               on_done: Callable[[int, Any], None], *, describe: Callable[[int], str],
-              name: str = "fcgraph") -> None:
+              name: str = "fcgraph", workers: Sequence[str | None] | None = None) -> None:
     """Run ``func(*units[i])`` for every ``i`` on the cluster's workers.
 
     Parameters
@@ -323,6 +323,11 @@ def run_units(client: Client, func: Callable[..., Any], units: Sequence[tuple[An
         ``describe(i)``: unit ``i`` in words, for messages.
     name : str
         Prefix of the Dask task keys.
+    workers : sequence of str or None, optional
+        The worker address each unit prefers (None: any): Dask's ``workers=`` with
+        ``allow_other_workers=True``, so that another worker still takes the unit when that one
+        is busy (work stealing) or gone. Units are sent in order, and a worker runs those it
+        holds in that order.
 
     Raises
     ------
@@ -345,8 +350,10 @@ def run_units(client: Client, func: Callable[..., Any], units: Sequence[tuple[An
         from distributed import KilledWorker  # type: ignore[no-redef,attr-defined]
 
     with _quiet_dask():
-        futures = [client.submit(_run_unit, func, tuple(args), pure=False, key=f"{name}-{i}-{_token()}")
-                   for i, args in enumerate(units)]
+        prefer = list(workers) if workers is not None else [None] * len(units)
+        futures = [client.submit(_run_unit, func, tuple(args), pure=False, key=f"{name}-{i}-{_token()}",
+                                 **({"workers": [w], "allow_other_workers": True} if w else {}))
+                   for i, (args, w) in enumerate(zip(units, prefer, strict=True))]
         index = {f.key: i for i, f in enumerate(futures)}
         try:
             for future in as_completed(futures, loop=client.loop):
