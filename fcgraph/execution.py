@@ -326,8 +326,8 @@ def run_units(client: Client, func: Callable[..., Any], units: Sequence[tuple[An
     workers : sequence of str or None, optional
         The worker address each unit prefers (None: any): Dask's ``workers=`` with
         ``allow_other_workers=True``, so that another worker still takes the unit when that one
-        is busy (work stealing) or gone. Units are sent in order, and a worker runs those it
-        holds in that order.
+        is busy (work stealing) or gone. Those units get decreasing priorities, so that a worker
+        runs the ones it holds in the order given.
 
     Raises
     ------
@@ -351,8 +351,11 @@ def run_units(client: Client, func: Callable[..., Any], units: Sequence[tuple[An
 
     with _quiet_dask():
         prefer = list(workers) if workers is not None else [None] * len(units)
+        # with preferences, the earlier a unit the higher its priority (Dask's default runs a
+        # worker's equal-priority tasks last sent first)
         futures = [client.submit(_run_unit, func, tuple(args), pure=False, key=f"{name}-{i}-{_token()}",
-                                 **({"workers": [w], "allow_other_workers": True} if w else {}))
+                                 **({"workers": [w], "allow_other_workers": True,
+                                     "priority": len(units) - i} if w else {}))
                    for i, (args, w) in enumerate(zip(units, prefer, strict=True))]
         index = {f.key: i for i, f in enumerate(futures)}
         try:
