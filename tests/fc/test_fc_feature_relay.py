@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
 from fcgraph.fc import significant_edges
 from fcgraph.fc.exact import ExactShiftNull
-from fcgraph.fc.feature_relay import FeatureRelay
+from fcgraph.fc.feature_relay import FeatureRelay, FeatureStore
 
 T, M = 4, 60
 
@@ -81,3 +83,76 @@ def test_features_are_offered_only_to_the_same_layer_rows_and_null():
     partial.start(("clean", "b"), null, rows)
     partial.keep(res[:5], norms[:5])  # a pair that failed half way
     assert partial.take(("clean", "b"), null, rows) is None
+
+
+def test_a_store_keeps_the_latest_layers_only():
+    rng = np.random.default_rng(3)
+    x = rng.random((12, T * M)) < 0.2
+    null = ExactShiftNull(T * M, T=T)
+    g, _ = null.baseline(null.phase_counts(x))
+    res, norms = null.residual_features(x, g, False)
+    rows = np.arange(12)
+    store = FeatureStore(2)
+    for layer in ("a", "b", "c"):  # each kept by its own relay (a layer pair), as on a worker
+        relay = FeatureRelay(store)
+        relay.start(layer, null, rows)
+        relay.keep(res.copy(), norms.copy())
+    assert store.stats() == {"hits": 0, "misses": 0, "kept": 3, "held": 2}
+    assert FeatureRelay(store).take("a", null, rows) is None  # the oldest went
+    got = FeatureRelay(store).take("c", null, rows)
+    assert got is not None and np.array_equal(got[0], res)
+    assert store.stats() == {"hits": 1, "misses": 1, "kept": 3, "held": 1}
+    FeatureRelay(store).start("d", null, rows)  # room for one more: "b" stays
+    assert store.stats()["held"] == 1
+    FeatureRelay(store).take("x", null, rows)
+    relay = FeatureRelay(store)
+    relay.start("d", null, rows)
+    relay.keep(res.copy(), norms.copy())
+    relay = FeatureRelay(store)
+    relay.start("e", null, rows)  # "b" and "d" held: the oldest goes before "e" is filled
+    assert FeatureRelay(store).take("b", null, rows) is None
+    assert FeatureRelay(store).take("d", null, rows) is not None
+
+
+def test_a_scope_keeps_apart_what_its_key_tells_apart():
+    """The scope a worker's task gives its relay (the spike file's hash): features kept under
+    one hash are never given to a layer of another hash, even of the same name and rows."""
+    rng = np.random.default_rng(4)
+    x = rng.random((12, T * M)) < 0.2
+    null = ExactShiftNull(T * M, T=T)
+    g, _ = null.baseline(null.phase_counts(x))
+    res, norms = null.residual_features(x, g, False)
+    rows = np.arange(12)
+    store = FeatureStore(2)
+    old = FeatureRelay(store, lambda layer: (*layer, "sha-old"))
+    old.start(("clean", "b"), null, rows)
+    old.keep(res, norms)
+    assert FeatureRelay(store, lambda layer: (*layer, "sha-new")).take(("clean", "b"), null,
+                                                                        rows) is None
+    same = FeatureRelay(store, lambda layer: (*layer, "sha-old"))
+    assert same.take(("clean", "b"), null, rows) is not None and same.taken == 1
+
+
+def test_threads_sharing_a_store_each_get_their_own_chains_features():
+    """Two threads run a chain each (two conditions) with relays on one store of 2 layers, as
+    a worker with two threads does: the same edges as without a relay, and both chains reuse."""
+    rng = np.random.default_rng(6)
+    chains = {c: (_layer(rng, 40, 0.2), _layer(rng, 50, 0.1), _layer(rng, 30, 0.3))
+              for c in ("clean", "noise")}
+    rule = {"T": T, "null": "exact", "tile": 16, "min_spikes": 3, "z": 2.0}
+
+    def run(condition: str, relay: FeatureRelay | None) -> list:
+        a, b, c = chains[condition]
+        return [significant_edges(a, b, pre_layer="a", post_layer="b", condition=condition,
+                                  relay=relay, **rule)[0],
+                significant_edges(b, c, pre_layer="b", post_layer="c", condition=condition,
+                                  relay=relay, **rule)[0]]
+
+    want = {c: run(c, None) for c in chains}
+    store = FeatureStore(2)
+    with ThreadPoolExecutor(2) as pool:
+        got = dict(zip(chains, pool.map(lambda c: run(c, FeatureRelay(store)), chains), strict=True))
+    assert store.stats()["hits"] == 2 and store.stats()["misses"] == 2
+    for c in chains:
+        for g, w in zip(got[c], want[c], strict=True):
+            _frames_equal(g, w)
