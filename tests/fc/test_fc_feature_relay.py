@@ -156,3 +156,73 @@ def test_threads_sharing_a_store_each_get_their_own_chains_features():
     for c in chains:
         for g, w in zip(got[c], want[c], strict=True):
             _frames_equal(g, w)
+
+
+def _recording(root, b_flip: bool = False):
+    """A recording of layers a -> b -> c (one condition); ``b_flip``: one spike of b moved."""
+    from fcgraph.analysis.synthetic import write_recording
+
+    rng = np.random.default_rng(0)
+    layers = [("a", (4, 3, 3)), ("b", (12,)), ("c", (8,))]
+    spikes = {name: rng.random((int(np.prod(shape)), T * M)) < 0.2 for name, shape in layers}
+    if b_flip:
+        spikes["b"][2, 7] = not spikes["b"][2, 7]
+        spikes["b"][2, 9] = not spikes["b"][2, 9]
+    write_recording(root, "relay-test", layers, T, np.zeros(M, dtype=np.int64), {"clean": spikes})
+    return root
+
+
+def test_a_worker_takes_features_only_from_the_same_spike_file(tmp_path, monkeypatch):
+    """pair_unit (a Dask task, run here) on the process's store: b's features kept by a -> b are
+    taken by b -> c of the same recording, or of a copy with the same bytes, never by b -> c of
+    a recording whose b differs (the same names, neurons and null: only the hash tells them
+    apart), whose part is then the one computed from scratch."""
+    import fcgraph.fc.feature_relay as relay_module
+    from fcgraph.fc.run import compute_run, pair_unit
+    from fcgraph.fc.settings import FcParams
+
+    params = FcParams.create(threshold="normal")
+    args = (params, ("numpy", ""), 16, "clean")
+    x, same, y = (_recording(tmp_path / "x"), _recording(tmp_path / "same"),
+                  _recording(tmp_path / "y", b_flip=True))
+    for rec in (x, same, y):
+        compute_run(rec, backend="numpy", threshold="normal")  # the folders' plans and parts
+    want = (y / "fc/.parts/clean/001.json").read_text()
+
+    monkeypatch.setattr(relay_module, "_WORKER_STORE", None)  # a fresh worker process
+    assert pair_unit(str(x), *args, 0, "a", "b")["features_reused"] == 0
+    changed = pair_unit(str(y), *args, 1, "b", "c")
+    assert changed["features_reused"] == 0  # x's b is not y's b
+    assert pair_unit(str(same), *args, 1, "b", "c")["features_reused"] == 1  # the same bytes
+    json_of = (y / "fc/.parts/clean/001.json").read_text()
+    assert _without_seconds(json_of) == _without_seconds(want)
+    _frames_equal(_part_edges(y), _pair_edges(y, "b"))
+    pair_unit(str(y), *args, 0, "a", "b")
+    assert pair_unit(str(y), *args, 1, "b", "c")["features_reused"] == 1
+    assert _without_seconds((y / "fc/.parts/clean/001.json").read_text()) == \
+        _without_seconds(want)
+    _frames_equal(_part_edges(y), _pair_edges(y, "b"))
+
+
+def _part_edges(rec):
+    import pandas as pd
+
+    return pd.read_parquet(rec / "fc/.parts/clean/001.parquet")
+
+
+def _pair_edges(rec, pre: str):
+    """The rows of the layer pair from ``pre`` in the in-process run's edge table."""
+    import pandas as pd
+
+    from fcgraph.run_folder import RunFolder
+
+    edges = pd.read_parquet(RunFolder(rec).edges("clean"))
+    return edges[edges.pre_layer == pre].reset_index(drop=True)
+
+
+def _without_seconds(text: str) -> dict:
+    import json
+
+    from tests.helpers.dask_cluster import without_timings
+
+    return without_timings(json.loads(text))
