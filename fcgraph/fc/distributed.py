@@ -21,9 +21,11 @@ pairs it ran (:func:`~fcgraph.fc.feature_relay.worker_store`, at most
 one of them takes them instead of computing them again, with identical results. For that the
 pairs of a condition go, in order, to the same worker thread (:func:`plan_slots`: each
 condition's chain of pairs, cut into as many contiguous runs as it takes to give every worker
-thread work, runs placed on the least loaded thread); a preference only (Dask's ``workers=``
-with ``allow_other_workers=True``): an idle worker still steals a queued pair, and a pair of a
-lost worker goes to another, both then computing their features again.
+thread work, runs placed on the least loaded thread). Each thread's queue stays here and sends
+its next pair when the one before is done (:func:`~fcgraph.execution.run_units`), so Dask's work
+stealing has nothing to move; a thread whose queue runs dry takes the second half of the longest
+queue left (in order: those pairs still hand on features among themselves), and a pair sent to a
+lost worker goes to another (``allow_other_workers``), which computes its features again.
 
 Faults: a worker killed mid-task loses only that task (Dask reruns it on another worker; a
 part file is complete once it exists, so a half-written one never counts); a scheduler lost
@@ -51,9 +53,9 @@ Unit = tuple[str, int, str, str]
 
 
 def plan_slots(todo: list[Unit], costs: list[float],
-               slots: list[str]) -> list[tuple[int, str]]:
-    """The order in which to send the layer pairs ``todo`` and the worker each prefers (module
-    doc): every condition's pairs in order, each run of them on one worker thread.
+               slots: list[str]) -> list[tuple[str, list[int]]]:
+    """The queue of layer pairs of each worker thread (module doc): every condition's pairs in
+    order, each run of them on one thread.
 
     Parameters
     ----------
@@ -66,10 +68,10 @@ def plan_slots(todo: list[Unit], costs: list[float],
 
     Returns
     -------
-    list of (int, str)
-        ``(i, address)``: the index into ``todo`` and the preferred worker, in sending order:
-        the first pair of every thread's queue, then the second of each, and so on (a worker
-        runs its queue in that order, each thread down its own runs of pairs).
+    list of (str, list of int)
+        ``(address, indices into todo)``: a thread's queue, in the order it runs them (the
+        queues of :func:`~fcgraph.execution.run_units`); threads left without a pair are left
+        out.
     """
     runs: list[list[int]] = []
     for i, (condition, k, _, _) in enumerate(todo):
@@ -96,8 +98,7 @@ def plan_slots(todo: list[Unit], costs: list[float],
         s = min(range(len(slots)), key=loads.__getitem__)
         queues[s].extend(sorted(run))
         loads[s] += cost(run)
-    depth = max(map(len, queues), default=0)
-    return [(q[p], slots[s]) for p in range(depth) for s, q in enumerate(queues) if p < len(q)]
+    return [(slots[s], q) for s, q in enumerate(queues) if q]
 
 
 def _slots(client: Client) -> list[str]:
@@ -146,9 +147,8 @@ def compute_on_cluster(client: Client, unit: Callable[..., dict[str, Any]], rec:
     """
     check_shared_folder(client, plan.parent.resolve(), plan.name)
     sizes = {la.name: la.n_neurons for la in rec.layers}
-    order = plan_slots(todo, [float(sizes[pre]) * sizes[post] for _, _, pre, post in todo],
-                       _slots(client))
-    todo = [todo[i] for i, _ in order]
+    queues = plan_slots(todo, [float(sizes[pre]) * sizes[post] for _, _, pre, post in todo],
+                        _slots(client))
     totals = [rec.layer(post).n_neurons for _, _, _, post in todo]
     tasks = [f"{condition} {pre}->{post}" for condition, _, pre, post in todo]
     if progress is not None:
@@ -169,5 +169,5 @@ def compute_on_cluster(client: Client, unit: Callable[..., dict[str, Any]], rec:
             after_pair(condition, pre, post)
 
     run_units(client, unit, args, done, describe=lambda i: f"layer pair {tasks[i]}", name="fcgraph-fc",
-              workers=[w for _, w in order])
+              queues=queues)
     return found, reused
