@@ -114,14 +114,16 @@ def test_a_worker_hands_a_layers_features_to_the_next_pair(tmp_path, cluster):
 
 
 def test_two_workers_each_keep_a_chain(tmp_path):
-    """Two workers and two conditions: each condition's chain prefers one worker (a worker that
-    is idle may still steal a pair), the same files as in-process."""
+    """Two workers and two conditions: each condition's chain goes to one worker (one that runs
+    dry may take the other's last pair), the same files as in-process."""
     want = make_recording(tmp_path / "inproc", CHAIN)
     got = make_recording(tmp_path / "dask", CHAIN)
     a = compute_run(want, backend="numpy")
     b = compute_run(got, backend="numpy", local_workers=2)
     assert b.drop(columns="seconds").equals(a.drop(columns="seconds"))
-    assert 1 <= b.attrs["features_reused"] <= 4
+    # a queue that runs dry takes only the second half of another's pairs left: pair 1 of each
+    # condition always follows its pair 0 on one thread (the last pair may be taken)
+    assert 2 <= b.attrs["features_reused"] <= 4
     assert_same_run(got, want)
 
 
