@@ -23,6 +23,7 @@ killed mid-unit is Dask's to handle: the scheduler sends the unit to another wor
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -303,9 +304,32 @@ def _run_unit(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         raise failed from None
 
 
+class _Queues:
+    """Units held back in queues, one per worker thread, sent one at a time per queue
+    (:func:`run_units`); a queue that runs dry takes the second half of the longest one."""
+
+    def __init__(self, queues: Sequence[tuple[str, Sequence[int]]]) -> None:
+        self.where = [address for address, _ in queues]
+        self.left = [deque(units) for _, units in queues]
+
+    def first(self) -> list[tuple[int, int]]:
+        """``(queue, unit)``: the head of every queue."""
+        return [(q, units.popleft()) for q, units in enumerate(self.left) if units]
+
+    def next(self, q: int) -> int | None:
+        """The unit queue ``q`` runs next (None: none left anywhere)."""
+        if not self.left[q]:
+            longest = max(range(len(self.left)), key=lambda r: len(self.left[r]))
+            victim = self.left[longest]
+            take = (len(victim) + 1) // 2  # its last ones, kept in order
+            self.left[q].extend([victim.pop() for _ in range(take)][::-1])
+        return self.left[q].popleft() if self.left[q] else None
+
+
 def run_units(client: Client, func: Callable[..., Any], units: Sequence[tuple[Any, ...]],
               on_done: Callable[[int, Any], None], *, describe: Callable[[int], str],
-              name: str = "fcgraph") -> None:
+              name: str = "fcgraph",
+              queues: Sequence[tuple[str, Sequence[int]]] | None = None) -> None:
     """Run ``func(*units[i])`` for every ``i`` on the cluster's workers.
 
     Parameters
@@ -323,6 +347,14 @@ def run_units(client: Client, func: Callable[..., Any], units: Sequence[tuple[An
         ``describe(i)``: unit ``i`` in words, for messages.
     name : str
         Prefix of the Dask task keys.
+    queues : sequence of (str, sequence of int), optional
+        Units that should run in order on one worker thread: ``(address, units)`` per thread
+        (an address once per thread of its worker), every unit in one queue. Each queue sends
+        its next unit when the one before finishes, to that worker (Dask's ``workers=`` with
+        ``allow_other_workers=True``: another worker runs it if that one is gone), so a worker
+        holds no unit for Dask to move elsewhere; a queue that runs dry takes the second half
+        of the longest queue's units left, in order. Default: every unit sent at once, to any
+        worker.
 
     Raises
     ------
@@ -334,7 +366,7 @@ def run_units(client: Client, func: Callable[..., Any], units: Sequence[tuple[An
     Notes
     -----
     Any other exception of a unit is re-raised as it is. On any error the units still pending
-    are cancelled first.
+    are cancelled first (units held back in queues are never sent).
     """
     from distributed import as_completed
     from distributed.client import FutureCancelledError
@@ -344,15 +376,39 @@ def run_units(client: Client, func: Callable[..., Any], units: Sequence[tuple[An
     except ImportError:  # pragma: no cover - older distributed
         from distributed import KilledWorker  # type: ignore[no-redef,attr-defined]
 
+    held = _Queues(queues) if queues is not None else None
+    if held is not None:
+        assert sorted(i for _, q in queues or () for i in q) == list(range(len(units)))
+    index: dict[str, int] = {}
+    queue_of: dict[str, int] = {}
+    futures: list[Any] = []
+
+    def send(i: int, q: int | None = None) -> Any:
+        where = {} if q is None or held is None else \
+            {"workers": [held.where[q]], "allow_other_workers": True}
+        future = client.submit(_run_unit, func, tuple(units[i]), pure=False,
+                               key=f"{name}-{i}-{_token()}", **where)
+        index[future.key] = i
+        if q is not None:
+            queue_of[future.key] = q
+        futures.append(future)
+        return future
+
     with _quiet_dask():
-        futures = [client.submit(_run_unit, func, tuple(args), pure=False, key=f"{name}-{i}-{_token()}")
-                   for i, args in enumerate(units)]
-        index = {f.key: i for i, f in enumerate(futures)}
+        if held is None:
+            first = [send(i) for i in range(len(units))]
+        else:
+            first = [send(i, q) for q, i in held.first()]
         try:
-            for future in as_completed(futures, loop=client.loop):
+            pending = as_completed(first, loop=client.loop)
+            for future in pending:
                 i = index[future.key]
                 if future.status == "finished":
                     on_done(i, future.result())
+                    q = queue_of.get(future.key)
+                    nxt = held.next(q) if held is not None and q is not None else None
+                    if nxt is not None:
+                        pending.add(send(nxt, q))
                     continue
                 if future.status == "cancelled":
                     future.result()  # raises FutureCancelledError, with Dask's reason

@@ -252,7 +252,10 @@ def pair_unit(root: str, params: FcParams, backend: tuple[str, str], tile: int, 
     """One (condition, layer pair) as a Dask task computes it on a worker.
 
     Opens the recording at ``root``, computes and saves the pair's part as :func:`compute_run`
-    does in-process, and returns its summary.
+    does in-process, and returns its summary. The exact null's features go through the
+    worker process's :func:`~fcgraph.fc.feature_relay.worker_store`: the pre layer's are taken
+    from it when the task before on this worker kept them (the same condition, spike file,
+    tested neurons, null and backend), and the post layer's are kept there for the next.
 
     Parameters
     ----------
@@ -271,17 +274,26 @@ def pair_unit(root: str, params: FcParams, backend: tuple[str, str], tile: int, 
     Returns
     -------
     dict
-        The layer pair's summary (as saved in its part).
+        ``summary``: the layer pair's summary (as saved in its part); ``features_reused``: 1
+        when the pre layer's features came from this worker's store, else 0.
     """
+    from fcgraph.fc.feature_relay import worker_store
     from fcgraph.io import writing_into
     from fcgraph.record.reader import open_recording
 
     rec = open_recording(root)
+    be = worker_backend(backend)
+    hashes = _spike_hashes(rec, condition, pre, post)
+    sha = {(condition, pre): hashes["pre_sha256"], (condition, post): hashes["post_sha256"]}
+
+    def scope(layer: Any) -> tuple[Any, ...]:  # a changed file, or another backend: another key
+        return (*layer, sha.get(layer), be.name)
+
+    relay = FeatureRelay(worker_store(), scope)
     with writing_into(rec.path):
-        return _compute_pair(rec, _Layout(rec.path), params, worker_backend(backend), tile,
-                             condition, k, pre, post, None, FeatureRelay())
-
-
+        summary = _compute_pair(rec, _Layout(rec.path), params, be, tile, condition, k, pre,
+                                post, None, relay)
+    return {"summary": summary, "features_reused": relay.taken}
 
 
 def _ticker(progress: ProgressFn | None, task: str) -> Callable[[int, int], None] | None:
@@ -449,7 +461,10 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
     counts (pairs, tested, untested, untested_pre, untested_post, zero_spread, nonfinite,
     negative_tail, significant, edges), nominal_rate (the normal tail of z), threshold_z (the
     z threshold used; NaN with fdr), candidates, backend, seconds, resumed (True when read from
-    an earlier run) and, with calibrate, false_edge_rate (measured on control draw 0).
+    an earlier run) and, with calibrate, false_edge_rate (measured on control draw 0). Its
+    ``attrs["features_reused"]``: the layer pairs computed here whose pre layer's exact-null
+    features were handed on from the pair before (by the relay in-process, or kept by the
+    worker that ran it; not with ``unit_tiles``) instead of computed again.
 
     With the default ``threshold="control"`` each layer pair first runs its image-reordered
     controls (draws 1, 2, ...) to set its threshold (:mod:`fcgraph.fc.threshold`), about
@@ -513,6 +528,7 @@ def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be:
         _write_json(lay.plan, plan)
 
     computed: dict[tuple[str, int], dict[str, Any]] = {}
+    reused = 0  # layer pairs whose pre layer's exact-null features a Dask worker had kept
     todo = [(c, k, pre, post) for c in chosen for k, (pre, post) in enumerate(pairs)
             if (c, k) not in finished]
     if execution.distributed and todo:
@@ -526,7 +542,7 @@ def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be:
                 computed = compute_split(client, rec, params, be, tile, unit_tiles, todo, progress,
                                          after_pair)
             else:
-                computed = compute_on_cluster(client, pair_unit, rec, lay.plan, params, be, tile,
+                computed, reused = compute_on_cluster(client, pair_unit, rec, lay.plan, params, be, tile,
                                               todo, progress, after_pair)
         remove_stale_temps(rec.path)  # those of a worker killed mid-write (its unit was rerun)
 
@@ -573,4 +589,6 @@ def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be:
     _write_neurons(rec, lay, done)
     _update_manifest(rec, lay, params, done, summaries)
     ensure_edge_states(rec.path, progress=progress)  # beside the edge tables, for ingest
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame.attrs["features_reused"] = relay.taken + reused
+    return frame

@@ -80,6 +80,53 @@ def test_cli_local_workers(tmp_path):
 
 
 
+#: Four layers: a chain of three layer pairs whose middle layers b and c are each the post layer
+#: of one pair and the pre layer of the next.
+CHAIN = [("a", (4, 6, 6)), ("b", (8, 3, 3)), ("c", (20,)), ("d", (10,))]
+
+
+def _relay_stats() -> dict[str, int]:  # run in each worker process (Client.run)
+    from fcgraph.fc.feature_relay import worker_store
+
+    return worker_store().stats()
+
+
+def test_a_worker_hands_a_layers_features_to_the_next_pair(tmp_path, cluster):
+    """One single-threaded worker runs each condition's chain in order: the exact null's
+    features of b and c are computed once per condition (kept as a post layer, taken as a pre
+    layer), as in-process, and every file is the in-process one."""
+    from distributed import Client
+
+    want = make_recording(tmp_path / "inproc", CHAIN)
+    got = make_recording(tmp_path / "dask", CHAIN)
+    a = compute_run(want, backend="numpy")
+    assert a.attrs["features_reused"] == 4  # b and c, in both conditions
+    cluster.add_worker()
+    cluster.wait_for_workers(1)
+    b = compute_run(got, backend="numpy", scheduler=cluster.address)
+    assert b.attrs["features_reused"] == 4
+    assert b.drop(columns="seconds").equals(a.drop(columns="seconds"))
+    assert_same_run(got, want)
+    with Client(cluster.address) as client:
+        (stats,) = client.run(_relay_stats).values()
+    # every pair asked for its pre layer's features; the first of each condition found none
+    assert stats == {"hits": 4, "misses": 2, "kept": 6, "held": 2}
+
+
+def test_two_workers_each_keep_a_chain(tmp_path):
+    """Two workers and two conditions: each condition's chain goes to one worker (one that runs
+    dry may take the other's last pair), the same files as in-process."""
+    want = make_recording(tmp_path / "inproc", CHAIN)
+    got = make_recording(tmp_path / "dask", CHAIN)
+    a = compute_run(want, backend="numpy")
+    b = compute_run(got, backend="numpy", local_workers=2)
+    assert b.drop(columns="seconds").equals(a.drop(columns="seconds"))
+    # a queue that runs dry takes only the second half of another's pairs left: pair 1 of each
+    # condition always follows its pair 0 on one thread (the last pair may be taken)
+    assert 2 <= b.attrs["features_reused"] <= 4
+    assert_same_run(got, want)
+
+
 @pytest.mark.faults
 def test_in_process_fc_imports_no_dask(tmp_path):
     rec = make_recording(tmp_path / "rec")
