@@ -25,7 +25,12 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from fcgraph.analysis.image_subsets import edges_on_images, fc_params, trains_on_images
+from fcgraph.analysis.image_subsets import (
+    edges_on_images,
+    fc_params,
+    stratified_groups,
+    trains_on_images,
+)
 from fcgraph.analysis.principles import like_to_like, unit_profiles
 
 
@@ -33,15 +38,7 @@ def image_groups(labels: np.ndarray, n_groups: int, seed: int) -> np.ndarray:
     """The group (0 .. n_groups - 1) of every image: int64 (n_images,). Each class's images are
     shuffled (seeded) and dealt round-robin, continuing from class to class, so every group
     holds each class about equally and the group sizes differ by at most one."""
-    labels = np.asarray(labels)
-    rng = np.random.default_rng([seed, 23])
-    out = np.empty(labels.size, dtype=np.int64)
-    start = 0
-    for c in np.unique(labels):
-        images = rng.permutation(np.flatnonzero(labels == c))
-        out[images] = (start + np.arange(images.size)) % n_groups
-        start += images.size
-    return out
+    return stratified_groups(labels, n_groups, [seed, 23])
 
 
 def block_sample(n_post: int, max_neurons: int | None, seed: int, layer_order: int) -> np.ndarray:

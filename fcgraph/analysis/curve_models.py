@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from fcgraph.analysis.image_subsets import stratified_groups
+
 #: the models compared, and those that count as ReLU-like
 MODELS = ("threshold_linear", "softplus", "line", "sigmoid")
 RELU_LIKE = ("threshold_linear", "softplus")
@@ -75,15 +77,7 @@ def image_cells(k: np.ndarray, y: np.ndarray, T: int
 def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
     """Fold of each image (int64 (M,)): each class's images in a seeded random order dealt
     round-robin to ``folds`` folds, so every fold holds every class about equally."""
-    labels = np.asarray(labels)
-    rng = np.random.default_rng([seed, 29])
-    out = np.empty(labels.size, dtype=np.int64)
-    start = 0
-    for c in np.unique(labels):
-        images = rng.permutation(np.flatnonzero(labels == c))
-        out[images] = (start + np.arange(images.size)) % folds
-        start += images.size  # the next class continues the deal: fold sizes stay balanced
-    return out
+    return stratified_groups(labels, folds, [seed, 29])
 
 
 def _bases(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -41,6 +41,22 @@ def fc_rule(rec: Any, condition: str, pre: str, post: str) -> dict[str, Any]:
     return rule
 
 
+def stratified_groups(labels: np.ndarray, n_groups: int, stream: list[int]) -> np.ndarray:
+    """The group (0 .. n_groups - 1) of every image: int64 (n_images,). Each class's images are
+    shuffled (random stream ``stream``, e.g. [seed, purpose]) and dealt round-robin, the deal
+    continuing from class to class, so every group holds each class about equally and the
+    group sizes differ by at most one."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(stream)
+    out = np.empty(labels.size, dtype=np.int64)
+    start = 0
+    for c in np.unique(labels):
+        images = rng.permutation(np.flatnonzero(labels == c))
+        out[images] = (start + np.arange(images.size)) % n_groups
+        start += images.size
+    return out
+
+
 def image_bins(images: np.ndarray, T: int) -> np.ndarray:
     """The bins of ``images`` (int64 image indices) in image-major order: int64
     (len(images) x T,)."""
