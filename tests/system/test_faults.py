@@ -148,14 +148,15 @@ def test_sigkill_fc_at_each_commit_point_then_rerun(tiny_run, fcgraph_cli, tmp_p
 def test_sigkill_analyze_at_each_commit_point_then_rerun(tiny_run, fcgraph_cli, tmp_path):
     folder = tmp_path / "run"
     shutil.copytree(tiny_run.fc, folder)
-    # 5 layer pairs x (2 conditions + false edges + the trained network's principles): 20 parts
+    # 5 layer pairs x (2 conditions + false edges + the trained network's principles + the
+    # image-block jackknife of each condition's edges): 30 parts
     args = tiny_run.analyze_args(folder)
     parts = folder / "analysis" / ".parts"
     kill(fcgraph_cli, args, "analyze.part:3")
     first = stamps(parts, "**/*.json")
     assert len(first) == 3
     kill(fcgraph_cli, args, "write/analysis.json")  # every part, the table and figures written
-    assert len(stamps(parts, "**/*.json")) == 20
+    assert len(stamps(parts, "**/*.json")) == 30
     assert (folder / "analysis" / "neurons.parquet").exists()
     assert not (folder / "analysis" / "analysis.json").exists() and junk(folder)
     finish(fcgraph_cli, args)
