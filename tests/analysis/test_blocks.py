@@ -217,3 +217,18 @@ def test_like_to_like_on_all_images_is_the_principle_of_the_whole_layer(rec):
     assert want > 0.3 and np.isclose(part["like_to_like"][0], want)
     assert all(abs(v - want) < 0.2 for v in part["like_to_like"][1:])
     assert network_summary(part)["like_to_like"] == part["like_to_like"]
+
+
+def test_sampled_layers_are_weighted_by_their_share_of_the_runs_tested_pairs():
+    """A sample of the same number of post neurons per layer pair over-weights a small, dense
+    layer pair; weighted by each pair's tested pairs over all its post neurons, the pooled rate
+    is the run's own edges / tested pairs (here: layer a is 9x b's size, rates 0.1 and 0.5)."""
+    from fcgraph.analysis.findings.f1_groups import block_edge_rate
+
+    a, b = _layer("a", [100] * 6), _layer("b", [500] * 6)
+    unweighted = block_edge_rate([a, b])
+    run_rate = (0.1 * 9000 + 0.5 * 1000) / 10000  # every post neuron: 9,000 and 1,000 tested
+    weighted = block_edge_rate([a, b], [9000, 1000])
+    assert np.isclose(unweighted["value"], 0.3) and np.isclose(weighted["value"], run_rate)
+    # with the whole layer sampled (weights = the sample's own tested pairs) nothing changes
+    assert np.isclose(block_edge_rate([a, b], [1000, 1000])["value"], unweighted["value"])

@@ -84,24 +84,39 @@ def _log2_rate(edges: np.ndarray, tested: np.ndarray) -> np.ndarray:
     return np.log2((edges + 0.5) / (tested + 1))
 
 
-def block_edge_rate(layers: list[dict[str, Any]]) -> dict[str, Any]:
-    """Edges / tested pairs of the block samples, pooled over the layer pairs within each
-    jackknife replicate: ``value`` (all images), ``se``, 95% ``lo`` / ``hi``, ``edges``,
-    ``tested``, and ``per_layer`` (each layer pair's own rate and CI)."""
+def block_edge_rate(layers: list[dict[str, Any]],
+                    weights: list[float] | None = None) -> dict[str, Any]:
+    """The edge rate of the block samples, pooled over the layer pairs within each jackknife
+    replicate: ``value`` (all images), ``se``, 95% ``lo`` / ``hi``, ``edges``, ``tested``, and
+    ``per_layer`` (each layer pair's own rate and CI).
+
+    ``weights``: each layer pair's number of tested pairs over *all* its post neurons (fc's
+    report). With them the pooled rate is stratified: each layer pair's sample rate weighted
+    by its share of the run's tested pairs, so a sample of ``max_neurons`` post neurons per
+    layer pair estimates the run's edge rate (edges / tested pairs) rather than a rate weighted
+    by the sample sizes. Without them: the samples' edges / tested pairs."""
     blocks = _blocks(layers)
     if blocks is None:
         return jackknife([])
-    edges = np.sum([b["edges"] for b in blocks], axis=0).astype(float)
-    tested = np.sum([b["tested"] for b in blocks], axis=0).astype(float)
+    e_l = np.array([b["edges"] for b in blocks], dtype=float)  # (layer pairs, 1 + replicates)
+    t_l = np.array([b["tested"] for b in blocks], dtype=float)
+    edges, tested = e_l.sum(axis=0), t_l.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rate = np.where(tested > 0, edges / tested, np.nan)
+        if weights is None:
+            rate = np.where(tested > 0, edges / tested, np.nan)
+        else:
+            w = np.asarray(weights, dtype=float)[:, None] * (t_l > 0)
+            per = np.where(t_l > 0, e_l / t_l, 0.0)
+            total = w.sum(axis=0)
+            rate = np.where(total > 0, (w * per).sum(axis=0) / total, np.nan)
     per_layer = {}
-    for la, b in zip(layers, blocks, strict=True):
-        e, t = np.asarray(b["edges"], float), np.asarray(b["tested"], float)
+    for la, e, t in zip(layers, e_l, t_l, strict=True):
         with np.errstate(invalid="ignore", divide="ignore"):
             per_layer[la["post_layer"]] = jackknife(np.where(t > 0, e / t, np.nan))
     return {**jackknife(rate), "edges": int(edges[0]), "tested": int(tested[0]),
-            "n_sampled": int(sum(b["n_sampled"] for b in blocks)), "per_layer": per_layer}
+            "n_sampled": int(sum(b["n_sampled"] for b in blocks)), "per_layer": per_layer,
+            "pooling": "stratified by the layer pairs' tested pairs" if weights is not None
+            else "sample edges / sample tested pairs"}
 
 
 def block_contrast(trained: list[dict[str, Any]], control: list[dict[str, Any]]
@@ -238,7 +253,7 @@ def finding_1(analysis: dict[str, Any], manifest: Any) -> dict[str, Any]:
     if tested == 0 or neurons == 0:
         return _finding("1", None, None, None, False, details, "no tested pairs")
     w_lo, w_hi = wilson(edges, tested)
-    block = block_edge_rate(layers)
+    block = block_edge_rate(layers, [_tested(analysis, la) for la in layers])
     details.update(edge_rate_all_neurons=edges / tested, edge_rate_wilson_lo=w_lo,
                    edge_rate_wilson_hi=w_hi,
                    edge_rate_wilson_ci="Wilson over all tested pairs (pairs as independent: "
