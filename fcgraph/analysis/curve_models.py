@@ -99,36 +99,44 @@ def _bases(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _loglik(mu: np.ndarray, n: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Bernoulli log-likelihood (bits) summed over the last axis."""
-    return (s * np.log2(mu) + (n - s) * np.log2(1.0 - mu)).sum(-1)
+    """Bernoulli log-likelihood (bits) of the curves ``mu`` (F, G, K) on the counts ``n``, ``s``
+    (F, K), summed over k: (F, G)."""
+    return (np.einsum("fgk,fk->fg", np.log2(mu), s)
+            + np.einsum("fgk,fk->fg", np.log2(1.0 - mu), n - s))
 
 
 def _fit(H: np.ndarray, n: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Maximum-likelihood (b, g) of p = clip(b + g h, EPS, 1 - EPS) for each basis row of ``H``
     (G, K) and each training set (``n``, ``s``: (F, K)): b, g and the training log-likelihood
     (bits), each (F, G)."""
-    p = np.divide(s, n, out=np.zeros_like(s), where=n > 0)[:, None, :]
-    w = np.broadcast_to(n[:, None, :], (n.shape[0], H.shape[0], n.shape[1]))
-    best_ll = np.full(w.shape[:2], -np.inf)
-    best_b, best_g = np.zeros(w.shape[:2]), np.zeros(w.shape[:2])
+    p = np.divide(s, n, out=np.zeros_like(s), where=n > 0)
+    shape = (n.shape[0], H.shape[0])
+    best_ll = np.full(shape, -np.inf)
+    best_b, best_g = np.zeros(shape), np.zeros(shape)
+    HH = H * H
+    # the first step's weights are n, the same for every basis row
+    sw, sh, shh = np.broadcast_to(n.sum(-1)[:, None], shape), n @ H.T, n @ HH.T
+    sp, shp = np.broadcast_to((n * p).sum(-1)[:, None], shape), (n * p) @ H.T
     for _ in range(SCORING_STEPS + 1):
-        sw, sh, shh = w.sum(-1), (w * H).sum(-1), (w * H * H).sum(-1)
-        sp, shp = (w * p).sum(-1), (w * H * p).sum(-1)
         det = sw * shh - sh * sh
         ok = det > 1e-12 * np.maximum(sw * shh, 1e-300)
         g = np.where(ok, (sw * shp - sh * sp) / np.where(ok, det, 1.0), 0.0)
         b = (sp - g * sh) / np.maximum(sw, 1e-300)
         mu = np.clip(b[..., None] + g[..., None] * H, EPS, 1 - EPS)
-        ll = _loglik(mu, n[:, None, :], s[:, None, :])
+        ll = _loglik(mu, n, s)
         better = ll > best_ll
         best_ll, best_b, best_g = (np.where(better, a, c) for a, c in
                                    ((ll, best_ll), (b, best_b), (g, best_g)))
         w = n[:, None, :] / (mu * (1 - mu))
+        wp = w * p[:, None, :]
+        sw, sh, shh = w.sum(-1), np.einsum("fgk,gk->fg", w, H), np.einsum("fgk,gk->fg", w, HH)
+        sp, shp = wp.sum(-1), np.einsum("fgk,gk->fg", wp, H)
     return best_b, best_g, best_ll
 
 
 def compare_models(k: np.ndarray, y: np.ndarray, T: int, labels: np.ndarray, *, folds: int = 5,
-                   seed: int = 0, alpha: float = 0.01) -> dict[str, Any]:
+                   seed: int = 0, alpha: float = 0.01,
+                   groups: np.ndarray | None = None) -> dict[str, Any]:
     """The four models of one curve compared by cross-validated held-out likelihood.
 
     Parameters
@@ -139,6 +147,9 @@ def compare_models(k: np.ndarray, y: np.ndarray, T: int, labels: np.ndarray, *, 
     labels : int (M,) the images' classes (the folds are stratified by them).
     folds, seed : K of the K-fold split over images, and its seed.
     alpha : one-sided level of the lower bounds (:func:`relu_like`).
+    groups : int (M,) optional jackknife group (0 .. G - 1) of each image: the comparison is then
+        also made on every replicate (all images but one group), each refitted on its own
+        images with the same folds (:mod:`fcgraph.analysis.blocks`).
 
     Returns
     -------
@@ -147,47 +158,79 @@ def compare_models(k: np.ndarray, y: np.ndarray, T: int, labels: np.ndarray, *, 
     ``gain`` (its g on all images, spikes per bin per unit of h), ``over_line`` /
     ``over_sigmoid`` (mean per-image gain of ``relu_model``, bits) with ``*_lo`` (one-sided
     lower bound), ``n_images``, ``folds`` and ``relu_like``. ``best`` is None and ``relu_like``
-    False when the curve has fewer than 3 k values or too few images for two folds.
+    False when the curve has fewer than 3 k values or too few images for two folds. With
+    ``groups``, ``replicates``: the ``relu_like`` of each replicate (bool, length G).
     """
     ks, n_img, s_img = image_cells(k, y, T)
     labels = np.asarray(labels)[: n_img.shape[0]]
     M = n_img.shape[0]
     folds = int(min(folds, np.bincount(np.unique(labels, return_inverse=True)[1]).min()))
+    keep = np.ones((1, M), dtype=bool)
+    if groups is not None:
+        groups = np.asarray(groups, dtype=np.int64)[:M]
+        keep = np.vstack([keep, groups[None] != np.arange(int(groups.max()) + 1)[:, None]])
     out: dict[str, Any] = {"n_images": M, "folds": folds, "best": None, "relu_model": None,
                            "relu_like": False}
-    if ks.size < 3 or folds < 2:
-        return out
-    fold = stratified_folds(labels, folds, seed)
-    onehot = np.eye(folds)[fold].T  # (F, M)
-    n_tot, s_tot = n_img.sum(0), s_img.sum(0)
-    n_train = np.vstack([n_tot - onehot @ n_img, n_tot])  # the folds' training sets, then all
-    s_train = np.vstack([s_tot - onehot @ s_img, s_tot])
-    H, model = _bases(ks.astype(np.float64))
-    b, g, ll = _fit(H, n_train, s_train)
-    mu = np.empty((folds + 1, len(MODELS), ks.size))  # each set's fitted curve of each model
-    gains = np.empty(len(MODELS))
-    f_idx = np.arange(folds + 1)
-    for m in range(len(MODELS)):
-        rows = np.flatnonzero(model == m)
-        pick = rows[np.argmax(ll[:, rows], axis=1)]  # (F + 1,) the best grid point of each set
-        mu[:, m] = np.clip(b[f_idx, pick, None] + g[f_idx, pick, None] * H[pick], EPS, 1 - EPS)
-        gains[m] = g[folds, pick[folds]]
-    heldout = np.empty((M, len(MODELS)))  # each image's log-likelihood under its fold's fits
-    for f in range(folds):
-        rows = fold == f
-        heldout[rows] = s_img[rows] @ np.log2(mu[f]).T \
-            + (n_img[rows] - s_img[rows]) @ np.log2(1 - mu[f]).T
-    bits = heldout.mean(0)
-    relu = int(np.argmax(bits[: len(RELU_LIKE)]))
-    z = float(stats.norm.ppf(1 - alpha))
-    out.update(bits_per_image=dict(zip(MODELS, bits.tolist(), strict=True)),
-               best=MODELS[int(np.argmax(bits))], relu_model=MODELS[relu], gain=float(gains[relu]))
-    for other in ("line", "sigmoid"):
-        d = heldout[:, relu] - heldout[:, MODELS.index(other)]
-        mean, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(M))
-        out[f"over_{other}"], out[f"over_{other}_lo"] = mean, mean - z * se
-    out["relu_like"] = relu_like(out)
+    results = [dict(out) for _ in keep]
+    if ks.size >= 3 and folds >= 2:
+        results = _compare_subsets(ks, n_img, s_img, stratified_folds(labels, folds, seed), keep,
+                                   alpha)
+        out = {**out, **results[0]}
+    if groups is not None:
+        out["replicates"] = [bool(r["relu_like"]) for r in results[1:]]
     return out
+
+
+def _compare_subsets(ks: np.ndarray, n_img: np.ndarray, s_img: np.ndarray, fold: np.ndarray,
+                     keep: np.ndarray, alpha: float) -> list[dict[str, Any]]:
+    """:func:`compare_models`' comparison on each image subset (rows of bool ``keep`` (S, M)),
+    every subset's folds fitted in one call: its result (without ``n_images`` / ``folds``) per
+    subset; a subset whose images show fewer than 3 k values is not compared."""
+    folds, S, K = int(fold.max()) + 1, keep.shape[0], ks.size
+    onehot = np.eye(folds)[fold].T  # (F, M)
+    w = keep.astype(np.float64)
+    n_tot, s_tot = w @ n_img, w @ s_img  # (S, K)
+    n_fold = np.einsum("fm,sm,mk->sfk", onehot, w, n_img)
+    s_fold = np.einsum("fm,sm,mk->sfk", onehot, w, s_img)
+    # each subset's folds' training sets, then all its images: (S * (F + 1), K)
+    n_train = np.concatenate([n_tot[:, None] - n_fold, n_tot[:, None]], axis=1).reshape(-1, K)
+    s_train = np.concatenate([s_tot[:, None] - s_fold, s_tot[:, None]], axis=1).reshape(-1, K)
+    H, model = _bases(ks.astype(np.float64))
+    b, g, ll = (a.reshape(S, folds + 1, -1) for a in _fit(H, n_train, s_train))
+    z = float(stats.norm.ppf(1 - alpha))
+    f_idx = np.arange(folds + 1)
+    results = []
+    for i in range(S):
+        if np.count_nonzero(n_tot[i]) < 3:
+            results.append({"best": None, "relu_model": None, "relu_like": False})
+            continue
+        mu = np.empty((folds + 1, len(MODELS), K))  # each set's fitted curve of each model
+        gains = np.empty(len(MODELS))
+        for m in range(len(MODELS)):
+            rows = np.flatnonzero(model == m)
+            pick = rows[np.argmax(ll[i][:, rows], axis=1)]  # (F + 1,) best grid point of a set
+            mu[:, m] = np.clip(b[i, f_idx, pick, None] + g[i, f_idx, pick, None] * H[pick],
+                               EPS, 1 - EPS)
+            gains[m] = g[i, folds, pick[folds]]
+        images = np.flatnonzero(keep[i])
+        heldout = np.empty((images.size, len(MODELS)))  # each image's log-lik under its fold's fits
+        for f in range(folds):
+            rows = fold[images] == f
+            at = images[rows]
+            heldout[rows] = s_img[at] @ np.log2(mu[f]).T \
+                + (n_img[at] - s_img[at]) @ np.log2(1 - mu[f]).T
+        bits = heldout.mean(0)
+        relu = int(np.argmax(bits[: len(RELU_LIKE)]))
+        out: dict[str, Any] = {"bits_per_image": dict(zip(MODELS, bits.tolist(), strict=True)),
+                               "best": MODELS[int(np.argmax(bits))], "relu_model": MODELS[relu],
+                               "gain": float(gains[relu])}
+        for other in ("line", "sigmoid"):
+            d = heldout[:, relu] - heldout[:, MODELS.index(other)]
+            mean, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size))
+            out[f"over_{other}"], out[f"over_{other}_lo"] = mean, mean - z * se
+        out["relu_like"] = relu_like(out)
+        results.append(out)
+    return results
 
 
 def relu_like(result: dict[str, Any]) -> bool:

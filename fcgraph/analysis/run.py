@@ -66,7 +66,7 @@ CALIBRATION = "calibration"  # parts of the clean layer pairs' measured false-ed
 PRINCIPLES = "principles"  # parts of each network's named principles (finding 1)
 BLOCKS = "blocks"  # parts of the image-block jackknife of the edges (findings 1 and 4)
 FORMAT = "fcgraph.analysis"
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 ProgressFn = Callable[[str, int, int], None]
 def _key(*parts: Any) -> str:
     """A part's key: its inputs and parameters, and the format (a part written by code of

@@ -131,15 +131,29 @@ def _law(beta: float, half: float = 0.1, n: int = 30) -> dict:
     return {"n": n, "beta": beta, "beta_lo": beta - half, "beta_hi": beta + half}
 
 
+def _io_replicates(n_fit: int, n_tl: int, beta: float, phase: int = 1, groups: int = 10
+                   ) -> dict:
+    """Jackknife replicates around the all-images values: the ReLU-like count and beta moved by
+    +-1 and +-0.017 in turn (a jackknife SE of about 0.05 for beta), starting up or down by
+    ``phase``."""
+    sign = phase * np.where(np.arange(groups) % 2, 1, -1)
+    return {"n_fitted": [n_fit] * groups,
+            "n_relu_like": np.clip(n_tl + sign, 0, n_fit).tolist(),
+            "beta": (beta + 0.017 * sign).tolist(), "n_beta": [n_fit] * groups}
+
+
 def _layer(n_fit: int, n_tl: int, beta: float, random_beta: float = -1.0,
-           random_tl: int = 2) -> dict:
+           random_tl: int = 2, random_gain: float = 0.05) -> dict:
     """A layer's out-of-sample io summary: its groups' fits and those of same-size random
-    groups (``n_tl`` of them ReLU-like)."""
+    groups (``n_tl`` of them ReLU-like, mean gain ``random_gain``), each with its jackknife
+    replicates."""
+    rand = _io_replicates(n_fit, random_tl, random_beta, -1)
+    rand["mean_gain"] = (random_gain + 0.003 * np.where(np.arange(10) % 2, 1, -1)).tolist()
     return {"post_layer": "p", "io": {"out_of_sample": {
         "n_fitted": n_fit, "n_relu_like": n_tl, "gain_vs_size": {"n": n_fit, "rho": None},
-        "gain_law": _law(beta, n=n_fit),
-        "random_groups": {"n_fitted": n_fit, "n_relu_like": random_tl,
-                          "gain_law": _law(random_beta, n=n_fit)}}}}
+        "gain_law": _law(beta, n=n_fit), "replicates": _io_replicates(n_fit, n_tl, beta),
+        "random_groups": {"n_fitted": n_fit, "n_relu_like": random_tl, "mean_gain": random_gain,
+                          "gain_law": _law(random_beta, n=n_fit), "replicates": rand}}}}
 
 
 def test_finding_3_criterion_and_its_control():
@@ -161,6 +175,13 @@ def test_finding_3_criterion_and_its_control():
     shape_of_any = {"layers": [_layer(40, 35, -0.5, random_tl=35), _layer(30, 25, -0.4,
                                                                           random_tl=25)]}
     assert findings.finding_3(shape_of_any, 0.01)["supported"] is False
+    # random groups without a gain have no size law: the groups' falling gain is compared with
+    # a flat one, and falls
+    no_gain = {"layers": [_layer(40, 35, -0.5, random_gain=0.0),
+                          _layer(30, 25, -0.4, random_gain=0.0)]}
+    f = findings.finding_3(no_gain, 0.01)
+    assert f["details"]["random_without_gain"] and f["value"] < 0
+    assert f["supported"] is False and "falls" in f["reason"]
     linear = {"layers": [_layer(40, 5, -0.5), _layer(30, 3, -0.4)]}
     assert findings.finding_3(linear, 0.01)["supported"] is False
     f = findings.finding_3({"layers": [_layer(5, 5, 0.9)]}, 0.01)

@@ -258,15 +258,20 @@ F3_SIZES = tuple(range(12, 44, 2))
 F3_CONFIG = AnalysisConfig(n_boot=0, n_shuffle=0, conditions=("permute:layer",))
 
 
-def f3_run(root, response, control):
+def f3_run(root, response, control, gain_law="rises"):
+    """Finding 3 on a planted run whose curves have the shape ``response`` and whose per-member
+    gain rises with group size (gain ∝ size) or, with ``gain_law="falls"``, falls with it
+    (gain ∝ 1 / size, as a sum of unrelated neurons would give)."""
     import numpy as np
 
     sizes = np.array(F3_SIZES)
-    gains = 0.1 * sizes / 28 if response != "linear" else 0.75 / 28 * np.ones(sizes.size)
+    gains = 0.1 * sizes / 28 if gain_law == "rises" else 0.1 * 28 / sizes
+    if response == "linear":
+        gains = 0.75 / 28 * np.ones(sizes.size)
     # threshold-linear: the threshold 8 members below the top of the range; sigmoid: half-way at
     # 0.4 x size, saturated by 0.5 x size, inside the range of k (up to ~0.8 x size)
     thetas = 0.8 * sizes - 8 if response == "threshold-linear" else 0.3 * sizes
-    make_planted_run(root, run_id=f"f3-{response}", n_images=600, sizes=F3_SIZES, p_event=0.4,
+    make_planted_run(root, run_id=f"f3-{response}", n_images=1200, sizes=F3_SIZES, p_event=0.4,
                      p_event_other=0.1, gains=gains, thetas=thetas, response=response,
                      control=control, seed=0)
     return analyze_run(root, F3_CONFIG, figures=False)["findings"][2]
@@ -291,6 +296,16 @@ def test_finding_3_on_planted_curves_both_ways(tmp_path):
     c = same["details"]["contrasts"]["permute:layer"]
     assert not c["exceeds"] and c["lo"] < 0 < c["hi"] and not c["control_without_groups"]
     assert same["details"]["share"] == d["share"]  # the trained network is the same draw
+
+
+def test_finding_3_fails_a_gain_that_falls_with_group_size(tmp_path):
+    """ReLU-like curves (out of sample, unlike random groups) whose per-member gain falls with
+    group size: the shape clause holds and the gain clause fails, so the finding does."""
+    f3 = f3_run(tmp_path / "falls", "threshold-linear", "shuffled", gain_law="falls")
+    d = f3["details"]
+    assert f3["supported"] is False and "falls" in f3["reason"], f3["reason"]
+    assert d["share_lo"] >= 0.5 and d["share_excess_lo"] > 0
+    assert d["beta_hi"] < 0 and d["beta_excess_hi"] < 0
 
 
 @pytest.mark.parametrize("response", ["sigmoid", "linear"])

@@ -99,3 +99,46 @@ def test_too_few_k_values_are_not_compared():
     y = np.zeros(80, dtype=bool)
     out = compare_models(k, y, 8, np.arange(10) % 2)
     assert out["best"] is None and out["relu_like"] is False
+
+
+def test_jackknife_replicates_refit_each_replicate_and_leave_the_full_result_alone():
+    """With image groups, the comparison on all images is unchanged, a replicate that deletes
+    an empty group is the full comparison again, and planted threshold-linear curves stay
+    ReLU-like on (almost) every replicate while shuffled ones almost never are."""
+    truth = planted("threshold-linear")
+    M = truth["labels"].size
+    groups = np.arange(M) % 10
+    groups[groups == 3] = 4  # group 3 holds no image: its replicate is all the images
+    plain, with_groups = calls(truth), []
+    for j, members in enumerate(truth["members"]):
+        k = aggregate_cofiring(truth["pre"], members)
+        with_groups.append(compare_models(k, truth["post"][j], T, truth["labels"], groups=groups))
+    for a, b in zip(plain, with_groups, strict=True):
+        assert {key: v for key, v in b.items() if key != "replicates"} == a
+        assert len(b["replicates"]) == 10 and b["replicates"][3] == a["relu_like"]
+    assert sum(sum(b["replicates"]) >= 9 for b in with_groups) >= 7
+    rng = np.random.default_rng(5)
+    shuffled = []
+    for j, members in enumerate(truth["members"]):
+        y = truth["post"][j].reshape(-1, T)[rng.permutation(M)].ravel()
+        shuffled.append(compare_models(aggregate_cofiring(truth["pre"], members), y, T,
+                                       truth["labels"], groups=groups)["replicates"])
+    assert np.mean(shuffled) <= 0.1
+
+
+def test_replicate_gains_equal_the_fit_on_the_kept_images_bins():
+    """The gain of each replicate from per-image cells equals the threshold-linear fit of the
+    response curve of the replicate's bins, computed directly."""
+    from fcgraph.analysis.io_curve import fit_curve, response_curve
+    from fcgraph.analysis.io_heldout import _gains, _subsets
+
+    truth = planted("threshold-linear", n_images=200)
+    groups = np.arange(200) % 5
+    keep = _subsets(200, groups)
+    for j in (0, 5):
+        k = aggregate_cofiring(truth["pre"], truth["members"][j])
+        y = truth["post"][j]
+        got = _gains(image_cells(k, y, T), keep)
+        for s, images in enumerate(keep):
+            bins = np.repeat(images, T)
+            assert np.isclose(got[s], fit_curve(*response_curve(k[bins], y[bins])).gain)

@@ -52,16 +52,17 @@ CRITERIA = {
          "count-matched) and mean(event - random-bin) decoding > 0, and the event read-out above "
          "chance in >= 1 layer (label permutations, Holm over layers); and for every control "
          "network, CI lower bound of (event - count-matched) minus the control's > 0.",
-    "3": "trained, with each neuron's group selected on one half of the images and its curve "
-         "fitted on the other: >= 10 fitted neurons, Wilson CI lower bound of the ReLU-like share "
-         ">= 0.5 and of its excess over same-size random groups > 0 (ReLU-like: in --folds-fold "
-         "cross-validation over images, threshold-linear or softplus has the best held-out "
-         f"Bernoulli likelihood, above a saturating sigmoid's, and beats the line by >= {MARGIN_BITS} "
-         "bits per image with a one-sided (1 - alpha) lower bound > 0, gain > 0), and CI lower "
-         "bound of "
-         "beta - beta(random groups) > 0; and for every control network (its own groups, the "
-         "same split), the share's and that excess's differences (trained - control) have CI "
-         "lower bounds > 0.",
+    "3": "trained, with each neuron sampled and its group selected on one half of the images "
+         "and its curve fitted on the other: >= 10 fitted neurons, CI lower bound of the "
+         "ReLU-like share >= 0.5 and of its excess over same-size random groups > 0 (ReLU-like: "
+         "in --folds-fold cross-validation over images, threshold-linear or softplus has the "
+         f"best held-out Bernoulli likelihood, above a saturating sigmoid's, and beats the line by "
+         f">= {MARGIN_BITS} bits per image with a one-sided (1 - alpha) lower bound > 0, "
+         "gain > 0), and CI lower bound of beta - beta(random groups) > 0 (beta alone when the "
+         "random groups' mean gain is not above 0); and for every control network (its own "
+         "groups, the same split), the share's and that excess's differences (trained - "
+         "control) have CI lower bounds > 0. CIs: image-block jackknife over the fitting "
+         "images, every curve refitted on each replicate.",
     "4": "a reliability floor and >= 2 layer pairs; every perturbation has a layer pair whose "
          "disruption beyond the floor has CI lower bound > 0, and CI lower bound of "
          "mean(early-two-thirds minus last-third disruption) > 0 (CIs: image-block jackknife).",
