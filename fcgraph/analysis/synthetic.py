@@ -250,3 +250,81 @@ def _match_labels(source: np.ndarray, target: np.ndarray, T: int) -> np.ndarray:
     for c in np.unique(target):
         images[target == c] = np.flatnonzero(source == c)
     return (images[:, None] * T + np.arange(T)).ravel()
+
+
+#: the layers of :func:`make_planted_deep_run`, input first
+DEEP_LAYERS = ("l0", "l1", "l2")
+
+
+def make_planted_deep_run(root: Path, perturbations: dict[str, tuple[float, float]], *,
+                          run_id: str = "planted-deep", floor: bool = True, noise: float = 0.05,
+                          accuracy: dict[str, float] | None = None, z: float = 5.0,
+                          seed: int = 0, **kwargs: Any) -> dict[str, Any]:
+    """A recording of three layers ``l0 -> l1 -> l2`` (two layer pairs, each with planted
+    ensembles) with its edges, and perturbations whose damage to each pair's groups is planted.
+
+    The early pair is a draw of :func:`planted_spikes` (``seed``): ``l0`` its pre layer, the
+    first ``len(sizes)`` neurons of ``l1`` its post neurons. The late pair is another draw (seed
+    + 1) put in the same image order: the rest of ``l1`` its pre layer, ``l2`` its post neurons.
+    Its events come at the same rate in every image (``p_event_other = p_event``), so its
+    members share no class tuning with the early pair's and ``l1``'s late-pair neurons get no
+    in-edges from ``l0`` beyond chance.
+
+    Parameters
+    ----------
+    root : Path
+        The recording folder to write.
+    perturbations : dict of str to (float, float)
+        Condition name (e.g. ``"uniform:0.1"``) -> (early, late): the fraction of the early
+        pair's post neurons (in ``l1``) and of the late pair's (``l2``) whose spikes are redrawn
+        independently at their clean rate (their planted group destroyed). The neurons are the
+        first of a seeded order of each layer, so a larger fraction destroys a superset. Every
+        spike of the condition is also jittered: dropped with probability ``noise`` and as many
+        added at random.
+    floor : bool
+        Also record ``uniform:0.001``, a re-measurement with negligible noise (each spike dropped
+        with probability 0.01 and as many added at random).
+    accuracy : dict of str to float, optional
+        The classifier accuracy (0 .. 1) to record per condition (default 1.0).
+    seed : int
+        Seed of the planted draws and the perturbations.
+    **kwargs
+        Passed to both draws of :func:`planted_spikes` (``n_images``, ``sizes``, ...).
+
+    Returns
+    -------
+    dict
+        ``early`` and ``late``: the planted truth of each pair (as :func:`planted_spikes`);
+        ``destroyed``: condition -> {post layer: int64 indices of its post neurons destroyed}.
+    """
+    kwargs.setdefault("p_event_other", kwargs.get("p_event", 0.3))
+    early = planted_spikes(seed=seed, **kwargs)
+    late = planted_spikes(seed=seed + 1, **kwargs)
+    order = _match_labels(late["labels"], early["labels"], early["T"])
+    clean = {"l0": early["pre"],
+             "l1": np.concatenate([early["post"], late["pre"][:, order]]),
+             "l2": late["post"][:, order]}
+    rng = np.random.default_rng([seed, 2])
+    posts = {"l1": early["post"].shape[0], "l2": late["post"].shape[0]}
+    ranks = {layer: rng.permutation(n) for layer, n in posts.items()}
+
+    def jitter(x: np.ndarray, drop: float) -> np.ndarray:
+        return (x & (rng.random(x.shape) >= drop)) | (rng.random(x.shape) < drop * x.mean())
+
+    spikes = {"clean": clean}
+    if floor:
+        spikes["uniform:0.001"] = {layer: jitter(x, 0.01) for layer, x in clean.items()}
+    destroyed: dict[str, dict[str, np.ndarray]] = {}
+    for name, fractions in perturbations.items():
+        cond = {layer: jitter(x, noise) for layer, x in clean.items()}
+        destroyed[name] = {}
+        for (layer, n), fraction in zip(posts.items(), fractions, strict=True):
+            idx = np.sort(ranks[layer][:int(round(fraction * n))])
+            rates = clean[layer][idx].mean(axis=1, keepdims=True)
+            cond[layer][idx] = rng.random((idx.size, clean[layer].shape[1])) < rates
+            destroyed[name][layer] = idx
+        spikes[name] = cond
+    write_recording(root, run_id, [(layer, (x.shape[0],)) for layer, x in clean.items()],
+                    early["T"], early["labels"], spikes, accuracy)
+    write_edges(root, z=z)
+    return {"early": early, "late": late, "destroyed": destroyed}
