@@ -182,6 +182,12 @@ def write_edges(root: Path, *, z: float = 3.0, min_spikes: int = 10) -> RunManif
     return manifest
 
 
+def _jitter(x: np.ndarray, drop: float, rng: np.random.Generator) -> np.ndarray:
+    """Spikes ``x`` (bool (n, L)) re-measured with noise: each dropped with probability
+    ``drop``, and as many added at random (each bin with probability ``drop`` x the mean rate)."""
+    return (x & (rng.random(x.shape) >= drop)) | (rng.random(x.shape) < drop * x.mean())
+
+
 #: what the ``permute:layer`` network of :func:`make_planted_run` is (``control=``)
 CONTROLS = ("shuffled", "planted")
 
@@ -205,13 +211,10 @@ def make_planted_run(root: Path, *, run_id: str = "planted", structure: bool = T
     rng = np.random.default_rng([seed, 1])
     spikes = {"clean": {"pre": pre, "post": post}}
 
-    def jitter(x: np.ndarray, drop: float) -> np.ndarray:
-        return (x & (rng.random(x.shape) >= drop)) | (rng.random(x.shape) < drop * x.mean())
-
     if floor:
-        spikes["uniform:0.001"] = {"pre": jitter(pre, 0.01), "post": jitter(post, 0.01)}
+        spikes["uniform:0.001"] = {"pre": _jitter(pre, 0.01, rng), "post": _jitter(post, 0.01, rng)}
     if perturbations:
-        spikes["uniform:0.1"] = {"pre": jitter(pre, 0.5), "post": jitter(post, 0.5)}
+        spikes["uniform:0.1"] = {"pre": _jitter(pre, 0.5, rng), "post": _jitter(post, 0.5, rng)}
         if control == "planted":
             other = planted_spikes(structure=structure, seed=seed + 1000, **kwargs)
             other_pre, other_post = other["pre"], other["post"]
@@ -266,9 +269,9 @@ def make_planted_deep_run(root: Path, perturbations: dict[str, tuple[float, floa
     The early pair is a draw of :func:`planted_spikes` (``seed``): ``l0`` its pre layer, the
     first ``len(sizes)`` neurons of ``l1`` its post neurons. The late pair is another draw (seed
     + 1) put in the same image order: the rest of ``l1`` its pre layer, ``l2`` its post neurons.
-    Its events come at the same rate in every image (``p_event_other = p_event``), so its
-    members share no class tuning with the early pair's and ``l1``'s late-pair neurons get no
-    in-edges from ``l0`` beyond chance.
+    Unless ``p_event_other`` is given, events come at the same rate in every image
+    (``p_event_other = p_event``): the late pair's members in ``l1`` then share no class tuning
+    with ``l0``, so their only in-edges from ``l0`` are chance edges.
 
     Parameters
     ----------
@@ -286,6 +289,10 @@ def make_planted_deep_run(root: Path, perturbations: dict[str, tuple[float, floa
         with probability 0.01 and as many added at random).
     accuracy : dict of str to float, optional
         The classifier accuracy (0 .. 1) to record per condition (default 1.0).
+    z : float
+        fc's edge threshold (:func:`write_edges`). Above fc's default 3 so that ``l1``'s 200-odd
+        group-less neurons get (almost) no chance edge from ``l0``: each such neuron would count
+        in the neuron Jaccard as much as a planted group.
     seed : int
         Seed of the planted draws and the perturbations.
     **kwargs
@@ -301,22 +308,20 @@ def make_planted_deep_run(root: Path, perturbations: dict[str, tuple[float, floa
     early = planted_spikes(seed=seed, **kwargs)
     late = planted_spikes(seed=seed + 1, **kwargs)
     order = _match_labels(late["labels"], early["labels"], early["T"])
-    clean = {"l0": early["pre"],
-             "l1": np.concatenate([early["post"], late["pre"][:, order]]),
-             "l2": late["post"][:, order]}
+    clean = dict(zip(DEEP_LAYERS, (early["pre"],
+                                   np.concatenate([early["post"], late["pre"][:, order]]),
+                                   late["post"][:, order]), strict=True))
     rng = np.random.default_rng([seed, 2])
-    posts = {"l1": early["post"].shape[0], "l2": late["post"].shape[0]}
+    posts = dict(zip(DEEP_LAYERS[1:], (early["post"].shape[0], late["post"].shape[0]),
+                     strict=True))
     ranks = {layer: rng.permutation(n) for layer, n in posts.items()}
-
-    def jitter(x: np.ndarray, drop: float) -> np.ndarray:
-        return (x & (rng.random(x.shape) >= drop)) | (rng.random(x.shape) < drop * x.mean())
 
     spikes = {"clean": clean}
     if floor:
-        spikes["uniform:0.001"] = {layer: jitter(x, 0.01) for layer, x in clean.items()}
+        spikes["uniform:0.001"] = {layer: _jitter(x, 0.01, rng) for layer, x in clean.items()}
     destroyed: dict[str, dict[str, np.ndarray]] = {}
     for name, fractions in perturbations.items():
-        cond = {layer: jitter(x, noise) for layer, x in clean.items()}
+        cond = {layer: _jitter(x, noise, rng) for layer, x in clean.items()}
         destroyed[name] = {}
         for (layer, n), fraction in zip(posts.items(), fractions, strict=True):
             idx = np.sort(ranks[layer][:int(round(fraction * n))])
