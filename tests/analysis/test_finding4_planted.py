@@ -86,3 +86,16 @@ def test_noise_as_weak_as_the_floor_fails_finding_4(tmp_path):
     (p,) = f4["details"]["per_condition"].values()
     assert not p["disrupted"] and min(p["jaccard"].values()) > 0.95, p
     assert p["early_minus_late"]["lo"] < 0 < p["early_minus_late"]["hi"], p
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the neuron Jaccard weighs every post neuron with any in-edge alike: at fc's default z = 3, "
+    "l1's ~90 group-less neurons (about 88% of the mean) have only chance edges from l0, which "
+    "5% jitter flips but the floor's 1% does not, so l1 shows ~0.2 disruption beyond the floor "
+    "though every planted group survives"))
+def test_chance_edges_alone_do_not_make_early_disruption(tmp_path):
+    """Noise that jitters every spike but destroys no planted group, on edges at fc's default
+    threshold (z = 3), where ``l1``'s group-less neurons get chance edges from ``l0``."""
+    _, f4, _ = finding_4(tmp_path / "z3", {"uniform:0.05": (0.0, 0.0)}, z=3.0)
+    (p,) = f4["details"]["per_condition"].values()
+    assert p["disruption"]["l1"] < 0.1, p
