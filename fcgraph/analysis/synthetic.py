@@ -182,6 +182,12 @@ def write_edges(root: Path, *, z: float = 3.0, min_spikes: int = 10) -> RunManif
     return manifest
 
 
+def _jitter(x: np.ndarray, drop: float, rng: np.random.Generator) -> np.ndarray:
+    """Spikes ``x`` (bool (n, L)) re-measured with noise: each dropped with probability
+    ``drop``, and as many added at random (each bin with probability ``drop`` x the mean rate)."""
+    return (x & (rng.random(x.shape) >= drop)) | (rng.random(x.shape) < drop * x.mean())
+
+
 #: what the ``permute:layer`` network of :func:`make_planted_run` is (``control=``)
 CONTROLS = ("shuffled", "planted")
 
@@ -205,13 +211,10 @@ def make_planted_run(root: Path, *, run_id: str = "planted", structure: bool = T
     rng = np.random.default_rng([seed, 1])
     spikes = {"clean": {"pre": pre, "post": post}}
 
-    def jitter(x: np.ndarray, drop: float) -> np.ndarray:
-        return (x & (rng.random(x.shape) >= drop)) | (rng.random(x.shape) < drop * x.mean())
-
     if floor:
-        spikes["uniform:0.001"] = {"pre": jitter(pre, 0.01), "post": jitter(post, 0.01)}
+        spikes["uniform:0.001"] = {"pre": _jitter(pre, 0.01, rng), "post": _jitter(post, 0.01, rng)}
     if perturbations:
-        spikes["uniform:0.1"] = {"pre": jitter(pre, 0.5), "post": jitter(post, 0.5)}
+        spikes["uniform:0.1"] = {"pre": _jitter(pre, 0.5, rng), "post": _jitter(post, 0.5, rng)}
         if control == "planted":
             other = planted_spikes(structure=structure, seed=seed + 1000, **kwargs)
             other_pre, other_post = other["pre"], other["post"]
@@ -250,3 +253,83 @@ def _match_labels(source: np.ndarray, target: np.ndarray, T: int) -> np.ndarray:
     for c in np.unique(target):
         images[target == c] = np.flatnonzero(source == c)
     return (images[:, None] * T + np.arange(T)).ravel()
+
+
+#: the layers of :func:`make_planted_deep_run`, input first
+DEEP_LAYERS = ("l0", "l1", "l2")
+
+
+def make_planted_deep_run(root: Path, perturbations: dict[str, tuple[float, float]], *,
+                          run_id: str = "planted-deep", floor: bool = True, noise: float = 0.05,
+                          accuracy: dict[str, float] | None = None, z: float = 5.0,
+                          seed: int = 0, **kwargs: Any) -> dict[str, Any]:
+    """A recording of three layers ``l0 -> l1 -> l2`` (two layer pairs, each with planted
+    ensembles) with its edges, and perturbations whose damage to each pair's groups is planted.
+
+    The early pair is a draw of :func:`planted_spikes` (``seed``): ``l0`` its pre layer, the
+    first ``len(sizes)`` neurons of ``l1`` its post neurons. The late pair is another draw (seed
+    + 1) put in the same image order: the rest of ``l1`` its pre layer, ``l2`` its post neurons.
+    Unless ``p_event_other`` is given, events come at the same rate in every image
+    (``p_event_other = p_event``): the late pair's members in ``l1`` then share no class tuning
+    with ``l0``, so their only in-edges from ``l0`` are chance edges.
+
+    Parameters
+    ----------
+    root : Path
+        The recording folder to write.
+    perturbations : dict of str to (float, float)
+        Condition name (e.g. ``"uniform:0.1"``) -> (early, late): the fraction of the early
+        pair's post neurons (in ``l1``) and of the late pair's (``l2``) whose spikes are redrawn
+        independently at their clean rate (their planted group destroyed). The neurons are the
+        first of a seeded order of each layer, so a larger fraction destroys a superset. Every
+        spike of the condition is also jittered: dropped with probability ``noise`` and as many
+        added at random.
+    floor : bool
+        Also record ``uniform:0.001``, a re-measurement with negligible noise (each spike dropped
+        with probability 0.01 and as many added at random).
+    accuracy : dict of str to float, optional
+        The classifier accuracy (0 .. 1) to record per condition (default 1.0).
+    z : float
+        fc's edge threshold (:func:`write_edges`). Above fc's default 3 so that ``l1``'s 200-odd
+        group-less neurons get (almost) no chance edge from ``l0``: each such neuron would count
+        in the neuron Jaccard as much as a planted group.
+    seed : int
+        Seed of the planted draws and the perturbations.
+    **kwargs
+        Passed to both draws of :func:`planted_spikes` (``n_images``, ``sizes``, ...).
+
+    Returns
+    -------
+    dict
+        ``early`` and ``late``: the planted truth of each pair (as :func:`planted_spikes`);
+        ``destroyed``: condition -> {post layer: int64 indices of its post neurons destroyed}.
+    """
+    kwargs.setdefault("p_event_other", kwargs.get("p_event", 0.3))
+    early = planted_spikes(seed=seed, **kwargs)
+    late = planted_spikes(seed=seed + 1, **kwargs)
+    order = _match_labels(late["labels"], early["labels"], early["T"])
+    clean = dict(zip(DEEP_LAYERS, (early["pre"],
+                                   np.concatenate([early["post"], late["pre"][:, order]]),
+                                   late["post"][:, order]), strict=True))
+    rng = np.random.default_rng([seed, 2])
+    posts = dict(zip(DEEP_LAYERS[1:], (early["post"].shape[0], late["post"].shape[0]),
+                     strict=True))
+    ranks = {layer: rng.permutation(n) for layer, n in posts.items()}
+
+    spikes = {"clean": clean}
+    if floor:
+        spikes["uniform:0.001"] = {layer: _jitter(x, 0.01, rng) for layer, x in clean.items()}
+    destroyed: dict[str, dict[str, np.ndarray]] = {}
+    for name, fractions in perturbations.items():
+        cond = {layer: _jitter(x, noise, rng) for layer, x in clean.items()}
+        destroyed[name] = {}
+        for (layer, n), fraction in zip(posts.items(), fractions, strict=True):
+            idx = np.sort(ranks[layer][:int(round(fraction * n))])
+            rates = clean[layer][idx].mean(axis=1, keepdims=True)
+            cond[layer][idx] = rng.random((idx.size, clean[layer].shape[1])) < rates
+            destroyed[name][layer] = idx
+        spikes[name] = cond
+    write_recording(root, run_id, [(layer, (x.shape[0],)) for layer, x in clean.items()],
+                    early["T"], early["labels"], spikes, accuracy)
+    write_edges(root, z=z)
+    return {"early": early, "late": late, "destroyed": destroyed}
