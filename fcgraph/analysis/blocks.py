@@ -141,19 +141,26 @@ def replicate_keys(part: dict[str, Any]) -> list[np.ndarray]:
     return out
 
 
-def neuron_jaccard(a: np.ndarray, b: np.ndarray, n_pre: int) -> float | None:
-    """Mean over post neurons with an in-edge in ``a`` or ``b`` (edge keys) of the Jaccard of
-    their two in-edge sets (None when neither has an edge)."""
+def neuron_jaccard(a: np.ndarray, b: np.ndarray, n_pre: int,
+                   min_group: int | None = None) -> float | None:
+    """Mean over post neurons of the Jaccard of their in-edge sets in ``a`` and ``b`` (edge
+    keys): over every post neuron with an in-edge in either; or, with ``min_group``, over those
+    whose in-edge set in ``a`` (the baseline) is a group of at least ``min_group`` members, each
+    weighted by that group's size, so every member of a baseline group counts once and a neuron
+    with a few chance edges (which any re-measurement flips) does not outweigh a real group.
+    None without such a neuron."""
     post_a, post_b = a // n_pre, b // n_pre
     shared = np.intersect1d(a, b, assume_unique=True) // n_pre
     posts, inv = np.unique(np.concatenate([post_a, post_b, shared]), return_inverse=True)
-    if posts.size == 0:
-        return None
     n = posts.size
     size_a = np.bincount(inv[:post_a.size], minlength=n)
     size_b = np.bincount(inv[post_a.size:post_a.size + post_b.size], minlength=n)
     both = np.bincount(inv[post_a.size + post_b.size:], minlength=n)
-    return float(np.mean(both / (size_a + size_b - both)))
+    counted = size_a >= (min_group or 0)
+    if not counted.any():
+        return None
+    return float(np.average(both[counted] / (size_a + size_b - both)[counted],
+                            weights=size_a[counted] if min_group else None))
 
 
 def edge_jaccard(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -174,16 +181,18 @@ def network_summary(part: dict[str, Any]) -> dict[str, Any]:
             "tested": [int(part["tested"])] + [int(r["tested"]) for r in part["replicates"]]}
 
 
-def condition_summary(part: dict[str, Any], clean: dict[str, Any]) -> dict[str, Any]:
+def condition_summary(part: dict[str, Any], clean: dict[str, Any],
+                      min_group: int | None = None) -> dict[str, Any]:
     """:func:`network_summary` of a condition, with its sampled neurons' in-edges compared
-    with clean's on the same images: ``neuron_jaccard`` and ``jaccard`` (lists of length
-    G + 1, as ``edges``)."""
+    with clean's on the same images: ``neuron_jaccard`` (over the neurons whose clean group on
+    those images has at least ``min_group`` members, :func:`neuron_jaccard`) and ``jaccard``
+    (lists of length G + 1, as ``edges``)."""
     if list(part["post_idx"]) != list(clean["post_idx"]) or part["n_groups"] != clean["n_groups"]:
         raise ValueError("a condition's block sample differs from clean's")
     n_pre = int(part["n_pre"])
     pairs = list(zip(replicate_keys(clean), replicate_keys(part), strict=True))
     return {**network_summary(part),
-            "neuron_jaccard": [neuron_jaccard(a, b, n_pre) for a, b in pairs],
+            "neuron_jaccard": [neuron_jaccard(a, b, n_pre, min_group) for a, b in pairs],
             "jaccard": [edge_jaccard(a, b) for a, b in pairs]}
 
 

@@ -487,7 +487,8 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
             if name in networks_out:
                 networks_out[name][-1]["blocks"] = network_summary(part)
             else:
-                cond_out[name][-1]["blocks"] = condition_summary(part, clean_blocks)
+                cond_out[name][-1]["blocks"] = condition_summary(part, clean_blocks,
+                                                                   config.min_group)
         done += len(plan.block_sources)
         if progress:
             progress("analysis", done, total)

@@ -133,6 +133,16 @@ def test_jaccards_on_known_sets():
     assert np.isclose(edge_jaccard(a, b), 2 / 5)
     empty = np.zeros(0, np.int64)
     assert neuron_jaccard(empty, empty, 4) is None and edge_jaccard(empty, empty) is None
+    # only clean groups of >= 2 members: post 0 ({0, 1} vs {0, 3}); post 1 has one clean edge,
+    # post 2 none (a group only under the condition)
+    a, b = np.array([0, 1, 6]), np.array([0, 3, 7, 8, 9])
+    assert np.isclose(neuron_jaccard(a, b, 4, min_group=2), 1 / 3)
+    assert np.isclose(neuron_jaccard(a, b, 4), (1 / 3 + 0 + 0) / 3)
+    assert neuron_jaccard(a, b, 4, min_group=3) is None
+    # groups weighted by their clean size: post 0 {0, 1, 2} vs {0} (1/3, 3 members), post 1
+    # {4, 5} vs {4, 5} (1, 2 members)
+    a, b = np.array([0, 1, 2, 4, 5]), np.array([0, 4, 5])
+    assert np.isclose(neuron_jaccard(a, b, 4, min_group=2), (3 * 1 / 3 + 2 * 1) / 5)
 
 
 #: a planted process whose edges are partly detected (weak gains), so the edge rate varies

@@ -2,9 +2,10 @@
 floor), with a dose-response.
 
 Disruption is measured on the block sample of post neurons (every post neuron of a layer up to
-``max_neurons``): the floor's mean neuron Jaccard of the clean in-edges minus the
-perturbation's. Its CIs come from the image-block jackknife (:mod:`fcgraph.analysis.blocks`):
-every statistic, the early-minus-late contrast and its mean over perturbations included, is
+``max_neurons``; the neurons with a clean group of ``min_group`` members, weighted by its size:
+:func:`~fcgraph.analysis.blocks.neuron_jaccard`): the floor's mean neuron Jaccard of the clean
+in-edges minus the perturbation's. Its CIs come from the image-block jackknife
+(:mod:`fcgraph.analysis.blocks`): every statistic, the early-minus-late contrast and its mean over perturbations included, is
 formed within each replicate, whose images are the same in every condition and layer pair."""
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
         "conditions": sorted(perts), "floor_conditions": sorted(floors),
         "ci": "image-block jackknife: each replicate drops one class-stratified group of images "
               "in every condition and layer pair at once; the neuron Jaccard is the mean over "
-              "the block sample of post neurons (an in-edge under clean or the condition)"}
+              "the block sample's post neurons whose clean in-edges are a group (min_group), "
+              "weighted by the group's size"}
     if not perts:
         return _finding("4", None, None, None, None, details,
                         "no noise or adversarial condition above the floor")
