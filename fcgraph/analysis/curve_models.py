@@ -117,7 +117,7 @@ def _fit(H: np.ndarray, n: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.nd
     # the first step's weights are n, the same for every basis row
     sw, sh, shh = np.broadcast_to(n.sum(-1)[:, None], shape), n @ H.T, n @ HH.T
     sp, shp = np.broadcast_to((n * p).sum(-1)[:, None], shape), (n * p) @ H.T
-    for _ in range(SCORING_STEPS + 1):
+    for step in range(SCORING_STEPS + 1):
         det = sw * shh - sh * sh
         ok = det > 1e-12 * np.maximum(sw * shh, 1e-300)
         g = np.where(ok, (sw * shp - sh * sp) / np.where(ok, det, 1.0), 0.0)
@@ -127,6 +127,8 @@ def _fit(H: np.ndarray, n: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.nd
         better = ll > best_ll
         best_ll, best_b, best_g = (np.where(better, a, c) for a, c in
                                    ((ll, best_ll), (b, best_b), (g, best_g)))
+        if step == SCORING_STEPS:
+            break
         w = n[:, None, :] / (mu * (1 - mu))
         wp = w * p[:, None, :]
         sw, sh, shh = w.sum(-1), np.einsum("fgk,gk->fg", w, H), np.einsum("fgk,gk->fg", w, HH)

@@ -141,6 +141,26 @@ def _relu_profile_batch(x: np.ndarray, p: np.ndarray,
     return b, g, theta, sse
 
 
+def threshold_linear_gains(x: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The gain g of the exact weighted least-squares fit p = b + g max(0, x - theta) of a batch
+    of curves on the same k values (as :func:`fit_curve` fits one).
+
+    Parameters
+    ----------
+    x : float (K,) ascending distinct k values.
+    p, w : float (B, K) P(spike | k) and the bins behind it (weight 0: that k is left out).
+
+    Returns
+    -------
+    float (B,) the gains (spikes per bin per member); NaN for a curve with fewer than 3 k values
+    of positive weight (not fitted).
+    """
+    _, g, _, _ = _relu_profile_batch(np.asarray(x, dtype=np.float64),
+                                     np.asarray(p, dtype=np.float64),
+                                     np.asarray(w, dtype=np.float64))
+    return np.where((np.asarray(w) > 0).sum(axis=1) >= 3, g, np.nan)
+
+
 def _relu_profile(x: np.ndarray, p: np.ndarray, w: np.ndarray) -> tuple[float, float, float, float]:
     """Exact weighted least squares of p = b + g max(0, x - theta): (b, g, theta, SSE).
 

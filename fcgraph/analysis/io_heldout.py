@@ -27,7 +27,7 @@ from fcgraph.analysis.config import AnalysisConfig
 from fcgraph.analysis.curve_models import MODELS, compare_models, image_cells
 from fcgraph.analysis.groups import Groups
 from fcgraph.analysis.image_subsets import edges_on_images, image_bins, trains_on_images
-from fcgraph.analysis.io_curve import fit_curve, gain_law, gain_vs_size, random_groups
+from fcgraph.analysis.io_curve import gain_law, gain_vs_size, random_groups, threshold_linear_gains
 from fcgraph.analysis.pair import aggregate_k, heldout_split
 from fcgraph.spikes import unpack
 
@@ -156,18 +156,14 @@ def _subsets(n_images: int, groups: np.ndarray | None) -> np.ndarray:
 
 
 def _gains(cells: tuple[np.ndarray, np.ndarray, np.ndarray], keep: np.ndarray) -> np.ndarray:
-    """The threshold-linear gain (:func:`~fcgraph.analysis.io_curve.fit_curve`) of one curve
-    on each image subset (rows of ``keep`` (S, M)) from its per-image cells
+    """The threshold-linear gain (as :func:`~fcgraph.analysis.io_curve.fit_curve` fits it) of
+    one curve on each image subset (rows of ``keep`` (S, M)) from its per-image cells
     (:func:`~fcgraph.analysis.curve_models.image_cells`): float (S,), NaN where the subset
     shows fewer than 3 k values (not fitted)."""
     ks, n_img, s_img = cells
-    out = np.full(keep.shape[0], np.nan)
     n_all, s_all = keep @ n_img, keep @ s_img
-    for i in range(keep.shape[0]):
-        seen = n_all[i] > 0
-        if seen.sum() >= 3:
-            out[i] = fit_curve(ks[seen], n_all[i, seen], s_all[i, seen] / n_all[i, seen]).gain
-    return out
+    p = np.divide(s_all, n_all, out=np.zeros_like(s_all), where=n_all > 0)
+    return threshold_linear_gains(ks, p, n_all)
 
 
 def _curves(pre_packed: Any, post_sp: np.ndarray, members: list[np.ndarray], bins: np.ndarray,

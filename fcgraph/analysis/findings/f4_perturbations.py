@@ -5,8 +5,9 @@ Disruption is measured on the block sample of post neurons (every post neuron of
 ``max_neurons``; the neurons with a clean group of ``min_group`` members, weighted by its size:
 :func:`~fcgraph.analysis.blocks.neuron_jaccard`): the floor's mean neuron Jaccard of the clean
 in-edges minus the perturbation's. Its CIs come from the image-block jackknife
-(:mod:`fcgraph.analysis.blocks`): every statistic, the early-minus-late contrast and its mean over perturbations included, is
-formed within each replicate, whose images are the same in every condition and layer pair."""
+(:mod:`fcgraph.analysis.blocks`): every statistic, the early-minus-late contrast and its mean
+over perturbations included, is formed within each replicate, whose images are the same in
+every condition and layer pair."""
 
 from __future__ import annotations
 
