@@ -119,6 +119,11 @@ def neuron_label(uid: str) -> str:
     return rest if sep and run and "/" in rest else uid
 
 
+#: the recording conditions, as the commands list them (:mod:`fcgraph.record.conditions`)
+CONDITION_USAGE = ("clean, uniform:A[:rK], gaussian:S[:rK], fgsm:E, pgd:E:STEPS, permute:layer, "
+                   "permute:unit, untrained")
+
+
 def parse_condition(name: str) -> ConditionInfo:
     """Split ``kind:level[:more]`` into a :class:`ConditionInfo` (level None when not numeric)."""
     if not name or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]*(:[A-Za-z0-9_.\-]+)*", name):

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from fcgraph.cli.common import choices, conditions_option, console, handle_errors, settings_options
 from fcgraph.cli.progress import task_progress
+from fcgraph.contract import CONDITION_USAGE
 from fcgraph.execution import Execution
 from fcgraph.names import DATASETS, SPLITS
 from fcgraph.paths import DATA_ROOT
@@ -20,8 +21,8 @@ from fcgraph.record.layout import CHUNK_IMAGES
 if TYPE_CHECKING:
     from fcgraph.record import Recording
 
-CONDITIONS_HELP = ("Conditions to record: clean, uniform:A, gaussian:S, fgsm:E, "
-                   "pgd:E:STEPS, permute:layer, permute:unit, untrained (A, S, E in pixel units 0..1).")
+CONDITIONS_HELP = (f"Conditions to record: {CONDITION_USAGE} (A, S, E in pixel units 0..1; "
+                   "rK: draw K of the same noise).")
 
 
 def register(app: typer.Typer) -> None:

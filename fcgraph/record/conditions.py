@@ -7,6 +7,10 @@
     the image is clipped to [0, 1].
 ``gaussian:S``
     independent Gaussian noise of SD S per pixel and channel, then clipped to [0, 1].
+``uniform:A:rK``, ``gaussian:S:rK`` (K = 2, 3, ...)
+    draw K of the same noise: the same distribution, its own random draw (noise is seeded by the
+    condition's name). Several draws of a negligible noise (``uniform:0.001``,
+    ``uniform:0.001:r2``, ...) make a reliability floor of several noise seeds.
 ``fgsm:E``
     fast gradient sign attack (Goodfellow et al. 2015): x + E sign(grad_x loss), clipped to
     [0, 1]; loss = cross-entropy of the T-averaged output against the true label; the gradient
@@ -48,7 +52,7 @@ import torch
 from spikingjelly.activation_based import neuron
 from torch import nn
 
-from fcgraph.contract import ConditionInfo, parse_condition
+from fcgraph.contract import CONDITION_USAGE, ConditionInfo, parse_condition
 from fcgraph.errors import BadArgument, FcgraphError
 from fcgraph.models.classifier import SpikingClassifier
 
@@ -58,19 +62,21 @@ PERMUTE_SCHEMES = ("layer", "unit")
 CALIBRATION_BATCH = 64
 #: The flag that names conditions, in every command.
 FLAG = "--condition"
-_USAGE = ("clean, uniform:A, gaussian:S, fgsm:E, pgd:E:STEPS, permute:layer, permute:unit, "
-          "untrained")
+#: the draw suffix of a noise condition: ``rK``, K >= 2 (draw 1 is the name without it)
+NOISE_DRAWS = ("uniform", "gaussian")
 
 
 @dataclass(frozen=True)
 class Condition:
-    """A parsed condition: ``level`` is A, S or E; ``steps`` PGD's steps; ``scheme`` permute's scheme."""
+    """A parsed condition: ``level`` is A, S or E; ``steps`` PGD's steps; ``scheme`` permute's
+    scheme; ``draw`` a noise condition's draw (1, or K of ``:rK``)."""
 
     name: str
     kind: str
     level: float | None = None
     steps: int | None = None
     scheme: str | None = None
+    draw: int = 1
 
     @property
     def info(self) -> ConditionInfo:
@@ -89,6 +95,8 @@ class Condition:
         out: dict[str, object] = {"kind": self.kind}
         if self.level is not None:
             out["level"] = self.level
+        if self.draw > 1:
+            out["draw"] = self.draw
         if self.kind == "pgd":
             out.update(steps=self.steps, step_size=2.5 * float(self.level or 0) / int(self.steps or 1),
                        random_start=True)
@@ -103,7 +111,7 @@ def parse(name: str) -> Condition:
     """Check and parse a condition name; :class:`BadArgument` says what is wrong, in one line."""
 
     def bad(why: str) -> BadArgument:
-        return BadArgument(FLAG, f"bad condition {name!r}: {why} (conditions: {_USAGE})")
+        return BadArgument(FLAG, f"bad condition {name!r}: {why} (conditions: {CONDITION_USAGE})")
 
     try:
         info = parse_condition(name.strip())
@@ -122,6 +130,13 @@ def parse(name: str) -> Condition:
             raise bad(f"permute needs a scheme, one of {', '.join(PERMUTE_SCHEMES)}")
         return Condition(info.name, kind, scheme=parts[0])
     wanted = 2 if kind == "pgd" else 1
+    draw = 1
+    if kind in NOISE_DRAWS and len(parts) == 2:
+        tag = parts[1]
+        if not (tag[:1] == "r" and tag[1:].isdigit() and int(tag[1:]) >= 2
+                and tag == f"r{int(tag[1:])}"):
+            raise bad(f"the draw must be r2, r3, ... (expected {kind}:LEVEL[:rK])")
+        draw, parts = int(parts[1][1:]), parts[:1]
     if len(parts) != wanted:
         raise bad("expected pgd:E:STEPS" if kind == "pgd" else f"expected {kind}:LEVEL")
     try:
@@ -135,7 +150,7 @@ def parse(name: str) -> Condition:
         if not parts[1].isdigit() or int(parts[1]) < 1:
             raise bad("STEPS must be a positive integer")
         steps = int(parts[1])
-    return Condition(info.name, kind, level=level, steps=steps)
+    return Condition(info.name, kind, level=level, steps=steps, draw=draw)
 
 
 def parse_all(names: Iterable[str]) -> list[Condition]:

@@ -48,11 +48,34 @@ def test_parse_names():
     for bad, why in [("noise:1", "unknown kind"), ("uniform", "expected uniform:LEVEL"),
                      ("uniform:x", "not a number"), ("uniform:2", r"in \(0, 1\]"),
                      ("pgd:0.1", "pgd:E:STEPS"), ("pgd:0.1:0", "STEPS"), ("permute", "scheme"),
-                     ("permute:rows", "scheme"), ("clean:1", "takes no level"), ("a b", "bad condition")]:
+                     ("permute:rows", "scheme"), ("clean:1", "takes no level"), ("a b", "bad condition"),
+                     ("uniform:0.001:r1", "r2, r3"), ("uniform:0.001:r02", "r2, r3"),
+                     ("gaussian:0.01:seed", "r2, r3"), ("fgsm:0.1:r2", "expected fgsm:LEVEL"),
+                     ("uniform:0.001:r2:r3", "expected uniform:LEVEL")]:
         with pytest.raises(FcgraphError, match=why):
             parse_condition(bad)
     with pytest.raises(FcgraphError, match="given twice"):
         parse_all(["clean", "clean"])
+    second = parse_condition("uniform:0.001:r2")
+    assert (second.kind, second.level, second.draw) == ("uniform", 0.001, 2)
+    assert parse_condition("uniform:0.001").draw == 1 and second.describe()["draw"] == 2
+
+
+def test_noise_draws_are_other_draws_of_the_same_noise(batch):
+    """``uniform:A:rK`` is uniform noise of the same amplitude, drawn anew; the findings count
+    every draw of a negligible noise as a reliability floor."""
+    from fcgraph.analysis.findings import condition_role
+
+    images, _ = batch
+    first = add_noise(parse_condition("uniform:0.2"), images, range(24), seed=0)
+    again = add_noise(parse_condition("uniform:0.2:r2"), images, range(24), seed=0)
+    assert not torch.equal(first, again)
+    inside = (images > 0.2) & (images < 0.8)
+    for noisy in (first, again):
+        assert (noisy - images)[inside].abs().max() <= 0.2 + 1e-6
+    assert torch.equal(again, add_noise(parse_condition("uniform:0.2:r2"), images, range(24), 0))
+    assert [condition_role(c) for c in ("uniform:0.001:r2", "gaussian:0.005:r3",
+                                        "uniform:0.1:r2")] == ["floor", "floor", "perturbation"]
 
 
 def test_noise_in_pixel_space_per_image(batch):
