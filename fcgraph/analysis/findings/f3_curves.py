@@ -91,7 +91,8 @@ def io_summary(layers: list[dict[str, Any]], sample: str = "out_of_sample") -> d
     columns = {"share": share, "random_share": r_share,
                "share_excess": None if share is None or r_share is None else share - r_share,
                "beta": beta, "beta_random": beta_random,
-               "beta_excess": _weighted(excess, [_columns(b, "n_fitted") for b in blocks])}
+               "beta_excess": _weighted(excess, [_columns(b, "n_fitted") for b in blocks])
+               if any(r.get("n_fitted") for r in rand) else None}
     rows = [g for b in blocks if (g := b.get("gain_vs_size") or {}).get("rho") is not None
             and g.get("rho_lo") is not None]
     rho = pool([g["rho"] for g in rows], [se_from_ci(g["rho_lo"], g["rho_hi"]) for g in rows],
@@ -104,7 +105,7 @@ def io_summary(layers: list[dict[str, Any]], sample: str = "out_of_sample") -> d
         "n_small_group": sum(b.get("n_small_group", 0) for b in blocks),
         "random_n_fitted": sum(r.get("n_fitted", 0) for r in rand),
         "random_n_relu_like": sum(r.get("n_relu_like", 0) for r in rand),
-        **random_gain, "random_without_gain": flat,
+        **random_gain, "random_without_gain": flat and any(r.get("n_fitted") for r in rand),
         "layers_with_rho": len(rows), "per_layer_rho": [g["rho"] for g in rows],
         "rho": rho[0], "rho_lo": rho[1], "rho_hi": rho[2],
         "jackknife": {k: None if v is None else v.tolist() for k, v in columns.items()}}
