@@ -4,6 +4,7 @@ hand-made analyses (so each verdict's logic is checked apart from the data)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from fcgraph.analysis import findings
@@ -239,3 +240,29 @@ def test_dose_response_measures_the_io_profiles_beyond_the_floor():
                                                                for p in "abc"])
     (row,) = findings.finding_4(no_io)["details"]["dose_response"]["rows"]
     assert row["gain_change_beyond_floor"] is None and row["threshold_change_beyond_floor"] is None
+
+
+def test_finding_4_needs_disruption_beyond_the_floor_draws_spread():
+    """Two draws of the floor's noise: when they agree, the early disruption is supported as with
+    one; when they differ as much as the disruption's early-minus-late contrast, that seed-to-seed
+    spread widens every interval and the contrast is no longer resolved."""
+    hit = [_cond_layer("a", 0.45, 0.02), _cond_layer("b", 0.45, 0.02), _cond_layer("c", 0.35, 0.03)]
+    agree = [_cond_layer("a", 0.81, 0.02), _cond_layer("b", 0.69, 0.02),
+             _cond_layer("c", 0.41, 0.03)]
+    apart = [_cond_layer("a", 0.60, 0.02), _cond_layer("b", 0.50, 0.02),
+             _cond_layer("c", 0.60, 0.03)]
+
+    def run(second_floor):
+        analysis = _analysis("abc", uniform_0_001=FLOOR, uniform_0_2=hit)
+        analysis["conditions"]["uniform:0.001:r2"] = {"layers": second_floor}
+        return findings.finding_4(analysis)
+
+    one = findings.finding_4(_analysis("abc", uniform_0_001=FLOOR, uniform_0_2=hit))
+    assert one["supported"] is True and one["details"]["floor_draws"] == 1
+    close = run(agree)
+    assert close["supported"] is True and close["details"]["floor_draws"] == 2
+    assert close["details"]["floor_seed_sd"]["a"] == pytest.approx(np.std([0.80, 0.81], ddof=1))
+    far = run(apart)
+    assert far["supported"] is False and far["ci_low"] < 0 < far["value"], far
+    em = far["details"]["per_condition"]["uniform:0.2"]["early_minus_late"]
+    assert em["seed_se"] > 0 and em["lo"] < 0

@@ -65,7 +65,8 @@ CRITERIA = {
          "images, every curve refitted on each replicate.",
     "4": "a reliability floor and >= 2 layer pairs; every perturbation has a layer pair whose "
          "disruption beyond the floor has CI lower bound > 0, and CI lower bound of "
-         "mean(early-two-thirds minus last-third disruption) > 0 (CIs: image-block jackknife).",
+         "mean(early-two-thirds minus last-third disruption) > 0 (CIs: image-block jackknife, "
+         "widened by the seed-to-seed spread of the floor's noise draws when there are several).",
     "5": "for every control network: CI lower bound of (trained - control) average decoding > 0, "
          "and at least one of findings 1-3's contrasts with it > 0; and trained average decoding "
          "above chance in >= 1 layer (label permutations, Holm over layers).",

@@ -7,7 +7,9 @@ Disruption is measured on the block sample of post neurons (every post neuron of
 in-edges minus the perturbation's. Its CIs come from the image-block jackknife
 (:mod:`fcgraph.analysis.blocks`): every statistic, the early-minus-late contrast and its mean
 over perturbations included, is formed within each replicate, whose images are the same in
-every condition and layer pair."""
+every condition and layer pair. With several draws of the floor's noise (``uniform:0.001``,
+``uniform:0.001:r2``, ...) their spread adds a noise-seed error to each interval
+(:func:`_widened`): the disruption must exceed the seed-to-seed spread as well as the images'."""
 
 from __future__ import annotations
 
@@ -44,6 +46,35 @@ def _floor(conds: dict[str, list[dict[str, Any]]]) -> dict[str, np.ndarray]:
             for post in (set().union(*per) if per else ())}
 
 
+def _seed_sd(conds: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, float], int]:
+    """Per post layer, the SD (ddof 1) over the floor's noise draws of their neuron Jaccard with
+    clean on all images, and the number of draws; no layer with fewer than 2 draws."""
+    per = [_jaccards(layers) for layers in conds.values()]
+    out = {}
+    for post in set().union(*per) if per else ():
+        draws = [p[post][0] for p in per if post in p]
+        if len(draws) >= 2:
+            out[post] = float(np.std(draws, ddof=1))
+    return out, len(per)
+
+
+def _widened(interval: dict[str, Any], seed_se: float) -> dict[str, Any]:
+    """A jackknife interval (:func:`~fcgraph.analysis.blocks.jackknife`) widened by an
+    independent noise-seed error of SD ``seed_se``: SE sqrt(se^2 + seed_se^2), t(G - 1) kept."""
+    if interval["se"] is None or not seed_se:
+        return interval
+    se = float(np.hypot(interval["se"], seed_se))
+    half = float(stats.t.ppf(0.975, interval["n_groups"] - 1)) * se
+    return {**interval, "se": se, "seed_se": seed_se, "lo": interval["value"] - half,
+            "hi": interval["value"] + half}
+
+
+def _contrast_seed_unit(seed_sd: dict[str, float], early: list[str], late: list[str]) -> float:
+    """Seed SD of mean(early) - mean(late) for one noise draw per layer (layers independent)."""
+    return float(np.sqrt(sum(seed_sd.get(p, 0.0) ** 2 for p in early) / len(early) ** 2
+                         + sum(seed_sd.get(p, 0.0) ** 2 for p in late) / len(late) ** 2))
+
+
 def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
     perts = _by_role(analysis, "perturbation")
     floors = _by_role(analysis, "floor")
@@ -61,8 +92,13 @@ def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
                         f"no reliability floor: record a negligible-noise repeat (uniform or "
                         f"gaussian at level <= {FLOOR_LEVEL}, e.g. uniform:0.001)")
     floor = _floor(floors)
+    # with several floor draws, their spread is the noise-seed error of a disruption: the floor
+    # mean's (sd^2 / draws) and the perturbation's own draw's (sd^2)
+    seed_sd, n_draws = _seed_sd(floors)
+    details.update(floor_draws=n_draws, floor_seed_sd=seed_sd)
+    factor = float(np.sqrt(1 + 1 / n_draws))
     order = [la["post_layer"] for la in analysis["layers"]]
-    values, disrupted, per = [], [], {}
+    values, disrupted, per, units = [], [], {}, []
     for name, layers in perts.items():
         jac = _jaccards(layers)
         rows = [(post, floor[post] - jac[post]) for post in order
@@ -73,10 +109,14 @@ def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
         early = np.mean([d for _, d in rows[:n_early]], axis=0)
         late = np.mean([d for _, d in rows[n_early:]], axis=0)
         values.append(early - late)
-        per_layer = {post: jackknife(d) for post, d in rows}
+        units.append(_contrast_seed_unit(seed_sd, [p for p, _ in rows[:n_early]],
+                                         [p for p, _ in rows[n_early:]]))
+        per_layer = {post: _widened(jackknife(d), factor * seed_sd.get(post, 0.0))
+                     for post, d in rows}
         disrupted.append(any(j["lo"] is not None and j["lo"] > 0 for j in per_layer.values()))
         per[name] = {"early_disruption": float(early[0]), "late_disruption": float(late[0]),
-                     "early_minus_late": jackknife(early - late), "disrupted": disrupted[-1],
+                     "early_minus_late": _widened(jackknife(early - late), factor * units[-1]),
+                     "disrupted": disrupted[-1],
                      "disruption": {post: float(d[0]) for post, d in rows},
                      "disruption_ci": {post: [j["lo"], j["hi"]] for post, j in per_layer.items()},
                      "floor_jaccard": {post: float(floor[post][0]) for post, _ in rows},
@@ -85,7 +125,10 @@ def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
     details["dose_response"] = dose_response(analysis, per)
     if not values:
         return _finding("4", None, None, None, False, details, "fewer than 2 layer pairs")
-    pooled = jackknife(np.mean(values, axis=0))  # over perturbations, within each replicate
+    # over perturbations, within each replicate; the floor's seed error is shared by them all,
+    # each perturbation's own draw is not
+    pooled = _widened(jackknife(np.mean(values, axis=0)),
+                      float(np.sqrt(1 / len(values) + 1 / n_draws)) * float(np.mean(units)))
     mean, lo, hi = pooled["value"], pooled["lo"], pooled["hi"]
     ok = all(disrupted) and lo is not None and lo > 0
     reason = "" if ok else ("a perturbation changes no layer pair beyond the floor"
