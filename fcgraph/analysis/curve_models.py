@@ -136,6 +136,16 @@ def _fit(H: np.ndarray, n: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.nd
     return best_b, best_g, best_ll
 
 
+def replicate_masks(n_images: int, groups: np.ndarray | None) -> np.ndarray:
+    """bool (S, n_images): all the images, then (with ``groups``, int (n_images,) jackknife
+    groups 0 .. G - 1) each delete-a-group replicate's (all images but group g), S = G + 1."""
+    keep = np.ones((1, n_images), dtype=bool)
+    if groups is None or len(groups) == 0:
+        return keep
+    groups = np.asarray(groups, dtype=np.int64)
+    return np.vstack([keep, groups[None] != np.arange(int(groups.max()) + 1)[:, None]])
+
+
 def compare_models(k: np.ndarray, y: np.ndarray, T: int, labels: np.ndarray, *, folds: int = 5,
                    seed: int = 0, alpha: float = 0.01,
                    groups: np.ndarray | None = None) -> dict[str, Any]:
@@ -167,10 +177,7 @@ def compare_models(k: np.ndarray, y: np.ndarray, T: int, labels: np.ndarray, *, 
     labels = np.asarray(labels)[: n_img.shape[0]]
     M = n_img.shape[0]
     folds = int(min(folds, np.bincount(np.unique(labels, return_inverse=True)[1]).min()))
-    keep = np.ones((1, M), dtype=bool)
-    if groups is not None:
-        groups = np.asarray(groups, dtype=np.int64)[:M]
-        keep = np.vstack([keep, groups[None] != np.arange(int(groups.max()) + 1)[:, None]])
+    keep = replicate_masks(M, None if groups is None else np.asarray(groups)[:M])
     out: dict[str, Any] = {"n_images": M, "folds": folds, "best": None, "relu_model": None,
                            "relu_like": False}
     results = [dict(out) for _ in keep]

@@ -24,7 +24,7 @@ import numpy as np
 
 from fcgraph.analysis.blocks import image_groups
 from fcgraph.analysis.config import AnalysisConfig
-from fcgraph.analysis.curve_models import MODELS, compare_models, image_cells
+from fcgraph.analysis.curve_models import MODELS, compare_models, image_cells, replicate_masks
 from fcgraph.analysis.groups import Groups
 from fcgraph.analysis.image_subsets import edges_on_images, image_bins, trains_on_images
 from fcgraph.analysis.io_curve import gain_law, gain_vs_size, random_groups, threshold_linear_gains
@@ -128,7 +128,7 @@ def fit_block(pre_packed: Any, post_sp: np.ndarray, members: list[np.ndarray],
         k = aggregate_k(pre_packed.packed, rec.L, [m for r in rand for m in r],
                         config.chunk)[:, bins]
         rows = np.tile(np.arange(len(members)), RANDOM_DRAWS)
-        keep = _subsets(images.size, groups)
+        keep = replicate_masks(images.size, groups)
         gains = np.array([_gains(image_cells(k[i], post_sp[j, bins], rec.T), keep)
                           for i, j in enumerate(rows)]).reshape(len(rows), keep.shape[0])
         laws = [gain_law(np.tile(sizes, RANDOM_DRAWS), gains[:, s]) for s in range(keep.shape[0])]
@@ -145,14 +145,6 @@ def fit_block(pre_packed: Any, post_sp: np.ndarray, members: list[np.ndarray],
         out["random_groups"] = _curves(pre_packed, post_sp[:0], [], bins, labels[images], rec,
                                        config, groups)
     return out
-
-
-def _subsets(n_images: int, groups: np.ndarray | None) -> np.ndarray:
-    """bool (S, n_images): all images, then (with ``groups``) each jackknife replicate's."""
-    keep = np.ones((1, n_images), dtype=bool)
-    if groups is None or groups.size == 0:
-        return keep
-    return np.vstack([keep, groups[None] != np.arange(int(groups.max()) + 1)[:, None]])
 
 
 def _gains(cells: tuple[np.ndarray, np.ndarray, np.ndarray], keep: np.ndarray) -> np.ndarray:
@@ -177,7 +169,7 @@ def _curves(pre_packed: Any, post_sp: np.ndarray, members: list[np.ndarray], bin
     ``n_relu_like`` and the gain law's ``beta`` and ``n_beta`` (lists of length G)."""
     k = aggregate_k(pre_packed.packed, rec.L, members, config.chunk)[:, bins] if members \
         else np.zeros((0, bins.size), dtype=np.int64)
-    keep = _subsets(bins.size // rec.T, groups)
+    keep = replicate_masks(bins.size // rec.T, groups)
     sizes, gains, relu, over_line, over_sigmoid = [], [], [], [], []
     best = dict.fromkeys(MODELS, 0)
     for i, mem in enumerate(members):

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -132,9 +133,7 @@ def parse(name: str) -> Condition:
     wanted = 2 if kind == "pgd" else 1
     draw = 1
     if kind in NOISE_DRAWS and len(parts) == 2:
-        tag = parts[1]
-        if not (tag[:1] == "r" and tag[1:].isdigit() and int(tag[1:]) >= 2
-                and tag == f"r{int(tag[1:])}"):
+        if not re.fullmatch(r"r([2-9]|[1-9][0-9]+)", parts[1]):
             raise bad(f"the draw must be r2, r3, ... (expected {kind}:LEVEL[:rK])")
         draw, parts = int(parts[1][1:]), parts[:1]
     if len(parts) != wanted:

@@ -129,12 +129,13 @@ def test_jackknife_replicates_refit_each_replicate_and_leave_the_full_result_alo
 def test_replicate_gains_equal_the_fit_on_the_kept_images_bins():
     """The gain of each replicate from per-image cells equals the threshold-linear fit of the
     response curve of the replicate's bins, computed directly."""
+    from fcgraph.analysis.curve_models import replicate_masks
     from fcgraph.analysis.io_curve import fit_curve, response_curve
-    from fcgraph.analysis.io_heldout import _gains, _subsets
+    from fcgraph.analysis.io_heldout import _gains
 
     truth = planted("threshold-linear", n_images=200)
     groups = np.arange(200) % 5
-    keep = _subsets(200, groups)
+    keep = replicate_masks(200, groups)
     for j in (0, 5):
         k = aggregate_cofiring(truth["pre"], truth["members"][j])
         y = truth["post"][j]

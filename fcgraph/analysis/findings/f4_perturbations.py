@@ -38,24 +38,19 @@ def _jaccards(layers: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     return out
 
 
-def _floor(conds: dict[str, list[dict[str, Any]]]) -> dict[str, np.ndarray]:
-    """Per post layer, the floor conditions' mean neuron Jaccard with clean, within each
-    replicate (float (G + 1,))."""
+def _floor(conds: dict[str, list[dict[str, Any]]]
+           ) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
+    """The floor conditions (its noise draws): per post layer, their mean neuron Jaccard with
+    clean within each replicate (float (G + 1,)); per post layer with >= 2 draws, the SD
+    (ddof 1) over the draws of that Jaccard on all images; and the number of draws."""
     per = [_jaccards(layers) for layers in conds.values()]
-    return {post: np.mean([p[post] for p in per if post in p], axis=0)
-            for post in (set().union(*per) if per else ())}
-
-
-def _seed_sd(conds: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, float], int]:
-    """Per post layer, the SD (ddof 1) over the floor's noise draws of their neuron Jaccard with
-    clean on all images, and the number of draws; no layer with fewer than 2 draws."""
-    per = [_jaccards(layers) for layers in conds.values()]
-    out = {}
+    mean, sd = {}, {}
     for post in set().union(*per) if per else ():
-        draws = [p[post][0] for p in per if post in p]
+        draws = np.array([p[post] for p in per if post in p])
+        mean[post] = draws.mean(axis=0)
         if len(draws) >= 2:
-            out[post] = float(np.std(draws, ddof=1))
-    return out, len(per)
+            sd[post] = float(np.std(draws[:, 0], ddof=1))
+    return mean, sd, len(per)
 
 
 def _widened(interval: dict[str, Any], seed_se: float) -> dict[str, Any]:
@@ -91,10 +86,9 @@ def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
         return _finding("4", None, None, None, None, details,
                         f"no reliability floor: record a negligible-noise repeat (uniform or "
                         f"gaussian at level <= {FLOOR_LEVEL}, e.g. uniform:0.001)")
-    floor = _floor(floors)
     # with several floor draws, their spread is the noise-seed error of a disruption: the floor
     # mean's (sd^2 / draws) and the perturbation's own draw's (sd^2)
-    seed_sd, n_draws = _seed_sd(floors)
+    floor, seed_sd, n_draws = _floor(floors)
     details.update(floor_draws=n_draws, floor_seed_sd=seed_sd)
     factor = float(np.sqrt(1 + 1 / n_draws))
     order = [la["post_layer"] for la in analysis["layers"]]
