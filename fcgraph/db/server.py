@@ -249,6 +249,9 @@ dbms.security.auth_enabled=true
 dbms.security.auth_minimum_password_length=8
 server.memory.pagecache.size={pagecache}
 db.tx_log.rotation.retention_policy=2 files
+# transaction logs grow as written (Neo4j fills each 256 MB file up front): a store with a few
+# small runs stays small
+db.tx_log.preallocate=false
 server.directories.import=import
 dbms.usage_report.enabled=false
 # no idle wait when Bolt stops (5 s by default): the stores are checkpointed and closed by then

@@ -12,9 +12,11 @@ compiled with FMA contraction, as NVRTC does by default.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import hashlib
 import re
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -63,6 +65,7 @@ _POINTER = re.compile(r"^(const\s+)?(.+?)\s*\*\s*(?:__restrict__\s*)?(\w+)$")
 _SCALAR = re.compile(r"^(?:const\s+)?(.+?)\s+(\w+)$")
 _fma = "fma" in Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else False
 _build_dir = Path(tempfile.mkdtemp(prefix="cupy-emulator-"))
+atexit.register(shutil.rmtree, _build_dir, ignore_errors=True)
 
 
 def _compile(source: str, options: tuple[str, ...]) -> ctypes.CDLL:
