@@ -16,6 +16,11 @@ each replicate first, so the dependence between layers through their shared imag
 into its interval. Deleting a whole group (about n / G images) is the delete-d jackknife, which
 stays consistent for statistics that are not smooth, like counts of thresholded pairs (Shao & Wu
 1989, Ann. Stat. 17:1176).
+
+The rule also runs on each **half** of the images (the even groups, the odd groups:
+:func:`image_halves`). A statistic computed on two independent halves, S_A and S_B, differs by
+about 2 SE of the whole-sample statistic (each half has twice its variance), so |S_A - S_B| / 2
+is a second, split-half estimate of that SE, and a claim that holds must hold in each half.
 """
 
 from __future__ import annotations
@@ -39,6 +44,16 @@ def image_groups(labels: np.ndarray, n_groups: int, seed: int) -> np.ndarray:
     shuffled (seeded) and dealt round-robin, continuing from class to class, so every group
     holds each class about equally and the group sizes differ by at most one."""
     return stratified_groups(labels, n_groups, [seed, 23])
+
+
+def image_halves(groups: np.ndarray) -> list[np.ndarray]:
+    """The two halves of the images for the split-half spread: the images of the even groups
+    and those of the odd groups of :func:`image_groups` (so each half holds every class about
+    equally). int64 image indices, ascending; empty halves with fewer than 2 groups."""
+    groups = np.asarray(groups, dtype=np.int64)
+    if groups.size == 0 or groups.max() < 1:
+        return [np.zeros(0, np.int64), np.zeros(0, np.int64)]
+    return [np.flatnonzero(groups % 2 == h).astype(np.int64) for h in (0, 1)]
 
 
 def block_sample(n_post: int, max_neurons: int | None, seed: int, layer_order: int) -> np.ndarray:
@@ -66,9 +81,10 @@ def edge_replicates(rec: Any, condition: str, pre: str, post: str, post_idx: np.
     Returns the part (JSON-able): ``post_idx``, ``n_pre``, ``n_groups``, ``edges`` (sorted
     int64 keys post_idx x n_pre + pre_idx of the edges on all images), ``tested`` (pairs
     tested on all images), ``replicates``: per group g, ``tested`` and the edges as a
-    difference from all images' (``dropped``: positions in ``edges``; ``added``: keys), and
+    difference from all images' (``dropped``: positions in ``edges``; ``added``: keys),
     ``like_to_like``: the like-to-like of the edges (:mod:`fcgraph.analysis.principles`) on
-    all images, then on each replicate's images (None where not measurable)."""
+    all images, then on each replicate's images (None where not measurable), and ``halves``:
+    fc's rule on each half of the images (:func:`image_halves`), ``edges`` and ``tested``."""
     post_idx = np.asarray(post_idx, dtype=np.int64)
     n_pre = rec.layer(pre).n_neurons
     n_groups = int(groups.max()) + 1 if groups.size else 0
@@ -90,8 +106,12 @@ def edge_replicates(rec: Any, condition: str, pre: str, post: str, post_idx: np.
         reps.append({"tested": t,
                      "dropped": np.flatnonzero(~np.isin(full, keys, assume_unique=True)),
                      "added": np.setdiff1d(keys, full, assume_unique=True)})
+    halves = []
+    for images in image_halves(groups):
+        keys, t = run(images) if images.size else (np.zeros(0, np.int64), 0)
+        halves.append({"edges": keys, "tested": t})
     return {"post_idx": post_idx, "n_pre": n_pre, "n_groups": n_groups, "edges": full,
-            "tested": tested, "replicates": reps, "like_to_like": l2l}
+            "tested": tested, "replicates": reps, "like_to_like": l2l, "halves": halves}
 
 
 class _SignalCorrelation:
@@ -170,15 +190,27 @@ def edge_jaccard(a: np.ndarray, b: np.ndarray) -> float | None:
     return inter / union if union else None
 
 
-def network_summary(part: dict[str, Any]) -> dict[str, Any]:
+def half_keys(part: dict[str, Any]) -> list[np.ndarray]:
+    """The edge keys on each half of the images (sorted int64; :func:`image_halves`), from a
+    part of :func:`edge_replicates`; empty for a part without halves."""
+    return [np.asarray(h["edges"], dtype=np.int64) for h in part.get("halves", [])]
+
+
+def network_summary(part: dict[str, Any], min_group: int | None = None) -> dict[str, Any]:
     """A network's (or condition's) edge counts on its block sample: ``edges`` and ``tested``,
     and the like-to-like of its edges (``like_to_like``, None where fewer than
     :data:`~fcgraph.analysis.principles.MIN_EDGES` edges): lists of length G + 1 (all images
-    first, then each replicate)."""
+    first, then each replicate). ``split_half_neuron_jaccard``: the neuron Jaccard
+    (:func:`neuron_jaccard`, ``min_group``) of the in-edges on one half of the images with those
+    on the other -- what re-measuring the same network on other images changes (None without
+    halves)."""
     keys = replicate_keys(part)
+    halves = half_keys(part)
     return {"n_groups": int(part["n_groups"]), "n_sampled": len(part["post_idx"]),
             "like_to_like": part.get("like_to_like"), "edges": [int(k.size) for k in keys],
-            "tested": [int(part["tested"])] + [int(r["tested"]) for r in part["replicates"]]}
+            "tested": [int(part["tested"])] + [int(r["tested"]) for r in part["replicates"]],
+            "split_half_neuron_jaccard": neuron_jaccard(*halves, int(part["n_pre"]), min_group)
+            if len(halves) == 2 else None}
 
 
 def condition_summary(part: dict[str, Any], clean: dict[str, Any],
@@ -186,14 +218,17 @@ def condition_summary(part: dict[str, Any], clean: dict[str, Any],
     """:func:`network_summary` of a condition, with its sampled neurons' in-edges compared
     with clean's on the same images: ``neuron_jaccard`` (over the neurons whose clean group on
     those images has at least ``min_group`` members, :func:`neuron_jaccard`) and ``jaccard``
-    (lists of length G + 1, as ``edges``)."""
+    (lists of length G + 1, as ``edges``), and ``neuron_jaccard_halves``: the neuron Jaccard on
+    each half of the images (two values; empty without halves)."""
     if list(part["post_idx"]) != list(clean["post_idx"]) or part["n_groups"] != clean["n_groups"]:
         raise ValueError("a condition's block sample differs from clean's")
     n_pre = int(part["n_pre"])
     pairs = list(zip(replicate_keys(clean), replicate_keys(part), strict=True))
-    return {**network_summary(part),
+    halves = list(zip(half_keys(clean), half_keys(part), strict=True))
+    return {**network_summary(part, min_group),
             "neuron_jaccard": [neuron_jaccard(a, b, n_pre, min_group) for a, b in pairs],
-            "jaccard": [edge_jaccard(a, b) for a, b in pairs]}
+            "jaccard": [edge_jaccard(a, b) for a, b in pairs],
+            "neuron_jaccard_halves": [neuron_jaccard(a, b, n_pre, min_group) for a, b in halves]}
 
 
 def jackknife(values: Any) -> dict[str, Any]:

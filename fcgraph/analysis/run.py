@@ -66,7 +66,7 @@ CALIBRATION = "calibration"  # parts of the clean layer pairs' measured false-ed
 PRINCIPLES = "principles"  # parts of each network's named principles (finding 1)
 BLOCKS = "blocks"  # parts of the image-block jackknife of the edges (findings 1 and 4)
 FORMAT = "fcgraph.analysis"
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 ProgressFn = Callable[[str, int, int], None]
 def _key(*parts: Any) -> str:
     """A part's key: its inputs and parameters, and the format (a part written by code of
@@ -479,13 +479,13 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
                                                      data.own(name)[0], result))
         # the edges' jackknife replicates, summarised per edge set (conditions against clean)
         clean_blocks = _cached_part(*units["blocks clean"])
-        layers_out[-1]["blocks"] = network_summary(clean_blocks)
+        layers_out[-1]["blocks"] = network_summary(clean_blocks, config.min_group)
         for name in plan.block_sources:
             if name == "clean":
                 continue
             part = _cached_part(*units[f"blocks {name}"])
             if name in networks_out:
-                networks_out[name][-1]["blocks"] = network_summary(part)
+                networks_out[name][-1]["blocks"] = network_summary(part, config.min_group)
             else:
                 cond_out[name][-1]["blocks"] = condition_summary(part, clean_blocks,
                                                                    config.min_group)

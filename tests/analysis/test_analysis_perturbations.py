@@ -71,13 +71,17 @@ def test_replicates_helper_gives_the_asked_interval():
     assert np.isclose(jk["lo"], 0.47) and np.isclose(jk["hi"], 0.53)
 
 
-def _cond_layer(post: str, jac: float, half: float) -> dict:
+def _cond_layer(post: str, jac: float, half: float,
+                halves: tuple[float, float] | None = None) -> dict:
     """A condition's layer pair: its neuron Jaccard with clean (``edges``, CI over neurons, as
     reported) and its image-block jackknife replicates with a CI of +- ``half`` (``blocks``,
-    what finding 4 uses)."""
+    what finding 4 uses), and its Jaccard on each half of the images when given."""
     seed = [ord(post), int(round(jac * 1000)), int(round(half * 1000))]
+    blocks = {"n_groups": 10, "neuron_jaccard": _replicates(jac, half, seed)}
+    if halves is not None:
+        blocks["neuron_jaccard_halves"] = list(halves)
     return {"post_layer": post, "decoding": {"average": {"correct": None}},
-            "blocks": {"n_groups": 10, "neuron_jaccard": _replicates(jac, half, seed)},
+            "blocks": blocks,
             "edges": {"neuron_jaccard": jac, "neuron_jaccard_lo": jac - half,
                       "neuron_jaccard_hi": jac + half, "neuron_jaccard_chance": 0.01,
                       "neuron_survival": jac, "neuron_survival_lo": jac - half,
@@ -266,3 +270,35 @@ def test_finding_4_needs_disruption_beyond_the_floor_draws_spread():
     assert far["supported"] is False and far["ci_low"] < 0 < far["value"], far
     em = far["details"]["per_condition"]["uniform:0.2"]["early_minus_late"]
     assert em["seed_se"] > 0 and em["lo"] < 0
+
+
+def test_finding_4_must_hold_in_both_halves_of_the_images():
+    """The early-minus-late contrast measured on each half of the images: halves that agree
+    leave the verdict as on all images; a contrast that one half reverses is not supported
+    (an effect of some images, not of the perturbation); halves that differ by more than the
+    jackknife's interval widen it by their spread |S_A - S_B| / 2."""
+    def floor(shift=0.0):
+        return [_cond_layer("a", 0.80, 0.02, (0.78, 0.78)), _cond_layer("b", 0.70, 0.02, (0.68, 0.68)),
+                _cond_layer("c", 0.40, 0.03, (0.38 + shift, 0.38 - shift))]
+
+    def hit(a_halves, c_halves):
+        return [_cond_layer("a", 0.10, 0.02, a_halves), _cond_layer("b", 0.15, 0.02, (0.13, 0.13)),
+                _cond_layer("c", 0.30, 0.03, c_halves)]
+
+    agree = findings.finding_4(_analysis("abc", uniform_0_001=floor(),
+                                         uniform_0_2=hit((0.08, 0.08), (0.28, 0.28))))
+    assert agree["supported"] is True, agree
+    pooled = agree["details"]["pooled"]
+    assert pooled["halves"] == pytest.approx([0.525, 0.525]) and pooled["split_half_se"] == 0
+    # half B: the early layer barely disrupted, the last one hit hard
+    reversed_b = findings.finding_4(_analysis("abc", uniform_0_001=floor(),
+                                              uniform_0_2=hit((0.08, 0.70), (0.28, 0.05))))
+    assert reversed_b["supported"] is False and "both halves" in reversed_b["reason"], reversed_b
+    assert reversed_b["details"]["pooled"]["halves"][1] < 0 < reversed_b["value"]
+    # both halves positive but far apart: the images' SE is their spread, not the jackknife's
+    spread = findings.finding_4(_analysis("abc", uniform_0_001=floor(),
+                                          uniform_0_2=hit((0.08, 0.50), (0.28, 0.28))))
+    em = spread["details"]["pooled"]
+    assert em["split_half_se"] == pytest.approx(abs(em["halves"][0] - em["halves"][1]) / 2)
+    assert em["se"] == pytest.approx(em["split_half_se"])
+    assert em["lo"] < agree["ci_low"] and em["value"] == pytest.approx(agree["value"])

@@ -15,7 +15,9 @@ from fcgraph.analysis.blocks import (
     condition_summary,
     edge_jaccard,
     edge_replicates,
+    half_keys,
     image_groups,
+    image_halves,
     jackknife,
     network_summary,
     neuron_jaccard,
@@ -123,6 +125,40 @@ def test_condition_summary_compares_with_clean_on_the_same_images(rec):
     with pytest.raises(ValueError, match="block sample"):
         condition_summary(edge_replicates(rec, "clean", "pre", "post", post_idx[:2], groups),
                           clean)
+
+
+def test_halves_are_fcs_rule_on_the_even_and_the_odd_groups(rec):
+    """The two halves split the images into disjoint, class-balanced sets (even groups, odd
+    groups); each half's edges and tested pairs are the engine's on that half's bins; the
+    split-half Jaccard is the neuron Jaccard of one half's in-edges with the other's, and a
+    condition compared with itself has a Jaccard of 1 in each half."""
+    groups = image_groups(rec.labels, 4, seed=0)
+    halves = image_halves(groups)
+    assert np.intersect1d(*halves).size == 0
+    np.testing.assert_array_equal(np.sort(np.concatenate(halves)), np.arange(groups.size))
+    np.testing.assert_array_equal(halves[0], np.flatnonzero(np.isin(groups, [0, 2])))
+    for h in halves:  # each class about equally in each half
+        counts = np.bincount(rec.labels[h], minlength=int(rec.labels.max()) + 1)
+        assert counts.max() - counts.min() <= 2
+    post_idx = np.arange(4)
+    part = edge_replicates(rec, "clean", "pre", "post", post_idx, groups)
+    rule = fc_rule(rec, "clean", "pre", "post")
+    T = rule.pop("T")
+    pre, post = rec.spikes("clean", "pre"), rec.spikes("clean", "post")[post_idx]
+    n_pre = rec.layer("pre").n_neurons
+    keys = half_keys(part)
+    for h, images in enumerate(halves):
+        want, report = significant_edges(pre[:, image_bins(images, T)],
+                                         post[:, image_bins(images, T)], T=T, **rule)
+        np.testing.assert_array_equal(keys[h], np.sort(post_idx[want["post_idx"].to_numpy()]
+                                                       * n_pre + want["pre_idx"].to_numpy()))
+        assert part["halves"][h]["tested"] == report["tested"]
+    assert keys[0].size and keys[1].size and not np.array_equal(keys[0], keys[1])
+    summary = network_summary(part, 4)
+    assert summary["split_half_neuron_jaccard"] == neuron_jaccard(keys[0], keys[1], n_pre, 4)
+    assert 0 < summary["split_half_neuron_jaccard"] < 1
+    assert condition_summary(part, part, 4)["neuron_jaccard_halves"] == [1.0, 1.0]
+    assert image_halves(np.zeros(5, np.int64))[0].size == 0
 
 
 def test_jaccards_on_known_sets():

@@ -50,6 +50,9 @@ def test_noise_that_destroys_early_groups_most_supports_finding_4(early):
     assert f4["supported"] is True, f4["reason"]
     assert f4["ci_low"] > 0
     assert_floor_is_no_disruption(analysis, f4)
+    # it holds in each half of the images, and both halves find the planted groups
+    assert min(f4["details"]["pooled"]["halves"]) > 0, f4["details"]["pooled"]
+    assert all(0.5 < j <= 1 for j in f4["details"]["split_half_jaccard"].values())
     per = f4["details"]["per_condition"]
     assert sorted(per) == sorted(EARLY)
     sizes = np.array(PLANTED["sizes"])

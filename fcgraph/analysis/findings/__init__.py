@@ -48,7 +48,8 @@ verdicts only) the details say so.
 4. Perturbations disrupt, most in early and intermediate layers. Per perturbation and layer pair:
    disruption = floor's mean neuron-group Jaccard with clean minus the perturbation's, over the
    block sample of post neurons, with the jackknife CI. Statistic: mean over perturbations of
-   (early two thirds' disruption - last third's), formed within each jackknife replicate.
+   (early two thirds' disruption - last third's), formed within each jackknife replicate; it
+   must also be positive on each half of the images, whose spread bounds its SE from below.
 5. Shaped by learning, broken by weight permutation. Statistic: mean over control networks of
    (trained - control) average-activity decoding accuracy, per image; the network-level
    properties of findings 1-3 must differ too. Index-based group survival is reported only:

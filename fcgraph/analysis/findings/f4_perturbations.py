@@ -9,7 +9,13 @@ in-edges minus the perturbation's. Its CIs come from the image-block jackknife
 over perturbations included, is formed within each replicate, whose images are the same in
 every condition and layer pair. With several draws of the floor's noise (``uniform:0.001``,
 ``uniform:0.001:r2``, ...) their spread adds a noise-seed error to each interval
-(:func:`_widened`): the disruption must exceed the seed-to-seed spread as well as the images'."""
+(:func:`_widened`): the disruption must exceed the seed-to-seed spread as well as the images'.
+Every disruption is also measured on each half of the images
+(:func:`~fcgraph.analysis.blocks.image_halves`): the images' error of a statistic is the
+larger of its jackknife SE and its split-half spread |S_A - S_B| / 2, and the early-minus-late
+contrast must be positive in both halves. The clean groups' split-half Jaccard (one half's
+in-edges against the other's) is reported per layer: what re-measuring on other images
+changes."""
 
 from __future__ import annotations
 
@@ -26,24 +32,30 @@ from fcgraph.analysis.findings.common import (
     condition_role,
 )
 
+#: The block summaries' neuron Jaccard with clean: on all images then each jackknife replicate
+#: (G + 1 values), and on each half of the images (2 values).
+WHOLE, HALVES = "neuron_jaccard", "neuron_jaccard_halves"
 
-def _jaccards(layers: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """post layer -> the block sample's mean neuron Jaccard with clean: float (G + 1,), on all
-    images, then on each jackknife replicate (:mod:`fcgraph.analysis.blocks`)."""
+
+def _jaccards(layers: list[dict[str, Any]], key: str = WHOLE) -> dict[str, np.ndarray]:
+    """post layer -> the block sample's mean neuron Jaccard with clean (:mod:`fcgraph.analysis.
+    blocks`): float (G + 1,), on all images then on each jackknife replicate (``WHOLE``), or
+    (2,), on each half of the images (``HALVES``); layers missing a value are left out."""
     out = {}
     for la in layers:
-        values = (la.get("blocks") or {}).get("neuron_jaccard")
+        values = (la.get("blocks") or {}).get(key)
         if values and all(v is not None for v in values):
             out[la["post_layer"]] = np.asarray(values, dtype=float)
     return out
 
 
-def _floor(conds: dict[str, list[dict[str, Any]]]
+def _floor(conds: dict[str, list[dict[str, Any]]], key: str = WHOLE
            ) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
     """The floor conditions (its noise draws): per post layer, their mean neuron Jaccard with
-    clean within each replicate (float (G + 1,)); per post layer with >= 2 draws, the SD
-    (ddof 1) over the draws of that Jaccard on all images; and the number of draws."""
-    per = [_jaccards(layers) for layers in conds.values()]
+    clean within each replicate or half (``key``, :func:`_jaccards`); per post layer with >= 2
+    draws, the SD (ddof 1) over the draws of the first value (all images, for ``WHOLE``); and
+    the number of draws."""
+    per = [_jaccards(layers, key) for layers in conds.values()]
     mean, sd = {}, {}
     for post in set().union(*per) if per else ():
         draws = np.array([p[post] for p in per if post in p])
@@ -53,15 +65,31 @@ def _floor(conds: dict[str, list[dict[str, Any]]]
     return mean, sd, len(per)
 
 
-def _widened(interval: dict[str, Any], seed_se: float) -> dict[str, Any]:
-    """A jackknife interval (:func:`~fcgraph.analysis.blocks.jackknife`) widened by an
-    independent noise-seed error of SD ``seed_se``: SE sqrt(se^2 + seed_se^2), t(G - 1) kept."""
-    if interval["se"] is None or not seed_se:
-        return interval
-    se = float(np.hypot(interval["se"], seed_se))
+def _widened(interval: dict[str, Any], seed_se: float, halves: np.ndarray | None = None
+             ) -> dict[str, Any]:
+    """A jackknife interval (:func:`~fcgraph.analysis.blocks.jackknife`) with the images' SE
+    the larger of the jackknife's and the split-half spread |S_A - S_B| / 2 of the statistic on
+    the two halves of the images (``halves``, float (2,), when measured), widened by an
+    independent noise-seed error of SD ``seed_se``: SE sqrt(images' SE^2 + seed_se^2), t(G - 1)
+    kept. Adds ``halves`` and ``split_half_se`` when halves are given."""
+    out = dict(interval)
+    split = None
+    if halves is not None:
+        split = float(abs(halves[0] - halves[1]) / 2)
+        out.update(halves=[float(h) for h in halves], split_half_se=split)
+    if interval["se"] is None or not (seed_se or split):
+        return out
+    se = float(np.hypot(max(interval["se"], split or 0.0), seed_se))
     half = float(stats.t.ppf(0.975, interval["n_groups"] - 1)) * se
-    return {**interval, "se": se, "seed_se": seed_se, "lo": interval["value"] - half,
+    return {**out, "se": se, "seed_se": seed_se, "lo": interval["value"] - half,
             "hi": interval["value"] + half}
+
+
+def _early_minus_late(rows: list[tuple[str, np.ndarray]], n_early: int) -> np.ndarray:
+    """mean(early layers' disruption) - mean(late layers'), elementwise (per replicate or
+    half); ``rows``: (post layer, disruption) in layer order."""
+    return (np.mean([d for _, d in rows[:n_early]], axis=0)
+            - np.mean([d for _, d in rows[n_early:]], axis=0))
 
 
 def _contrast_seed_unit(seed_sd: dict[str, float], early: list[str], late: list[str]) -> float:
@@ -89,27 +117,36 @@ def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
     # with several floor draws, their spread is the noise-seed error of a disruption: the floor
     # mean's (sd^2 / draws) and the perturbation's own draw's (sd^2)
     floor, seed_sd, n_draws = _floor(floors)
-    details.update(floor_draws=n_draws, floor_seed_sd=seed_sd)
+    floor_halves = _floor(floors, HALVES)[0]
+    details.update(floor_draws=n_draws, floor_seed_sd=seed_sd, split_half_jaccard={
+        la["post_layer"]: (la.get("blocks") or {}).get("split_half_neuron_jaccard")
+        for la in analysis["layers"]})
     factor = float(np.sqrt(1 + 1 / n_draws))
     order = [la["post_layer"] for la in analysis["layers"]]
-    values, disrupted, per, units = [], [], {}, []
+    values, halves, disrupted, per, units = [], [], [], {}, []
     for name, layers in perts.items():
-        jac = _jaccards(layers)
+        jac, jac_halves = _jaccards(layers), _jaccards(layers, HALVES)
         rows = [(post, floor[post] - jac[post]) for post in order
                 if post in jac and post in floor and jac[post].size == floor[post].size]
         if len(rows) < 2:
             continue
+        by_half = {post: floor_halves[post] - jac_halves[post] for post, _ in rows
+                   if post in jac_halves and post in floor_halves}
         n_early = min(max(1, int(np.ceil(len(rows) * 2 / 3))), len(rows) - 1)
-        early = np.mean([d for _, d in rows[:n_early]], axis=0)
-        late = np.mean([d for _, d in rows[n_early:]], axis=0)
-        values.append(early - late)
+        em = _early_minus_late(rows, n_early)
+        em_halves = (_early_minus_late([(p, by_half[p]) for p, _ in rows], n_early)
+                     if len(by_half) == len(rows) else None)
+        values.append(em)
+        halves.append(em_halves)
         units.append(_contrast_seed_unit(seed_sd, [p for p, _ in rows[:n_early]],
                                          [p for p, _ in rows[n_early:]]))
-        per_layer = {post: _widened(jackknife(d), factor * seed_sd.get(post, 0.0))
+        per_layer = {post: _widened(jackknife(d), factor * seed_sd.get(post, 0.0),
+                                    by_half.get(post))
                      for post, d in rows}
         disrupted.append(any(j["lo"] is not None and j["lo"] > 0 for j in per_layer.values()))
-        per[name] = {"early_disruption": float(early[0]), "late_disruption": float(late[0]),
-                     "early_minus_late": _widened(jackknife(early - late), factor * units[-1]),
+        per[name] = {"early_disruption": float(np.mean([d[0] for _, d in rows[:n_early]])),
+                     "late_disruption": float(np.mean([d[0] for _, d in rows[n_early:]])),
+                     "early_minus_late": _widened(jackknife(em), factor * units[-1], em_halves),
                      "disrupted": disrupted[-1],
                      "disruption": {post: float(d[0]) for post, d in rows},
                      "disruption_ci": {post: [j["lo"], j["hi"]] for post, j in per_layer.items()},
@@ -121,12 +158,19 @@ def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
         return _finding("4", None, None, None, False, details, "fewer than 2 layer pairs")
     # over perturbations, within each replicate; the floor's seed error is shared by them all,
     # each perturbation's own draw is not
+    pooled_halves = (np.mean(halves, axis=0) if all(h is not None for h in halves) else None)
     pooled = _widened(jackknife(np.mean(values, axis=0)),
-                      float(np.sqrt(1 / len(values) + 1 / n_draws)) * float(np.mean(units)))
+                      float(np.sqrt(1 / len(values) + 1 / n_draws)) * float(np.mean(units)),
+                      pooled_halves)
+    details["pooled"] = pooled
     mean, lo, hi = pooled["value"], pooled["lo"], pooled["hi"]
-    ok = all(disrupted) and lo is not None and lo > 0
-    reason = "" if ok else ("a perturbation changes no layer pair beyond the floor"
-                            if not all(disrupted) else "disruption not larger in early layers")
+    in_both = pooled_halves is None or bool(np.all(pooled_halves > 0))
+    ok = all(disrupted) and lo is not None and lo > 0 and in_both
+    reason = "" if ok else (
+        "a perturbation changes no layer pair beyond the floor" if not all(disrupted)
+        else "larger in early layers on all images, but not in both halves of them"
+        if not in_both and mean is not None and mean > 0
+        else "disruption not larger in early layers")
     return _finding("4", mean, lo, hi, bool(ok), details, reason)
 
 
