@@ -6,13 +6,14 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import math
 import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from fcgraph import faults
 from fcgraph.errors import FcgraphError
@@ -178,3 +179,15 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def plain(value: Any) -> Any:
+    """``value`` ready for JSON and for Cypher parameters: NumPy scalars as Python numbers,
+    lists and tuples element by element, NaN and infinities as None; anything else unchanged."""
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

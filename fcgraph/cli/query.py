@@ -22,6 +22,7 @@ from fcgraph.contract import neuron_label
 from fcgraph.errors import BadArgument
 from fcgraph.graph.connection import Connection, Graph
 from fcgraph.graph.queries import coerce_params, get_query, list_queries, run_query
+from fcgraph.io import plain
 
 
 class OutputFormat(StrEnum):
@@ -70,20 +71,9 @@ def _neuron_cell(value: Any) -> str:
     return neuron_label(value) if isinstance(value, str) else _cell(value)
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-ready value: NaN -> None, NumPy scalars -> Python, lists kept."""
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows of ``frame`` as plain dicts (what ``--format json`` prints)."""
-    return [{col: _plain(v) for col, v in zip(frame.columns, row, strict=True)}
+    return [{col: plain(v) for col, v in zip(frame.columns, row, strict=True)}
             for row in frame.itertuples(index=False, name=None)]
 
 
@@ -106,7 +96,7 @@ def render(frame: pd.DataFrame, fmt: OutputFormat, title: str) -> None:
         out = frame.copy()
         for col in out.columns:
             if any(isinstance(v, list | tuple) for v in out[col]):
-                out[col] = [json.dumps(_plain(v)) for v in out[col]]
+                out[col] = [json.dumps(plain(v)) for v in out[col]]
         typer.echo(out.to_csv(index=False), nl=False)
         return
     neurons = [_is_neuron_column(str(col)) for col in frame.columns]

@@ -1,7 +1,7 @@
 """One layer pair of ``fcgraph fc``: its inputs, its files and the entries of its summary.
 
 Shared by the in-process run (:mod:`fcgraph.fc.run`) and the units of post tiles on a Dask
-cluster (:mod:`fcgraph.fc.split`): the run folder's fc parts (:class:`_Layout`), a pair's
+cluster (:mod:`fcgraph.fc.split`): the run folder's fc parts (:class:`FcParts`), a pair's
 candidates (the receptive-field rule, described in :mod:`fcgraph.fc.run`), its edge table
 written tile by tile, and its summary's ``threshold`` and ``calibration`` entries.
 """
@@ -90,12 +90,13 @@ def _slug(condition: str) -> str:
     return condition_slug(condition)
 
 
-def _plain(data: dict[str, Any]) -> dict[str, Any]:
+def json_round_trip(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` with NumPy scalars as Python numbers (as a part stores it)."""
-    return json.loads(json.dumps(data, default=_json_default))
+    return json.loads(json.dumps(data, default=json_number))
 
 
-def _json_default(value: Any) -> Any:
+def json_number(value: Any) -> Any:
+    """``json.dumps``' ``default``: a NumPy integer or float as a Python number."""
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):
@@ -103,7 +104,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-class _Layout:
+class FcParts:
     """fc's parts inside a run folder (every other path is the :class:`RunFolder`'s)."""
 
     def __init__(self, root: Path) -> None:
@@ -138,20 +139,20 @@ class _Layout:
         return self.run.fc_dense / _slug(condition)
 
 
-def _pair_key(rec: Recording, params: FcParams, condition: str, pre: str, post: str) -> str:
+def pair_part_key(rec: Recording, params: FcParams, condition: str, pre: str, post: str) -> str:
     """The key of a layer pair's part (:mod:`fcgraph.parts`): fc's part format, the settings,
     the pair and its two spike files' hashes."""
     return part_key(PART_FORMAT, params.to_json(), condition, pre, post,
-                    _spike_hashes(rec, condition, pre, post))
+                    pair_spike_hashes(rec, condition, pre, post))
 
 
-def _spike_hashes(rec: Recording, condition: str, pre: str, post: str) -> dict[str, str]:
+def pair_spike_hashes(rec: Recording, condition: str, pre: str, post: str) -> dict[str, str]:
     layers = rec.condition_info(condition)["layers"]
     return {"pre_sha256": layers[pre]["sha256"], "post_sha256": layers[post]["sha256"]}
 
 
-def _pair_inputs(rec: Recording, params: FcParams, condition: str, pre: str,
-                 post: str) -> tuple[Any, Any, Any, dict[str, Any]]:
+def pair_inputs(rec: Recording, params: FcParams, condition: str, pre: str,
+                post: str) -> tuple[Any, Any, Any, dict[str, Any]]:
     """A layer pair's packed spikes (pre, post), its candidates (None: all pairs) and the
     keywords of its rule (:meth:`FcParams.rule`)."""
     cand = receptive_field(rec.layer(pre), rec.layer(post)) \
@@ -160,8 +161,8 @@ def _pair_inputs(rec: Recording, params: FcParams, condition: str, pre: str,
             params.rule(rec.T, rec.trials))
 
 
-def _pair_head(params: FcParams, backend: Backend, condition: str, pre: str, post: str,
-               cand: Any) -> dict[str, Any]:
+def pair_head(params: FcParams, backend: Backend, condition: str, pre: str, post: str,
+              cand: Any) -> dict[str, Any]:
     """The first fields of a layer pair's summary."""
     return {"condition": condition, "pre_layer": pre, "post_layer": post,
             "candidates": "receptive-field" if cand is not None else "all",
@@ -207,13 +208,13 @@ def worker_backend(backend: tuple[str, str]) -> Backend:
     return be
 
 
-def _control_rule(rule: dict[str, Any]) -> dict[str, Any]:
+def control_rule_keywords(rule: dict[str, Any]) -> dict[str, Any]:
     """The rule's keywords for a control pass (no T, seed or z: the callers give them)."""
     return {k: v for k, v in rule.items() if k not in ("T", "seed", "z")}
 
 
-def _threshold(params: FcParams, rule: dict[str, Any], pre: Any, post: Any,
-               **engine: Any) -> dict[str, Any]:
+def threshold_entry(params: FcParams, rule: dict[str, Any], pre: Any, post: Any,
+                    **engine: Any) -> dict[str, Any]:
     """The manifest's ``threshold`` entry of a layer pair: the rule, the z threshold used and
     the nominal rate; for the control rule also the control's rate at that threshold and at
     the nominal z over its draws 1 .. control_draws
@@ -222,12 +223,12 @@ def _threshold(params: FcParams, rule: dict[str, Any], pre: Any, post: Any,
     if params.threshold == "normal":
         return {"rule": "normal", "z": params.z, "nominal_z": params.z, "nominal_rate": nominal}
     got = control_threshold(pre, post, T=rule["T"], z=params.z, seed=params.seed,
-                            draws=params.control_draws or None, **_control_rule(rule),
+                            draws=params.control_draws or None, **control_rule_keywords(rule),
                             **engine)
-    return _threshold_entry(params, got)
+    return control_threshold_entry(params, got)
 
 
-def _threshold_entry(params: FcParams, got: dict[str, Any]) -> dict[str, Any]:
+def control_threshold_entry(params: FcParams, got: dict[str, Any]) -> dict[str, Any]:
     """The ``threshold`` entry of the control rule from
     :func:`~fcgraph.fc.threshold.control_threshold`'s dict."""
     nominal = float(normal_upper_tail(params.z))
@@ -238,22 +239,22 @@ def _threshold_entry(params: FcParams, got: dict[str, Any]) -> dict[str, Any]:
             "normal_rule_rate": got["normal_rate"]}
 
 
-def _calibration(params: FcParams, rule: dict[str, Any], pre: Any, post: Any,
-                 **engine: Any) -> dict[str, Any]:
+def calibration_entry(params: FcParams, rule: dict[str, Any], pre: Any, post: Any,
+                      **engine: Any) -> dict[str, Any]:
     """The manifest's ``calibration`` entry: the rule as applied (its z threshold, control or
     normal) rerun on control draw 0, independent of the draw a control threshold came from."""
     nominal = None if params.fdr is not None else float(normal_upper_tail(params.z))
     cal = calibrate_pair(pre, post, T=rule["T"], seed=params.seed, z=rule["z"],
-                         nominal_rate=nominal, **_control_rule(rule), **engine)
+                         nominal_rate=nominal, **control_rule_keywords(rule), **engine)
     return {"false_edges": int(cal["false_edges"]), "tested": int(cal["tested"]),
             "false_edge_rate": _finite(cal["false_edge_rate"]),
             "nominal_rate": cal["nominal_rate"], "ratio": _finite(cal["ratio"]),
             "draw": int(cal["draw"])}
 
 
-def _calibration_sum(params: FcParams, parts: list[dict[str, Any]]) -> dict[str, Any]:
+def summed_calibration(params: FcParams, parts: list[dict[str, Any]]) -> dict[str, Any]:
     """The ``calibration`` entry of a layer pair from those of a partition of its post tiles
-    (each :func:`_calibration` with ``tiles``): the counts summed, the rates recomputed."""
+    (each :func:`calibration_entry` with ``tiles``): the counts summed, the rates recomputed."""
     false_edges, tested = (sum(p[key] for p in parts) for key in ("false_edges", "tested"))
     nominal = None if params.fdr is not None else float(normal_upper_tail(params.z))
     rate = false_edges / tested if tested else float("nan")

@@ -55,15 +55,15 @@ from fcgraph.fc.feature_relay import FeatureRelay
 from fcgraph.fc.pair import (
     COUNT_KEYS,
     RF_KERNEL,
-    _calibration,
-    _json_default,
-    _Layout,
-    _pair_head,
-    _pair_inputs,
-    _pair_key,
-    _plain,
-    _spike_hashes,
-    _threshold,
+    FcParts,
+    calibration_entry,
+    json_number,
+    json_round_trip,
+    pair_head,
+    pair_inputs,
+    pair_part_key,
+    pair_spike_hashes,
+    threshold_entry,
     worker_backend,
     write_edges,
 )
@@ -102,7 +102,7 @@ DENSE_KEYS = {"cofire": np.int32, "value": np.float32, "null_mean": np.float32,
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     from fcgraph.io import atomic_write_text
 
-    atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+    atomic_write_text(path, json.dumps(data, indent=2, default=json_number) + "\n")
 
 
 
@@ -136,7 +136,7 @@ def _plan_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
     return ", ".join(diffs)
 
 
-def _restart(lay: _Layout) -> None:
+def _restart(lay: FcParts) -> None:
     """Remove every fc output of the run folder (parts, edges, neurons, dense matrices)."""
     for sub in (lay.parts, lay.run.fc_edges, lay.run.fc_dense):
         if sub.exists():
@@ -148,7 +148,7 @@ class SettingsChanged(FcgraphError):
     """The run folder holds fc results computed with other settings (resume refused)."""
 
 
-def _check_plan(lay: _Layout, rec: Recording, plan: dict[str, Any]) -> None:
+def _check_plan(lay: FcParts, rec: Recording, plan: dict[str, Any]) -> None:
     """Refuse to mix results of other settings (see the module docstring); writes nothing."""
     if lay.plan.exists():
         old = _read_json(lay.plan)
@@ -162,7 +162,7 @@ def _check_plan(lay: _Layout, rec: Recording, plan: dict[str, Any]) -> None:
                            "run; rerun with --restart to replace them")
 
 
-def _finished_pairs(lay: _Layout, rec: Recording, params: FcParams, conditions: list[str],
+def _finished_pairs(lay: FcParts, rec: Recording, params: FcParams, conditions: list[str],
                     pairs: list[tuple[str, str]]) -> dict[tuple[str, int], dict[str, Any]]:
     """The saved summaries of the layer pairs an earlier run finished, keyed by (condition,
     pair index): parts whose key is the one these settings, pairs and spike files give."""
@@ -177,13 +177,13 @@ def _finished_pairs(lay: _Layout, rec: Recording, params: FcParams, conditions: 
                                        "--restart")
                 continue
             summary, key = read_part(json_path)
-            if key != _pair_key(rec, params, condition, pre, post):  # fc refuses a stale part
+            if key != pair_part_key(rec, params, condition, pre, post):  # fc refuses a stale part
                 if (summary.get("pre_layer"), summary.get("post_layer")) != (pre, post):
                     raise FcgraphError(f"{json_path}: holds {summary.get('pre_layer')} -> "
                                        f"{summary.get('post_layer')}, expected {pre} -> {post}; "
                                        "rerun with --restart")
                 if {k: summary.get(k) for k in ("pre_sha256", "post_sha256")} != \
-                        _spike_hashes(rec, condition, pre, post):
+                        pair_spike_hashes(rec, condition, pre, post):
                     raise FcgraphError(f"the spikes of {condition} ({pre} or {post}) changed "
                                        "since their fc results were computed; rerun with --restart")
                 if key is not None:  # keyless: saved before parts had keys; the plan and the
@@ -207,7 +207,7 @@ def _finished_pairs(lay: _Layout, rec: Recording, params: FcParams, conditions: 
 # -- one layer pair ------------------------------------------------------------------------------
 
 
-def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backend, tile: int,
+def _compute_pair(rec: Recording, lay: FcParts, params: FcParams, backend: Backend, tile: int,
                   condition: str, k: int, pre: str, post: str,
                   progress: ProgressFn | None, relay: FeatureRelay) -> dict[str, Any]:
     """Compute, save (part table, then its JSON) and return one layer pair's summary
@@ -215,13 +215,13 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
 
 
     pre_info, post_info = rec.layer(pre), rec.layer(post)
-    pre_sm, post_sm, cand, rule = _pair_inputs(rec, params, condition, pre, post)
+    pre_sm, post_sm, cand, rule = pair_inputs(rec, params, condition, pre, post)
     task = f"{condition} {pre}->{post}"
     table_path, json_path = lay.part(condition, k)
     t0 = time.perf_counter()
-    summary = _pair_head(params, backend, condition, pre, post, cand)
+    summary = pair_head(params, backend, condition, pre, post, cand)
     if params.fdr is None:
-        summary["threshold"] = _threshold(params, rule, pre_sm, post_sm, backend=backend,
+        summary["threshold"] = threshold_entry(params, rule, pre_sm, post_sm, backend=backend,
                                           tile=tile, candidates=cand,
                                           progress=_ticker(progress, f"{task} control"))
         rule["z"] = summary["threshold"]["z"]
@@ -235,14 +235,14 @@ def _compute_pair(rec: Recording, lay: _Layout, params: FcParams, backend: Backe
     summary.update(nominal_rate=report["nominal_rate"] if params.fdr is not None else
                    float(normal_upper_tail(params.z)), n_shifts_used=report["n_shifts_used"])
     if params.calibrate:
-        summary["calibration"] = _calibration(params, rule, pre_sm, post_sm,
+        summary["calibration"] = calibration_entry(params, rule, pre_sm, post_sm,
                                               backend=backend, tile=tile, candidates=cand)
     if dense is not None:
         _close_dense(dense)
     summary["seconds"] = round(time.perf_counter() - t0, 3)
-    summary.update(_spike_hashes(rec, condition, pre, post))
+    summary.update(pair_spike_hashes(rec, condition, pre, post))
     faults.checkpoint("fc.pair")
-    write_part(json_path, _pair_key(rec, params, condition, pre, post), _plain(summary))
+    write_part(json_path, pair_part_key(rec, params, condition, pre, post), json_round_trip(summary))
     lay.remove_unit_tables(condition, k)  # those of a split run killed before this pair was done
     return summary
 
@@ -283,7 +283,7 @@ def pair_unit(root: str, params: FcParams, backend: tuple[str, str], tile: int, 
 
     rec = open_recording(root)
     be = worker_backend(backend)
-    hashes = _spike_hashes(rec, condition, pre, post)
+    hashes = pair_spike_hashes(rec, condition, pre, post)
     sha = {(condition, pre): hashes["pre_sha256"], (condition, post): hashes["post_sha256"]}
 
     def scope(layer: Any) -> tuple[Any, ...]:  # a changed file, or another backend: another key
@@ -291,7 +291,7 @@ def pair_unit(root: str, params: FcParams, backend: tuple[str, str], tile: int, 
 
     relay = FeatureRelay(worker_store(), scope)
     with writing_into(rec.path):
-        summary = _compute_pair(rec, _Layout(rec.path), params, be, tile, condition, k, pre,
+        summary = _compute_pair(rec, FcParts(rec.path), params, be, tile, condition, k, pre,
                                 post, None, relay)
     return {"summary": summary, "features_reused": relay.taken}
 
@@ -315,7 +315,7 @@ def _ticker(progress: ProgressFn | None, task: str) -> Callable[[int, int], None
 
 
 
-def _open_dense(lay: _Layout, condition: str, pre: str, post: str, n_pre: int,
+def _open_dense(lay: FcParts, condition: str, pre: str, post: str, n_pre: int,
                 n_post: int) -> dict[str, Any]:
     from fcgraph.io import preallocate
 
@@ -340,7 +340,7 @@ def _close_dense(dense: dict[str, Any]) -> None:
 # -- a condition's edge table, the neuron table, the manifest --------------------------------------
 
 
-def _assemble(lay: _Layout, condition: str, n_pairs: int) -> None:
+def _assemble(lay: FcParts, condition: str, n_pairs: int) -> None:
     """Concatenate the condition's part tables into its edge table (atomic, streamed)."""
     import pyarrow.parquet as pq
 
@@ -370,13 +370,13 @@ def _assemble(lay: _Layout, condition: str, n_pairs: int) -> None:
     _remove_part_tables(lay, condition, n_pairs)
 
 
-def _remove_part_tables(lay: _Layout, condition: str, n_pairs: int) -> None:
+def _remove_part_tables(lay: FcParts, condition: str, n_pairs: int) -> None:
     """Remove an assembled condition's part tables (their JSON summaries stay)."""
     for k in range(n_pairs):
         lay.part(condition, k)[0].unlink(missing_ok=True)
 
 
-def _write_neurons(rec: Recording, lay: _Layout, conditions: list[str]) -> None:
+def _write_neurons(rec: Recording, lay: FcParts, conditions: list[str]) -> None:
     """The neuron table for ``conditions`` (one row per condition, layer and neuron), atomically."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -403,7 +403,7 @@ def _write_neurons(rec: Recording, lay: _Layout, conditions: list[str]) -> None:
     atomic_write(lay.run.fc_neurons, write)
 
 
-def _update_manifest(rec: Recording, lay: _Layout, params: FcParams, done: list[str],
+def _update_manifest(rec: Recording, lay: FcParts, params: FcParams, done: list[str],
                      summaries: dict[str, list[dict[str, Any]]]) -> None:
     from fcgraph.contract import read_manifest, write_manifest
 
@@ -512,7 +512,7 @@ def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be:
                     rec.T if params.shift_unit == "T" else 1, params.seed)
     if params.null == "trial":
         trial_shifts(rec.L, rec.trials)
-    lay = _Layout(rec.path)
+    lay = FcParts(rec.path)
     plan = _plan_for(rec, params)
     finished: dict[tuple[str, int], dict[str, Any]] = {}
     if not restart:

@@ -39,17 +39,17 @@ from fcgraph import faults
 from fcgraph.execution import check_shared_folder, run_units
 from fcgraph.fc.pair import (
     COUNT_KEYS,
-    _calibration,
-    _calibration_sum,
-    _control_rule,
-    _Layout,
-    _pair_head,
-    _pair_inputs,
-    _pair_key,
-    _plain,
-    _spike_hashes,
-    _threshold,
-    _threshold_entry,
+    FcParts,
+    calibration_entry,
+    control_rule_keywords,
+    control_threshold_entry,
+    json_round_trip,
+    pair_head,
+    pair_inputs,
+    pair_part_key,
+    pair_spike_hashes,
+    summed_calibration,
+    threshold_entry,
     worker_backend,
     write_edges,
 )
@@ -100,7 +100,7 @@ def _plan(rec: Recording, params: FcParams, tile: int, unit_tiles: int,
 
     pairs = []
     for condition, k, pre, post in todo:
-        pre_sm, post_sm, cand, _ = _pair_inputs(rec, params, condition, pre, post)
+        pre_sm, post_sm, cand, _ = pair_inputs(rec, params, condition, pre, post)
         tested_post = int((post_sm.spike_counts() >= params.min_spikes).sum())
         pair = _Pair(condition, k, pre, post, tile_ranges(count_tiles(tested_post, tile), unit_tiles))
         if params.threshold == "control":
@@ -117,7 +117,7 @@ def _unit_inputs(root: str, params: FcParams, backend: tuple[str, str], conditio
     from fcgraph.record.reader import open_recording
 
     rec = open_recording(root)
-    return (rec, worker_backend(backend), *_pair_inputs(rec, params, condition, pre, post))
+    return (rec, worker_backend(backend), *pair_inputs(rec, params, condition, pre, post))
 
 
 def threshold_unit(root: str, params: FcParams, backend: tuple[str, str], tile: int,
@@ -155,7 +155,7 @@ def threshold_unit(root: str, params: FcParams, backend: tuple[str, str], tile: 
     _, be, pre_sm, post_sm, cand, rule = _unit_inputs(root, params, backend, condition, pre, post)
     largest, tested, normal_false = control_tail(
         pre_sm, post_sm, T=rule["T"], z=params.z, seed=params.seed, draws=draws,
-        capacity=capacity, **_control_rule(rule), backend=be, tile=tile, candidates=cand,
+        capacity=capacity, **control_rule_keywords(rule), backend=be, tile=tile, candidates=cand,
         tiles=tiles)
     return {"largest": largest, "tested": tested, "normal_false": normal_false,
             "seconds": time.perf_counter() - t0}
@@ -180,14 +180,14 @@ def edges_unit(root: str, params: FcParams, backend: tuple[str, str], tile: int,
     rec, be, pre_sm, post_sm, cand, rule = _unit_inputs(root, params, backend, condition, pre, post)
     rule["z"] = z
     with writing_into(rec.path):
-        report = write_edges(_Layout(rec.path).unit_table(condition, k, tiles[0]), pre_sm, post_sm,
+        report = write_edges(FcParts(rec.path).unit_table(condition, k, tiles[0]), pre_sm, post_sm,
                              rule, top_k=params.top_k, backend=be, tile=tile, pre_layer=pre,
                              post_layer=post, run_id=rec.run_id, condition=condition,
                              candidates=cand, tiles=tiles)
     got: dict[str, Any] = {key: int(report[key]) for key in COUNT_KEYS}
     got["n_shifts_used"] = report["n_shifts_used"]
     if params.calibrate:
-        got["calibration"] = _calibration(params, rule, pre_sm, post_sm, backend=be, tile=tile,
+        got["calibration"] = calibration_entry(params, rule, pre_sm, post_sm, backend=be, tile=tile,
                                           candidates=cand, tiles=tiles)
     got["seconds"] = time.perf_counter() - t0
     faults.checkpoint("fc.unit")
@@ -210,7 +210,7 @@ def compute_split(client: Client, rec: Recording, params: FcParams, backend: Bac
     dict
         The summary of each pair computed, by (condition, k).
     """
-    lay = _Layout(rec.path)
+    lay = FcParts(rec.path)
     check_shared_folder(client, lay.plan.parent.resolve(), lay.plan.name)
     pairs = _plan(rec, params, tile, unit_tiles, todo)
     totals = [rec.layer(p.post).n_neurons for p in pairs]
@@ -246,7 +246,7 @@ def compute_split(client: Client, rec: Recording, params: FcParams, backend: Bac
                       for i in tails}
         control_seconds = {i: sums[i]["seconds"] for i in sums}
     else:
-        thresholds = {i: _threshold(params, {}, None, None) for i in range(len(pairs))}
+        thresholds = {i: threshold_entry(params, {}, None, None) for i in range(len(pairs))}
 
     results: dict[int, list[Any]] = {i: [None] * len(p.ranges) for i, p in enumerate(pairs)}
     found: dict[tuple[str, int], dict[str, Any]] = {}
@@ -270,7 +270,7 @@ def compute_split(client: Client, rec: Recording, params: FcParams, backend: Bac
     return found
 
 
-def _finish(rec: Recording, lay: _Layout, params: FcParams, backend: Backend, pair: _Pair,
+def _finish(rec: Recording, lay: FcParts, params: FcParams, backend: Backend, pair: _Pair,
             threshold: dict[str, Any], units: list[dict[str, Any]],
             control_seconds: float) -> dict[str, Any]:
     """Stream the units' tables into the pair's part table, save and return its summary
@@ -296,18 +296,19 @@ def _finish(rec: Recording, lay: _Layout, params: FcParams, backend: Backend, pa
 
     table_path, json_path = lay.part(condition, k)
     atomic_write(table_path, write)
-    _, _, cand, _ = _pair_inputs(rec, params, condition, pair.pre, pair.post)
-    summary = _pair_head(params, backend, condition, pair.pre, pair.post, cand)
+    _, _, cand, _ = pair_inputs(rec, params, condition, pair.pre, pair.post)
+    summary = pair_head(params, backend, condition, pair.pre, pair.post, cand)
     summary["threshold"] = threshold
     summary.update({key: units[0][key] if key in LAYER_COUNTS else sum(u[key] for u in units)
                     for key in COUNT_KEYS})
     summary.update(nominal_rate=float(normal_upper_tail(params.z)),
                    n_shifts_used=units[0]["n_shifts_used"])
     if params.calibrate:
-        summary["calibration"] = _calibration_sum(params, [u["calibration"] for u in units])
+        summary["calibration"] = summed_calibration(params, [u["calibration"] for u in units])
     summary["seconds"] = round(control_seconds + sum(u["seconds"] for u in units), 3)
-    summary.update(_spike_hashes(rec, condition, pair.pre, pair.post))
-    write_part(json_path, _pair_key(rec, params, condition, pair.pre, pair.post), _plain(summary))
+    summary.update(pair_spike_hashes(rec, condition, pair.pre, pair.post))
+    write_part(json_path, pair_part_key(rec, params, condition, pair.pre, pair.post),
+               json_round_trip(summary))
     lay.remove_unit_tables(condition, k)
     return summary
 
@@ -320,4 +321,4 @@ def _merged_threshold(params: FcParams, pair: _Pair, largest: np.ndarray,
 
     got = threshold_result(largest, sums["tested"], sums["normal_false"], z=params.z,
                            draws=pair.draws)
-    return _threshold_entry(params, got)
+    return control_threshold_entry(params, got)

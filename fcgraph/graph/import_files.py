@@ -30,13 +30,13 @@ from fcgraph.graph.ingest import (
     AnalysisProperties,
     ProgressFn,
     Selection,
-    _edge_batches,
-    _selected_rows,
     analysis_properties,
+    edge_batches,
     load_key,
     neurons_key,
     read_analysis,
     run_properties,
+    selected_rows,
     silent_lists,
     state_patterns,
 )
@@ -163,9 +163,9 @@ def _write_structure(out: Path, root: Path, manifest: RunManifest, loaded: dict[
 
 def _write_neurons(out: Path, root: Path, manifest: RunManifest, states: EdgeStates,
                    analysis: AnalysisProperties | None) -> None:
-    from fcgraph.graph.ingest import _neuron_stats
+    from fcgraph.graph.ingest import neuron_stats
 
-    stats = _neuron_stats(root, manifest)
+    stats = neuron_stats(root, manifest)
     tested = tested_neurons(root, manifest)
     by_uid = analysis.neurons if analysis else {}
     extra = sorted({k for p in by_uid.values() for k in p})
@@ -222,12 +222,12 @@ def _write_edges(path: Path, edge_file: Path, manifest: RunManifest, condition: 
     if has_pq:
         header += ["p:double", "q:double"]
     gen = csv_gen(manifest.run_id, condition)
-    mask = _selected_rows(edge_file, selection)
+    mask = selected_rows(edge_file, selection)
     total = int(mask.sum()) if mask is not None else pq.ParquetFile(edge_file).metadata.num_rows
     written = 0
     schema = pa.schema([(h, pa.string()) for h in header])
     with pacsv.CSVWriter(path, schema) as writer:
-        for _, batch, rows in _edge_batches(edge_file, mask, 200_000):
+        for _, batch, rows in edge_batches(edge_file, mask, 200_000):
             n = batch.num_rows
 
             def uid(side: str, batch: pa.RecordBatch = batch) -> pa.Array:

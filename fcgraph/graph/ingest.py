@@ -179,7 +179,7 @@ def _ingest_structure(graph: Graph, manifest: RunManifest,
         MERGE (r)-[:HAS_CONDITION]->(x)""", run_id=run_id, conditions=conditions)
 
 
-def _neuron_stats(root: Path, manifest: RunManifest) -> dict[str, pd.DataFrame]:
+def neuron_stats(root: Path, manifest: RunManifest) -> dict[str, pd.DataFrame]:
     """Per layer, the neuron table rows of the reference condition (clean, else the first)."""
     rel = manifest.fc.get("neurons")
     if not rel:
@@ -208,7 +208,7 @@ def _ingest_neurons(graph: Graph, root: Path, manifest: RunManifest,
                     progress: ProgressFn | None) -> int:
     """MERGE one node per neuron of every layer (stats from the neuron table where given, and
     ``silent_in``: the conditions fc did not test the neuron under)."""
-    stats = _neuron_stats(root, manifest)
+    stats = neuron_stats(root, manifest)
     tested = tested_neurons(root, manifest)
     total = sum(la.n_neurons for la in manifest.layers)
     done = 0
@@ -261,7 +261,7 @@ def _node_ids(graph: Graph, manifest: RunManifest) -> dict[str, np.ndarray]:
     return ids
 
 
-def _selected_rows(path: Path, selection: Selection) -> np.ndarray | None:
+def selected_rows(path: Path, selection: Selection) -> np.ndarray | None:
     """Boolean mask of the rows to load, or None for all rows."""
     if selection.top_k is None and selection.min_z is None:
         return None
@@ -301,8 +301,8 @@ def selected_edge_count(run_dir: str | Path, conditions: list[str] | None = None
     return total
 
 
-def _edge_batches(path: Path, mask: np.ndarray | None,
-                  batch_size: int) -> Iterator[tuple[int, pa.RecordBatch, np.ndarray]]:
+def edge_batches(path: Path, mask: np.ndarray | None,
+                 batch_size: int) -> Iterator[tuple[int, pa.RecordBatch, np.ndarray]]:
     """(j, batch, rows) for batch j = selected rows [j*batch_size, (j+1)*batch_size), in file
     order; ``rows``: int64, their row numbers in the table."""
     selected = np.flatnonzero(mask) if mask is not None else None
@@ -491,7 +491,7 @@ def ingest_condition(graph: Graph, root: Path, manifest: RunManifest, condition:
                cuid=cuid, gen=new_gen, key=key, bs=batch_size)
     load = f"{cuid}@{new_gen}"
     done = _done_batches(graph, load) if resumed else set()
-    mask = _selected_rows(path, selection)
+    mask = selected_rows(path, selection)
     total = int(mask.sum()) if mask is not None else pq.ParquetFile(path).metadata.num_rows
     ids = ids if ids is not None else _node_ids(graph, manifest)
     codes = states.codes(condition)
@@ -511,7 +511,7 @@ def ingest_condition(graph: Graph, root: Path, manifest: RunManifest, condition:
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         in_flight: set[Future[int]] = set()
-        for j, batch, rows in _edge_batches(path, mask, batch_size):
+        for j, batch, rows in edge_batches(path, mask, batch_size):
             if j in done:
                 continue
             in_flight.add(pool.submit(load_batch, j, _batch_params(batch, ids, codes, rows),

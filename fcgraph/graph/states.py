@@ -28,6 +28,7 @@ import pandas as pd
 from fcgraph.contract import RunManifest
 from fcgraph.fc.edge_states import EdgeStates
 from fcgraph.graph.connection import Graph
+from fcgraph.io import plain
 
 #: Neuron properties holding one value per condition of ``Run.degree_conditions``: edges ending
 #: at (in) / starting from (out) the neuron, the sum and the maximum of their z (0 where the
@@ -40,17 +41,11 @@ LOSS_PROPERTIES = ("in_lost_max_z", "out_lost_max_z")
 NEURON_LIST_PROPERTIES = DEGREE_PROPERTIES + LOSS_PROPERTIES
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _rows(frame: pd.DataFrame, manifest: RunManifest, key_columns: list[str]) -> list[dict[str, Any]]:
     orders = {la.name: la.order for la in manifest.layers}
     rows = []
     for rec in frame.to_dict("records"):
-        props = {k: _plain(v) for k, v in rec.items()}
+        props = {k: plain(v) for k, v in rec.items()}
         props["uid"] = "/".join([manifest.run_id] + [rec[k] for k in key_columns])
         props.update(run_id=manifest.run_id, pre_order=orders[rec["pre_layer"]],
                      post_order=orders[rec["post_layer"]])

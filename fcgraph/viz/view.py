@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ import neo4j
 
 from fcgraph.graph import queries
 from fcgraph.graph.connection import Graph
-from fcgraph.io import atomic_write_text
+from fcgraph.io import atomic_write_text, plain
 from fcgraph.paths import RESOURCES_DIR
 from fcgraph.viz.layout import layout
 
@@ -160,12 +159,10 @@ def _dedupe(edges: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, list | tuple):
+    """:func:`fcgraph.io.plain`, with any other object (a date, a spatial point) as its text."""
+    value = plain(value)
+    if isinstance(value, list):
         return [_plain(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):
-        return _plain(value.item())
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
