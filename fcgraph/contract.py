@@ -36,6 +36,7 @@ from fcgraph.io import atomic_write_text, read_json_object
 from fcgraph.run_folder import MANIFEST as MANIFEST
 from fcgraph.run_folder import condition_slug as condition_slug
 from fcgraph.run_folder import layer_pairs as layer_pairs
+from fcgraph.run_folder import local_path
 
 FORMAT = "fcgraph.run"
 FORMAT_VERSION = 1
@@ -204,7 +205,7 @@ def write_manifest(root: Path, manifest: RunManifest) -> Path:
 
 def read_manifest(root: Path) -> RunManifest:
     """Parse and check ``root/manifest.json``; :class:`FcgraphError` names the problem."""
-    path = Path(root) / MANIFEST
+    path = local_path(root) / MANIFEST
     if not Path(root).is_dir():
         raise BadArgument(str(root), "no manifest (no such folder)")
     data = read_json_object(path, f"no manifest (is {root} a run folder?)")

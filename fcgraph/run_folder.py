@@ -67,6 +67,23 @@ def layer_pairs(layers: Sequence[_Layer], which: str = "consecutive") -> list[tu
     return sorted(pairs, key=lambda p: (order[p[1]], order[p[0]]))
 
 
+#: A URL's scheme (``s3://b/r`` becomes ``s3:/b/r`` as a Path): a run folder must be a path.
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):/+")
+
+
+def local_path(root: str | Path) -> Path:
+    """``root`` as a :class:`~pathlib.Path`; :class:`BadArgument` for a URL (``s3://``,
+    ``gs://``, ...): a run folder is read and written as files (memory-mapped spikes, atomic
+    renames), so an object store serves one only when mounted as a filesystem."""
+    if _URL.match(str(root)):
+        raise BadArgument(_URL.sub(r"\1://", str(root), count=1),
+                          "a URL: the run folder is read and written as files on a path "
+                          "(memory-mapped spikes, atomic renames); mount the object store "
+                          "(mountpoint-s3, s3fs, gcsfuse) at the same path on every machine and "
+                          "give that path")
+    return Path(root)
+
+
 @dataclass(frozen=True)
 class RunFolder:
     """The paths of the run folder at ``root`` (nothing is created or checked here)."""
@@ -74,7 +91,7 @@ class RunFolder:
     root: Path
 
     def __init__(self, root: str | Path) -> None:
-        object.__setattr__(self, "root", Path(root))
+        object.__setattr__(self, "root", local_path(root))
 
     def relative(self, path: Path) -> str:
         """``path`` relative to the run folder, with ``/`` separators (as manifests store it)."""

@@ -589,9 +589,10 @@ def _provenance(rec: Any) -> dict[str, Any]:
 
 def load_analysis(recording: Path | str) -> dict[str, Any]:
     """The ``analysis.json`` of a recording (FcgraphError when ``fcgraph analyze`` has not run)."""
-    if not Path(recording).is_dir():
+    run = RunFolder(recording)
+    if not run.root.is_dir():
         raise BadArgument(str(recording), "recording folder does not exist")
-    path = RunFolder(recording).analysis_json
+    path = run.analysis_json
     if not path.exists():
         raise FcgraphError(f"{path}: missing; run `fcgraph analyze {recording}` first")
     try:

@@ -17,6 +17,7 @@ from fcgraph.contract import LayerInfo, RunManifest, read_manifest
 from fcgraph.errors import BadArgument, FcgraphError
 from fcgraph.io import sha256_file
 from fcgraph.record.layout import RECORDING_FORMAT
+from fcgraph.run_folder import local_path
 from fcgraph.spikes import SpikeMatrix
 
 
@@ -188,7 +189,7 @@ class Recording:
 
 def open_recording(path: Path | str, *, verify: bool = True) -> Recording:
     """Open the recording folder ``path`` (see :mod:`fcgraph.record.layout` for its files)."""
-    path = Path(path)
+    path = local_path(path)
     if not path.is_dir():
         raise BadArgument(str(path), "recording folder does not exist")
     return Recording(path, verify=verify)

@@ -90,7 +90,7 @@ def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
     at_least(trials, 1, "--trials")
     at_least(chunk_images, 1, "--chunk-images")
     execution = execution or Execution()
-    if Path(out).exists() and not Path(out).is_dir():
+    if RunFolder(out).root.exists() and not Path(out).is_dir():
         raise BadArgument("--out", f"{out} is a file, not a folder")
     setup = prepare(Path(checkpoint), Path(out), n_images, dataset, split, data_root, download,
                     batch_size, seed, trials)

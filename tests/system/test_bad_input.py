@@ -437,6 +437,20 @@ def test_offline_usage_errors(tmp_path: Path, args: list[str], needles: tuple[st
     assert not (tmp_path / "out").exists() and not (tmp_path / "demo").exists()
 
 
+@pytest.mark.parametrize("args", [
+    ["fc", "s3://bucket/run"], ["analyze", "gs://bucket/run"], ["report", "s3://bucket/run"],
+    ["export-spikes", "s3://bucket/run", "-f", "nwb", "-o", "{tmp}/out"], ["ingest", "s3://bucket/run"],
+    ["record", "{tmp}/ck", "--out", "s3://bucket/run", "-n", "4", "-c", "clean"],
+], ids=lambda a: a[0])
+def test_a_run_folder_url_is_refused_with_the_way_to_mount_it(tmp_path: Path, monkeypatch,
+                                                              args: list[str]) -> None:
+    """An object-store URL is not taken for a relative folder named ``s3:``: one line says
+    that the run folder must be a path (mount the bucket), and nothing is created."""
+    monkeypatch.chdir(tmp_path)
+    line = refused(fill(args, tmp=tmp_path), tmp_path, 2, ("://bucket/run", "a URL", "mount"))
+    assert not any(tmp_path.iterdir()), line
+
+
 def test_output_folders_that_are_files(synthetic: Path, tmp_path: Path) -> None:
     (tmp_path / "out").write_text("a file")
     refused(["export-csv", str(synthetic), "-o", str(tmp_path / "out"), "--no-progress"], tmp_path, 2,
