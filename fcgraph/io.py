@@ -182,8 +182,11 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
 
 
 def plain(value: Any) -> Any:
-    """``value`` ready for JSON and for Cypher parameters: NumPy scalars as Python numbers,
-    lists and tuples element by element, NaN and infinities as None; anything else unchanged."""
+    """``value`` ready for strict JSON and for Cypher parameters: NumPy scalars as Python
+    numbers, dicts, lists and tuples element by element (tuples as lists), NaN and infinities
+    as None; anything else unchanged."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, str):

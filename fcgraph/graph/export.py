@@ -48,7 +48,7 @@ from fcgraph import SCHEMA_VERSION
 from fcgraph.contract import condition_slug
 from fcgraph.errors import BadArgument, choice
 from fcgraph.graph.connection import Graph
-from fcgraph.io import atomic_write_text
+from fcgraph.io import atomic_write_text, plain
 
 ProgressFn = Callable[[str, int, int], None]
 FETCH_SIZE = 10_000
@@ -243,7 +243,7 @@ def _export_networkx(reader: GraphReader, layers: list[LayerMeta], conds: list[C
                      out: Path, result: ExportResult, progress: ProgressFn | None) -> None:
     graph = build_graph(reader, layers, conds, result, progress)
     data = nx.node_link_data(graph, edges="edges")
-    atomic_write_text(out / "graph.json", json.dumps(_json_safe(data)))
+    atomic_write_text(out / "graph.json", json.dumps(plain(data)))
     result.files.append("graph.json")
 
 
@@ -342,17 +342,5 @@ def _write_manifest(out: Path, run_id: str, fmt: ExportFormat, layers: list[Laye
         "n_neurons": result.n_neurons, "files": result.files,
         "edge_columns": list(EDGE_FIELDS),
     }
-    atomic_write_text(out / "manifest.json", json.dumps(_json_safe(manifest), indent=1) + "\n")
+    atomic_write_text(out / "manifest.json", json.dumps(plain(manifest), indent=1) + "\n")
 
-
-def _json_safe(value: Any) -> Any:
-    """NaN / inf -> None, tuples -> lists, NumPy scalars -> Python (strict JSON)."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
