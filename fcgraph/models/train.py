@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,8 @@ def train(config: TrainConfig, out: Path, *, data_root: Path | None = None, down
             (out / name).unlink(missing_ok=True)
         for kept in (out / EPOCHS).glob("epoch-*.pt"):
             kept.unlink()
+        with suppress(OSError):  # absent, or holding other files
+            (out / EPOCHS).rmdir()
     state = _resume_state(out, config) if out.exists() else None
     model = build_model(model_config, seed=config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
