@@ -122,7 +122,7 @@ def neuron_label(uid: str) -> str:
 
 #: the recording conditions, as the commands list them (:mod:`fcgraph.record.conditions`)
 CONDITION_USAGE = ("clean, uniform:A[:rK], gaussian:S[:rK], fgsm:E, pgd:E:STEPS, permute:layer, "
-                   "permute:unit, untrained")
+                   "permute:unit, untrained, epoch:E")
 
 
 def parse_condition(name: str) -> ConditionInfo:

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fcgraph.analysis.findings import CONTRASTS
+from fcgraph.analysis.findings import CONTRASTS, condition_role
 from fcgraph.analysis.findings.criteria import PAPER, TERMS
 from fcgraph.analysis.run import load_analysis
 from fcgraph.io import atomic_write_text
@@ -60,9 +60,11 @@ def _controls_section(analysis: dict[str, Any]) -> str:
                          _verdict(bool(c.get("exceeds"))),
                          "" if extra is None else ", ".join(extra) or "none"])
     floor = next((f["details"] for f in analysis["findings"] if f["id"] == "4"), {})
+    roles = {name: condition_role(name) for name in analysis.get("networks", {})}
     text = ("<h2>Trained network against its controls</h2><p>Control networks (analysed with "
-            "their own 1FC groups): " + (", ".join(html.escape(n) for n in analysis.get(
-                "networks", {})) or "none recorded") + ". Reliability floor: " +
+            "their own 1FC groups): " + (", ".join(html.escape(n) for n, r in roles.items()
+                                                   if r == "control") or "none recorded") +
+            ". Reliability floor: " +
             (", ".join(html.escape(n) for n in floor.get("floor_conditions", [])) or "none") +
             ".</p>")
     reps = [[f["id"], name, r["value"], _Raw(f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"),
@@ -71,11 +73,35 @@ def _controls_section(analysis: dict[str, Any]) -> str:
             for name, r in f["details"].get("replicates", {}).items()]
     text += _table(["#", "control", "contrast (trained - control)", "value", "95% CI",
                     "exceeds", "layers exceeding (Holm)"], rows)
+    text += _training_section(analysis)
     if reps:
         text += ("<p>Replicates (other trained networks on the same images; a finding must hold "
                  "in each):</p>" + _table(["#", "replicate", "value", "95% CI", "supported",
                                            "note"], reps))
     return text
+
+
+def _training_section(analysis: dict[str, Any]) -> str:
+    """Finding 5's training trajectory (untrained, the kept epochs, the trained network), when
+    the run recorded more than the trained network; reported, not gating."""
+    f5 = next((f["details"] for f in analysis["findings"] if f["id"] == "5"), {})
+    training = f5.get("training") or {}
+    rows = training.get("networks", [])
+    if len(rows) < 2:
+        return ""
+
+    def contrast(c: dict[str, Any] | None) -> Any:
+        return "" if not c else _Raw(f"{_fmt(c.get('value'))} [{_fmt(c.get('lo'))}, "
+                                     f"{_fmt(c.get('hi'))}]")
+
+    table = _table(["epoch", "network", "accuracy", "average decoding",
+                    *[f"{fid}: trained - network" for fid in ("1", "2", "3", "5")]],
+                   [[r["epoch"], r["network"], r.get("accuracy"), r.get("average_decoding"),
+                     *[contrast(r["contrasts"].get(fid)) for fid in ("1", "2", "3", "5")]]
+                    for r in rows])
+    return ("<p>Training trajectory (finding 5; checkpoints are reported, they gate no verdict): "
+            f"Spearman rho of average decoding against epoch {_fmt(training.get('spearman_rho'))}"
+            f".</p>{table}")
 
 
 def _about() -> str:

@@ -60,7 +60,9 @@ from fcgraph.io import atomic_write, atomic_write_text, remove_stale_temps, sha2
 from fcgraph.parts import cached_part, part_key, read_part
 from fcgraph.run_folder import MANIFEST, RunFolder, layer_pairs
 
-NETWORKS = "networks"  # parts of the control networks analysed with their own groups
+NETWORKS = "networks"  # parts of the control networks (and checkpoints) with their own groups
+#: the condition roles recorded on another network, analysed with its own groups
+OWN_GROUPS = ("control", "checkpoint")
 REPLICATES = "replicates"  # parts of the replicate networks (other recordings)
 CALIBRATION = "calibration"  # parts of the clean layer pairs' measured false-edge rates
 PRINCIPLES = "principles"  # parts of each network's named principles (finding 1)
@@ -177,6 +179,8 @@ class _Plan:
 
     @property
     def controls(self) -> list[str]:
+        """The conditions recorded on another network (control networks, training
+        checkpoints); the replicates are other recordings."""
         return [name for name in self.networks if not name.startswith("replicate:")]
 
     @property
@@ -215,7 +219,8 @@ def _plan(rec: Any, config: AnalysisConfig, replicates: Sequence[Any] = ()) -> _
                                              f"conditions: {', '.join(rec.conditions)}")
     parts = RunFolder(root).analysis_parts
     networks = {c: (rec, c, parts / NETWORKS / condition_slug(c), sha256_file(edge_files[c]))
-                for c in wanted if findings_mod.condition_role(c) == "control" and c in edge_files}
+                for c in wanted if c in edge_files
+                and findings_mod.condition_role(c) in OWN_GROUPS}
     networks.update({f"replicate:{r.run_id}": (
         r, "clean", parts / REPLICATES / r.run_id,
         sha256_file(r.manifest.edge_files(r.path)["clean"])) for r in replicates})
@@ -508,7 +513,8 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
         "conditions": {c: {"kind": c.split(":")[0], "role": findings_mod.condition_role(c),
                            "accuracy": _accuracy(rec, c), "layers": cond_out[c]}
                        for c in wanted if c != "clean"},
-        "networks": {c: {"kind": c.split(":")[0], "accuracy": _accuracy(rec, c),
+        "networks": {c: {"kind": c.split(":")[0], "role": findings_mod.condition_role(c),
+                         "accuracy": _accuracy(rec, c),
                          "layers": networks_out[c]} for c in controls},
         "replicates": {f"replicate:{r.run_id}": {
             "recording": str(r.path), "run_id": r.run_id, "accuracy": _accuracy(r, "clean"),

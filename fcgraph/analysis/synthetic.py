@@ -194,7 +194,8 @@ CONTROLS = ("shuffled", "planted")
 
 def make_planted_run(root: Path, *, run_id: str = "planted", structure: bool = True,
                      perturbations: bool = True, floor: bool = False, control: str = "shuffled",
-                     seed: int = 0, **kwargs: Any) -> dict[str, Any]:
+                     checkpoints: dict[int, str] | None = None, seed: int = 0,
+                     **kwargs: Any) -> dict[str, Any]:
     """A recording (layers ``pre`` -> ``post``) with its edges: ``clean`` from
     :func:`planted_spikes`, and with ``perturbations`` also ``uniform:0.1`` (each spike kept with
     probability 0.5, plus as many spikes added at random) and ``permute:layer``, a control
@@ -203,7 +204,12 @@ def make_planted_run(root: Path, *, run_id: str = "planted", structure: bool = T
     + 1000): ensembles driven by the stimulus exactly as in the "trained" one, the realistic way
     for a finding to hold in a random network too. With ``floor`` also ``uniform:0.001``, a
     re-measurement with negligible noise (each spike dropped with probability 0.01 and as many
-    added at random). Returns the planted truth (as :func:`planted_spikes`)."""
+    added at random). ``checkpoints``: epoch E -> what ``epoch:E``, a training checkpoint, is:
+    "trained" (the clean network re-measured, each spike dropped with probability 0.01 and as
+    many added at random: a checkpoint as good as the final network) or "shuffled" (every neuron
+    independent at its clean rate: a checkpoint that has learnt nothing); drawn from a generator
+    of their own, so the other conditions are those of a run without them. Returns the planted
+    truth (as :func:`planted_spikes`)."""
     if control not in CONTROLS:
         raise ValueError(f"control must be one of {CONTROLS}, got {control!r}")
     truth = planted_spikes(structure=structure, seed=seed, **kwargs)
@@ -225,10 +231,29 @@ def make_planted_run(root: Path, *, run_id: str = "planted", structure: bool = T
             spikes["permute:layer"] = {
                 "pre": rng.random(pre.shape) < pre.mean(axis=1, keepdims=True),
                 "post": rng.random(post.shape) < post.mean(axis=1, keepdims=True)}
+    spikes.update(_checkpoint_spikes(pre, post, checkpoints or {}, np.random.default_rng([seed, 2])))
     write_recording(root, run_id, [("pre", (pre.shape[0],)), ("post", (post.shape[0],))],
                     truth["T"], truth["labels"], spikes)
     write_edges(root)
     return truth
+
+
+#: what a training checkpoint of :func:`make_planted_run` is (``checkpoints=``)
+CHECKPOINTS = ("trained", "shuffled")
+
+
+def _checkpoint_spikes(pre: np.ndarray, post: np.ndarray, checkpoints: dict[int, str],
+                       rng: np.random.Generator) -> dict[str, dict[str, np.ndarray]]:
+    """``epoch:E`` -> layer -> spikes (bool (n, L)) of each checkpoint (:func:`make_planted_run`)."""
+    out = {}
+    for epoch, kind in sorted(checkpoints.items()):
+        if kind not in CHECKPOINTS:
+            raise ValueError(f"a checkpoint must be one of {CHECKPOINTS}, got {kind!r}")
+        out[f"epoch:{epoch}"] = (
+            {"pre": _jitter(pre, 0.01, rng), "post": _jitter(post, 0.01, rng)} if kind == "trained"
+            else {"pre": rng.random(pre.shape) < pre.mean(axis=1, keepdims=True),
+                  "post": rng.random(post.shape) < post.mean(axis=1, keepdims=True)})
+    return out
 
 
 def make_replicate_run(root: Path, labels: np.ndarray, *, run_id: str = "replicate",

@@ -21,8 +21,9 @@ from fcgraph.record.layout import CHUNK_IMAGES
 if TYPE_CHECKING:
     from fcgraph.record import Recording
 
-CONDITIONS_HELP = (f"Conditions to record: {CONDITION_USAGE} (A, S, E in pixel units 0..1; "
-                   "rK: draw K of the same noise).")
+CONDITIONS_HELP = (f"Conditions to record: {CONDITION_USAGE} (A, S, E of noise and attacks in "
+                   "pixel units 0..1; rK: draw K of the same noise; epoch:E: the weights kept "
+                   "after training epoch E, see `fcgraph train --keep-epochs`).")
 
 
 def register(app: typer.Typer) -> None:

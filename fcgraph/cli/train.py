@@ -59,7 +59,8 @@ def epoch_display(epochs: int, enabled: bool = True) -> Iterator[tuple[Callable,
 
 @handle_errors
 @option_panels({"Model": ("model", "T", "neuron", "tau", "v_threshold"),
-                "Training": ("epochs", "batch_size", "lr", "weight_decay", "seed"),
+                "Training": ("epochs", "batch_size", "lr", "weight_decay", "seed",
+                                             "keep_epochs"),
                 "Data": ("dataset", "train_limit", "test_limit", "data_root", "download")})
 def train_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint folder to write (or resume).")],
@@ -77,6 +78,9 @@ def train_cmd(
     tau: Annotated[float, typer.Option(help="Membrane time constant (initial tau for plif).")] = 2.0,
     v_threshold: Annotated[float, typer.Option(help="Firing threshold.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the initial weights and the batch order.")] = 0,
+    keep_epochs: Annotated[str | None, typer.Option(
+        help="Also keep the weights after these epochs (comma-separated, e.g. 1,3): what "
+             "`fcgraph record --condition epoch:E` records.")] = None,
     train_limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N training images.")
                            ] = None,
     test_limit: Annotated[int | None, typer.Option(min=1, help="Test on only the first N test images.")
@@ -89,15 +93,17 @@ def train_cmd(
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
     """Train a model with Adam and a cosine schedule; rerun the same command to resume after a kill."""
+    from fcgraph.models.checkpoint import kept_epochs
     from fcgraph.models.neurons import NeuronSpec
     from fcgraph.models.registry import ModelConfig
-    from fcgraph.models.train import TrainConfig, train
+    from fcgraph.models.train import TrainConfig, parse_epochs, train
 
     spec = NeuronSpec(kind=neuron, tau=tau, v_threshold=v_threshold)
     ModelConfig(architecture=model, T=T, neuron=spec)  # checks the names before any data is loaded
     config = TrainConfig(architecture=model, dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr,
                          weight_decay=weight_decay, T=T, neuron=spec, seed=seed,
-                         train_limit=train_limit, test_limit=test_limit)
+                         train_limit=train_limit, test_limit=test_limit,
+                         keep_epochs=parse_epochs(keep_epochs) if keep_epochs else ())
     with epoch_display(epochs, progress) as (on_batch, on_epoch, ran):
         result = train(config, out, data_root=data_root, download=download, restart=restart,
                        on_batch=on_batch, on_epoch=on_epoch)
@@ -106,3 +112,7 @@ def train_cmd(
     console.print(f"[bold]{out}[/]: {model} on {dataset}, {metrics['epochs_done']} epochs, "
                   f"test accuracy {metrics['test_accuracy']:.2%}, "
                   f"{metrics['train_seconds']:.0f} s of training{note}", highlight=False, soft_wrap=True)
+    if keep_epochs:
+        kept = kept_epochs(out)
+        console.print(f"weights kept after epoch {', '.join(map(str, kept)) or 'none'} "
+                      "(record them with --condition epoch:E)", highlight=False, soft_wrap=True)

@@ -8,6 +8,8 @@
       model.pt         the SpikingClassifier's state_dict (torch.save; loaded with weights_only=True)
       metrics.json     one record per epoch: train loss / accuracy, test accuracy, lr, seconds
       train_state.pt   optimizer, scheduler and epoch, to resume an interrupted training
+      epochs/epoch-E.pt  the state_dict after epoch E, for each epoch of ``--keep-epochs``
+                       (:func:`epoch_weights_path`; what ``record --condition epoch:E`` loads)
 
 Every file is written atomically (temporary file, fsync, rename), so a killed training leaves
 the previous epoch's files intact.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,8 @@ CONFIG = "config.json"
 WEIGHTS = "model.pt"
 METRICS = "metrics.json"
 TRAIN_STATE = "train_state.pt"
+#: the folder of the weights kept after chosen epochs
+EPOCHS = "epochs"
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,19 @@ def read_config(folder: Path) -> CheckpointConfig:
         raise FcgraphError(f"{path}: bad config ({str(exc).splitlines()[0]})") from None
 
 
+def epoch_weights_path(folder: Path, epoch: int) -> Path:
+    """Where a checkpoint folder keeps the weights (state_dict) saved after ``epoch``:
+    ``<folder>/epochs/epoch-<epoch>.pt``."""
+    return Path(folder) / EPOCHS / f"epoch-{int(epoch)}.pt"
+
+
+def kept_epochs(folder: Path) -> list[int]:
+    """The epochs whose weights ``folder`` keeps (:func:`epoch_weights_path`), ascending."""
+    found = (re.fullmatch(r"epoch-([1-9][0-9]*)\.pt", p.name)
+             for p in (Path(folder) / EPOCHS).glob("epoch-*.pt"))
+    return sorted(int(m.group(1)) for m in found if m)
+
+
 def load_checkpoint(path: Path, *,
                     allow_incomplete: bool = False) -> tuple[SpikingClassifier, CheckpointConfig]:
     """(model in eval mode, its config) from a checkpoint folder (or its ``model.pt``)."""
@@ -133,20 +151,27 @@ def load_checkpoint(path: Path, *,
         total = config.training.get("epochs", "?")
         raise FcgraphError(f"checkpoint {config.path} is incomplete (epoch {done} of {total}); "
                            "rerun the same fcgraph train command to finish it")
-    model = build_model(config.model, seed=0)
-    state = load_torch(config.path / WEIGHTS)
-    if not isinstance(state, dict):
-        raise FcgraphError(f"{config.path / WEIGHTS}: not a state_dict")
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise FcgraphError(f"{config.path / WEIGHTS}: does not fit the {config.model.architecture} "
-                           f"in config.json ({_misfit(model, state, exc)})") from None
+    model = load_weights(config, config.path / WEIGHTS)
     expected = config.raw.get("model_sha256")
     if expected and state_dict_hash(model) != expected:
         raise FcgraphError(f"{config.path / WEIGHTS}: corrupt (its weights' SHA-256 differs from "
                            f"model_sha256 in {config.path / CONFIG})")
     return model.eval(), config
+
+
+def load_weights(config: CheckpointConfig, path: Path) -> SpikingClassifier:
+    """The architecture of ``config`` with the state_dict saved at ``path`` (eval mode);
+    :class:`FcgraphError` when the file is damaged or does not fit the architecture."""
+    model = build_model(config.model, seed=0)
+    state = load_torch(path)
+    if not isinstance(state, dict):
+        raise FcgraphError(f"{path}: not a state_dict")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise FcgraphError(f"{path}: does not fit the {config.model.architecture} "
+                           f"in config.json ({_misfit(model, state, exc)})") from None
+    return model.eval()
 
 
 def _misfit(model: nn.Module, state: dict[str, Any], exc: RuntimeError) -> str:

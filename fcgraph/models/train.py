@@ -4,6 +4,11 @@ Deterministic on CPU: the initial weights come from ``seed`` and epoch e visits 
 images in the order ``numpy.random.default_rng([seed, e]).permutation(n)``, so an interrupted
 training resumed from its last finished epoch (``train_state.pt``) ends with exactly the weights
 an uninterrupted one would have.
+
+``keep_epochs``: after each listed epoch the weights are also saved, atomically, at
+:func:`~fcgraph.models.checkpoint.epoch_weights_path` (before the resume state, so a kill never
+loses one); a resumed training keeps those already saved. They do not change the weights, so a
+training may be resumed with another list.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +31,12 @@ from fcgraph.io import atomic_write_text
 from fcgraph.models.checkpoint import (
     CHECKPOINT_FORMAT,
     CONFIG,
+    EPOCHS,
     METRICS,
     TRAIN_STATE,
     WEIGHTS,
     atomic_torch_save,
+    epoch_weights_path,
     load_torch,
     package_versions,
     state_dict_hash,
@@ -48,7 +56,8 @@ EpochCallback = Callable[[dict[str, Any]], None]
 class TrainConfig:
     """What a training run depends on; two runs with equal configs give equal weights on CPU.
 
-    ``train_limit`` / ``test_limit`` keep only the first images of each split (quick runs).
+    ``train_limit`` / ``test_limit`` keep only the first images of each split (quick runs);
+    ``keep_epochs``: the epochs (1 .. ``epochs``) after which the weights are also kept.
     """
 
     architecture: str = "sew-small"
@@ -63,6 +72,7 @@ class TrainConfig:
     split_seed: int = 0
     train_limit: int | None = None
     test_limit: int | None = None
+    keep_epochs: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         check_architecture(self.architecture)
@@ -75,11 +85,30 @@ class TrainConfig:
         for flag, limit in (("--train-limit", self.train_limit), ("--test-limit", self.test_limit)):
             if limit is not None:
                 at_least(limit, 1, flag)
+        for epoch in self.keep_epochs:
+            if isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch <= self.epochs:
+                raise BadArgument("--keep-epochs", f"epoch {epoch} is not in 1..{self.epochs} "
+                                                   "(the epochs of this training)")
+        object.__setattr__(self, "keep_epochs", tuple(sorted(set(self.keep_epochs))))
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["neuron"] = self.neuron.to_json()
         return data
+
+
+#: TrainConfig fields that do not change the weights (a training resumes whatever they are)
+NOT_WEIGHTS = ("keep_epochs",)
+
+
+def parse_epochs(text: str) -> tuple[int, ...]:
+    """``"1,3"`` -> (1, 3): the epochs of ``--keep-epochs`` (:class:`BadArgument` when one is
+    not a whole number)."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise BadArgument("--keep-epochs", f"{text!r} is not a comma-separated list of epochs "
+                                           "(e.g. 1,3)")
+    return tuple(int(p) for p in parts)
 
 
 def evaluate(model: SpikingClassifier, data: ImageData, batch_size: int = 128) -> tuple[float, float]:
@@ -103,17 +132,23 @@ def _resume_state(out: Path, config: TrainConfig) -> dict[str, Any] | None:
     """The saved state to resume from, None for a fresh start; error when ``out`` holds another run."""
     state_path = out / TRAIN_STATE
     if not state_path.exists():
-        if (out / CONFIG).exists() or (out / WEIGHTS).exists():
+        if (out / CONFIG).exists() or (out / WEIGHTS).exists() or (out / EPOCHS).exists():
             raise FcgraphError(f"{out} already holds a checkpoint without resume state; "
                                "choose another --out or pass --restart")
         return None
     state = load_torch(state_path)
-    saved = json.loads(state.get("config_json", "null"))
-    if saved != config.to_json():
-        diff = sorted(k for k in config.to_json() if (saved or {}).get(k) != config.to_json()[k])
+    saved = _weight_settings(json.loads(state.get("config_json", "null")) or {})
+    wanted = _weight_settings(config.to_json())
+    if saved != wanted:
+        diff = sorted(k for k in wanted if saved.get(k) != wanted[k])
         raise FcgraphError(f"{out} holds a training with other settings ({', '.join(diff)}); "
                            "choose another --out or pass --restart")
     return state
+
+
+def _weight_settings(config_json: dict[str, Any]) -> dict[str, Any]:
+    """A TrainConfig's JSON without the fields that do not change the weights."""
+    return {k: v for k, v in config_json.items() if k not in NOT_WEIGHTS}
 
 
 def train(config: TrainConfig, out: Path, *, data_root: Path | None = None, download: bool = True,
@@ -136,6 +171,10 @@ def train(config: TrainConfig, out: Path, *, data_root: Path | None = None, down
     if restart:
         for name in (TRAIN_STATE, CONFIG, WEIGHTS, METRICS):
             (out / name).unlink(missing_ok=True)
+        for kept in (out / EPOCHS).glob("epoch-*.pt"):
+            kept.unlink()
+        with suppress(OSError):  # absent, or holding other files
+            (out / EPOCHS).rmdir()
     state = _resume_state(out, config) if out.exists() else None
     model = build_model(model_config, seed=config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -199,8 +238,11 @@ def _summary(history: list[dict[str, Any]], config: TrainConfig) -> dict[str, An
 def _save_epoch(out: Path, model: SpikingClassifier, optimizer: torch.optim.Optimizer,
                 scheduler: Any, config: TrainConfig, history: list[dict[str, Any]],
                 base: dict[str, Any]) -> dict[str, Any]:
-    """Write weights, metrics, config and resume state for the epoch just finished."""
+    """Write the epoch's kept weights (if asked), weights, metrics, config and resume state for
+    the epoch just finished."""
     epoch = history[-1]["epoch"]
+    if epoch in config.keep_epochs:
+        atomic_torch_save(model.state_dict(), epoch_weights_path(out, epoch))
     atomic_torch_save(model.state_dict(), out / WEIGHTS)
     atomic_write_text(out / METRICS, json.dumps({"epochs": history}, indent=2) + "\n")
     result = dict(base, complete=epoch >= config.epochs, metrics=_summary(history, config),

@@ -17,13 +17,20 @@ from spikingjelly.activation_based import monitor, neuron
 
 from fcgraph.datasets import load_dataset
 from fcgraph.errors import BadArgument
-from fcgraph.models.checkpoint import load_checkpoint, state_dict_hash
+from fcgraph.models.checkpoint import (
+    epoch_weights_path,
+    kept_epochs,
+    load_checkpoint,
+    load_weights,
+    state_dict_hash,
+)
 from fcgraph.models.classifier import SpikingClassifier
 from fcgraph.models.registry import build_model
 from fcgraph.models.structure import spiking_layers
 from fcgraph.record import layout
 from fcgraph.record.conditions import (
     CALIBRATION_BATCH,
+    FLAG,
     Condition,
     add_noise,
     attack,
@@ -68,11 +75,30 @@ def prepare(checkpoint: Path, root: Path, n_images: int, dataset: str | None, sp
     return Setup(root, model, config, data, layers, T, batch_size, seed, plan)
 
 
+def check_epochs(setup: Setup, conditions: list[Condition]) -> None:
+    """:class:`BadArgument` (one line) when the checkpoint keeps no weights for an ``epoch:E``
+    condition of ``conditions``, naming the epochs it keeps and how to keep others."""
+    kept = kept_epochs(setup.checkpoint.path)
+    missing = [c.name for c in conditions
+               if c.kind == "epoch" and not epoch_weights_path(setup.checkpoint.path,
+                                                               int(c.epoch or 0)).exists()]
+    if missing:
+        have = f"kept: {', '.join(f'epoch:{e}' for e in kept)}" if kept else "none kept"
+        raise BadArgument(FLAG, f"no weights for {', '.join(missing)} in {setup.checkpoint.path} "
+                                f"({have}); train with `fcgraph train --keep-epochs E,...` to "
+                                "keep the weights after those epochs")
+
+
 def condition_model(setup: Setup, condition: Condition, report: Progress) -> SpikingClassifier:
-    """The network ``condition`` records: the checkpoint's, permuted, or untrained with its
-    BatchNorm recalibrated on the recorded images (reported as task ``<condition> (BatchNorm)``)."""
+    """The network ``condition`` records: the checkpoint's, permuted, untrained with its
+    BatchNorm recalibrated on the recorded images (reported as task ``<condition> (BatchNorm)``),
+    or the one kept after a training epoch (``epoch:E``, BatchNorm as saved)."""
     if condition.kind == "permute":
         return permuted(setup.model, condition, setup.seed)
+    if condition.kind == "epoch":
+        check_epochs(setup, [condition])
+        return load_weights(setup.checkpoint, epoch_weights_path(setup.checkpoint.path,
+                                                                 int(condition.epoch or 0)))
     if condition.kind == "untrained":
         model = build_model(setup.checkpoint.model, seed=setup.seed)
         task = f"{condition.name} (BatchNorm)"

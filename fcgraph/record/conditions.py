@@ -34,6 +34,11 @@
     pass in batches of ``CALIBRATION_BATCH`` images (whatever the recording's batch size) with
     BatchNorm in training mode, averaging the batch statistics (momentum None); nothing else is
     fitted.
+``epoch:E`` (E = 1, 2, ...)
+    the network as it was after training epoch E: the weights ``fcgraph train --keep-epochs``
+    saved then (:func:`~fcgraph.models.checkpoint.epoch_weights_path` of the checkpoint
+    folder), BatchNorm running statistics as saved; otherwise recorded like ``clean``. A
+    training checkpoint: the findings report it beside the trained network, it gates no verdict.
 
 Randomness comes from the recording seed only: noise and PGD starts are drawn per image from a
 generator seeded by (seed, condition name, image index), so they do not depend on batch size
@@ -57,7 +62,7 @@ from fcgraph.contract import CONDITION_USAGE, ConditionInfo, parse_condition
 from fcgraph.errors import BadArgument, FcgraphError
 from fcgraph.models.classifier import SpikingClassifier
 
-KINDS = ("clean", "uniform", "gaussian", "fgsm", "pgd", "permute", "untrained")
+KINDS = ("clean", "uniform", "gaussian", "fgsm", "pgd", "permute", "untrained", "epoch")
 PERMUTE_SCHEMES = ("layer", "unit")
 #: Images per batch when the ``untrained`` condition recalibrates BatchNorm.
 CALIBRATION_BATCH = 64
@@ -70,7 +75,8 @@ NOISE_DRAWS = ("uniform", "gaussian")
 @dataclass(frozen=True)
 class Condition:
     """A parsed condition: ``level`` is A, S or E; ``steps`` PGD's steps; ``scheme`` permute's
-    scheme; ``draw`` a noise condition's draw (1, or K of ``:rK``)."""
+    scheme; ``draw`` a noise condition's draw (1, or K of ``:rK``); ``epoch`` the training
+    epoch whose weights ``epoch:E`` records."""
 
     name: str
     kind: str
@@ -78,6 +84,7 @@ class Condition:
     steps: int | None = None
     scheme: str | None = None
     draw: int = 1
+    epoch: int | None = None
 
     @property
     def info(self) -> ConditionInfo:
@@ -89,7 +96,7 @@ class Condition:
 
     @property
     def changes_weights(self) -> bool:
-        return self.kind in ("permute", "untrained")
+        return self.kind in ("permute", "untrained", "epoch")
 
     def describe(self) -> dict[str, object]:
         """JSON details for the manifest."""
@@ -105,6 +112,9 @@ class Condition:
             out["scheme"] = self.scheme
         if self.kind == "untrained":
             out["batchnorm"] = "running statistics recalibrated on the recorded clean images"
+        if self.kind == "epoch":
+            out.update(epoch=self.epoch, weights="kept by fcgraph train --keep-epochs after this "
+                                                 "epoch (BatchNorm statistics as saved)")
         return out
 
 
@@ -130,6 +140,10 @@ def parse(name: str) -> Condition:
         if len(parts) != 1 or parts[0] not in PERMUTE_SCHEMES:
             raise bad(f"permute needs a scheme, one of {', '.join(PERMUTE_SCHEMES)}")
         return Condition(info.name, kind, scheme=parts[0])
+    if kind == "epoch":
+        if len(parts) != 1 or not re.fullmatch(r"[1-9][0-9]*", parts[0]):
+            raise bad("expected epoch:E with E a whole number >= 1 (an epoch of the training)")
+        return Condition(info.name, kind, epoch=int(parts[0]))
     wanted = 2 if kind == "pgd" else 1
     draw = 1
     if kind in NOISE_DRAWS and len(parts) == 2:

@@ -6,8 +6,9 @@ in-process, then hands every chunk not finished by an earlier run to :func:`reco
 Chunks are ranges of ``chunk_images`` images (rounded up to whole batches, so a chunk runs the
 very batches the in-process loop runs, and fills whole bytes of every row). Each task
 (:func:`record_unit`) loads the checkpoint and the images on its worker (once per worker
-process: the model of each condition is kept, so a permuted network is shuffled, and an
-untrained one's BatchNorm recalibrated on the recorded images, once per worker), checks that
+process: the model of each condition is kept, so a permuted network is shuffled, an
+untrained one's BatchNorm recalibrated on the recorded images, and a kept epoch's weights
+loaded, once per worker), checks that
 they give the client's plan, and writes the chunk's part: every layer's packed spikes and the
 predictions of its images (``.record/.parts/<slug>/<start>-<stop>/``, written through the
 same chunked writers as a recording, so a worker's memory is bounded by ``flush_bytes`` plus

@@ -32,6 +32,7 @@ from fcgraph.io import atomic_write_text, remove_stale_temps, writing_into
 from fcgraph.record import layout
 from fcgraph.record.compute import (
     Progress,
+    check_epochs,
     condition_model,
     count_batch,
     drop_parts,
@@ -94,6 +95,7 @@ def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
         raise BadArgument("--out", f"{out} is a file, not a folder")
     setup = prepare(Path(checkpoint), Path(out), n_images, dataset, split, data_root, download,
                     batch_size, seed, trials)
+    check_epochs(setup, parsed)
     report = progress or (lambda task, done, total: None)
     with writing_into(setup.root):
         _claim_folder(setup.root, setup.plan, overwrite)

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from fcgraph.datasets import load_dataset
-from fcgraph.errors import FcgraphError
+from fcgraph.errors import BadArgument, FcgraphError
 from fcgraph.models import TrainConfig, evaluate, load_checkpoint, train
-from fcgraph.models.checkpoint import TRAIN_STATE, WEIGHTS
+from fcgraph.models.checkpoint import TRAIN_STATE, WEIGHTS, epoch_weights_path, kept_epochs
 
 QUICK = dict(architecture="tiny", T=4, lr=0.02, batch_size=16)
 
@@ -57,6 +57,51 @@ def test_deterministic_and_resumes_after_a_kill(tmp_path):
     assert len(epochs_run) == 1
     with pytest.raises(FcgraphError, match=r"other settings \(lr\)"):
         train(TrainConfig(epochs=2, train_limit=96, test_limit=32, **dict(QUICK, lr=0.1)), tmp_path / "c")
+
+
+def test_kept_epochs_are_the_weights_after_that_epoch(tmp_path):
+    """--keep-epochs 1 of a 2-epoch training keeps exactly a 1-epoch training's weights (the
+    cosine schedule starts at the same rate), not the final ones."""
+    data = dict(train_limit=96, test_limit=32, **QUICK)
+    train(TrainConfig(epochs=2, keep_epochs=(1,), **data), tmp_path / "two")
+    train(TrainConfig(epochs=1, **data), tmp_path / "one")
+    kept = torch.load(epoch_weights_path(tmp_path / "two", 1), weights_only=True)
+    one, final = weights(tmp_path / "one"), weights(tmp_path / "two")
+    assert epoch_weights_path(tmp_path / "two", 1) == tmp_path / "two" / "epochs" / "epoch-1.pt"
+    assert kept_epochs(tmp_path / "two") == [1] and kept_epochs(tmp_path / "one") == []
+    assert kept.keys() == one.keys() and all(torch.equal(kept[k], one[k]) for k in one)
+    assert not all(torch.equal(kept[k], final[k]) for k in final)
+
+
+def test_a_resumed_training_keeps_the_epochs_already_kept(tmp_path):
+    config = TrainConfig(epochs=2, train_limit=96, test_limit=32, keep_epochs=(1,), **QUICK)
+
+    def killed(record):
+        raise KeyboardInterrupt  # right after epoch 1 was saved
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "ck", on_epoch=killed)
+    first = torch.load(epoch_weights_path(tmp_path / "ck", 1), weights_only=True)
+    # another list does not change the weights: the training resumes, keeping epoch 1
+    epochs_run = []
+    train(TrainConfig(epochs=2, train_limit=96, test_limit=32, keep_epochs=(2,), **QUICK),
+          tmp_path / "ck", on_epoch=epochs_run.append)
+    assert [r["epoch"] for r in epochs_run] == [2] and kept_epochs(tmp_path / "ck") == [1, 2]
+    again = torch.load(epoch_weights_path(tmp_path / "ck", 1), weights_only=True)
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    final = weights(tmp_path / "ck")
+    last = torch.load(epoch_weights_path(tmp_path / "ck", 2), weights_only=True)
+    assert all(torch.equal(final[k], last[k]) for k in final)
+    # --restart discards them with the rest of the checkpoint
+    train(TrainConfig(epochs=1, train_limit=96, test_limit=32, **QUICK), tmp_path / "ck",
+          restart=True)
+    assert kept_epochs(tmp_path / "ck") == []
+
+
+@pytest.mark.parametrize("epochs", [(0,), (3,), (1, 5)])
+def test_an_epoch_to_keep_outside_the_training_is_refused(epochs, tmp_path):
+    with pytest.raises(BadArgument, match=r"--keep-epochs: epoch \d is not in 1\.\.2"):
+        TrainConfig(epochs=2, keep_epochs=epochs, **QUICK)
 
 
 def test_damaged_checkpoint_is_a_clear_error(tmp_path):

@@ -51,7 +51,10 @@ def test_parse_names():
                      ("permute:rows", "scheme"), ("clean:1", "takes no level"), ("a b", "bad condition"),
                      ("uniform:0.001:r1", "r2, r3"), ("uniform:0.001:r02", "r2, r3"),
                      ("gaussian:0.01:seed", "r2, r3"), ("fgsm:0.1:r2", "expected fgsm:LEVEL"),
-                     ("uniform:0.001:r2:r3", "expected uniform:LEVEL")]:
+                     ("uniform:0.001:r2:r3", "expected uniform:LEVEL"),
+                     ("epoch", "expected epoch:E"), ("epoch:0", "expected epoch:E"),
+                     ("epoch:1.5", "expected epoch:E"), ("epoch:01", "expected epoch:E"),
+                     ("epoch:-1", "bad condition"), ("epoch:1:2", "expected epoch:E")]:
         with pytest.raises(FcgraphError, match=why):
             parse_condition(bad)
     with pytest.raises(FcgraphError, match="given twice"):
@@ -59,6 +62,9 @@ def test_parse_names():
     second = parse_condition("uniform:0.001:r2")
     assert (second.kind, second.level, second.draw) == ("uniform", 0.001, 2)
     assert parse_condition("uniform:0.001").draw == 1 and second.describe()["draw"] == 2
+    checkpoint = parse_condition("epoch:12")
+    assert (checkpoint.kind, checkpoint.epoch, checkpoint.changes_weights) == ("epoch", 12, True)
+    assert checkpoint.describe()["epoch"] == 12
 
 
 def test_noise_draws_are_other_draws_of_the_same_noise(batch):

@@ -29,8 +29,9 @@ pytest.importorskip("torch", reason="recording runs the tiny model with torch")
 pytestmark = [pytest.mark.slow, pytest.mark.torch]
 
 N = 40
-#: Noise, an attack, both weight controls: every way a condition makes its network and inputs.
-CONDITIONS = ["clean", "uniform:0.2", "fgsm:0.05", "permute:layer", "untrained"]
+#: Noise, an attack, both weight controls and a kept epoch: every way a condition makes its
+#: network and inputs.
+CONDITIONS = ["clean", "uniform:0.2", "fgsm:0.05", "permute:layer", "untrained", "epoch:1"]
 SETTINGS = {"batch_size": 8, "seed": 3, "run_id": "dask-rec", "command": "fcgraph record (test)"}
 #: Images per chunk: chunks 0-16, 16-32, 32-40 (the last one shorter).
 CHUNK = 16
@@ -44,7 +45,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("ck")
     train(TrainConfig(architecture="tiny", T=4, lr=0.02, batch_size=16, epochs=1, train_limit=256,
-                      test_limit=16), folder)
+                      test_limit=16, keep_epochs=(1,)), folder)
     return folder
 
 

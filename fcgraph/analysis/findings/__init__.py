@@ -53,7 +53,15 @@ verdicts only) the details say so.
 5. Shaped by learning, broken by weight permutation. Statistic: mean over control networks of
    (trained - control) average-activity decoding accuracy, per image; the network-level
    properties of findings 1-3 must differ too. Index-based group survival is reported only:
-   matching neurons by index across two weight sets says nothing about learning.
+   matching neurons by index across two weight sets says nothing about learning. **Training
+   checkpoints** (``epoch:E``, role "checkpoint": the network after epoch E, kept by ``fcgraph
+   train --keep-epochs``) are analysed with their own groups like a control network but are
+   reported, not gating: no verdict of findings 1-5 depends on them (a network a few epochs
+   into training may already decode as well as the final one; that is no evidence against the
+   claim). Findings 1-3 give their contrasts with each checkpoint in ``checkpoint_contrasts``;
+   finding 5's ``details["training"]`` lists the networks in epoch order (``untrained`` as
+   epoch 0, each ``epoch:E``, the trained one at its final epoch) with their average decoding,
+   their contrasts with the trained network and the Spearman rho of decoding against epoch.
 """
 
 from __future__ import annotations
@@ -61,6 +69,7 @@ from __future__ import annotations
 from typing import Any
 
 from fcgraph.analysis.findings.common import (
+    CHECKPOINT_KINDS,
     FLOOR_KINDS,
     FLOOR_LEVEL,
     LAYER_ALPHA,
@@ -90,7 +99,7 @@ from fcgraph.analysis.findings.f3_curves import finding_3, io_contrast, io_summa
 from fcgraph.analysis.findings.f4_perturbations import dose_response, finding_4
 from fcgraph.analysis.findings.f5_learning import finding_5
 
-__all__ = ["CLAIMS", "CONTRASTS", "CRITERIA", "FLOOR_KINDS", "FLOOR_LEVEL", "LAYER_ALPHA",
+__all__ = ["CHECKPOINT_KINDS", "CLAIMS", "CONTRASTS", "CRITERIA", "FLOOR_KINDS", "FLOOR_LEVEL", "LAYER_ALPHA",
            "LEARNING_KINDS", "NOISE_KINDS", "NO_CONTROL", "STATISTICS", "condition_role",
            "criteria_markdown", "decoding_contrast", "dose_response", "edge_rate_contrast",
            "evaluate", "finding_1", "finding_2", "finding_3", "finding_4", "finding_5",

@@ -14,6 +14,8 @@ from fcgraph.contract import parse_condition
 NOISE_KINDS = ("uniform", "gaussian", "fgsm", "pgd")
 FLOOR_KINDS = ("uniform", "gaussian")
 LEARNING_KINDS = ("permute", "untrained")
+#: a training checkpoint (``epoch:E``): analysed like a control network, reported, never gating
+CHECKPOINT_KINDS = ("epoch",)
 #: noise level (pixel units) up to which a uniform / gaussian condition is a reliability floor
 FLOOR_LEVEL = 0.01
 #: family-wise level of the per-layer contrasts (Holm)
@@ -24,13 +26,16 @@ NO_CONTROL = ("not tested against a control network: record permute:layer or unt
 
 def condition_role(name: str) -> str:
     """What a recorded condition is to the findings: "trained" (clean), "control" (another
-    network: permute, untrained), "floor" (negligible noise), "perturbation" (noise or attack
-    above the floor) or "other"."""
+    network: permute, untrained), "checkpoint" (the network after a training epoch, ``epoch:E``:
+    analysed like a control, reported, never gating a verdict), "floor" (negligible noise),
+    "perturbation" (noise or attack above the floor) or "other"."""
     if name == "clean":
         return "trained"
     info = parse_condition(name)
     if info.kind in LEARNING_KINDS:
         return "control"
+    if info.kind in CHECKPOINT_KINDS:
+        return "checkpoint"
     if info.kind in FLOOR_KINDS and info.level is not None and info.level <= FLOOR_LEVEL:
         return "floor"
     return "perturbation" if info.kind in NOISE_KINDS else "other"
@@ -56,10 +61,22 @@ def _verdict(trained_ok: bool, why_not: str, contrasts: dict[str, dict[str, Any]
     return True, ""
 
 
-def _controls(analysis: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Control networks analysed with their own groups: name -> layers."""
+def _networks(analysis: dict[str, Any], role: str) -> dict[str, list[dict[str, Any]]]:
+    """The other networks of ``role`` ("control" or "checkpoint") analysed with their own
+    groups: name -> layers."""
     return {name: net["layers"] for name, net in analysis.get("networks", {}).items()
-            if net.get("layers")}
+            if net.get("layers") and condition_role(name) == role}
+
+
+def _controls(analysis: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Control networks analysed with their own groups: name -> layers (the verdicts' controls;
+    training checkpoints are not among them)."""
+    return _networks(analysis, "control")
+
+
+def _checkpoints(analysis: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Training checkpoints (``epoch:E``) analysed with their own groups: name -> layers."""
+    return _networks(analysis, "checkpoint")
 
 
 def _triple(d: dict[str, Any], prefix: str) -> tuple[Any, Any, Any]:

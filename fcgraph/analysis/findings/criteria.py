@@ -29,6 +29,10 @@ TERMS = {
     "control network": "the same architecture without learned structure (weights permuted "
                        "within each layer, or untrained with BatchNorm recalibrated), analysed "
                        "with its own 1FC groups; a finding must beat every control.",
+    "training checkpoint": "the trained network as it was after an earlier training epoch "
+                           "(record --condition epoch:E), analysed with its own 1FC groups like "
+                           "a control and reported in finding 5's training trajectory; it gates "
+                           "no verdict (a few epochs may already learn the task).",
 }
 
 CLAIMS = {
@@ -71,7 +75,9 @@ CRITERIA = {
          "in each half of the images.",
     "5": "for every control network: CI lower bound of (trained - control) average decoding > 0, "
          "and at least one of findings 1-3's contrasts with it > 0; and trained average decoding "
-         "above chance in >= 1 layer (label permutations, Holm over layers).",
+         "above chance in >= 1 layer (label permutations, Holm over layers). Training checkpoints "
+         "are reported (average decoding and these contrasts per epoch, Spearman rho of decoding "
+         "against epoch), not gating.",
 }
 STATISTICS = {
     "1": "trained edge rate / false-edge rate",

@@ -24,6 +24,7 @@ from fcgraph.analysis.contrasts import (
     wilson,
 )
 from fcgraph.analysis.findings.common import (
+    _checkpoints,
     _contrast,
     _controls,
     _finding,
@@ -267,6 +268,8 @@ def finding_1(analysis: dict[str, Any], manifest: Any) -> dict[str, Any]:
                         "no image-block jackknife of the edges (or no pair tested in a replicate)")
     rate, lo, hi = block["value"], block["lo"], block["hi"]
     contrasts = {name: block_contrast(layers, ctl) for name, ctl in _controls(analysis).items()}
+    details["checkpoint_contrasts"] = {name: block_contrast(layers, net)
+                                       for name, net in _checkpoints(analysis).items()}
     details.update(edge_rate=rate, edge_rate_lo=lo, edge_rate_hi=hi, edge_rate_se=block["se"],
                    edge_rate_ci=f"image-block jackknife ({block['n_groups']} class-stratified "
                                 "groups of images), on the block sample of post neurons, "

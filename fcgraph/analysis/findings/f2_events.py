@@ -14,6 +14,7 @@ from fcgraph.analysis.contrasts import (
 )
 from fcgraph.analysis.findings.common import (
     LAYER_ALPHA,
+    _checkpoints,
     _contrast,
     _controls,
     _finding,
@@ -106,6 +107,9 @@ def finding_2(analysis: dict[str, Any]) -> dict[str, Any]:
     contrasts = {name: decoding_contrast(layers, ctl, _event_minus_matched, absent_is_zero=True)
                  for name, ctl in _controls(analysis).items()}
     details["contrasts"] = contrasts
+    details["checkpoint_contrasts"] = {
+        name: decoding_contrast(layers, net, _event_minus_matched, absent_is_zero=True)
+        for name, net in _checkpoints(analysis).items()}
     r = compared["random"]
     ok = (frac is not None and frac <= 0.10 and m["lo"] > 0 and r["lo"] is not None
           and r["lo"] > 0 and bool(beats))

@@ -19,7 +19,7 @@ import numpy as np
 
 from fcgraph.analysis.blocks import jackknife
 from fcgraph.analysis.contrasts import pool, se_from_ci
-from fcgraph.analysis.findings.common import _controls, _finding, _verdict
+from fcgraph.analysis.findings.common import _checkpoints, _controls, _finding, _verdict
 
 #: the statistics of :func:`io_summary` with a jackknife CI (their replicate values under
 #: ``jackknife``)
@@ -155,6 +155,8 @@ def finding_3(analysis: dict[str, Any], alpha: float) -> dict[str, Any]:
     contrasts = {name: io_contrast(trained, io_summary(ctl))
                  for name, ctl in _controls(analysis).items()}
     details["contrasts"] = contrasts
+    details["checkpoint_contrasts"] = {name: io_contrast(trained, io_summary(net))
+                                       for name, net in _checkpoints(analysis).items()}
     ok = (trained["share_lo"] >= 0.5 and trained["share_excess_lo"] > 0
           and trained["beta_excess_lo"] > 0)
     direction = ("rises" if trained["beta_excess_lo"] > 0 else "falls"

@@ -1,11 +1,18 @@
 """Finding 5: shaped by learning, broken by weight permutation (properties compared across
-networks, not neuron indices)."""
+networks, not neuron indices).
+
+Training checkpoints (``epoch:E``) and the untrained network (epoch 0) make a training
+trajectory beside the verdict (``details["training"]``): each network's average read-out
+decoding and its contrasts with the trained network. It is reported only: a network a few epochs
+into training may decode as well as the final one, which says nothing against the claim.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from fcgraph.analysis.contrasts import (
     pool,
@@ -17,8 +24,10 @@ from fcgraph.analysis.findings.common import (
     _controls,
     _finding,
     above_chance,
+    condition_role,
 )
 from fcgraph.analysis.findings.f2_events import decoding_contrast
+from fcgraph.contract import parse_condition
 
 
 def _average_correct(la: dict[str, Any]) -> np.ndarray | None:
@@ -26,8 +35,77 @@ def _average_correct(la: dict[str, Any]) -> np.ndarray | None:
     return None if c is None else np.asarray(c, float)
 
 
+def final_epoch(analysis: dict[str, Any]) -> int | str:
+    """The epochs the trained (clean) network was trained for, from the recording's
+    provenance (the checkpoint's config); "final" when the run does not say."""
+    model = analysis.get("provenance", {}).get("recording_provenance", {}).get("model", {})
+    done = (model.get("metrics") or {}).get("epochs_done", (model.get("training") or {}).get("epochs"))
+    return int(done) if isinstance(done, int | float) and not isinstance(done, bool) else "final"
+
+
+def _epoch_of(name: str) -> int | None:
+    """The training epoch of a recorded network: 0 for ``untrained``, E for ``epoch:E``,
+    None for any other condition."""
+    if name == "untrained":
+        return 0
+    level = parse_condition(name).level  # epoch:E has E >= 1, a whole number
+    return int(level) if condition_role(name) == "checkpoint" and level is not None else None
+
+
+def _mean_average_decoding(layers: list[dict[str, Any]]) -> float | None:
+    """Mean over post layers of the average-activity read-out's decoding accuracy."""
+    acc = [a for la in layers if (a := la["decoding"]["average"].get("accuracy")) is not None]
+    return float(np.mean(acc)) if acc else None
+
+
+def _brief(c: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if c is None else {k: c.get(k) for k in ("value", "lo", "hi", "exceeds")}
+
+
+def training_trajectory(analysis: dict[str, Any], earlier: list[dict[str, Any]]
+                        ) -> dict[str, Any]:
+    """The networks of the training in epoch order: ``untrained`` (epoch 0), each ``epoch:E``
+    and the trained one (clean, :func:`final_epoch`), each with its mean average-read-out
+    decoding accuracy (over post layers) and, but for the trained one, its contrasts with
+    the trained network: ``"5"`` the average decoding (trained - network, per image), ``"1"``
+    to ``"3"`` those findings 1-3 computed for it (their ``contrasts`` or
+    ``checkpoint_contrasts``). ``spearman_rho`` / ``spearman_p``: decoding accuracy against
+    epoch (the trained network last), with >= 3 networks. Reported only, never gating.
+    """
+    conditions = analysis.get("conditions", {})
+    named = sorted((e, n) for n in conditions if (e := _epoch_of(n)) is not None)
+    final = final_epoch(analysis)
+    rows = []
+    for epoch, name in named:
+        layers = conditions[name]["layers"]
+        contrasts = {f["id"]: _brief(f["details"].get("contrasts", {}).get(name)
+                                     or f["details"].get("checkpoint_contrasts", {}).get(name))
+                     for f in earlier}
+        contrasts["5"] = _brief(decoding_contrast(analysis["layers"], layers, _average_correct))
+        rows.append({"network": name, "epoch": epoch, "role": condition_role(name),
+                     "accuracy": conditions[name].get("accuracy"),
+                     "average_decoding": _mean_average_decoding(layers),
+                     "contrasts": {k: v for k, v in contrasts.items() if v is not None}})
+    rows.append({"network": "clean", "epoch": final, "role": "trained",
+                 "accuracy": analysis.get("clean_accuracy"),
+                 "average_decoding": _mean_average_decoding(analysis["layers"]), "contrasts": {}})
+    # "final": after every kept epoch
+    epochs = [r["epoch"] if isinstance(r["epoch"], int) else named[-1][0] + 1 if named else 1
+              for r in rows]
+    have = [i for i, r in enumerate(rows) if r["average_decoding"] is not None]
+    rho, p = None, None
+    if len(have) >= 3:
+        res = stats.spearmanr([epochs[i] for i in have], [rows[i]["average_decoding"] for i in have])
+        if np.isfinite(res.statistic):
+            rho, p = float(res.statistic), float(res.pvalue)
+    return {"networks": rows, "spearman_rho": rho, "spearman_p": p,
+            "rule": "reported only: training checkpoints gate no verdict"}
+
+
 def finding_5(analysis: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[str, Any]:
-    """``earlier``: findings 1-3 (their per-control contrasts are the structural properties)."""
+    """``earlier``: findings 1-3 (their per-control contrasts are the structural properties).
+    Training checkpoints are reported in ``details["training"]``
+    (:func:`training_trajectory`), never as controls."""
     controls = {name: analysis["conditions"][name]["layers"] for name in _controls(analysis)
                 if name in analysis.get("conditions", {})}
     clean_above_shuffle = above_chance(analysis["layers"], "average")
@@ -40,7 +118,8 @@ def finding_5(analysis: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
                                    for r in rows])
     details: dict[str, Any] = {"controls": sorted(controls),
                                "clean_decoding_above_shuffle": clean_above_shuffle,
-                               "index_survival (not tested)": survival}
+                               "index_survival (not tested)": survival,
+                               "training": training_trajectory(analysis, earlier)}
     if not controls:
         return _finding("5", None, None, None, None, details, NO_CONTROL)
     per, values, ses = {}, [], []
