@@ -39,14 +39,14 @@ def test_decoding_contrast_pairs_images_and_layers():
                _decoding_layer("y", t[1].tolist(), t[0].tolist())]
     control = [_decoding_layer("x", c[0].tolist(), c[1].tolist()),
                _decoding_layer("z", c[1].tolist(), c[0].tolist())]  # no layer y
-    out = findings.decoding_contrast(trained, control, findings._event_minus_average)
+    out = findings.decoding_contrast(trained, control, findings.event_minus_average)
     plain = ((t[0] - t[1]) - (c[0] - c[1])).mean()  # layer x only: y has no control
     assert out["layers"] == ["x"] and np.isclose(out["value"], plain)
     assert out["lo"] <= out["value"] <= out["hi"]
     # a control layer without groups counts as 0 only when asked
     control[1]["post_layer"] = "y"
     control[1]["decoding"]["event"]["correct"] = None
-    zero = findings.decoding_contrast(trained, control, findings._event_minus_average,
+    zero = findings.decoding_contrast(trained, control, findings.event_minus_average,
                                       absent_is_zero=True)
     assert zero["control_without_groups"] == ["y"] and zero["layers"] == ["x", "y"]
     per_image = ((t[0] - t[1]) - (c[0] - c[1]) + (t[1] - t[0])) / 2

@@ -89,9 +89,9 @@ from fcgraph.analysis.findings.criteria import (
 )
 from fcgraph.analysis.findings.f1_groups import edge_rate_contrast, finding_1
 from fcgraph.analysis.findings.f2_events import (
-    _event_minus_average,
-    _event_minus_matched,
     decoding_contrast,
+    event_minus_average,
+    event_minus_matched,
     finding_2,
     percentile_sweep,
 )
@@ -104,7 +104,7 @@ __all__ = ["CHECKPOINT_KINDS", "CLAIMS", "CONTRASTS", "CRITERIA", "FLOOR_KINDS",
            "criteria_markdown", "decoding_contrast", "dose_response", "edge_rate_contrast",
            "evaluate", "finding_1", "finding_2", "finding_3", "finding_4", "finding_5",
            "io_contrast", "io_summary", "percentile_sweep", "summary_frame", "terms_markdown",
-           "_event_minus_average", "_event_minus_matched"]
+           "event_minus_average", "event_minus_matched"]
 
 
 def _first_four(analysis: dict[str, Any], manifest: Any) -> list[dict[str, Any]]:

@@ -41,15 +41,18 @@ def condition_role(name: str) -> str:
     return "perturbation" if info.kind in NOISE_KINDS else "other"
 
 
-def _finding(fid: str, value: Any, lo: Any, hi: Any, supported: bool | None,
-             details: dict[str, Any], reason: str = "") -> dict[str, Any]:
+def finding_result(fid: str, value: Any, lo: Any, hi: Any, supported: bool | None,
+                   details: dict[str, Any], reason: str = "") -> dict[str, Any]:
+    """A finding's record: its id, claim, statistic and criterion (:mod:`.criteria`), the
+    statistic's ``value`` with its CI (``ci_low``, ``ci_high``), the verdict ``supported``
+    (None: not tested), the ``reason`` when not supported, and ``details``."""
     return {"id": fid, "claim": CLAIMS[fid], "statistic": STATISTICS[fid], "value": value,
             "ci_low": lo, "ci_high": hi, "criterion": CRITERIA[fid], "supported": supported,
             "reason": reason, "details": details}
 
 
-def _verdict(trained_ok: bool, why_not: str, contrasts: dict[str, dict[str, Any]]
-             ) -> tuple[bool | None, str]:
+def verdict(trained_ok: bool, why_not: str, contrasts: dict[str, dict[str, Any]]
+            ) -> tuple[bool | None, str]:
     """Verdict from the trained network's own criterion and its contrasts with the controls."""
     if not trained_ok:
         return False, why_not
@@ -68,13 +71,13 @@ def _networks(analysis: dict[str, Any], role: str) -> dict[str, list[dict[str, A
             if net.get("layers") and condition_role(name) == role}
 
 
-def _controls(analysis: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def control_networks(analysis: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Control networks analysed with their own groups: name -> layers (the verdicts' controls;
     training checkpoints are not among them)."""
     return _networks(analysis, "control")
 
 
-def _checkpoints(analysis: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def checkpoint_networks(analysis: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Training checkpoints (``epoch:E``) analysed with their own groups: name -> layers."""
     return _networks(analysis, "checkpoint")
 
@@ -83,7 +86,9 @@ def _triple(d: dict[str, Any], prefix: str) -> tuple[Any, Any, Any]:
     return d.get(prefix), d.get(f"{prefix}_lo"), d.get(f"{prefix}_hi")
 
 
-def _contrast(value: Any, lo: Any, hi: Any, **extra: Any) -> dict[str, Any]:
+def contrast_entry(value: Any, lo: Any, hi: Any, **extra: Any) -> dict[str, Any]:
+    """A trained-minus-control contrast: its value, CI and whether it ``exceeds`` (CI lower
+    bound > 0), with any ``extra`` keys."""
     return {"value": value, "lo": lo, "hi": hi, "exceeds": lo is not None and lo > 0, **extra}
 
 
@@ -96,7 +101,9 @@ def above_chance(layers: list[dict[str, Any]], readout: str) -> list[str]:
 
 
 
-def _by_role(analysis: dict[str, Any], role: str) -> dict[str, list[dict[str, Any]]]:
+def conditions_by_role(analysis: dict[str, Any], role: str) -> dict[str, list[dict[str, Any]]]:
+    """The recorded conditions of ``role`` (:func:`condition_role`) with edge statistics:
+    name -> layers."""
     return {name: c["layers"] for name, c in analysis.get("conditions", {}).items()
             if condition_role(name) == role
             and any("edges" in la or "blocks" in la for la in c["layers"])}

@@ -24,11 +24,11 @@ from fcgraph.analysis.contrasts import (
     wilson,
 )
 from fcgraph.analysis.findings.common import (
-    _checkpoints,
-    _contrast,
-    _controls,
-    _finding,
-    _verdict,
+    checkpoint_networks,
+    contrast_entry,
+    control_networks,
+    finding_result,
+    verdict,
 )
 from fcgraph.analysis.principles import PRINCIPLES, SIGNED
 
@@ -62,7 +62,7 @@ def edge_rate_contrast(analysis: dict[str, Any], trained: list[dict[str, Any]],
         logs.append(float(np.log2((et / tt) / (ec / tc))))
         var.append((1 / et - 1 / tt + 1 / ec - 1 / tc) / np.log(2) ** 2)
     if not logs:
-        return _contrast(None, None, None, layer_pairs=0, untested=untested)
+        return contrast_entry(None, None, None, layer_pairs=0, untested=untested)
     mean = float(np.mean(logs))
     if len(logs) >= 3:
         half = float(stats.t.ppf(0.975, len(logs) - 1) * np.std(logs, ddof=1) / np.sqrt(len(logs)))
@@ -70,7 +70,7 @@ def edge_rate_contrast(analysis: dict[str, Any], trained: list[dict[str, Any]],
     else:
         half = Z95 * float(np.sqrt(np.sum(var))) / len(logs)
         method = "binomial (pairs as independent: understated)"
-    return _contrast(mean, mean - half, mean + half, layer_pairs=len(logs), ci_method=method,
+    return contrast_entry(mean, mean - half, mean + half, layer_pairs=len(logs), ci_method=method,
                      per_layer=logs, untested=untested)
 
 
@@ -140,9 +140,9 @@ def block_contrast(trained: list[dict[str, Any]], control: list[dict[str, Any]]
                     - _log2_rate(np.asarray(c_b["edges"], float),
                                  np.asarray(c_b["tested"], float)))
     if not logs:
-        return _contrast(None, None, None, layer_pairs=0, untested=untested)
+        return contrast_entry(None, None, None, layer_pairs=0, untested=untested)
     jk = jackknife(np.mean(logs, axis=0))
-    return _contrast(jk["value"], jk["lo"], jk["hi"], se=jk["se"], layer_pairs=len(logs),
+    return contrast_entry(jk["value"], jk["lo"], jk["hi"], se=jk["se"], layer_pairs=len(logs),
                      ci_method=f"image-block jackknife ({jk['n_groups']} groups)",
                      per_layer=[float(v[0]) for v in logs], untested=untested)
 
@@ -178,7 +178,7 @@ def like_to_like_test(trained: list[dict[str, Any]],
             unmeasured.append(name)
             continue
         jk = jackknife(np.mean(diffs, axis=0))
-        per_control[name] = _contrast(jk["value"], jk["lo"], jk["hi"], se=jk["se"],
+        per_control[name] = contrast_entry(jk["value"], jk["lo"], jk["hi"], se=jk["se"],
                                       layer_pairs=len(diffs))
     holds = None if mine["lo"] is None else bool(
         mine["lo"] > 0 and all(c["exceeds"] for c in per_control.values()))
@@ -221,7 +221,7 @@ def principle_contrasts(trained: list[dict[str, Any]],
                      if (a := value(la, key)) is not None
                      and (b := value(by_post.get(la["post_layer"], {}), key)) is not None]
             d, d_lo, d_hi = _mean_ci(diffs)
-            per_control[name] = _contrast(d, d_lo, d_hi, layer_pairs=len(diffs))
+            per_control[name] = contrast_entry(d, d_lo, d_hi, layer_pairs=len(diffs))
         if mean is None or not per_control or any(c["lo"] is None for c in per_control.values()):
             holds = None
         else:
@@ -252,7 +252,7 @@ def finding_1(analysis: dict[str, Any], manifest: Any) -> dict[str, Any]:
         if measured else "nominal",
         "fraction_with_group": with_group / neurons if neurons else None}
     if tested == 0 or neurons == 0:
-        return _finding("1", None, None, None, False, details, "no tested pairs")
+        return finding_result("1", None, None, None, False, details, "no tested pairs")
     w_lo, w_hi = wilson(edges, tested)
     block = block_edge_rate(layers, [_tested(analysis, la) for la in layers])
     details.update(edge_rate_all_neurons=edges / tested, edge_rate_wilson_lo=w_lo,
@@ -260,25 +260,25 @@ def finding_1(analysis: dict[str, Any], manifest: Any) -> dict[str, Any]:
                    edge_rate_wilson_ci="Wilson over all tested pairs (pairs as independent: "
                                        "understated; reported only)",
                    contrasts_layer_t={name: edge_rate_contrast(analysis, layers, ctl)
-                                      for name, ctl in _controls(analysis).items()},
-                   principles=principle_contrasts(layers, _controls(analysis)))
+                                      for name, ctl in control_networks(analysis).items()},
+                   principles=principle_contrasts(layers, control_networks(analysis)))
     if block["lo"] is None:
         details.update(block_edge_rate=block)
-        return _finding("1", None, None, None, False, details,
+        return finding_result("1", None, None, None, False, details,
                         "no image-block jackknife of the edges (or no pair tested in a replicate)")
     rate, lo, hi = block["value"], block["lo"], block["hi"]
-    contrasts = {name: block_contrast(layers, ctl) for name, ctl in _controls(analysis).items()}
+    contrasts = {name: block_contrast(layers, ctl) for name, ctl in control_networks(analysis).items()}
     details["checkpoint_contrasts"] = {name: block_contrast(layers, net)
-                                       for name, net in _checkpoints(analysis).items()}
+                                       for name, net in checkpoint_networks(analysis).items()}
     details.update(edge_rate=rate, edge_rate_lo=lo, edge_rate_hi=hi, edge_rate_se=block["se"],
                    edge_rate_ci=f"image-block jackknife ({block['n_groups']} class-stratified "
                                 "groups of images), on the block sample of post neurons, "
                                 "pooled over layer pairs within each replicate",
                    block_edge_rate=block, contrasts=contrasts)
-    l2l = like_to_like_test(layers, _controls(analysis))
+    l2l = like_to_like_test(layers, control_networks(analysis))
     details["like_to_like"] = l2l
     ok = lo >= 2 * false_rate and with_group / neurons >= 0.5
-    supported, reason = _verdict(ok, "trained edge rate or group coverage below the criterion",
+    supported, reason = verdict(ok, "trained edge rate or group coverage below the criterion",
                                  contrasts)
     if supported is True and l2l["holds"] is not True:
         failing = sorted(c for c, x in l2l["contrasts"].items() if not x["exceeds"])
@@ -286,5 +286,5 @@ def finding_1(analysis: dict[str, Any], manifest: Any) -> dict[str, Any]:
             "like-to-like not measured in the trained network" if l2l["holds"] is None
             else "the trained edges are not like-to-like" if l2l["trained"]["lo"] <= 0
             else "the trained edges are no more like-to-like than control " + ", ".join(failing))
-    return _finding("1", rate / false_rate, lo / false_rate, hi / false_rate, supported, details,
+    return finding_result("1", rate / false_rate, lo / false_rate, hi / false_rate, supported, details,
                     reason)

@@ -14,12 +14,12 @@ from fcgraph.analysis.contrasts import (
 )
 from fcgraph.analysis.findings.common import (
     LAYER_ALPHA,
-    _checkpoints,
-    _contrast,
-    _controls,
-    _finding,
-    _verdict,
     above_chance,
+    checkpoint_networks,
+    contrast_entry,
+    control_networks,
+    finding_result,
+    verdict,
 )
 
 
@@ -34,8 +34,8 @@ def _readout_difference(first: str, second: str) -> Any:
     return per_image
 
 
-_event_minus_average = _readout_difference("event", "average")
-_event_minus_matched = _readout_difference("event", "matched")
+event_minus_average = _readout_difference("event", "average")
+event_minus_matched = _readout_difference("event", "matched")
 _event_minus_random = _readout_difference("event", "random")
 
 
@@ -66,7 +66,7 @@ def decoding_contrast(trained: list[dict[str, Any]], control: list[dict[str, Any
     adjusted = holm([paired_p(v) for v in per_layer])
     exceeding = [n for n, v, p in zip(names, per_layer, adjusted, strict=True)
                  if p is not None and p < LAYER_ALPHA and v.mean() > 0]
-    return _contrast(m["value"], m["lo"], m["hi"], n_images=m["n_images"], layers=names,
+    return contrast_entry(m["value"], m["lo"], m["hi"], n_images=m["n_images"], layers=names,
                      per_layer=[float(v.mean()) for v in per_layer], layer_p_holm=adjusted,
                      layers_exceeding=exceeding, control_without_groups=absent)
 
@@ -89,8 +89,8 @@ def finding_2(analysis: dict[str, Any]) -> dict[str, Any]:
     beats = above_chance(layers, "event")
     frac = float(np.median(fractions)) if fractions else None
     compared = {name: image_mean([d for la in layers if (d := fn(la)) is not None])
-                for name, fn in (("matched", _event_minus_matched), ("random", _event_minus_random),
-                                 ("average", _event_minus_average))}
+                for name, fn in (("matched", event_minus_matched), ("random", _event_minus_random),
+                                 ("average", event_minus_average))}
     details: dict[str, Any] = {
         "median_event_fraction": frac, "layers_event_above_shuffle": beats,
         "event_minus_matched": compared["matched"], "event_minus_random": compared["random"],
@@ -102,17 +102,17 @@ def finding_2(analysis: dict[str, Any]) -> dict[str, Any]:
         "ci": "images resampled, layers of an image together"}
     m = compared["matched"]
     if m["value"] is None:
-        return _finding("2", None, None, None, False, details,
+        return finding_result("2", None, None, None, False, details,
                         "no layer could be decoded (no neuron with a group to analyse)")
-    contrasts = {name: decoding_contrast(layers, ctl, _event_minus_matched, absent_is_zero=True)
-                 for name, ctl in _controls(analysis).items()}
+    contrasts = {name: decoding_contrast(layers, ctl, event_minus_matched, absent_is_zero=True)
+                 for name, ctl in control_networks(analysis).items()}
     details["contrasts"] = contrasts
     details["checkpoint_contrasts"] = {
-        name: decoding_contrast(layers, net, _event_minus_matched, absent_is_zero=True)
-        for name, net in _checkpoints(analysis).items()}
+        name: decoding_contrast(layers, net, event_minus_matched, absent_is_zero=True)
+        for name, net in checkpoint_networks(analysis).items()}
     r = compared["random"]
     ok = (frac is not None and frac <= 0.10 and m["lo"] > 0 and r["lo"] is not None
           and r["lo"] > 0 and bool(beats))
-    supported, reason = _verdict(ok, "the trained network's event spikes do not out-decode as "
+    supported, reason = verdict(ok, "the trained network's event spikes do not out-decode as "
                                      "many of its other spikes or random bins", contrasts)
-    return _finding("2", m["value"], m["lo"], m["hi"], supported, details, reason)
+    return finding_result("2", m["value"], m["lo"], m["hi"], supported, details, reason)

@@ -19,7 +19,7 @@ import numpy as np
 
 from fcgraph.analysis.blocks import jackknife
 from fcgraph.analysis.contrasts import pool, se_from_ci
-from fcgraph.analysis.findings.common import _checkpoints, _controls, _finding, _verdict
+from fcgraph.analysis.findings.common import checkpoint_networks, control_networks, finding_result, verdict
 
 #: the statistics of :func:`io_summary` with a jackknife CI (their replicate values under
 #: ``jackknife``)
@@ -145,25 +145,25 @@ def finding_3(analysis: dict[str, Any], alpha: float) -> dict[str, Any]:
                                      "pooled within each replicate",
                                "in_sample": io_summary(analysis["layers"], "in_sample")}
     if trained["n_fitted"] < 10:
-        return _finding("3", None, None, None, False, details,
+        return finding_result("3", None, None, None, False, details,
                         f"fewer than 10 neurons fitted out of sample ({trained['n_small_group']} "
                         f"of {trained['n_candidates']} with a half-image group below min_group)")
     if trained["beta_excess_lo"] is None or trained["share_excess_lo"] is None:
-        return _finding("3", None, None, None, False, details,
+        return finding_result("3", None, None, None, False, details,
                         "gain law not estimable against same-size random groups on every "
                         "jackknife replicate")
     contrasts = {name: io_contrast(trained, io_summary(ctl))
-                 for name, ctl in _controls(analysis).items()}
+                 for name, ctl in control_networks(analysis).items()}
     details["contrasts"] = contrasts
     details["checkpoint_contrasts"] = {name: io_contrast(trained, io_summary(net))
-                                       for name, net in _checkpoints(analysis).items()}
+                                       for name, net in checkpoint_networks(analysis).items()}
     ok = (trained["share_lo"] >= 0.5 and trained["share_excess_lo"] > 0
           and trained["beta_excess_lo"] > 0)
     direction = ("rises" if trained["beta_excess_lo"] > 0 else "falls"
                  if trained["beta_excess_hi"] < 0 else "is flat")
-    supported, reason = _verdict(
+    supported, reason = verdict(
         ok, f"out of sample, ReLU-like share {trained['share']:.2f} (random groups "
             f"{trained['random_share']:.2f}); the gain {direction} with group size relative to "
             f"same-size random groups", contrasts)
-    return _finding("3", trained["beta_excess"], trained["beta_excess_lo"],
+    return finding_result("3", trained["beta_excess"], trained["beta_excess_lo"],
                     trained["beta_excess_hi"], supported, details, reason)

@@ -27,9 +27,9 @@ from scipy import stats
 from fcgraph.analysis.blocks import jackknife
 from fcgraph.analysis.findings.common import (
     FLOOR_LEVEL,
-    _by_role,
-    _finding,
     condition_role,
+    conditions_by_role,
+    finding_result,
 )
 
 #: The block summaries' neuron Jaccard with clean: on all images then each jackknife replicate
@@ -99,8 +99,8 @@ def _contrast_seed_unit(seed_sd: dict[str, float], early: list[str], late: list[
 
 
 def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
-    perts = _by_role(analysis, "perturbation")
-    floors = _by_role(analysis, "floor")
+    perts = conditions_by_role(analysis, "perturbation")
+    floors = conditions_by_role(analysis, "floor")
     details: dict[str, Any] = {
         "conditions": sorted(perts), "floor_conditions": sorted(floors),
         "ci": "image-block jackknife: each replicate drops one class-stratified group of images "
@@ -108,10 +108,10 @@ def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
               "the block sample's post neurons whose clean in-edges are a group (min_group), "
               "weighted by the group's size"}
     if not perts:
-        return _finding("4", None, None, None, None, details,
+        return finding_result("4", None, None, None, None, details,
                         "no noise or adversarial condition above the floor")
     if not floors:
-        return _finding("4", None, None, None, None, details,
+        return finding_result("4", None, None, None, None, details,
                         f"no reliability floor: record a negligible-noise repeat (uniform or "
                         f"gaussian at level <= {FLOOR_LEVEL}, e.g. uniform:0.001)")
     # with several floor draws, their spread is the noise-seed error of a disruption: the floor
@@ -155,7 +155,7 @@ def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
     details["per_condition"] = per
     details["dose_response"] = dose_response(analysis, per)
     if not values:
-        return _finding("4", None, None, None, False, details, "fewer than 2 layer pairs")
+        return finding_result("4", None, None, None, False, details, "fewer than 2 layer pairs")
     # over perturbations, within each replicate; the floor's seed error is shared by them all,
     # each perturbation's own draw is not
     pooled_halves = (np.mean(halves, axis=0) if all(h is not None for h in halves) else None)
@@ -171,7 +171,7 @@ def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
         else "larger in early layers on all images, but not in both halves of them"
         if not in_both and mean is not None and mean > 0
         else "disruption not larger in early layers")
-    return _finding("4", mean, lo, hi, bool(ok), details, reason)
+    return finding_result("4", mean, lo, hi, bool(ok), details, reason)
 
 
 def _event_accuracy(layers: list[dict[str, Any]]) -> float | None:

@@ -20,11 +20,11 @@ from fcgraph.analysis.contrasts import (
 )
 from fcgraph.analysis.findings.common import (
     NO_CONTROL,
-    _by_role,
-    _controls,
-    _finding,
     above_chance,
     condition_role,
+    conditions_by_role,
+    control_networks,
+    finding_result,
 )
 from fcgraph.analysis.findings.f2_events import decoding_contrast
 from fcgraph.contract import parse_condition
@@ -106,11 +106,11 @@ def finding_5(analysis: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
     """``earlier``: findings 1-3 (their per-control contrasts are the structural properties).
     Training checkpoints are reported in ``details["training"]``
     (:func:`training_trajectory`), never as controls."""
-    controls = {name: analysis["conditions"][name]["layers"] for name in _controls(analysis)
+    controls = {name: analysis["conditions"][name]["layers"] for name in control_networks(analysis)
                 if name in analysis.get("conditions", {})}
     clean_above_shuffle = above_chance(analysis["layers"], "average")
     survival = {}
-    for name, layers in _by_role(analysis, "control").items():
+    for name, layers in conditions_by_role(analysis, "control").items():
         rows = [r["edges"] for r in layers if r.get("edges", {}).get("neuron_survival") is not None]
         if rows:
             survival[name] = pool([r["neuron_survival"] for r in rows],
@@ -121,7 +121,7 @@ def finding_5(analysis: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
                                "index_survival (not tested)": survival,
                                "training": training_trajectory(analysis, earlier)}
     if not controls:
-        return _finding("5", None, None, None, None, details, NO_CONTROL)
+        return finding_result("5", None, None, None, None, details, NO_CONTROL)
     per, values, ses = {}, [], []
     for name, ctl in controls.items():
         dec = decoding_contrast(analysis["layers"], ctl, _average_correct)
@@ -134,9 +134,9 @@ def finding_5(analysis: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
             ses.append(se_from_ci(dec["lo"], dec["hi"]))
     details["per_control"] = per
     if not values:
-        return _finding("5", None, None, None, False, details, "no read-out to compare")
+        return finding_result("5", None, None, None, False, details, "no read-out to compare")
     mean, lo, hi = pool(values, ses)
     ok = all(p["supported"] for p in per.values()) and bool(clean_above_shuffle)
     reason = "" if ok else "a control network decodes as well or shares findings 1-3's " \
                            "properties, or the trained read-out is at chance"
-    return _finding("5", mean, lo, hi, bool(ok), details, reason)
+    return finding_result("5", mean, lo, hi, bool(ok), details, reason)
