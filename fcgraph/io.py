@@ -15,6 +15,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+
 from fcgraph import faults
 from fcgraph.errors import FcgraphError
 
@@ -184,9 +186,11 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
 def plain(value: Any) -> Any:
     """``value`` ready for strict JSON and for Cypher parameters: NumPy scalars as Python
     numbers, dicts, lists and tuples element by element (tuples as lists), NaN and infinities
-    as None; anything else unchanged."""
+    as None; NumPy arrays as nested lists; anything else unchanged."""
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, str):

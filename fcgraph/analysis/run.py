@@ -56,7 +56,14 @@ from fcgraph.analysis.principles import principles
 from fcgraph.contract import condition_slug
 from fcgraph.errors import BadArgument, FcgraphError
 from fcgraph.execution import Execution
-from fcgraph.io import atomic_write, atomic_write_text, remove_stale_temps, sha256_file, writing_into
+from fcgraph.io import (
+    atomic_write,
+    atomic_write_text,
+    plain,
+    remove_stale_temps,
+    sha256_file,
+    writing_into,
+)
 from fcgraph.parts import cached_part, part_key, read_part
 from fcgraph.run_folder import MANIFEST, RunFolder, layer_pairs
 
@@ -76,24 +83,9 @@ def _key(*parts: Any) -> str:
     return part_key(FORMAT_VERSION, *parts)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        value = float(value)
-        return value if np.isfinite(value) else None
-    return value
-
-
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(_jsonable(data), indent=1) + "\n")
+    atomic_write_text(path, json.dumps(plain(data), indent=1) + "\n")
 
 
 def _check_inputs(rec: Any, conditions: list[str], edge_files: dict[str, Path]) -> None:
@@ -530,13 +522,13 @@ def _analyze(rec: Any, config: AnalysisConfig, progress: ProgressFn | None, rest
     else:  # keep the figures of an earlier run, if any
         analysis["figures"] = sorted(f"figures/{p.name}" for p in run.figures.glob("*.*"))
     _write_json(run.analysis_json, analysis)
-    return _jsonable(analysis)
+    return plain(analysis)
 
 
 def _cached_part(part: Path, key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """The part at ``part`` when its key matches, else ``compute()`` saved there
     (:func:`fcgraph.parts.cached_part`, the rule every stage's parts follow)."""
-    return cached_part(part, key, lambda: _jsonable(compute()), checkpoint="analyze.part")
+    return cached_part(part, key, lambda: plain(compute()), checkpoint="analyze.part")
 
 
 def _network_layer(rec: Any, condition: str, pre: str, post: str, groups: Groups,
