@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from fcgraph.errors import BadArgument, at_least, choice
+from fcgraph.execution import ProgressFn
 from fcgraph.fc.backend import Backend
 from fcgraph.names import SPLITS
 
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from fcgraph.graph.connection import Connection, Graph
     from fcgraph.models.train import TrainConfig
 
-ProgressFn = Callable[[str, int, int], None]
 
 #: The demo's conditions: a negligible-noise repeat (the reliability floor), noise the digits
 #: survive, an attack, and two control networks (weights permuted, untrained).

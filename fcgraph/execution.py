@@ -35,6 +35,9 @@ from fcgraph.errors import BadArgument, FcgraphError, at_least, number_in
 if TYPE_CHECKING:
     from distributed import Client
 
+#: A stage's progress callback: ``progress(task, done, total)`` after each unit of ``task``.
+ProgressFn = Callable[[str, int, int], None]
+
 #: The environment variable the CLI reads ``--scheduler`` from (Dask's own name for it).
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 INSTALL_HINT = "pip install 'fcgraph[dask]'"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.progress import (
@@ -23,6 +23,7 @@ from rich.progress import (
 
 from fcgraph.cli.common import console, err_console
 from fcgraph.errors import BadArgument
+from fcgraph.execution import ProgressFn
 
 #: Seconds between two progress lines of one task in a log, unless ``FCGRAPH_PROGRESS_SECONDS``
 #: says otherwise.
@@ -31,7 +32,7 @@ LOG_EVERY_SECONDS = 30.0
 SECONDS_ENV = "FCGRAPH_PROGRESS_SECONDS"
 
 #: ``update(task, done, total)``
-Update = Callable[[str, int, int], None]
+Update = ProgressFn
 
 
 def log_every_seconds() -> float:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import fcntl
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,14 +36,13 @@ from fcgraph import faults
 from fcgraph.contract import read_manifest
 from fcgraph.db import server
 from fcgraph.errors import FcgraphError
+from fcgraph.execution import ProgressFn
 from fcgraph.fc.edge_states import ensure_edge_states
 from fcgraph.graph.connection import Connection, Graph, credentials_file, read_credentials
 from fcgraph.graph.import_files import IMPORT_PREFIX, write_import_files
 from fcgraph.graph.ingest import Selection, load_key, read_analysis
 from fcgraph.graph.schema import apply_schema
 from fcgraph.validate import validate_run
-
-ProgressFn = Callable[[str, int, int], None]
 
 
 @dataclass

@@ -17,10 +17,9 @@ import pandas as pd
 
 from fcgraph.db.bulk import bulk_ingest, is_local_server
 from fcgraph.errors import BadArgument
+from fcgraph.execution import ProgressFn
 from fcgraph.graph.connection import Connection, Graph
 from fcgraph.graph.ingest import EDGE_BATCH, EDGE_WORKERS, ingest_run, selected_edge_count
-
-ProgressFn = Callable[[str, int, int], None]
 
 #: ``auto`` takes the bulk path for the local server from this many edges to load; below it,
 #: the restart the bulk path needs costs more than the online loader takes.

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fcgraph.execution import check_shared_folder, run_units
+from fcgraph.execution import ProgressFn, check_shared_folder, run_units
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -109,7 +109,7 @@ def _slots(client: Client) -> list[str]:
 
 def compute_on_cluster(client: Client, unit: Callable[..., dict[str, Any]], rec: Recording,
                        plan: Path, params: FcParams, backend: Backend, tile: int,
-                       todo: list[Unit], progress: Callable[[str, int, int], None] | None,
+                       todo: list[Unit], progress: ProgressFn | None,
                        after_pair: Callable[[str, str, str], None] | None,
                        ) -> tuple[dict[tuple[str, int], dict[str, Any]], int]:
     """Compute the layer pairs ``todo`` on the workers of ``client`` (module doc).

@@ -32,7 +32,6 @@ import errno
 import hashlib
 import json
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +43,7 @@ import pyarrow.parquet as pq
 
 from fcgraph.contract import RunManifest, condition_slug, read_manifest
 from fcgraph.errors import BadArgument, FcgraphError
+from fcgraph.execution import ProgressFn
 from fcgraph.fc.edge_summaries import (
     DEGREES_FILE,
     LOSS_COLUMNS,
@@ -64,7 +64,6 @@ COUNT_COLUMNS = ["baseline", "condition", "pre_layer", "post_layer", "baseline_e
 _KEY = b"fcgraph.states_key"
 _IDX_BITS = 24  # a neuron index below 2**24 (16.7 M neurons per layer)
 _ORDER_BITS = 7
-ProgressFn = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ import numpy as np
 
 from fcgraph import faults
 from fcgraph.errors import BadArgument, FcgraphError, at_least
-from fcgraph.execution import Execution
+from fcgraph.execution import Execution, ProgressFn
 from fcgraph.fc.backend import Backend, get_backend
 from fcgraph.fc.counts import DEFAULT_TILE
 from fcgraph.fc.feature_relay import FeatureRelay
@@ -79,7 +79,6 @@ if TYPE_CHECKING:
     from fcgraph.record.reader import Recording
 
 #: ``progress(task, done, total)``: one task per (condition, layer pair), done/total post neurons.
-ProgressFn = Callable[[str, int, int], None]
 #: Called after each layer pair is finished and saved: ``after_pair(condition, pre, post)``.
 PairHook = Callable[[str, str, str], None]
 

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fcgraph import faults
-from fcgraph.execution import check_shared_folder, run_units
+from fcgraph.execution import ProgressFn, check_shared_folder, run_units
 from fcgraph.fc.pair import (
     COUNT_KEYS,
     FcParts,
@@ -196,7 +196,7 @@ def edges_unit(root: str, params: FcParams, backend: tuple[str, str], tile: int,
 
 def compute_split(client: Client, rec: Recording, params: FcParams, backend: Backend, tile: int,
                   unit_tiles: int, todo: list[tuple[str, int, str, str]],
-                  progress: Callable[[str, int, int], None] | None,
+                  progress: ProgressFn | None,
                   after_pair: Callable[[str, str, str], None] | None,
                   ) -> dict[tuple[str, int], dict[str, Any]]:
     """Compute the layer pairs ``todo`` in units of ``unit_tiles`` post tiles (module doc).

@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -47,10 +47,10 @@ import scipy.sparse as sp
 from fcgraph import SCHEMA_VERSION
 from fcgraph.contract import condition_slug
 from fcgraph.errors import BadArgument, choice
+from fcgraph.execution import ProgressFn
 from fcgraph.graph.connection import Graph
 from fcgraph.io import atomic_write_text, plain
 
-ProgressFn = Callable[[str, int, int], None]
 FETCH_SIZE = 10_000
 EDGE_PROPS = ("measure", "value", "z", "cofire", "null_mean", "null_sd", "p", "q")
 EDGE_FIELDS: dict[str, pa.DataType] = {

@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from fcgraph import SCHEMA_VERSION, faults
 from fcgraph.contract import RunManifest, neuron_uid, read_manifest
 from fcgraph.errors import FcgraphError, at_least, number_in
+from fcgraph.execution import ProgressFn
 from fcgraph.fc.edge_states import STATE_CODES, EdgeStates, ensure_edge_states, tested_neurons
 from fcgraph.graph.connection import Graph
 from fcgraph.graph.schema import apply_schema
@@ -56,7 +57,6 @@ NEURON_BATCH = 20_000
 EDGE_BATCH = 5_000
 EDGE_WORKERS = 2
 DELETE_BATCH = 20_000
-ProgressFn = Callable[[str, int, int], None]  # (task, done, total)
 
 _EDGE_PROPS = ("value", "z", "cofire", "null_mean", "null_sd")
 

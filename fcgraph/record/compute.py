@@ -6,7 +6,7 @@ packed spikes, and the counts."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from spikingjelly.activation_based import monitor, neuron
 
 from fcgraph.datasets import load_dataset
 from fcgraph.errors import BadArgument
+from fcgraph.execution import ProgressFn
 from fcgraph.models.checkpoint import (
     epoch_weights_path,
     kept_epochs,
@@ -42,7 +43,6 @@ from fcgraph.record.writer import pack_chunk, spike_count
 from fcgraph.run_folder import RunFolder, condition_slug
 
 #: progress(task, done, total), the signature of ``fcgraph.cli.progress.task_progress``.
-Progress = Callable[[str, int, int], None]
 
 
 def prepare(checkpoint: Path, root: Path, n_images: int, dataset: str | None, split: str,
@@ -89,7 +89,7 @@ def check_epochs(setup: Setup, conditions: list[Condition]) -> None:
                                 "keep the weights after those epochs")
 
 
-def condition_model(setup: Setup, condition: Condition, report: Progress) -> SpikingClassifier:
+def condition_model(setup: Setup, condition: Condition, report: ProgressFn) -> SpikingClassifier:
     """The network ``condition`` records: the checkpoint's, permuted, untrained with its
     BatchNorm recalibrated on the recorded images (reported as task ``<condition> (BatchNorm)``),
     or the one kept after a training epoch (``epoch:E``, BatchNorm as saved)."""

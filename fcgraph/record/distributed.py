@@ -38,10 +38,10 @@ import numpy as np
 
 from fcgraph import faults
 from fcgraph.errors import FcgraphError
+from fcgraph.execution import ProgressFn
 from fcgraph.parts import part_key, read_part, write_part
 from fcgraph.record import layout
 from fcgraph.record.compute import (
-    Progress,
     condition_model,
     count_batch,
     drop_parts,
@@ -274,7 +274,7 @@ def has_parts(setup: Setup, condition: Condition) -> bool:
 
 
 def record_chunks(setup: Setup, conditions: list[Condition], worker_args: tuple[Any, ...],
-                  execution: Execution, report: Progress, flush_bytes: int,
+                  execution: Execution, report: ProgressFn, flush_bytes: int,
                   chunk_images: int) -> None:
     """Record ``conditions`` chunk by chunk, then assemble their files (module doc): the chunks
     without a part on the cluster of ``execution`` (started only if there is one), or in this
@@ -343,7 +343,7 @@ def record_chunks(setup: Setup, conditions: list[Condition], worker_args: tuple[
         report(condition.name, n, n)
 
 
-def _pending(setup: Setup, conditions: list[Condition], report: Progress) -> list[Condition]:
+def _pending(setup: Setup, conditions: list[Condition], report: ProgressFn) -> list[Condition]:
     """The conditions not complete yet (those complete are reported done)."""
     out = []
     n = len(setup.data)

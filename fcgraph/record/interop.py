@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -34,6 +34,7 @@ import pandas as pd
 
 from fcgraph.contract import neuron_uid
 from fcgraph.errors import BadArgument, FcgraphError, choice
+from fcgraph.execution import ProgressFn
 from fcgraph.io import atomic_path, writing_into
 from fcgraph.record.reader import Recording, open_recording
 from fcgraph.spikes import unpack
@@ -53,7 +54,6 @@ SPIKE_AT = 0.5
 #: Neurons unpacked at once (bounds the memory of one chunk to this many trains).
 CHUNK_NEURONS = 1024
 
-ProgressFn = Callable[[str, int, int], None]  # (task, done, total)
 Neurons = Iterable[str | tuple[str, int]]
 
 

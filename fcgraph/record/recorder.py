@@ -27,11 +27,10 @@ from fcgraph import faults
 from fcgraph.contract import RunManifest
 from fcgraph.datasets import default_data_root
 from fcgraph.errors import BadArgument, FcgraphError, at_least
-from fcgraph.execution import Execution
+from fcgraph.execution import Execution, ProgressFn
 from fcgraph.io import atomic_write_text, remove_stale_temps, writing_into
 from fcgraph.record import layout
 from fcgraph.record.compute import (
-    Progress,
     check_epochs,
     condition_model,
     count_batch,
@@ -59,7 +58,7 @@ def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
            dataset: str | None = None, split: str = "test", data_root: Path | None = None,
            download: bool = True, batch_size: int = 64, seed: int = 0, run_id: str | None = None,
            command: str | None = None, overwrite: bool = False, flush_bytes: int = FLUSH_BYTES,
-           trials: int = 1, progress: Progress | None = None, execution: Execution | None = None,
+           trials: int = 1, progress: ProgressFn | None = None, execution: Execution | None = None,
            chunk_images: int = layout.CHUNK_IMAGES) -> RunManifest:
     """Record ``conditions`` of the first ``n_images`` of ``dataset``/``split`` into folder ``out``.
 
@@ -177,7 +176,7 @@ def _write_labels(setup: Setup) -> None:
     os.replace(tmp, path)
 
 
-def _record_condition(setup: Setup, condition: Condition, report: Progress, flush_bytes: int) -> None:
+def _record_condition(setup: Setup, condition: Condition, report: ProgressFn, flush_bytes: int) -> None:
     """Record one condition, resuming from its saved progress; skip it when already complete."""
     state = load_progress(setup, condition)
     n, T = len(setup.data), setup.T

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from fcgraph.analysis import AnalysisConfig, analyze_run, run
+from fcgraph.analysis import AnalysisConfig, analyze_run, run, units
 from fcgraph.analysis.report import write_report
 from fcgraph.analysis.synthetic import make_planted_run, make_replicate_run
 from fcgraph.cli import app
@@ -206,9 +206,9 @@ def test_rerun_resumes_from_parts(planted, planted_analysis, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("recomputed a finished part")
 
-    monkeypatch.setattr(run, "analyse_pair", boom)
-    monkeypatch.setattr(run, "principles", boom)
-    monkeypatch.setattr(run, "edge_replicates", boom)
+    monkeypatch.setattr(units, "analyse_pair", boom)
+    monkeypatch.setattr(units, "principles", boom)
+    monkeypatch.setattr(units, "edge_replicates", boom)
     again = analyze_run(planted, FAST, figures=False)
     assert verdicts(again) == verdicts(planted_analysis)
     with pytest.raises(AssertionError, match="recomputed"):  # other parameters: recomputed

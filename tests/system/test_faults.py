@@ -26,7 +26,7 @@ import neo4j
 import pyarrow.parquet as pq
 import pytest
 
-from fcgraph.analysis import run as analysis_run
+from fcgraph.analysis import units as analysis_units
 from fcgraph.contract import read_manifest
 from fcgraph.graph.connection import Graph
 from fcgraph.graph.ingest import delete_run, run_lock
@@ -442,7 +442,7 @@ def test_a_run_folder_copied_from_another_machine(tiny_run, tmp_path, graph, neo
     assert stamps(copy, "spikes/*/*") == spikes
     out = invoke(tiny_run.fc_args(copy)).stdout
     assert "10 of 10 layer pairs were finished by an earlier run and not recomputed" in out
-    monkeypatch.setattr(analysis_run, "analyse_pair", refuse_to_recompute)
+    monkeypatch.setattr(analysis_units, "analyse_pair", refuse_to_recompute)
     invoke(tiny_run.analyze_args(copy))
     monkeypatch.undo()
     assert_same_results(copy, tiny_run.full)
