@@ -302,3 +302,24 @@ def test_finding_4_must_hold_in_both_halves_of_the_images():
     assert em["split_half_se"] == pytest.approx(abs(em["halves"][0] - em["halves"][1]) / 2)
     assert em["se"] == pytest.approx(em["split_half_se"])
     assert em["lo"] < agree["ci_low"] and em["value"] == pytest.approx(agree["value"])
+
+
+def test_the_floor_draws_spread_of_the_contrast_keeps_the_layers_together():
+    """A second floor draw 0.15 lower in every layer: each layer's seed SD is large (0.11), but
+    the draws agree on the early-minus-late contrast, so its seed error is 0 and the contrast
+    stays supported (layers taken as independent, its seed SD would be ~0.16 and the interval
+    would reach down to ~0.16); the per-layer intervals do widen."""
+    hit = [_cond_layer("a", 0.10, 0.02), _cond_layer("b", 0.15, 0.02), _cond_layer("c", 0.30, 0.03)]
+    lower = [_cond_layer("a", 0.65, 0.02), _cond_layer("b", 0.55, 0.02),
+             _cond_layer("c", 0.25, 0.03)]
+    analysis = _analysis("abc", uniform_0_001=FLOOR, uniform_0_2=hit)
+    analysis["conditions"]["uniform:0.001:r2"] = {"layers": lower}
+    f = findings.finding_4(analysis)
+    assert f["supported"] is True, f["reason"]
+    assert f["details"]["floor_seed_sd"]["a"] == pytest.approx(0.15 / np.sqrt(2))
+    p = f["details"]["per_condition"]["uniform:0.2"]
+    assert p["early_minus_late"].get("seed_se", 0) < 1e-9  # no seed error in the contrast
+    one = findings.finding_4(_analysis("abc", uniform_0_001=FLOOR, uniform_0_2=hit))
+    lo_one, hi_one = one["details"]["per_condition"]["uniform:0.2"]["disruption_ci"]["a"]
+    lo, hi = p["disruption_ci"]["a"]
+    assert hi - lo > (hi_one - lo_one) + 0.2  # but each layer's interval does widen

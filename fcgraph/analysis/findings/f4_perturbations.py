@@ -50,11 +50,11 @@ def _jaccards(layers: list[dict[str, Any]], key: str = WHOLE) -> dict[str, np.nd
 
 
 def _floor(conds: dict[str, list[dict[str, Any]]], key: str = WHOLE
-           ) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
+           ) -> tuple[dict[str, np.ndarray], dict[str, float], list[dict[str, np.ndarray]]]:
     """The floor conditions (its noise draws): per post layer, their mean neuron Jaccard with
     clean within each replicate or half (``key``, :func:`_jaccards`); per post layer with >= 2
     draws, the SD (ddof 1) over the draws of the first value (all images, for ``WHOLE``); and
-    the number of draws."""
+    each draw's Jaccards (:func:`_jaccards`)."""
     per = [_jaccards(layers, key) for layers in conds.values()]
     mean, sd = {}, {}
     for post in set().union(*per) if per else ():
@@ -62,7 +62,7 @@ def _floor(conds: dict[str, list[dict[str, Any]]], key: str = WHOLE
         mean[post] = draws.mean(axis=0)
         if len(draws) >= 2:
             sd[post] = float(np.std(draws[:, 0], ddof=1))
-    return mean, sd, len(per)
+    return mean, sd, per
 
 
 def _widened(interval: dict[str, Any], seed_se: float, halves: np.ndarray | None = None
@@ -92,10 +92,15 @@ def _early_minus_late(rows: list[tuple[str, np.ndarray]], n_early: int) -> np.nd
             - np.mean([d for _, d in rows[n_early:]], axis=0))
 
 
-def _contrast_seed_unit(seed_sd: dict[str, float], early: list[str], late: list[str]) -> float:
-    """Seed SD of mean(early) - mean(late) for one noise draw per layer (layers independent)."""
-    return float(np.sqrt(sum(seed_sd.get(p, 0.0) ** 2 for p in early) / len(early) ** 2
-                         + sum(seed_sd.get(p, 0.0) ** 2 for p in late) / len(late) ** 2))
+def _contrast_seed_unit(draws: list[dict[str, np.ndarray]], early: list[str],
+                        late: list[str]) -> float:
+    """Seed SD of mean(early) - mean(late) for one noise draw: the SD (ddof 1) over the floor's
+    draws of that contrast of their Jaccards on all images, each draw's layers taken together
+    (so their dependence through the shared draw is kept); 0 with fewer than 2 draws that
+    measure every layer."""
+    contrasts = [np.mean([d[p][0] for p in early]) - np.mean([d[p][0] for p in late])
+                 for d in draws if all(p in d for p in (*early, *late))]
+    return float(np.std(contrasts, ddof=1)) if len(contrasts) >= 2 else 0.0
 
 
 def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +121,8 @@ def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
                         f"gaussian at level <= {FLOOR_LEVEL}, e.g. uniform:0.001)")
     # with several floor draws, their spread is the noise-seed error of a disruption: the floor
     # mean's (sd^2 / draws) and the perturbation's own draw's (sd^2)
-    floor, seed_sd, n_draws = _floor(floors)
+    floor, seed_sd, floor_draws = _floor(floors)
+    n_draws = len(floor_draws)
     floor_halves = _floor(floors, HALVES)[0]
     details.update(floor_draws=n_draws, floor_seed_sd=seed_sd, split_half_jaccard={
         la["post_layer"]: (la.get("blocks") or {}).get("split_half_neuron_jaccard")
@@ -138,7 +144,7 @@ def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
                      if len(by_half) == len(rows) else None)
         values.append(em)
         halves.append(em_halves)
-        units.append(_contrast_seed_unit(seed_sd, [p for p, _ in rows[:n_early]],
+        units.append(_contrast_seed_unit(floor_draws, [p for p, _ in rows[:n_early]],
                                          [p for p, _ in rows[n_early:]]))
         per_layer = {post: _widened(jackknife(d), factor * seed_sd.get(post, 0.0),
                                     by_half.get(post))
