@@ -432,7 +432,7 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
                 tile: int = DEFAULT_TILE, restart: bool = False,
                 progress: ProgressFn | None = None, after_pair: PairHook | None = None,
                 execution: Execution | None = None, scheduler: str | None = None,
-                local_workers: int = 0, unit_tiles: int = 0, **settings: Any) -> pd.DataFrame:
+                local_workers: int | str = 0, unit_tiles: int = 0, **settings: Any) -> pd.DataFrame:
     """Significant edges of every chosen condition and layer pair of a recording (module doc).
 
     ``recording``: a folder written by ``fcgraph record`` (the output goes into it).
@@ -483,11 +483,40 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
         execution = Execution.create(scheduler, local_workers)
     elif scheduler or local_workers:
         raise FcgraphError("give execution, or scheduler / local_workers, not both")
-    be = get_backend(backend)
+    be = run_backend(backend, execution)
     rec = open_recording(recording)
     with writing_into(rec.path):
         return _compute(rec, conditions, params, be, tile, restart, progress, after_pair, execution,
                         unit_tiles)
+
+
+def run_backend(backend: str | Backend, execution: Execution, *, warn: bool = True) -> Backend:
+    """The backend of a run (:func:`~fcgraph.fc.backend.get_backend`; ``warn``: its).
+
+    On GPU workers (``--local-workers gpu``) it is CuPy: ``auto`` means ``cupy``, and the
+    client (the workers' machine) checks here that CuPy can use a GPU, so that no cluster is
+    started for nothing; each worker checks its own GPU again when its first unit starts
+    (:func:`~fcgraph.fc.pair.worker_backend`).
+
+    Raises
+    ------
+    BadArgument
+        Another backend than ``cupy`` or ``auto`` on GPU workers.
+    FcgraphError
+        On GPU workers, CuPy cannot use a GPU here.
+    """
+    if not execution.gpu_workers:
+        return get_backend(backend, warn=warn)
+    name = backend.name if isinstance(backend, Backend) else backend
+    if name not in ("auto", "cupy"):
+        raise BadArgument("--backend", f"{name} on GPU workers: --local-workers gpu runs fc on "
+                                       "CuPy (give --backend cupy or auto)")
+    if isinstance(backend, Backend):
+        return backend
+    try:
+        return get_backend("cupy")
+    except FcgraphError as exc:
+        raise FcgraphError(f"--local-workers gpu: {exc}") from None
 
 
 def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be: Backend, tile: int,
