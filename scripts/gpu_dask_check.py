@@ -2,7 +2,7 @@
 Dask workers sharing the GPU, must write the same files.
 
 A small synthetic recording (three layers, two conditions) is computed by
-:func:`fcgraph.fc.run.compute_run` on the ``cupy`` backend three times per comparison, each in
+:func:`fcgraph.fc.run.compute_run` on the ``cupy`` backend twice per comparison, each in
 its own copy: in-process, then on a local cluster of two worker processes (``--local-workers
 2``), both on the one GPU: once with a task per layer pair (the exact null, its features kept
 by the worker that ran the pair before), once with a task per post tile (``unit_tiles=1``, the
@@ -13,17 +13,20 @@ as the Dask tests compare). With dask-cuda and two GPUs or more, the same again 
 differ too); else the script says why it skips that.
 
 Without Dask it prints "skipped: dask not installed" and succeeds (the device machine may lack
-it). Run from the repository root with the repository on ``PYTHONPATH``:
+it); it needs no more of fcgraph's dependencies than gpu_check.sh's other steps (no SciPy).
+Run from the repository root with the repository on ``PYTHONPATH``:
 
     python scripts/gpu_dask_check.py
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -44,10 +47,24 @@ RUNS: list[tuple[str, dict[str, Any], int]] = [
 ]
 
 
+def synthetic() -> ModuleType:
+    """:mod:`fcgraph.analysis.synthetic`, loaded from its file alone: ``fcgraph.analysis``
+    imports SciPy, which the GPU machine may lack (this module needs only NumPy and pyarrow)."""
+    import fcgraph
+
+    name = "fcgraph_gpu_check_synthetic"
+    if name not in sys.modules:
+        path = Path(fcgraph.__file__).parent / "analysis" / "synthetic.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def make_recording(root: Path, seed: int = 0, n_images: int = 60, T: int = 4) -> Path:
     """A recording of :data:`LAYERS` and :data:`CONDITIONS`: independent spikes at rate 0.2."""
-    from fcgraph.analysis.synthetic import write_recording
-
+    write_recording = synthetic().write_recording
     rng = np.random.default_rng(seed)
     spikes = {c: {name: rng.random((int(np.prod(shape)), T * n_images)) < 0.2
                   for name, shape in LAYERS} for c in CONDITIONS}
