@@ -2,7 +2,8 @@
 what ``fcgraph fc`` says in one line where it cannot run them (no CuPy, no dask-cuda, no GPU, a
 backend other than CuPy, a worker whose CuPy is unusable). Real processes; CuPy is the CPU
 stand-in of ``tests/cuda_emulator`` where a usable one is needed. The runs on GPU workers
-themselves are scripts/gpu_dask_check.py's (run by scripts/gpu_check.sh)."""
+themselves are scripts/gpu_dask_check.py's (run by scripts/gpu_check.sh); here, that its
+comparison holds for workers on CuPy and fails for workers on NumPy."""
 
 from __future__ import annotations
 
@@ -146,3 +147,44 @@ def test_a_worker_whose_cupy_is_unusable_is_one_line(tmp_path, cluster):
     assert line.startswith("error: on Dask worker tcp://127.0.0.1:"), done.stderr
     assert line.endswith(": backend cupy asked for, but CuPy is not installed"), done.stderr
     assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+# -- the Dask step of scripts/gpu_check.sh --------------------------------------------------------
+
+#: In-process on CuPy, then on two local workers on ``backend``, compared as the step compares.
+STEP_AGAINST_WORKERS_ON = """
+import sys
+sys.path.insert(0, "scripts")
+from pathlib import Path
+import gpu_dask_check as step
+from fcgraph.fc.run import compute_run
+from tests.helpers.dask_cluster import assert_same_files
+
+root = Path(sys.argv[1])
+want, got = step.make_recording(root / "in-process"), step.make_recording(root / "dask")
+compute_run(want, backend="cupy", tile=step.TILE)
+compute_run(got, backend=sys.argv[2], tile=step.TILE, local_workers=2)
+try:
+    assert_same_files(got, want, step.TIMING)
+except AssertionError as exc:
+    print("differ:", exc)
+else:
+    print("same")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.gxx
+@needs_gxx
+@pytest.mark.parametrize(("backend", "verdict"), [("cupy", "same"), ("numpy", "differ: ")])
+def test_the_dask_step_tells_workers_on_another_backend(tmp_path, backend, verdict):
+    """The step's comparison holds for workers on CuPy and fails for workers that ran on NumPy
+    (the same edges: only the summaries say so)."""
+    pytest.importorskip("distributed", reason="needs dask[distributed]")
+    done = subprocess.run([sys.executable, "-c", STEP_AGAINST_WORKERS_ON, str(tmp_path), backend],
+                          cwd=ROOT, env=with_emulator(env_with_repo()), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(verdict), done.stdout
+    if backend == "numpy":  # a part summary or the manifest: the edge tables are the same
+        assert ".json" in done.stdout, done.stdout
