@@ -126,8 +126,9 @@ def settings_options(settings: type, name: str = "params", panel: str | None = N
     default, type and help, and any Typer keywords such as ``min``, from the field itself; a
     field's ``choices`` metadata, a tuple of names, makes it an enumerated option, see
     :func:`choices`; its ``cli_type``, the type the option reads when the field's own, such as
-    ``int | str``, is not one Typer reads), and call it with ``name=settings.create(**those values)`` (or the
-    constructor when the class has no ``create``): the options, their defaults and their checks
+    ``int | str``, is not one Typer reads), and call it with
+    ``name=settings.create(**those values)`` (or the constructor when the class has no
+    ``create``): the options, their defaults and their checks
     have one home. ``panel``: the group of ``--help`` they are listed in (a field's own
     ``rich_help_panel`` first)."""
     hints = typing.get_type_hints(settings)

@@ -445,13 +445,14 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
     pair, post neurons done. ``after_pair``: called after each layer pair is saved (tests use
     it to simulate a kill).
 
-    Where the layer pairs are computed: in this process (the default), or, with ``scheduler``
-    (a Dask scheduler's address) or ``local_workers`` (a local Dask cluster of that many
-    single-threaded worker processes), or an :class:`~fcgraph.execution.Execution` with them,
-    one Dask task per (condition, layer pair) not yet finished, each writing its part into the
-    run folder (which the workers must see at the same path); this process then assembles the
-    tables as in-process. The files are the same either way, but for the ``seconds`` of each
-    layer pair (and ``backend_detail`` on GPU workers); see :mod:`fcgraph.fc.distributed`.
+    Where the layer pairs are computed: in this process (the default), or, with ``scheduler`` (a
+    Dask scheduler's address) or ``local_workers`` (a local Dask cluster of that many
+    single-threaded worker processes; ``"gpu"``: one per GPU, on CuPy, :func:`run_backend`), or an
+    :class:`~fcgraph.execution.Execution` with them, one Dask task per (condition, layer pair) not
+    yet finished, each writing its part into the run folder (which the workers must see at the
+    same path); this process then assembles the tables as in-process. The files are the same
+    either way, but for the ``seconds`` of each layer pair (and ``backend_detail`` on GPU
+    workers); see :mod:`fcgraph.fc.distributed`.
     ``unit_tiles`` (on a cluster only): split each layer pair into Dask tasks of that many post
     tiles (``tile`` tested post neurons each), so that several workers share a big pair, with
     the same files; 0 (the default): a task per layer pair. Not with ``fdr`` or ``dense``,
@@ -491,12 +492,26 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
 
 
 def run_backend(backend: str | Backend, execution: Execution, *, warn: bool = True) -> Backend:
-    """The backend of a run (:func:`~fcgraph.fc.backend.get_backend`; ``warn``: its).
+    """The backend of a run.
 
     On GPU workers (``--local-workers gpu``) it is CuPy: ``auto`` means ``cupy``, and the
     client (the workers' machine) checks here that CuPy can use a GPU, so that no cluster is
     started for nothing; each worker checks its own GPU again when its first unit starts
-    (:func:`~fcgraph.fc.pair.worker_backend`).
+    (:func:`~fcgraph.fc.pair.worker_backend`). Elsewhere :func:`~fcgraph.fc.backend.get_backend`.
+
+    Parameters
+    ----------
+    backend : str or Backend
+        The backend asked for (``--backend``: numpy, torch[:device], cupy, auto), or one made.
+    execution : Execution
+        Where the units run.
+    warn : bool
+        :func:`~fcgraph.fc.backend.get_backend`'s: warn when ``auto`` sees an unusable GPU.
+
+    Returns
+    -------
+    Backend
+        The backend this process computes with, and whose name the workers are sent.
 
     Raises
     ------
