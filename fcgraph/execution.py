@@ -10,7 +10,9 @@ nothing here imports Dask. With one, :func:`dask_client` gives a ``distributed.C
   ``DASK_SCHEDULER_ADDRESS``). Its workers need fcgraph installed and the run folder at the same
   path (a shared filesystem): :func:`check_shared_folder` checks both before any unit is sent.
 - ``local_workers``: N worker processes of one thread each on this machine, started for the
-  run and stopped after it.
+  run and stopped after it; or ``"gpu"`` (:data:`GPU_WORKERS`): a ``dask_cuda.LocalCUDACluster``
+  of one worker per GPU (each sees only its own GPU; the ``dask-gpu`` extra), on which
+  ``fcgraph fc`` runs on CuPy.
 
 :func:`run_units` sends the units, calls back as each one finishes, and turns what can go wrong
 into one-line :class:`~fcgraph.errors.FcgraphError` s: no scheduler answering or no worker
@@ -41,6 +43,9 @@ ProgressFn = Callable[[str, int, int], None]
 #: The environment variable the CLI reads ``--scheduler`` from (Dask's own name for it).
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 INSTALL_HINT = "pip install 'fcgraph[dask]'"
+#: ``--local-workers gpu``: a local dask-cuda cluster of one worker per GPU.
+GPU_WORKERS = "gpu"
+GPU_INSTALL_HINT = "pip install 'fcgraph[dask-gpu]'"
 
 
 def _option(default: Any, help: str, **cli: Any) -> Any:
@@ -74,15 +79,16 @@ class Execution:
         None, "Run the units of work on the Dask scheduler at this address (tcp://host:8786); "
               "its workers must see the run folder at the same path.",
         flags=("--scheduler",), envvar=SCHEDULER_ENV, show_envvar=True, show_default=False)
-    local_workers: int = _option(
+    local_workers: int | str = _option(
         0, "Start a local Dask cluster of N worker processes (1 thread each) for this run "
-           "(0: run in this process).", min=0)
+           "(0: run in this process), or 'gpu': a dask-cuda cluster of one worker per GPU "
+           "(fc then runs on CuPy).", cli_type=str, metavar="N|gpu")
     timeout: float = _option(
         30.0, "Seconds to wait for the Dask scheduler to answer and a worker to join.",
         flags=("--cluster-timeout",), min=0.1)
 
     @classmethod
-    def create(cls, scheduler: str | None = None, local_workers: int = 0,
+    def create(cls, scheduler: str | None = None, local_workers: int | str = 0,
                timeout: float = 30.0) -> Execution:
         """Checked options.
 
@@ -90,8 +96,9 @@ class Execution:
         ----------
         scheduler : str or None
             A Dask scheduler's address (``tcp://host:8786``); blank counts as None.
-        local_workers : int
-            Worker processes of a local cluster started for the run (0: none).
+        local_workers : int or str
+            Worker processes of a local cluster started for the run (0: none), as a number or
+            its text (the command line's), or ``"gpu"``: one worker per GPU (dask-cuda).
         timeout : float
             Seconds to wait for the scheduler to answer and a first worker to join.
 
@@ -106,25 +113,46 @@ class Execution:
             Both a scheduler and local workers, or a value out of range.
         """
         scheduler = (scheduler or "").strip() or None
-        at_least(local_workers, 0, "--local-workers")
+        workers = _local_workers(local_workers)
         number_in(timeout, "--cluster-timeout", 0, open_low=True)
-        if scheduler and local_workers:
+        if scheduler and workers:
             raise BadArgument("--local-workers", "give --scheduler (or DASK_SCHEDULER_ADDRESS) or "
                                                  "--local-workers, not both")
-        return cls(scheduler, int(local_workers), float(timeout))
+        return cls(scheduler, workers, float(timeout))
 
     @property
     def distributed(self) -> bool:
         """True when units go to a Dask cluster."""
         return bool(self.scheduler or self.local_workers)
 
+    @property
+    def gpu_workers(self) -> bool:
+        """True for a local dask-cuda cluster of one worker per GPU (``--local-workers gpu``)."""
+        return self.local_workers == GPU_WORKERS
+
     def describe(self) -> str:
         """One line: where the units run."""
         if self.scheduler:
             return f"Dask scheduler at {self.scheduler}"
+        if self.gpu_workers:
+            return "local dask-cuda cluster, one worker per GPU"
         if self.local_workers:
             return f"local Dask cluster of {self.local_workers} worker(s) x 1 thread"
         return "in-process"
+
+
+def _local_workers(value: int | str) -> int | str:
+    """``--local-workers``: a whole number >= 0 (or its text), or ``"gpu"``."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == GPU_WORKERS:
+            return GPU_WORKERS
+        try:
+            value = int(text)
+        except ValueError:
+            raise BadArgument("--local-workers", f"{value!r} is neither a number of workers nor "
+                                                 f"{GPU_WORKERS!r} (one worker per GPU)") from None
+    return at_least(value, 0, "--local-workers")
 
 
 @contextmanager
@@ -166,7 +194,7 @@ def dask_client(execution: Execution) -> Iterator[Client | None]:
     ClusterUnavailable
         No scheduler answers, or no worker joins, within ``execution.timeout``.
     FcgraphError
-        Dask is not installed.
+        Dask (with ``gpu``: dask-cuda) is not installed, or with ``gpu`` no GPU is found.
     """
     if not execution.distributed:
         yield None
@@ -178,12 +206,7 @@ def dask_client(execution: Execution) -> Iterator[Client | None]:
     with _quiet_dask():
         cluster = None
         if execution.local_workers:
-            cluster = LocalCluster(n_workers=execution.local_workers, threads_per_worker=1,
-                                   processes=True, host="127.0.0.1", dashboard_address=None,
-                                   silence_logs=logging.CRITICAL,
-                                   # no dashboard; its HTTP server on a free port (a busy
-                                   # 8787, e.g. another cluster's, would print a warning)
-                                   scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"})
+            cluster = _local_cluster(execution, LocalCluster)
             address = cluster.scheduler_address
         else:
             address = str(execution.scheduler)
@@ -197,6 +220,31 @@ def dask_client(execution: Execution) -> Iterator[Client | None]:
         finally:
             if cluster is not None:
                 cluster.close(timeout=10)
+
+
+def _local_cluster(execution: Execution, local_cluster: type) -> Any:
+    """The local cluster of ``execution``: ``local_cluster`` (``distributed.LocalCluster``) of
+    N workers, or with ``gpu`` a ``dask_cuda.LocalCUDACluster`` of one worker per GPU; both of
+    one thread per worker, on 127.0.0.1, without dashboard or log lines."""
+    quiet: dict[str, Any] = dict(threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                                 silence_logs=logging.CRITICAL,
+                                 # no dashboard; its HTTP server on a free port (a busy 8787,
+                                 # e.g. another cluster's, would print a warning)
+                                 scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"})
+    if not execution.gpu_workers:
+        return local_cluster(n_workers=execution.local_workers, processes=True, **quiet)
+    try:
+        from dask_cuda import LocalCUDACluster
+        from dask_cuda.utils import get_n_gpus
+    except ImportError:
+        raise FcgraphError(f"--local-workers gpu needs dask-cuda: {GPU_INSTALL_HINT}") from None
+    try:
+        gpus = get_n_gpus()
+    except Exception as exc:  # NVML missing or failing: pynvml raises its own errors
+        raise FcgraphError(f"--local-workers gpu: no GPU found ({_first_line(exc)})") from None
+    if not gpus:
+        raise FcgraphError("--local-workers gpu: no GPU found")
+    return LocalCUDACluster(**quiet)
 
 
 def _connect(client_class: type, address: str, timeout: float) -> Client:

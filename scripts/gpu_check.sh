@@ -7,9 +7,13 @@
 #      tests/fc/test_fc_torch_cuda.py: the torch backend on CUDA against NumPy;
 #   2. benchmarks/fc.py gpu: a whole sew-small-sized condition (layers 8192 ... 1024, L = 8000,
 #      100 shifts) end to end, against cuBLAS TF32 throughput measured in the same run; then the
-#      same condition with the default exact null (FFT features on the CPU, products on the GPU).
+#      same condition with the default exact null (FFT features on the CPU, products on the GPU);
+#   3. scripts/gpu_dask_check.py: `fcgraph fc` on CuPy in-process and on two Dask workers sharing
+#      the GPU (`--local-workers 2`), a task per layer pair and a task per post tile: every file
+#      the same; with dask-cuda and two GPUs or more, the same on `--local-workers gpu` (one
+#      worker per GPU). Without Dask it says "skipped: dask not installed" and passes.
 # Prints every figure; results go to benchmarks/results/fc.json (section "gpu") or, with
-# OUT set (the device tool's output folder), to $OUT/fc-gpu.json instead. Under five minutes.
+# OUT set (the device tool's output folder), to $OUT/fc-gpu.json instead. Under six minutes.
 #   scripts/gpu_check.sh            full benchmark
 #   scripts/gpu_check.sh --quick    layers / 4 (for a first try)
 # CI runs this script on the CPU against tests/cuda_emulator (a stand-in for CuPy) with
@@ -46,4 +50,7 @@ echo "== GPU benchmark (benchmarks/fc.py gpu $*)"
 out=benchmarks/results/fc.json
 if [ -n "${OUT:-}" ]; then out="$OUT/fc-gpu.json"; fi
 timeout 180 $PY benchmarks/fc.py gpu --out "$out" "$@" || status=1
+
+echo "== Dask: two workers on one GPU (scripts/gpu_dask_check.py)"
+timeout 120 $PY scripts/gpu_dask_check.py || status=1
 exit $status

@@ -125,8 +125,10 @@ def settings_options(settings: type, name: str = "params", panel: str | None = N
     """Give the decorated command one option per field of the dataclass ``settings`` (its
     default, type and help, and any Typer keywords such as ``min``, from the field itself; a
     field's ``choices`` metadata, a tuple of names, makes it an enumerated option, see
-    :func:`choices`), and call it with ``name=settings.create(**those values)`` (or the
-    constructor when the class has no ``create``): the options, their defaults and their checks
+    :func:`choices`; its ``cli_type``, the type the option reads when the field's own, such as
+    ``int | str``, is not one Typer reads), and call it with
+    ``name=settings.create(**those values)`` (or the constructor when the class has no
+    ``create``): the options, their defaults and their checks
     have one home. ``panel``: the group of ``--help`` they are listed in (a field's own
     ``rich_help_panel`` first)."""
     hints = typing.get_type_hints(settings)
@@ -135,8 +137,9 @@ def settings_options(settings: type, name: str = "params", panel: str | None = N
     for f in dataclasses.fields(settings):
         cli = {"rich_help_panel": panel, **f.metadata}
         names = cli.pop("choices", None)
+        given = cli.pop("cli_type", None)
         option = typer.Option(*cli.pop("flags", ()), help=cli.pop("help", None), **cli)
-        kind = hints[f.name] if names is None else choices(names)
+        kind = given or (hints[f.name] if names is None else choices(names))
         generated.append(inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                            default=f.default, annotation=Annotated[kind, option]))
 

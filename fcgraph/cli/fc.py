@@ -49,13 +49,12 @@ def fc_cmd(
     execution: Execution | None = None,
 ) -> None:
     """Compute significant edges between consecutive spiking layers (resumes after a kill)."""
-    from fcgraph.fc.backend import get_backend
-    from fcgraph.fc.run import compute_run
+    from fcgraph.fc.run import compute_run, run_backend
     from fcgraph.run_folder import RunFolder
 
     params = params or FcParams()
     execution = execution or Execution()
-    chosen = get_backend(backend, warn=False)  # the run's first line says why auto fell back
+    chosen = run_backend(backend, execution, warn=False)  # the first line says why auto fell back
     said = False
     with task_progress(progress) as update:
 

@@ -431,7 +431,7 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
                 tile: int = DEFAULT_TILE, restart: bool = False,
                 progress: ProgressFn | None = None, after_pair: PairHook | None = None,
                 execution: Execution | None = None, scheduler: str | None = None,
-                local_workers: int = 0, unit_tiles: int = 0, **settings: Any) -> pd.DataFrame:
+                local_workers: int | str = 0, unit_tiles: int = 0, **settings: Any) -> pd.DataFrame:
     """Significant edges of every chosen condition and layer pair of a recording (module doc).
 
     ``recording``: a folder written by ``fcgraph record`` (the output goes into it).
@@ -444,13 +444,14 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
     pair, post neurons done. ``after_pair``: called after each layer pair is saved (tests use
     it to simulate a kill).
 
-    Where the layer pairs are computed: in this process (the default), or, with ``scheduler``
-    (a Dask scheduler's address) or ``local_workers`` (a local Dask cluster of that many
-    single-threaded worker processes), or an :class:`~fcgraph.execution.Execution` with them,
-    one Dask task per (condition, layer pair) not yet finished, each writing its part into the
-    run folder (which the workers must see at the same path); this process then assembles the
-    tables as in-process. The files are the same either way, but for the ``seconds`` of each
-    layer pair (and ``backend_detail`` on GPU workers); see :mod:`fcgraph.fc.distributed`.
+    Where the layer pairs are computed: in this process (the default), or, with ``scheduler`` (a
+    Dask scheduler's address) or ``local_workers`` (a local Dask cluster of that many
+    single-threaded worker processes; ``"gpu"``: one per GPU, on CuPy, :func:`run_backend`), or an
+    :class:`~fcgraph.execution.Execution` with them, one Dask task per (condition, layer pair) not
+    yet finished, each writing its part into the run folder (which the workers must see at the
+    same path); this process then assembles the tables as in-process. The files are the same
+    either way, but for the ``seconds`` of each layer pair (and ``backend_detail`` on GPU
+    workers); see :mod:`fcgraph.fc.distributed`.
     ``unit_tiles`` (on a cluster only): split each layer pair into Dask tasks of that many post
     tiles (``tile`` tested post neurons each), so that several workers share a big pair, with
     the same files; 0 (the default): a task per layer pair. Not with ``fdr`` or ``dense``,
@@ -482,11 +483,54 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
         execution = Execution.create(scheduler, local_workers)
     elif scheduler or local_workers:
         raise FcgraphError("give execution, or scheduler / local_workers, not both")
-    be = get_backend(backend)
+    be = run_backend(backend, execution)
     rec = open_recording(recording)
     with writing_into(rec.path):
         return _compute(rec, conditions, params, be, tile, restart, progress, after_pair, execution,
                         unit_tiles)
+
+
+def run_backend(backend: str | Backend, execution: Execution, *, warn: bool = True) -> Backend:
+    """The backend of a run.
+
+    On GPU workers (``--local-workers gpu``) it is CuPy: ``auto`` means ``cupy``, and the
+    client (the workers' machine) checks here that CuPy can use a GPU, so that no cluster is
+    started for nothing; each worker checks its own GPU again when its first unit starts
+    (:func:`~fcgraph.fc.pair.worker_backend`). Elsewhere :func:`~fcgraph.fc.backend.get_backend`.
+
+    Parameters
+    ----------
+    backend : str or Backend
+        The backend asked for (``--backend``: numpy, torch[:device], cupy, auto), or one made.
+    execution : Execution
+        Where the units run.
+    warn : bool
+        :func:`~fcgraph.fc.backend.get_backend`'s: warn when ``auto`` sees an unusable GPU.
+
+    Returns
+    -------
+    Backend
+        The backend this process computes with, and whose name the workers are sent.
+
+    Raises
+    ------
+    BadArgument
+        Another backend than ``cupy`` or ``auto`` on GPU workers.
+    FcgraphError
+        On GPU workers, CuPy cannot use a GPU here.
+    """
+    if not execution.gpu_workers:
+        return get_backend(backend, warn=warn)
+    name = backend.name if isinstance(backend, Backend) else backend
+    if name not in ("auto", "cupy"):
+        raise BadArgument("--backend", f"{name} on GPU workers: --local-workers gpu runs fc on "
+                                       "CuPy (give --backend cupy or auto)")
+    if isinstance(backend, Backend):
+        return backend
+    try:
+        return get_backend("cupy")
+    except FcgraphError as exc:
+        raise FcgraphError(f"--local-workers gpu: {exc}") from None
 
 
 def _compute(rec: Recording, conditions: list[str] | None, params: FcParams, be: Backend, tile: int,

@@ -8,6 +8,7 @@ speed, of NVRTC or of the real cuBLAS, which only ``scripts/gpu_check.sh`` on a 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -53,6 +54,24 @@ def test_gpu_check_runs_every_cupy_test_and_the_benchmark_on_the_emulator(tmp_pa
     assert result["layers"] == [128, 128, 128, 64, 64, 32, 32, 16, 16] and result["edges"] > 0
     assert len(result["per_pair_seconds"]) == len(result["exact_per_pair_seconds"]) == 8
     assert result["exact_edges"] > 0
+    dask_step = out.split("== Dask: two workers on one GPU", 1)[1]
+    if importlib.util.find_spec("distributed") is None:
+        assert "skipped: dask not installed" in dask_step, dask_step
+    else:  # both comparisons ran on two emulated-GPU workers and found every file the same
+        assert dask_step.count("--local-workers 2: 4 layer pairs") == 2, dask_step
+        assert dask_step.count("every file the same") == 2, dask_step
+        assert "--local-workers gpu skipped: " in dask_step, dask_step
+
+
+def test_gpu_dask_step_without_dask_says_skipped(tmp_path):
+    from tests.helpers.dask_cluster import env_without_dask
+
+    env = env_without_dask(tmp_path / "site")
+    env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], str(EMULATOR)])
+    done = subprocess.run([sys.executable, "scripts/gpu_dask_check.py"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == "skipped: dask not installed\n", done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("null_args", [["--null", "shift", "--n-shifts", "30", "--top-k", "5"],

@@ -24,25 +24,31 @@ def env_with_repo(**extra: str) -> dict[str, str]:
     return {**env, "PYTHONPATH": path, "COLUMNS": "200", **extra}
 
 
-#: A ``sitecustomize`` that makes importing Dask fail (for :func:`env_without_dask`).
-BLOCK_DASK = """
+#: A ``sitecustomize`` that makes importing the packages ``{names}`` fail (for
+#: :func:`env_without`).
+BLOCK = """
 import sys
 class _Block:
     def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in ('dask', 'distributed'):
+        if name.split('.')[0] in {names!r}:
             raise ImportError(name + ' is blocked in this test')
 sys.meta_path.insert(0, _Block())
 """
 
 
-def env_without_dask(site: Path) -> dict[str, str]:
-    """:func:`env_with_repo` of a child process that cannot import Dask (a ``sitecustomize`` in
-    the new folder ``site`` blocks it)."""
+def env_without(site: Path, *packages: str) -> dict[str, str]:
+    """:func:`env_with_repo` of a child process that cannot import ``packages`` (a
+    ``sitecustomize`` in the new folder ``site`` blocks them)."""
     site.mkdir()
-    (site / "sitecustomize.py").write_text(BLOCK_DASK)
+    (site / "sitecustomize.py").write_text(BLOCK.format(names=tuple(packages)))
     env = env_with_repo()
     env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
     return env
+
+
+def env_without_dask(site: Path) -> dict[str, str]:
+    """:func:`env_with_repo` of a child process that cannot import Dask."""
+    return env_without(site, "dask", "distributed")
 
 
 def without_timings(data, fields: frozenset[str] = frozenset({"seconds"})):
