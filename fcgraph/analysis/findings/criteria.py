@@ -71,7 +71,7 @@ CRITERIA = {
          "disruption beyond the floor has CI lower bound > 0, and CI lower bound of "
          "mean(early-two-thirds minus last-third disruption) > 0 (CIs: image-block jackknife, "
          "widened by the seed-to-seed spread of the floor's noise draws when there are several, "
-         "the images' SE at least the split-half spread |S_A - S_B| / 2), and that contrast > 0 "
+         "the images' SE at least the split-half spread abs(S_A - S_B) / 2), and that contrast > 0 "
          "in each half of the images.",
     "5": "for every control network: CI lower bound of (trained - control) average decoding > 0, "
          "and at least one of findings 1-3's contrasts with it > 0; and trained average decoding "
