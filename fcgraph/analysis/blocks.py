@@ -73,7 +73,7 @@ def _keys(edges: Any, n_pre: int) -> np.ndarray:
 
 
 def edge_replicates(rec: Any, condition: str, pre: str, post: str, post_idx: np.ndarray,
-                    groups: np.ndarray) -> dict[str, Any]:
+                    groups: np.ndarray, *, halves: bool = True) -> dict[str, Any]:
     """fc's rule on all images and on each jackknife replicate (all images but one group), for
     the post neurons ``post_idx`` (int64) against every pre neuron; ``groups``: int64
     (n_images,) from :func:`image_groups`.
@@ -83,8 +83,9 @@ def edge_replicates(rec: Any, condition: str, pre: str, post: str, post_idx: np.
     tested on all images), ``replicates``: per group g, ``tested`` and the edges as a
     difference from all images' (``dropped``: positions in ``edges``; ``added``: keys),
     ``like_to_like``: the like-to-like of the edges (:mod:`fcgraph.analysis.principles`) on
-    all images, then on each replicate's images (None where not measurable), and ``halves``:
-    fc's rule on each half of the images (:func:`image_halves`), ``edges`` and ``tested``."""
+    all images, then on each replicate's images (None where not measurable), and with
+    ``halves`` (finding 4's edge sets; not the other networks') ``halves``: fc's rule on each
+    half of the images (:func:`image_halves`), ``edges`` and ``tested``."""
     post_idx = np.asarray(post_idx, dtype=np.int64)
     n_pre = rec.layer(pre).n_neurons
     n_groups = int(groups.max()) + 1 if groups.size else 0
@@ -106,12 +107,14 @@ def edge_replicates(rec: Any, condition: str, pre: str, post: str, post_idx: np.
         reps.append({"tested": t,
                      "dropped": np.flatnonzero(~np.isin(full, keys, assume_unique=True)),
                      "added": np.setdiff1d(keys, full, assume_unique=True)})
-    halves = []
-    for images in image_halves(groups):
-        keys, t = run(images) if images.size else (np.zeros(0, np.int64), 0)
-        halves.append({"edges": keys, "tested": t})
-    return {"post_idx": post_idx, "n_pre": n_pre, "n_groups": n_groups, "edges": full,
-            "tested": tested, "replicates": reps, "like_to_like": l2l, "halves": halves}
+    part = {"post_idx": post_idx, "n_pre": n_pre, "n_groups": n_groups, "edges": full,
+            "tested": tested, "replicates": reps, "like_to_like": l2l}
+    if halves:
+        part["halves"] = []
+        for images in image_halves(groups):
+            keys, t = run(images) if images.size else (np.zeros(0, np.int64), 0)
+            part["halves"].append({"edges": keys, "tested": t})
+    return part
 
 
 class _SignalCorrelation:

@@ -221,12 +221,14 @@ def pair_units(plan: Plan, data: PairData) -> dict[str, Unit]:
                           data.post_info.order)
     for name, (net_rec, condition) in plan.block_sources.items():
         info = net_rec.condition_info(condition)["layers"]
+        halves = name not in plan.networks  # finding 4 reads them: clean and its conditions
         units[f"blocks {name}"] = (
             plan.parts / BLOCKS / condition_slug(name) / f"{k_pair}.json",
             _key(config.to_json(), "blocks", condition, pre, post, info[pre]["sha256"],
                  info[post]["sha256"], groups.tolist(), net_rec.manifest.fc.get("parameters"),
-                 net_rec.manifest.fc_pair(condition, pre, post).get("threshold")),
-            partial(edge_replicates, net_rec, condition, pre, post, sample, groups))
+                 net_rec.manifest.fc_pair(condition, pre, post).get("threshold"), halves),
+            partial(edge_replicates, net_rec, condition, pre, post, sample, groups,
+                    halves=halves))
     return units
 
 

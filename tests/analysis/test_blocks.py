@@ -159,6 +159,9 @@ def test_halves_are_fcs_rule_on_the_even_and_the_odd_groups(rec):
     assert 0 < summary["split_half_neuron_jaccard"] < 1
     assert condition_summary(part, part, 4)["neuron_jaccard_halves"] == [1.0, 1.0]
     assert image_halves(np.zeros(5, np.int64))[0].size == 0
+    # another network's part (finding 4 does not read it) goes without halves
+    bare = edge_replicates(rec, "clean", "pre", "post", post_idx, groups, halves=False)
+    assert "halves" not in bare and network_summary(bare)["split_half_neuron_jaccard"] is None
 
 
 def test_jaccards_on_known_sets():
