@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from fcgraph.analysis.contrasts import (
     holm,
 )
@@ -133,3 +135,11 @@ def summary_frame(found: list[dict[str, Any]]) -> Any:
                      "result": f"{f['statistic']} = {num(f['value'])}{ci}",
                      "controls": controls or "–"})
     return pd.DataFrame(rows)
+
+
+def mean_readout_accuracy(layers: list[dict[str, Any]], readout: str) -> float | None:
+    """Mean over post layers of the ``readout`` read-out's decoding accuracy ("event",
+    "average", ...); None when no layer has one."""
+    acc = [a for la in layers
+           if (a := la.get("decoding", {}).get(readout, {}).get("accuracy")) is not None]
+    return float(np.mean(acc)) if acc else None

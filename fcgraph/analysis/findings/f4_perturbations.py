@@ -30,6 +30,7 @@ from fcgraph.analysis.findings.common import (
     condition_role,
     conditions_by_role,
     finding_result,
+    mean_readout_accuracy,
 )
 
 #: The block summaries' neuron Jaccard with clean: on all images then each jackknife replicate
@@ -180,12 +181,6 @@ def finding_4(analysis: dict[str, Any]) -> dict[str, Any]:
     return finding_result("4", mean, lo, hi, bool(ok), details, reason)
 
 
-def _event_accuracy(layers: list[dict[str, Any]]) -> float | None:
-    acc = [la.get("decoding", {}).get("event", {}).get("accuracy") for la in layers]
-    acc = [a for a in acc if a is not None]
-    return float(np.mean(acc)) if acc else None
-
-
 def _profile_change(analysis: dict[str, Any], layers: list[dict[str, Any]], key: str,
                     relative: bool) -> float | None:
     """Mean over layer pairs of how far a condition's median I/O parameter ``key`` (``io``
@@ -219,7 +214,7 @@ def dose_response(analysis: dict[str, Any], per: dict[str, dict[str, Any]]) -> d
     clean_acc = analysis.get("clean_accuracy")
     conds = analysis.get("conditions", {})
     floor_layers = [c["layers"] for name, c in conds.items() if condition_role(name) == "floor"]
-    floors = [f for f in (_event_accuracy(layers) for layers in floor_layers) if f is not None]
+    floors = [f for f in (mean_readout_accuracy(layers, "event") for layers in floor_layers) if f is not None]
     floor_event = float(np.mean(floors)) if floors else None
     floor_gain = [_profile_change(analysis, layers, "median_gain", False) for layers in floor_layers]
     floor_threshold = [_profile_change(analysis, layers, "median_threshold", True)
@@ -227,7 +222,7 @@ def dose_response(analysis: dict[str, Any], per: dict[str, dict[str, Any]]) -> d
     rows = []
     for name, p in per.items():
         c = conds.get(name, {})
-        acc, event = c.get("accuracy"), _event_accuracy(c.get("layers", []))
+        acc, event = c.get("accuracy"), mean_readout_accuracy(c.get("layers", []), "event")
         rows.append({"condition": name,
                      "accuracy_drop": None if acc is None or clean_acc is None
                      else clean_acc - acc,

@@ -25,6 +25,7 @@ from fcgraph.analysis.findings.common import (
     conditions_by_role,
     control_networks,
     finding_result,
+    mean_readout_accuracy,
 )
 from fcgraph.analysis.findings.f2_events import decoding_contrast
 from fcgraph.contract import parse_condition
@@ -50,12 +51,6 @@ def _epoch_of(name: str) -> int | None:
         return 0
     level = parse_condition(name).level  # epoch:E has E >= 1, a whole number
     return int(level) if condition_role(name) == "checkpoint" and level is not None else None
-
-
-def _mean_average_decoding(layers: list[dict[str, Any]]) -> float | None:
-    """Mean over post layers of the average-activity read-out's decoding accuracy."""
-    acc = [a for la in layers if (a := la["decoding"]["average"].get("accuracy")) is not None]
-    return float(np.mean(acc)) if acc else None
 
 
 def _brief(c: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -84,11 +79,11 @@ def training_trajectory(analysis: dict[str, Any], earlier: list[dict[str, Any]]
         contrasts["5"] = _brief(decoding_contrast(analysis["layers"], layers, _average_correct))
         rows.append({"network": name, "epoch": epoch, "role": condition_role(name),
                      "accuracy": conditions[name].get("accuracy"),
-                     "average_decoding": _mean_average_decoding(layers),
+                     "average_decoding": mean_readout_accuracy(layers, "average"),
                      "contrasts": {k: v for k, v in contrasts.items() if v is not None}})
     rows.append({"network": "clean", "epoch": final, "role": "trained",
                  "accuracy": analysis.get("clean_accuracy"),
-                 "average_decoding": _mean_average_decoding(analysis["layers"]), "contrasts": {}})
+                 "average_decoding": mean_readout_accuracy(analysis["layers"], "average"), "contrasts": {}})
     # "final": after every kept epoch
     epochs = [r["epoch"] if isinstance(r["epoch"], int) else named[-1][0] + 1 if named else 1
               for r in rows]
