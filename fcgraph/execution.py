@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fcgraph.errors import BadArgument, FcgraphError, at_least, number_in
+from fcgraph.mirror import Spec, active, mirror_of, on_worker, probe_store, specs
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -324,25 +325,37 @@ def check_shared_folder(client: Client, folder: Path, marker: str) -> None:
     """
     folder = Path(folder)
     expected = (folder / marker).read_text()
+    store = mirror_of(folder)
+    if store is not None:  # a run folder at a URL: the workers must reach the store instead
+        store.push()
+        probe: tuple[Any, ...] = (probe_store, store.url, store.relative(folder / marker), expected)
+        where = f"the run folder's store ({store.url}) with the same credentials"
+    else:
+        probe = (_probe_folder, str(folder), marker, expected)
+        where = "a filesystem every worker sees at the same path"
     with _quiet_dask():
         try:
-            found = client.run(_probe_folder, str(folder), marker, expected)
+            found = client.run(*probe)
         except (OSError, TimeoutError) as exc:
             raise ClusterLost(f"the Dask cluster stopped answering ({_first_line(exc)})") from None
     for worker, problem in sorted(found.items()):
         if problem:
-            raise RunFolderNotShared(f"Dask worker {worker} {problem}: the run folder must be on a "
-                                     "filesystem every worker sees at the same path")
+            raise RunFolderNotShared(f"Dask worker {worker} {problem}: the run folder must be on "
+                                     f"{where}")
 
 
 # -- units ----------------------------------------------------------------------------------------
 
 
-def _run_unit(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+def _run_unit(func: Callable[..., Any], args: tuple[Any, ...], stores: Sequence[Spec] = ()) -> Any:
     """On a worker: ``func(*args)``, a :class:`FcgraphError` raised as :class:`UnitFailed`
-    (plain to pickle) naming the worker."""
+    (plain to pickle) naming the worker. ``stores``: the client's run folders at URLs, which
+    the unit works on through this worker's mirrors of them (:func:`fcgraph.mirror.on_worker`)."""
     try:
-        return func(*args)
+        if not stores:
+            return func(*args)
+        with on_worker(stores) as rename:
+            return func(*rename(args))
     except FcgraphError as exc:
         from distributed import get_worker
 
@@ -437,7 +450,7 @@ def run_units(client: Client, func: Callable[..., Any], units: Sequence[tuple[An
     def send(i: int, q: int | None = None) -> Any:
         where = {} if q is None or held is None else \
             {"workers": [held.where[q]], "allow_other_workers": True}
-        future = client.submit(_run_unit, func, tuple(units[i]), pure=False,
+        future = client.submit(_run_unit, func, tuple(units[i]), stores, pure=False,
                                key=f"{name}-{i}-{_token()}", **where)
         index[future.key] = i
         if q is not None:
@@ -445,6 +458,9 @@ def run_units(client: Client, func: Callable[..., Any], units: Sequence[tuple[An
         futures.append(future)
         return future
 
+    stores = specs()  # run folders at URLs: the workers' copies come from the store
+    for m in active():
+        m.push()
     with _quiet_dask():
         if held is None:
             first = [send(i) for i in range(len(units))]
@@ -455,7 +471,10 @@ def run_units(client: Client, func: Callable[..., Any], units: Sequence[tuple[An
             for future in pending:
                 i = index[future.key]
                 if future.status == "finished":
-                    on_done(i, future.result())
+                    result = future.result()
+                    for m in active():
+                        m.pull()  # the files the unit wrote, before they are read here
+                    on_done(i, result)
                     q = queue_of.get(future.key)
                     nxt = held.next(q) if held is not None and q is not None else None
                     if nxt is not None:

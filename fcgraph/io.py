@@ -21,7 +21,7 @@ from fcgraph import faults
 from fcgraph.errors import FcgraphError
 
 #: Temp files of :func:`atomic_write`: ``.<name>.<pid>.<random>.tmp`` beside the target.
-_TEMP = re.compile(r"^\..+\.(\d+)\.[a-z0-9_]+\.tmp$")
+TEMP_FILE = re.compile(r"^\..+\.(\d+)\.[a-z0-9_]+\.tmp$")
 _FULL = (errno.ENOSPC, errno.EDQUOT)
 _DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
 
@@ -92,7 +92,7 @@ def remove_stale_temps(folder: Path) -> None:
     if not folder.is_dir():
         return
     for path in folder.rglob(".*.tmp"):
-        match = _TEMP.match(path.name)
+        match = TEMP_FILE.match(path.name)
         if match and not pid_alive(int(match.group(1))):
             with suppress(OSError):
                 path.unlink()
@@ -151,7 +151,7 @@ def writing_into(folder: Path) -> Iterator[None]:
                                "same command to resume (finished parts are kept)") from None
         if exc.errno in _DENIED:
             name = Path(exc.filename) if exc.filename else None
-            if name is not None and _TEMP.match(name.name):  # name the file, not its temp
+            if name is not None and TEMP_FILE.match(name.name):  # name the file, not its temp
                 name = name.parent
             where = f" ({name})" if name is not None and name != Path(folder) else ""
             hint = "" if exc.errno == errno.EROFS else "run as a user who may write it, or "

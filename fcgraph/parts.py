@@ -6,7 +6,9 @@ result was computed from (the stage's format, the settings that change results, 
 hashes of the input files it read; :func:`part_key`). The rule: **a part counts only while its
 key equals the key its inputs give now.** A part is written atomically (a temporary file renamed
 into place) and after any table it describes, so a part file that exists is complete; a kill
-loses at most the unit in progress.
+loses at most the unit in progress. In a run folder at a URL, each part is sent to the store as
+soon as it is written (:func:`fcgraph.mirror.publish`), so a rerun on another machine resumes
+from it too.
 
 What a stage does with a part whose key differs is its policy: ``analyze`` recomputes it
 (:func:`cached_part`); ``fc`` refuses and names the difference, since its edge tables would mix
@@ -24,6 +26,7 @@ from typing import Any
 from fcgraph import faults
 from fcgraph.errors import FcgraphError
 from fcgraph.io import atomic_write_text, read_json_object
+from fcgraph.mirror import publish
 
 KEY = "key"
 
@@ -39,6 +42,7 @@ def write_part(path: Path, key: str, result: dict[str, Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps({**result, KEY: key}, indent=1) + "\n")
+    publish(path)  # a run folder at a URL: the part is in the store before the next unit starts
 
 
 def read_part(path: Path) -> tuple[dict[str, Any], str | None] | None:

@@ -31,3 +31,10 @@ def state_dir(override: str | os.PathLike[str] | None = None) -> Path:
     if env:
         return Path(env).expanduser().resolve()
     return Path("~/.local/share/fcgraph").expanduser()
+
+
+def mirror_dir() -> Path:
+    """Where the local mirrors of run folders at URLs live (:mod:`fcgraph.mirror`):
+    ``FCGRAPH_MIRROR_DIR``, else ``~/.cache/fcgraph/mirrors``."""
+    env = os.environ.get("FCGRAPH_MIRROR_DIR")
+    return Path(env or "~/.cache/fcgraph/mirrors").expanduser().resolve()

@@ -71,16 +71,19 @@ def layer_pairs(layers: Sequence[_Layer], which: str = "consecutive") -> list[tu
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):/+")
 
 
+def is_url(root: str | Path) -> bool:
+    """True when ``root`` is a URL (``s3://bucket/run``) rather than a path."""
+    return bool(_URL.match(str(root)))
+
+
 def local_path(root: str | Path) -> Path:
     """``root`` as a :class:`~pathlib.Path`; :class:`BadArgument` for a URL (``s3://``,
-    ``gs://``, ...): a run folder is read and written as files (memory-mapped spikes, atomic
-    renames), so an object store serves one only when mounted as a filesystem."""
-    if _URL.match(str(root)):
+    ``gs://``, ...): code that works on files gets a URL's local mirror from
+    :func:`fcgraph.mirror.local_run_folder` (the stage commands do), never the URL."""
+    if is_url(root):
         raise BadArgument(_URL.sub(r"\1://", str(root), count=1),
-                          "a URL: the run folder is read and written as files on a path "
-                          "(memory-mapped spikes, atomic renames); mount the object store "
-                          "(mountpoint-s3, s3fs, gcsfuse) at the same path on every machine and "
-                          "give that path")
+                          "a URL: this command reads a run folder on a path (record, fc, analyze "
+                          "and ingest take URLs; or mount the store and give that path)")
     return Path(root)
 
 

@@ -13,6 +13,7 @@ from fcgraph.analysis.findings import CONTRASTS, condition_role
 from fcgraph.analysis.findings.criteria import PAPER, TERMS
 from fcgraph.analysis.run import load_analysis
 from fcgraph.io import atomic_write_text
+from fcgraph.mirror import local_run_folder
 from fcgraph.run_folder import RunFolder
 
 _CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -173,9 +174,10 @@ def render_report(analysis: dict[str, Any], folder: Path) -> str:
 
 
 def write_report(recording: Path | str) -> Path:
-    """Write ``RECORDING/analysis/report.html`` from its ``analysis.json``; returns the path."""
-    analysis = load_analysis(recording)
-    run = RunFolder(recording)
-    path = run.report
-    atomic_write_text(path, render_report(analysis, run.analysis))
-    return path
+    """Write ``RECORDING/analysis/report.html`` from its ``analysis.json``; returns the path (for
+    a recording at a URL, in its local mirror; the store has it too)."""
+    with local_run_folder(recording) as root:
+        analysis = load_analysis(root)
+        run = RunFolder(root)
+        atomic_write_text(run.report, render_report(analysis, run.analysis))
+        return run.report

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ from fcgraph.io import (
     remove_stale_temps,
     writing_into,
 )
+from fcgraph.mirror import local_run_folder
 from fcgraph.run_folder import RunFolder
 
 FORMAT = "fcgraph.analysis"
@@ -92,11 +94,22 @@ def analyze_run(recording: Path | str, config: AnalysisConfig | None = None, *,
     ``execution``: where the units (a layer pair under one condition, its false-edge rate, or
     another network) run: in this process (the default), or on a Dask cluster, whose workers
     write the same parts into the run folder (which they must see at the same path); the
-    files are then the same as in-process, but for ``created`` and ``seconds``.
+    files are then the same as in-process, but for ``created`` and ``seconds``. A recording at a
+    URL is worked on through its local mirror (:func:`fcgraph.mirror.local_run_folder`).
     """
+    config = config or AnalysisConfig()
+    with ExitStack() as stack:
+        root = stack.enter_context(local_run_folder(recording, progress=progress))
+        reps = [stack.enter_context(local_run_folder(r, progress=progress)) for r in replicates]
+        return _analyze_folders(root, reps, config, progress, restart, figures, execution)
+
+
+def _analyze_folders(recording: Path, replicates: list[Path], config: AnalysisConfig,
+                     progress: ProgressFn | None, restart: bool, figures: bool,
+                     execution: Execution | None) -> dict[str, Any]:
+    """:func:`analyze_run` on local folders."""
     from fcgraph.record import open_recording
 
-    config = config or AnalysisConfig()
     rec = open_recording(recording, verify=False)
     if rec.trials > 1:  # its decoders and image resampling take each presentation as an image
         raise FcgraphError(f"{rec.path} holds {rec.trials} trials of each image: analyze takes a "
@@ -313,7 +326,12 @@ def _provenance(rec: Any) -> dict[str, Any]:
 
 def load_analysis(recording: Path | str) -> dict[str, Any]:
     """The ``analysis.json`` of a recording (FcgraphError when ``fcgraph analyze`` has not run)."""
-    run = RunFolder(recording)
+    with local_run_folder(recording) as root:
+        return _load_analysis(root, recording)
+
+
+def _load_analysis(root: Path, recording: Path | str) -> dict[str, Any]:
+    run = RunFolder(root)
     if not run.root.is_dir():
         raise BadArgument(str(recording), "recording folder does not exist")
     path = run.analysis_json

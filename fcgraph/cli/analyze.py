@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from fcgraph.cli.common import conditions_option, console, handle_errors, settings_options
+from fcgraph.cli.common import URL_HELP, conditions_option, console, handle_errors, run_file, settings_options
 from fcgraph.cli.progress import task_progress
 from fcgraph.execution import Execution
 
-Recording = Annotated[Path, typer.Argument(help="Recording folder with its fc edge tables "
-                                                "(`fcgraph record`, then `fcgraph fc`).")]
+Recording = Annotated[str, typer.Argument(help="Recording folder with its fc edge tables "
+                                               f"(`fcgraph record`, then `fcgraph fc`); {URL_HELP}.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -46,7 +45,7 @@ def analyze_cmd(
     seed: Annotated[int, typer.Option(help="Seed of the neuron sample, bootstraps, CV.")] = 0,
     condition: Annotated[list[str] | None, conditions_option(
         "Analyse only these conditions besides clean.")] = None,
-    replicate: Annotated[list[Path] | None, typer.Option(
+    replicate: Annotated[list[str] | None, typer.Option(
         "--replicate", help="Recording of another independently trained network on the same "
                             "images, with its fc edges (repeatable): a finding must hold in it "
                             "too.")] = None,
@@ -59,7 +58,6 @@ def analyze_cmd(
     perturbations. Writes RECORDING/analysis/ (analysis.json, neurons.parquet, figures/)."""
     from fcgraph.analysis import AnalysisConfig, analyze_run
     from fcgraph.analysis.report import write_report
-    from fcgraph.run_folder import RunFolder
 
     config = AnalysisConfig(max_neurons=max_neurons or None, min_group=min_group,
                             min_spikes=min_spikes, percentile=percentile, n_boot=n_boot,
@@ -69,10 +67,11 @@ def analyze_cmd(
         analysis = analyze_run(recording, config, replicates=replicate or (), progress=update,
                                restart=restart, execution=execution)
     console.print(findings_table(analysis["findings"], f"findings: {recording}"))
-    run = RunFolder(recording)
-    console.print(f"wrote {run.analysis_json}, {run.analysis_neurons}, {run.figures}")
+    console.print(f"wrote {run_file(recording, 'analysis_json')}, "
+                  f"{run_file(recording, 'analysis_neurons')}, {run_file(recording, 'figures')}")
     if report:
-        console.print(f"wrote {write_report(recording)}")
+        write_report(recording)
+        console.print(f"wrote {run_file(recording, 'report')}")
 
 
 def findings_table(found: list[dict], title: str) -> Table:
@@ -92,4 +91,5 @@ def report_cmd(recording: Recording) -> None:
     """Write RECORDING/analysis/report.html (one self-contained file) from analysis.json."""
     from fcgraph.analysis.report import write_report
 
-    console.print(f"wrote {write_report(recording)}")
+    write_report(recording)
+    console.print(f"wrote {run_file(recording, 'report')}")

@@ -34,6 +34,21 @@ from fcgraph.paths import state_dir
 # CLI reports a lost connection once, in one line (handle_errors)
 logging.getLogger("neo4j").addHandler(logging.NullHandler())
 
+#: What every run-folder argument's help says about URLs.
+URL_HELP = "or the URL of one in an fsspec store (s3://bucket/runs/demo)"
+
+
+def run_file(root: str | Path, name: str) -> str:
+    """The file or folder ``name`` (a :class:`~fcgraph.run_folder.RunFolder` property) of the run
+    folder ``root``, as the user named the folder: a URL stays a URL."""
+    from fcgraph.run_folder import RunFolder, is_url
+
+    if not is_url(root):
+        return str(getattr(RunFolder(root), name))
+    rel = RunFolder("/").relative(getattr(RunFolder("/"), name))
+    return f"{str(root).rstrip('/')}/{rel}"
+
+
 console = Console()
 err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from fcgraph.cli.common import conditions_option, console, handle_errors, print_hints, settings_options
+from fcgraph.cli.common import (
+    URL_HELP,
+    conditions_option,
+    console,
+    handle_errors,
+    print_hints,
+    run_file,
+    settings_options,
+)
 from fcgraph.cli.progress import task_progress
 from fcgraph.execution import Execution
 from fcgraph.fc.settings import FcParams
@@ -28,8 +35,8 @@ def _z_cell(value: float | None) -> str:
 @settings_options(FcParams, panel="Statistics")
 @settings_options(Execution, name="execution", panel="Execution")
 def fc_cmd(
-    recording: Annotated[Path, typer.Argument(help="Recording folder written by `fcgraph record`; "
-                                                   "the fc tables are written into it.")],
+    recording: Annotated[str, typer.Argument(help="Recording folder written by `fcgraph record`; "
+                                                  f"the fc tables are written into it; {URL_HELP}.")],
     backend: Annotated[str, typer.Option(
         help="auto (CuPy with a usable GPU, else NumPy; the run says which and why), numpy, "
              "torch, torch:cuda, cupy.", rich_help_panel="Execution")] = "auto",
@@ -50,7 +57,6 @@ def fc_cmd(
 ) -> None:
     """Compute significant edges between consecutive spiking layers (resumes after a kill)."""
     from fcgraph.fc.run import compute_run, run_backend
-    from fcgraph.run_folder import RunFolder
 
     params = params or FcParams()
     execution = execution or Execution()
@@ -89,6 +95,6 @@ def fc_cmd(
     if summary.resumed.any():
         console.print(f"{int(summary.resumed.sum())} of {len(summary)} layer pairs were finished "
                       "by an earlier run and not recomputed")
-    console.print(f"edges: {RunFolder(recording).fc_edges}; neurons: {RunFolder(recording).fc_neurons}",
+    console.print(f"edges: {run_file(recording, 'fc_edges')}; neurons: {run_file(recording, 'fc_neurons')}",
                   highlight=False, soft_wrap=True)
     print_hints("Next", [("ingest with", f"fcgraph ingest {recording}")])

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from fcgraph.cli.common import (
+    URL_HELP,
     StateDirOption,
     conditions_option,
     connection_options,
@@ -24,8 +25,8 @@ from fcgraph.graph.import_files import write_import_files
 from fcgraph.graph.ingest import EDGE_BATCH, EDGE_WORKERS, delete_run, list_runs
 from fcgraph.paths import state_dir
 
-RunDir = Annotated[Path, typer.Argument(help="Run folder (manifest.json, fc/neurons.parquet, "
-                                             "fc/edges/*.parquet).")]
+RunDir = Annotated[str, typer.Argument(help="Run folder (manifest.json, fc/neurons.parquet, "
+                                            f"fc/edges/*.parquet); {URL_HELP}.")]
 ConditionsOpt = Annotated[list[str] | None, conditions_option(
     "Load only these conditions (default: all).")]
 TopKOpt = Annotated[int | None, typer.Option(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from fcgraph.cli.common import choices, conditions_option, console, handle_errors, settings_options
+from fcgraph.cli.common import URL_HELP, choices, conditions_option, console, handle_errors, settings_options
 from fcgraph.cli.progress import task_progress
 from fcgraph.contract import CONDITION_USAGE
 from fcgraph.execution import Execution
@@ -35,7 +35,8 @@ def register(app: typer.Typer) -> None:
 @settings_options(Execution, name="execution", panel="Execution")
 def record_cmd(
     model: Annotated[Path, typer.Argument(help="Checkpoint folder written by `fcgraph train`.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Recording (run) folder to write or resume.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Recording (run) folder to write or resume; "
+                                                         f"{URL_HELP}.")],
     n_images: Annotated[int, typer.Option("--n-images", "-n", min=1,
                                           help="Record the first N images of the split.")],
     condition: Annotated[list[str], conditions_option(CONDITIONS_HELP)],
@@ -67,6 +68,7 @@ def record_cmd(
     execution: Execution | None = None,
 ) -> None:
     """Record every spiking layer's spikes under each condition (resumes after a kill)."""
+    from fcgraph.mirror import local_run_folder
     from fcgraph.record import open_recording, parse_all, record
     from fcgraph.record.recorder import FLUSH_BYTES
 
@@ -77,7 +79,8 @@ def record_cmd(
                command=shlex.join(["fcgraph", *sys.argv[1:]]), flush_bytes=flush_bytes or FLUSH_BYTES,
                trials=trials, progress=update, execution=execution,
                chunk_images=chunk_images)
-    console.print(condition_table(open_recording(out, verify=False)))
+    with local_run_folder(out) as folder:
+        console.print(condition_table(open_recording(folder, verify=False)))
     if execution is not None and execution.distributed:
         console.print(f"recorded in chunks of images on the {execution.describe()}", highlight=False)
 

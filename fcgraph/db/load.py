@@ -20,6 +20,7 @@ from fcgraph.errors import BadArgument
 from fcgraph.execution import ProgressFn
 from fcgraph.graph.connection import Connection, Graph
 from fcgraph.graph.ingest import EDGE_BATCH, EDGE_WORKERS, ingest_run, selected_edge_count
+from fcgraph.mirror import local_run_folder
 
 #: ``auto`` takes the bulk path for the local server from this many edges to load; below it,
 #: the restart the bulk path needs costs more than the online loader takes.
@@ -79,6 +80,16 @@ def load_run(conn: Connection, state: Path, run_dir: str | Path, *,
         One row per condition: condition, action, edges, seconds; ``attrs["method"]``: the
         path taken (and ``attrs["timings"]`` for the bulk path).
     """
+    with local_run_folder(run_dir, progress=progress) as root:
+        return _load_folder(conn, state, root, method, conditions, top_k, min_z, replace, batch_size,
+                            workers, progress, waiting)
+
+
+def _load_folder(conn: Connection, state: Path, run_dir: Path, method: LoadMethod | str,
+                 conditions: list[str] | None, top_k: int | None, min_z: float | None, replace: bool,
+                 batch_size: int, workers: int, progress: ProgressFn | None,
+                 waiting: Callable[[str], None] | None) -> pd.DataFrame:
+    """:func:`load_run` of a local folder."""
     chosen = choose_method(method, state, conn, run_dir, conditions, top_k)
     if chosen is LoadMethod.bulk:
         frame = bulk_ingest(state, run_dir, conditions=conditions, top_k=top_k, min_z=min_z,

@@ -471,6 +471,7 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
     doubling the time; the manifest's ``layer_pairs`` rows record it under ``threshold``.
     """
     from fcgraph.io import writing_into
+    from fcgraph.mirror import local_run_folder
     from fcgraph.record.reader import open_recording
 
     if params is None:
@@ -484,10 +485,11 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
     elif scheduler or local_workers:
         raise FcgraphError("give execution, or scheduler / local_workers, not both")
     be = run_backend(backend, execution)
-    rec = open_recording(recording)
-    with writing_into(rec.path):
-        return _compute(rec, conditions, params, be, tile, restart, progress, after_pair, execution,
-                        unit_tiles)
+    with local_run_folder(recording, progress=progress) as root:
+        rec = open_recording(root)
+        with writing_into(rec.path):
+            return _compute(rec, conditions, params, be, tile, restart, progress, after_pair, execution,
+                            unit_tiles)
 
 
 def run_backend(backend: str | Backend, execution: Execution, *, warn: bool = True) -> Backend:

@@ -16,6 +16,7 @@ import numpy as np
 from fcgraph.contract import LayerInfo, RunManifest, read_manifest
 from fcgraph.errors import BadArgument, FcgraphError
 from fcgraph.io import sha256_file
+from fcgraph.mirror import ensure_local
 from fcgraph.record.layout import RECORDING_FORMAT
 from fcgraph.run_folder import local_path
 from fcgraph.spikes import SpikeMatrix
@@ -159,6 +160,7 @@ class Recording:
         except (KeyError, TypeError, ValueError):
             raise FcgraphError(f"{self.path / 'manifest.json'}: a file entry lacks its path, bytes "
                                "or sha256") from None
+        ensure_local(path)  # a run folder at a URL: fetched on first use
         if not path.exists():
             raise FcgraphError(f"{path}: missing")
         size = path.stat().st_size

@@ -29,6 +29,7 @@ from fcgraph.datasets import default_data_root
 from fcgraph.errors import BadArgument, FcgraphError, at_least
 from fcgraph.execution import Execution, ProgressFn
 from fcgraph.io import atomic_write_text, remove_stale_temps, writing_into
+from fcgraph.mirror import local_run_folder
 from fcgraph.record import layout
 from fcgraph.record.compute import (
     check_epochs,
@@ -90,6 +91,18 @@ def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
     at_least(trials, 1, "--trials")
     at_least(chunk_images, 1, "--chunk-images")
     execution = execution or Execution()
+    with local_run_folder(out, progress=progress) as folder:
+        return _record(Path(checkpoint), folder, parsed, n_images, dataset, split, data_root,
+                       download, batch_size, seed, run_id, command, overwrite, flush_bytes, trials,
+                       progress, execution, chunk_images)
+
+
+def _record(checkpoint: Path, out: Path, parsed: list[Condition], n_images: int,
+            dataset: str | None, split: str, data_root: Path | None, download: bool,
+            batch_size: int, seed: int, run_id: str | None, command: str | None, overwrite: bool,
+            flush_bytes: int, trials: int, progress: ProgressFn | None, execution: Execution,
+            chunk_images: int) -> RunManifest:
+    """:func:`record` into a local folder."""
     if RunFolder(out).root.exists() and not Path(out).is_dir():
         raise BadArgument("--out", f"{out} is a file, not a folder")
     setup = prepare(Path(checkpoint), Path(out), n_images, dataset, split, data_root, download,
