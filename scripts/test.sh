@@ -13,8 +13,10 @@ export FCGRAPH_REQUIRE_NEO4J=1
 export FCGRAPH_REQUIRE_BROWSER=${FCGRAPH_REQUIRE_BROWSER:-1}
 # fcgraph's STTC against Elephant's (tests/interop; elephant comes with the dev extra): run, not skip
 export FCGRAPH_REQUIRE_ELEPHANT=1
-# set-up (the venv, Neo4j's jars, chromium for the browser tests) is setup.sh's, once; this
-# script itself installs nothing and only runs the tests
+# the S3 tests' server (S3Proxy, jars fetched by setup.sh; java): run, not skip
+export FCGRAPH_REQUIRE_S3=1
+# set-up (the venv, Neo4j's and S3Proxy's jars, chromium for the browser tests) is setup.sh's,
+# once; this script itself installs nothing and only runs the tests
 bash scripts/setup.sh
 mkdir -p test-artifacts
 stop_db() { .venv/bin/fcgraph db stop || true; }

@@ -1,6 +1,7 @@
 """Fixtures shared across the stages' test folders, and the markers that follow from them.
 
-Graph tests talk to the real Neo4j that scripts/test.sh starts. Nothing here imports the Neo4j
+Graph tests talk to the real Neo4j that scripts/test.sh starts; S3 tests, to a real S3-compatible
+server (S3Proxy, tests/helpers/s3.py) that the ``s3_store`` fixture starts. Nothing here imports the Neo4j
 driver, torch or Playwright at import time: the fixtures that need one import it when used, so
 ``pytest tests/fc`` runs where only the NumPy core is installed. Helpers that are not fixtures
 live in tests/helpers; the fixtures of one folder only, in that folder's conftest.py.
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.helpers.cli import FcgraphCli
+from tests.helpers.s3 import S3Store, missing_reason, running_s3proxy
 from tests.helpers.tiny import TinyRun, make_tiny_recording, make_tiny_run
 
 if TYPE_CHECKING:
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from fcgraph.graph.connection import Connection, Graph
 
 #: fixture -> the marker every test that uses it (directly or through another fixture) gets
-FIXTURE_MARKERS = {"neo4j_conn": "neo4j", "tiny_recording": "torch", "tiny_run": "torch"}
+FIXTURE_MARKERS = {"neo4j_conn": "neo4j", "tiny_recording": "torch", "tiny_run": "torch", "s3_store": "s3"}
 #: test folder -> the marker of every test in it
 FOLDER_MARKERS = {"models": "torch", "record": "torch"}
 
@@ -110,3 +112,19 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
     """The finished reference folders of :class:`TinyRun` (built once per session)."""
     pytest.importorskip("torch", reason="the tiny run trains a model with torch")
     return make_tiny_run(tmp_path_factory.mktemp("tiny-run"))
+
+
+@pytest.fixture(scope="session")
+def s3_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Store]:
+    """A real S3-compatible server (S3Proxy on 127.0.0.1) with the bucket ``fcgraph-test``, for the
+    session. os.environ's AWS_* variables point at it meanwhile (subprocesses such as Dask workers
+    inherit them; restored afterwards), so ``fsspec`` opens ``s3://`` URLs with no other argument.
+    Skipped without java, S3Proxy's jars (scripts/setup.sh) or s3fs, unless FCGRAPH_REQUIRE_S3=1
+    (then failed); the server's log is in the fixture's temporary folder."""
+    reason = missing_reason()
+    if reason:
+        if os.environ.get("FCGRAPH_REQUIRE_S3") == "1":
+            pytest.fail(f"FCGRAPH_REQUIRE_S3=1 but {reason}")
+        pytest.skip(f"no S3 server for the S3 tests: {reason}")
+    with running_s3proxy(tmp_path_factory.mktemp("s3proxy")) as store:
+        yield store
