@@ -134,8 +134,6 @@ class Mirror:
         """Every file under the URL: ``{relative path: fsspec info}`` (fresh, not cached)."""
         fs = self.fs
         with _store_errors(self.url, "list"):
-            with suppress(AttributeError):
-                fs.invalidate_cache(self._base)
             try:
                 found = fs.find(self._base, detail=True, withdirs=False)
             except FileNotFoundError:
@@ -232,9 +230,15 @@ class Mirror:
         return record["version"] == _version(info) or local != record["local"]
 
     def _download(self, rel: str, info: dict[str, Any]) -> None:
+        """Fetch ``rel``; a file listed but gone (or not yet readable: an upload that other
+        process has not finished) is left for the next pull."""
         target = self.files / rel
-        with _store_errors(f"{self.url}/{rel}", "read"), self.fs.open(self.remote(rel), "rb") as src:
-            atomic_write(target, lambda fh: shutil.copyfileobj(src, fh, _CHUNK))
+        with _store_errors(f"{self.url}/{rel}", "read"):
+            try:
+                with self.fs.open(self.remote(rel), "rb") as src:
+                    atomic_write(target, lambda fh: shutil.copyfileobj(src, fh, _CHUNK))
+            except FileNotFoundError:
+                return
         self._write_record(rel, _stat(target) or [0, 0], _version(info))
 
     def ensure(self, path: Path) -> None:
@@ -303,7 +307,8 @@ def open_store(url: str) -> tuple[Any, str]:
     except ImportError:
         raise BadArgument(url, f"a run folder at a URL needs fsspec: {INSTALL_HINT}") from None
     try:
-        fs, path = fsspec.core.url_to_fs(url)
+        # no listings cache: other processes write the same folder (workers, other machines)
+        fs, path = fsspec.core.url_to_fs(url, use_listings_cache=False)
     except ImportError as exc:
         raise BadArgument(url, str(exc).splitlines()[0]) from None
     except ValueError as exc:

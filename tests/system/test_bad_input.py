@@ -438,16 +438,18 @@ def test_offline_usage_errors(tmp_path: Path, args: list[str], needles: tuple[st
 
 
 @pytest.mark.parametrize("args", [
-    ["fc", "s3://bucket/run"], ["analyze", "gs://bucket/run"], ["report", "s3://bucket/run"],
-    ["export-spikes", "s3://bucket/run", "-f", "nwb", "-o", "{tmp}/out"], ["ingest", "s3://bucket/run"],
-    ["record", "{tmp}/ck", "--out", "s3://bucket/run", "-n", "4", "-c", "clean"],
+    ["export-spikes", "s3://bucket/run", "-f", "nwb", "-o", "{tmp}/out"],
+    ["export-csv", "s3://bucket/run", "-o", "{tmp}/out"],
 ], ids=lambda a: a[0])
-def test_a_run_folder_url_is_refused_with_the_way_to_mount_it(tmp_path: Path, monkeypatch,
-                                                              args: list[str]) -> None:
-    """An object-store URL is not taken for a relative folder named ``s3:``: one line says
-    that the run folder must be a path (mount the bucket), and nothing is created."""
+def test_a_run_folder_url_is_refused_where_files_are_read(tmp_path: Path, monkeypatch,
+                                                          args: list[str]) -> None:
+    """A command that reads a run folder on a path does not take an object-store URL for a
+    relative folder named ``s3:``: one line names the commands that take URLs (record, fc,
+    analyze, ingest: tests/system/test_run_folder_urls.py) or says to mount the bucket, and
+    nothing is created."""
     monkeypatch.chdir(tmp_path)
-    line = refused(fill(args, tmp=tmp_path), tmp_path, 2, ("://bucket/run", "a URL", "mount"))
+    line = refused(fill(args, tmp=tmp_path), tmp_path, 2, ("://bucket/run", "a URL", "fc, analyze",
+                                                           "mount"))
     assert not any(tmp_path.iterdir()), line
 
 

@@ -55,17 +55,17 @@ def files(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
-def _drop_volatile(value: Any) -> Any:
+def drop_volatile(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _drop_volatile(v) for k, v in value.items() if k not in VOLATILE}
+        return {k: drop_volatile(v) for k, v in value.items() if k not in VOLATILE}
     if isinstance(value, list):
-        return [_drop_volatile(v) for v in value]
+        return [drop_volatile(v) for v in value]
     return value
 
 
 def json_content(path: Path, root: Path) -> Any:
     """A JSON file's content with the folder's own path written ``<RUN>`` and VOLATILE keys dropped."""
-    return _drop_volatile(json.loads(path.read_text().replace(str(root), "<RUN>")))
+    return drop_volatile(json.loads(path.read_text().replace(str(root), "<RUN>")))
 
 
 def assert_same_results(got: Path, ref: Path) -> None:
