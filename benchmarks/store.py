@@ -89,17 +89,11 @@ def upload(fs: Any, folder: Path, url: str) -> None:
         fs.put_file(str(path), f"{base}/{path.relative_to(folder).as_posix()}")
 
 
-def fresh_mirror(folder: Path, url: str) -> None:
-    """Later mirrors of ``url`` in this process under the new, empty ``folder``: a new machine's.
-
-    fcgraph keeps one mirror per URL and process (``fcgraph.mirror.open_mirror``), made where
-    ``FCGRAPH_MIRROR_DIR`` said when it was first opened; it is forgotten here so that the next
-    run of ``url`` opens it again under ``folder``."""
-    import fcgraph.mirror
-
+def fresh_mirror(folder: Path) -> None:
+    """Later mirrors of ``url`` in this process under the new, empty ``folder``: a new machine's
+    (``FCGRAPH_MIRROR_DIR``, read each time a mirror is opened)."""
     folder.mkdir(parents=True)
     os.environ["FCGRAPH_MIRROR_DIR"] = str(folder)
-    fcgraph.mirror._OPEN.pop(url, None)
 
 
 def mirror_files(folder: Path) -> dict[str, int]:
@@ -172,14 +166,14 @@ def main() -> None:
                 upload(fs, recording, url)
                 rounds["upload"].append(time.perf_counter() - t0)
                 before = store_files(fs, url)
-                fresh_mirror(tmp / f"mirror-{r}", url)
+                fresh_mirror(tmp / f"mirror-{r}")
                 seconds, n = run(url, restart=True)
                 rounds["url"].append(seconds)
                 resumed["url"].append(n)
                 after = store_files(fs, url)
                 moved["url"] = traffic(before, after, mirror_files(tmp / f"mirror-{r}"))
 
-                fresh_mirror(tmp / f"mirror-{r}-again", url)
+                fresh_mirror(tmp / f"mirror-{r}-again")
                 seconds, n = run(url, restart=False)
                 rounds["url, finished"].append(seconds)
                 resumed["url, finished"].append(n)

@@ -197,7 +197,8 @@ class Mirror:
             listing = self.list_remote()
             todo = []
             for rel, info in listing.items():
-                if rel.startswith(tuple(skip)) or (skip_parts and PARTS_FOLDER in rel.split("/")[:-1]):
+                if rel.startswith(tuple(skip)) or (skip_parts and PARTS_FOLDER in rel.split("/")[:-1]) \
+                        or _temp_or_probe(rel.rsplit("/", 1)[-1]):
                     continue
                 if not self._current(rel, info):
                     todo.append(rel)
@@ -318,18 +319,19 @@ def open_store(url: str) -> tuple[Any, str]:
 
 # -- mirrors in this process ----------------------------------------------------------------------
 
-_OPEN: dict[str, Mirror] = {}
+_OPEN: dict[tuple[str, Path], Mirror] = {}
 _ACTIVE: list[Mirror] = []
 _REGISTRY = threading.Lock()
 
 
 def open_mirror(url: str) -> Mirror:
-    """The mirror of ``url`` in this process (one instance per URL)."""
-    url = str(url).rstrip("/")
+    """The mirror of ``url`` in this process, under :func:`fcgraph.paths.mirror_dir` as it is now
+    (one instance per URL and mirror folder)."""
+    key = (str(url).rstrip("/"), mirror_dir())
     with _REGISTRY:
-        if url not in _OPEN:
-            _OPEN[url] = Mirror(url)
-        return _OPEN[url]
+        if key not in _OPEN:
+            _OPEN[key] = Mirror(key[0], key[1])
+        return _OPEN[key]
 
 
 @contextmanager

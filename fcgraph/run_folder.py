@@ -82,8 +82,8 @@ def local_path(root: str | Path) -> Path:
     :func:`fcgraph.mirror.local_run_folder` (the stage commands do), never the URL."""
     if is_url(root):
         raise BadArgument(_URL.sub(r"\1://", str(root), count=1),
-                          "a URL: this command reads a run folder on a path (record, fc, analyze "
-                          "and ingest take URLs; or mount the store and give that path)")
+                          "a URL: this command reads a run folder on a path (record, fc, analyze, "
+                          "report and ingest take URLs; or mount the store and give that path)")
     return Path(root)
 
 

@@ -143,3 +143,22 @@ def test_a_store_fsspec_cannot_open(url, needle, tmp_path):
     (line,) = [line for line in done.stderr.splitlines() if line.strip()]
     assert line.startswith(f"error: {url}: ") and needle in line
     assert not (tmp_path / "mirrors").exists()
+
+
+def test_record_on_workers_of_other_machines(s3_store, tiny_run: TinyRun, cluster, tmp_path,
+                                             monkeypatch):
+    """``fcgraph record --out s3://…`` on two workers with mirrors of their own: each records its
+    chunks into the store, the command assembles them, and the store holds the in-process
+    recording's files."""
+    for n in range(2):
+        cluster.add_worker(**mirrors_under(tmp_path / f"machine{n}"))
+    cluster.wait_for_workers(2)
+    monkeypatch.setenv("FCGRAPH_MIRROR_DIR", str(tmp_path / "client"))
+    url = s3_store.url("record")
+    invoke([*tiny_run.record_args(url), "--scheduler", cluster.address,  # type: ignore[arg-type]
+            "--chunk-images", "8"])
+    got = download(s3_store, url, tmp_path / "got")
+    (mirror,) = (tmp_path / "client").iterdir()
+    assert_same_results(got, tiny_run.rec, mirror / "files")
+    for n in range(2):
+        assert list((tmp_path / f"machine{n}").rglob("*.bits")), "a worker recorded no chunk"
