@@ -31,6 +31,11 @@ def make_tiny_recording(base: Path) -> Path:
     return base / "rec"
 
 
+#: The ingest command of the reference graph (tests/system/conftest.py's ``reference_dump``) and
+#: of the tests compared with it (small batches: many commits).
+INGEST = ["--batch-size", "100", "--workers", "1", "--no-progress"]
+
+
 @dataclass(frozen=True)
 class TinyRun:
     """A reference pipeline of the ``tiny`` model (T = 4, 32 digits, clean and uniform:0.2), made

@@ -29,18 +29,16 @@ import pytest
 from fcgraph.analysis import units as analysis_units
 from fcgraph.contract import read_manifest
 from fcgraph.graph.connection import Graph
-from fcgraph.graph.ingest import delete_run, run_lock
+from fcgraph.graph.ingest import run_lock
 from tests.helpers.cli import FcgraphCli, invoke
 from tests.helpers.graph import graph_dump
-from tests.helpers.tiny import TinyRun
+from tests.helpers.tiny import INGEST, TinyRun
 
 pytestmark = pytest.mark.faults
 
 KILLED = -signal.SIGKILL
 #: Keys whose values legitimately differ between two runs of a command (timings, dates, argv).
 VOLATILE = frozenset({"seconds", "created", "command"})
-#: The ingest command of the reference graph and of every test here (small batches: many commits).
-INGEST = ["--batch-size", "100", "--workers", "1", "--no-progress"]
 
 
 # -- comparing folders ---------------------------------------------------------------------------
@@ -162,24 +160,6 @@ def test_sigkill_analyze_at_each_commit_point_then_rerun(tiny_run, fcgraph_cli, 
     finish(fcgraph_cli, args)
     assert_same_results(folder, tiny_run.full)
     assert {k: v for k, v in stamps(parts, "**/*.json").items() if k in first} == first
-
-
-@pytest.fixture(scope="module")
-def reference_dump(driver: neo4j.Driver, graph: Graph, tiny_run: TinyRun, neo4j_env: dict[str, str]) -> dict:
-    """The graph of an uninterrupted ``fcgraph ingest`` of the reference run (then removed)."""
-    delete_run(graph, tiny_run.run_id)
-    invoke(["ingest", str(tiny_run.full), *INGEST], env=neo4j_env)
-    dump = graph_dump(graph, tiny_run.run_id)
-    delete_run(graph, tiny_run.run_id)
-    return dump
-
-
-@pytest.fixture
-def empty_graph(driver: neo4j.Driver, graph: Graph, tiny_run: TinyRun) -> Iterator[None]:
-    """The reference run is not in the graph before the test, nor after it."""
-    delete_run(graph, tiny_run.run_id)
-    yield
-    delete_run(graph, tiny_run.run_id)
 
 
 def count(driver: neo4j.Driver, query: str, **params: Any) -> int:

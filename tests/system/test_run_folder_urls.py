@@ -15,8 +15,8 @@ import pytest
 from fcgraph.fc.run import compute_run
 from tests.helpers.cli import FcgraphCli, invoke
 from tests.helpers.dask_cluster import env_with_repo
-from tests.helpers.tiny import TinyRun
-from tests.system.test_faults import KILLED, drop_volatile, files, json_content, sha256
+from tests.helpers.tiny import INGEST, TinyRun
+from tests.system.test_faults import KILLED, assert_exact_graph, drop_volatile, files, json_content, sha256
 from tests.system.test_fc_dask import CHAIN, assert_same_run, make_recording
 
 pytestmark = [pytest.mark.slow]
@@ -162,3 +162,16 @@ def test_record_on_workers_of_other_machines(s3_store, tiny_run: TinyRun, cluste
     assert_same_results(got, tiny_run.rec, mirror / "files")
     for n in range(2):
         assert list((tmp_path / f"machine{n}").rglob("*.bits")), "a worker recorded no chunk"
+
+
+@pytest.mark.neo4j
+def test_ingest_from_s3(s3_store, graph, tiny_run: TinyRun, neo4j_env, reference_dump, empty_graph,
+                        tmp_path, monkeypatch):
+    """``fcgraph ingest s3://…`` loads the graph a local folder's ingest loads, the run node
+    naming the mirror it was read from."""
+    url = s3_store.url("ingest")
+    upload(s3_store, tiny_run.full, url)
+    monkeypatch.setenv("FCGRAPH_MIRROR_DIR", str(tmp_path / "mirrors"))
+    invoke(["ingest", url, *INGEST], env=neo4j_env)
+    (mirror,) = (tmp_path / "mirrors").iterdir()
+    assert_exact_graph(graph, tiny_run, reference_dump, source=mirror / "files")
