@@ -8,6 +8,7 @@ State folder layout (``fcgraph.paths.state_dir``, default ``~/.local/share/fcgra
       home/conf/neo4j.conf written from the options at every start
       home/data/           databases and transaction logs (what `stop` preserves)
       home/logs/           neo4j.log, debug.log, query.log, console.log
+      home/tmp/            the server's temp files (Jetty's), kept out of /tmp
       credentials.env      NEO4J_URI / NEO4J_USER / NEO4J_PASSWORD, mode 0600
       server.json          pid, ports, version of the running server
       pom.xml              the Maven project that resolves lib/
@@ -232,7 +233,7 @@ def install(state: Path, *, quiet: bool = True) -> Path:
 
 def _write_config(layout: ServerLayout, bolt_port: int, http_port: int, pagecache: str) -> None:
     for folder in (layout.conf, layout.data, layout.logs, layout.home / "import",
-                   layout.home / "plugins", layout.home / "run"):
+                   layout.home / "plugins", layout.home / "run", layout.home / "tmp"):
         folder.mkdir(parents=True, exist_ok=True)
     conf = f"""# written by `fcgraph db start`; edits are overwritten at the next start
 server.default_listen_address=127.0.0.1
@@ -528,7 +529,9 @@ def start(
                               creds["NEO4J_PASSWORD"])
         overlay = build_overlay(layout.lib, layout.browser, f"http://127.0.0.1:{http_port}")
         classpath = f"{overlay}:{layout.lib}/*" if overlay else f"{layout.lib}/*"  # overlay first
-        cmd = [java, f"-Xms{heap}", f"-Xmx{heap}", *JVM_OPTIONS, "-cp", classpath,
+        # the server's temp files (Jetty's jetty-* folders) in its home, not in /tmp
+        cmd = [java, f"-Xms{heap}", f"-Xmx{heap}", f"-Djava.io.tmpdir={layout.home / 'tmp'}",
+               *JVM_OPTIONS, "-cp", classpath,
                "org.neo4j.server.CommunityEntryPoint",
                f"--home-dir={layout.home}", f"--config-dir={layout.conf}"]
         with open(layout.logs / "console.log", "ab") as console:

@@ -69,6 +69,15 @@ def test_start_is_idempotent_and_status_reports(local_state):
     assert "running" in runner.invoke(app, ["db", "status"]).output
 
 
+def test_the_servers_temp_files_stay_in_its_home(local_state):
+    """Jetty unpacks the Browser into java.io.tmpdir: the server's home/tmp, so nothing of the
+    server is left in /tmp."""
+    layout = server.ServerLayout.of(local_state)
+    if not server.status(local_state).browser_url:
+        pytest.skip("this server serves no Browser (nothing for Jetty to unpack)")
+    assert list((layout.home / "tmp").glob("jetty-*")), "Jetty's folder is not in home/tmp"
+
+
 def test_unreachable_server_is_one_line_error():
     port = free_port()
     result = runner.invoke(app, ["db", "init", "--uri", f"bolt://127.0.0.1:{port}",
