@@ -11,6 +11,7 @@ from typing import Any
 
 from fcgraph.analysis.findings import CONTRASTS, condition_role
 from fcgraph.analysis.findings.criteria import PAPER, TERMS
+from fcgraph.analysis.findings.f5_learning import TRAJECTORY_FINDINGS, reported_trajectory
 from fcgraph.analysis.run import load_analysis
 from fcgraph.io import atomic_write_text
 from fcgraph.mirror import local_run_folder
@@ -85,20 +86,19 @@ def _controls_section(analysis: dict[str, Any]) -> str:
 def _training_section(analysis: dict[str, Any]) -> str:
     """Finding 5's training trajectory (untrained, the kept epochs, the trained network), when
     the run recorded more than the trained network; reported, not gating."""
-    f5 = next((f["details"] for f in analysis["findings"] if f["id"] == "5"), {})
-    training = f5.get("training") or {}
-    rows = training.get("networks", [])
-    if len(rows) < 2:
+    training = reported_trajectory(analysis["findings"])
+    if training is None:
         return ""
+    rows = training["networks"]
 
     def contrast(c: dict[str, Any] | None) -> Any:
         return "" if not c else _Raw(f"{_fmt(c.get('value'))} [{_fmt(c.get('lo'))}, "
                                      f"{_fmt(c.get('hi'))}]")
 
     table = _table(["epoch", "network", "accuracy", "average decoding",
-                    *[f"{fid}: trained - network" for fid in ("1", "2", "3", "5")]],
+                    *[f"{fid}: trained - network" for fid in TRAJECTORY_FINDINGS]],
                    [[r["epoch"], r["network"], r.get("accuracy"), r.get("average_decoding"),
-                     *[contrast(r["contrasts"].get(fid)) for fid in ("1", "2", "3", "5")]]
+                     *[contrast(r["contrasts"].get(fid)) for fid in TRAJECTORY_FINDINGS]]
                     for r in rows])
     return ("<p>Training trajectory (finding 5; checkpoints are reported, they gate no verdict): "
             f"Spearman rho of average decoding against epoch {_fmt(training.get('spearman_rho'))}"

@@ -67,6 +67,9 @@ def analyze_cmd(
         analysis = analyze_run(recording, config, replicates=replicate or (), progress=update,
                                restart=restart, execution=execution)
     console.print(findings_table(analysis["findings"], f"findings: {recording}"))
+    trajectory = training_table(analysis["findings"])
+    if trajectory is not None:
+        console.print(trajectory)
     console.print(f"wrote {run_file(recording, 'analysis_json')}, "
                   f"{run_file(recording, 'analysis_neurons')}, {run_file(recording, 'figures')}")
     if report:
@@ -83,6 +86,34 @@ def findings_table(found: list[dict], title: str) -> Table:
                   "trained - control [95% CI] (+: exceeds)", title=title, title_justify="left")
     for row in summary_frame(found).itertuples(index=False):
         table.add_row(*row)
+    return table
+
+
+def training_table(found: list[dict]) -> Table | None:
+    """Finding 5's training trajectory as a Rich table (None when the run recorded no network of
+    the training besides the trained one): each network's accuracy, average decoding and
+    trained - network contrasts [95% CI]; reported, gating no verdict."""
+    from fcgraph.analysis.findings.f5_learning import TRAJECTORY_FINDINGS, reported_trajectory
+
+    training = reported_trajectory(found)
+    if training is None:
+        return None
+
+    def num(v: float | None) -> str:
+        return "–" if v is None else f"{v:.3g}"
+
+    def contrast(c: dict | None) -> str:
+        return "" if not c else f"{num(c.get('value'))} [{num(c.get('lo'))}, {num(c.get('hi'))}]"
+
+    rho = training.get("spearman_rho")
+    table = Table("epoch", "network", "accuracy", "average decoding",
+                  *[f"{fid}: trained - network" for fid in TRAJECTORY_FINDINGS],
+                  title="training trajectory (finding 5; reported, gates no verdict); Spearman rho "
+                        f"of decoding against epoch: {num(rho)}", title_justify="left")
+    for r in training["networks"]:
+        table.add_row(str(r["epoch"]), r["network"], num(r.get("accuracy")),
+                      num(r.get("average_decoding")),
+                      *[contrast(r["contrasts"].get(fid)) for fid in TRAJECTORY_FINDINGS])
     return table
 
 

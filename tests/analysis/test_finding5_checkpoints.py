@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from fcgraph.analysis import AnalysisConfig, analyze_run
 from fcgraph.analysis.findings import condition_role, evaluate, summary_frame
@@ -12,6 +13,7 @@ from fcgraph.analysis.findings.f2_events import decoding_contrast
 from fcgraph.analysis.findings.f5_learning import _average_correct, training_trajectory
 from fcgraph.analysis.report import render_report
 from fcgraph.analysis.synthetic import make_planted_run
+from fcgraph.cli.analyze import training_table
 from fcgraph.record import open_recording
 
 SIZES = tuple(range(8, 32, 2))
@@ -101,6 +103,14 @@ def test_the_trajectory_lists_the_networks_in_epoch_order(run):
     assert abs(decoding["epoch:1"] - chance) < 0.03 < decoding["clean"] - chance
     assert abs(decoding["epoch:3"] - decoding["clean"]) < 0.03
     assert training["spearman_rho"] > 0 and rows[-1]["contrasts"] == {}
+    # the terminal's table lists the same networks and contrasts
+    shown = Console(width=250, record=True)
+    shown.print(training_table(analysis["findings"]))
+    lines = [line for line in shown.export_text().splitlines() if line.startswith("│")]
+    assert [line.split("│")[2].strip() for line in lines] == ["epoch:1", "epoch:3", "clean"]
+    c = rows[0]["contrasts"]["5"]
+    assert f"{c['value']:.3g} [{c['lo']:.3g}, {c['hi']:.3g}]" in lines[0]
+    assert training_table([{"id": "5", "details": {"training": {"networks": rows[-1:]}}}]) is None
 
 
 def test_the_trajectory_starts_untrained_and_ends_at_the_trained_epochs(run):

@@ -57,6 +57,10 @@ def _brief(c: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if c is None else {k: c.get(k) for k in ("value", "lo", "hi", "exceeds")}
 
 
+#: The findings whose trained - network contrast each network of the trajectory lists.
+TRAJECTORY_FINDINGS = ("1", "2", "3", "5")
+
+
 def training_trajectory(analysis: dict[str, Any], earlier: list[dict[str, Any]]
                         ) -> dict[str, Any]:
     """The networks of the training in epoch order: ``untrained`` (epoch 0), each ``epoch:E``
@@ -95,6 +99,14 @@ def training_trajectory(analysis: dict[str, Any], earlier: list[dict[str, Any]]
             rho, p = float(res.statistic), float(res.pvalue)
     return {"networks": rows, "spearman_rho": rho, "spearman_p": p,
             "rule": "reported only: training checkpoints gate no verdict"}
+
+
+def reported_trajectory(found: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Finding 5's training trajectory among ``found`` (the findings of an ``analysis.json``)
+    when the run recorded a network of the training besides the trained one, else None."""
+    f5 = next((f["details"] for f in found if f["id"] == "5"), {})
+    training = f5.get("training") or {}
+    return training if len(training.get("networks", [])) >= 2 else None
 
 
 def finding_5(analysis: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[str, Any]:
