@@ -159,6 +159,19 @@ def load_checkpoint(path: Path, *,
     return model.eval(), config
 
 
+def load_epoch(config: CheckpointConfig, epoch: int) -> SpikingClassifier:
+    """The network kept after training epoch ``epoch`` (:func:`epoch_weights_path`, eval mode),
+    checked against the SHA-256 its training recorded (``kept_sha256`` in config.json; trainings
+    older than that record have none to check); :class:`FcgraphError` when it differs."""
+    path = epoch_weights_path(config.path, epoch)
+    model = load_weights(config, path)
+    expected = (config.raw.get("kept_sha256") or {}).get(str(int(epoch)))
+    if expected and state_dict_hash(model) != expected:
+        raise FcgraphError(f"{path}: corrupt or replaced (its weights' SHA-256 differs from "
+                           f"kept_sha256 of epoch {int(epoch)} in {config.path / CONFIG})")
+    return model
+
+
 def load_weights(config: CheckpointConfig, path: Path) -> SpikingClassifier:
     """The architecture of ``config`` with the state_dict saved at ``path`` (eval mode);
     :class:`FcgraphError` when the file is damaged or does not fit the architecture."""

@@ -243,10 +243,12 @@ def _save_epoch(out: Path, model: SpikingClassifier, optimizer: torch.optim.Opti
     epoch = history[-1]["epoch"]
     if epoch in config.keep_epochs:
         atomic_torch_save(model.state_dict(), epoch_weights_path(out, epoch))
+        history[-1]["kept_sha256"] = state_dict_hash(model)
     atomic_torch_save(model.state_dict(), out / WEIGHTS)
     atomic_write_text(out / METRICS, json.dumps({"epochs": history}, indent=2) + "\n")
     result = dict(base, complete=epoch >= config.epochs, metrics=_summary(history, config),
-                  model_sha256=state_dict_hash(model))
+                  model_sha256=state_dict_hash(model),
+                  kept_sha256={str(h["epoch"]): h["kept_sha256"] for h in history if "kept_sha256" in h})
     write_config(out, result)
     atomic_torch_save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                        "scheduler": scheduler.state_dict(), "config_json": json.dumps(config.to_json()),

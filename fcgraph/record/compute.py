@@ -22,7 +22,7 @@ from fcgraph.models.checkpoint import (
     epoch_weights_path,
     kept_epochs,
     load_checkpoint,
-    load_weights,
+    load_epoch,
     state_dict_hash,
 )
 from fcgraph.models.classifier import SpikingClassifier
@@ -77,7 +77,9 @@ def prepare(checkpoint: Path, root: Path, n_images: int, dataset: str | None, sp
 
 def check_epochs(setup: Setup, conditions: list[Condition]) -> None:
     """:class:`BadArgument` (one line) when the checkpoint keeps no weights for an ``epoch:E``
-    condition of ``conditions``, naming the epochs it keeps and how to keep others."""
+    condition of ``conditions``, naming the epochs it keeps and how to keep others;
+    :class:`FcgraphError` when kept weights are not those its training saved
+    (:func:`~fcgraph.models.checkpoint.load_epoch`)."""
     kept = kept_epochs(setup.checkpoint.path)
     missing = [c.name for c in conditions
                if c.kind == "epoch" and not epoch_weights_path(setup.checkpoint.path,
@@ -87,6 +89,9 @@ def check_epochs(setup: Setup, conditions: list[Condition]) -> None:
         raise BadArgument(FLAG, f"no weights for {', '.join(missing)} in {setup.checkpoint.path} "
                                 f"({have}); train with `fcgraph train --keep-epochs E,...` to "
                                 "keep the weights after those epochs")
+    for c in conditions:
+        if c.kind == "epoch":
+            load_epoch(setup.checkpoint, int(c.epoch or 0))  # a replaced file: before any write
 
 
 def condition_model(setup: Setup, condition: Condition, report: ProgressFn) -> SpikingClassifier:
@@ -96,9 +101,7 @@ def condition_model(setup: Setup, condition: Condition, report: ProgressFn) -> S
     if condition.kind == "permute":
         return permuted(setup.model, condition, setup.seed)
     if condition.kind == "epoch":
-        check_epochs(setup, [condition])
-        return load_weights(setup.checkpoint, epoch_weights_path(setup.checkpoint.path,
-                                                                 int(condition.epoch or 0)))
+        return load_epoch(setup.checkpoint, int(condition.epoch or 0))
     if condition.kind == "untrained":
         model = build_model(setup.checkpoint.model, seed=setup.seed)
         task = f"{condition.name} (BatchNorm)"

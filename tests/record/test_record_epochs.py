@@ -3,12 +3,15 @@ recorded like ``clean``; an epoch the checkpoint does not keep is a one-line err
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from fcgraph.cli import app
-from fcgraph.errors import BadArgument
+from fcgraph.errors import BadArgument, FcgraphError
 from fcgraph.models import TrainConfig, train
 from fcgraph.record import open_recording, record
 
@@ -42,6 +45,20 @@ def test_epoch_records_the_weights_kept_after_that_epoch(checkpoints, tmp_path):
     assert np.array_equal(rec.predictions("epoch:1"), ref.predictions("clean"))
     details = rec.condition_info("epoch:1")["details"]
     assert details["kind"] == "epoch" and details["epoch"] == 1
+
+
+def test_a_kept_epoch_replaced_by_other_weights_is_refused(checkpoints, tmp_path):
+    """The training records each kept epoch's SHA-256; a file that holds other weights of the
+    same architecture (the final ones copied over it) is refused in one line, nothing recorded."""
+    two, _ = checkpoints
+    copy = tmp_path / "ck"
+    shutil.copytree(two, copy)
+    config = json.loads((copy / "config.json").read_text())
+    assert list(config["kept_sha256"]) == ["1"] and config["kept_sha256"]["1"] != config["model_sha256"]
+    shutil.copy2(copy / "model.pt", copy / "epochs" / "epoch-1.pt")
+    with pytest.raises(FcgraphError, match=r"epoch-1\.pt: corrupt or replaced .*kept_sha256 of epoch 1"):
+        record(copy, tmp_path / "r", ["clean", "epoch:1"], N_IMAGES, batch_size=8)
+    assert not (tmp_path / "r" / "spikes" / "epoch_1").exists()
 
 
 def test_an_epoch_not_kept_is_refused_in_one_line(checkpoints, tmp_path):
