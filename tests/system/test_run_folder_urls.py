@@ -70,6 +70,9 @@ def test_the_pipeline_on_s3_writes_what_it_writes_locally(s3_store, tiny_run: Ti
     got = download(s3_store, url, tmp_path / "got")
     mirror = next((tmp_path / "mirrors").iterdir()) / "files"
     assert_same_results(got, tiny_run.full, mirror)
+    done = invoke(["report", url])
+    assert f"wrote {url}/analysis/report.html" in done.stdout.replace("\n", "")
+    assert s3_store.fs().exists(f"{url[len('s3://'):]}/analysis/report.html")
 
 
 def test_fc_on_workers_of_other_machines(s3_store, cluster, tmp_path, monkeypatch):
@@ -95,6 +98,24 @@ def test_fc_on_workers_of_other_machines(s3_store, cluster, tmp_path, monkeypatc
         assert not [rel for rel in held if rel.startswith("fc/edges")], held
     monkeypatch.setenv("FCGRAPH_MIRROR_DIR", str(tmp_path / "fresh"))
     assert compute_run(url, backend="numpy").resumed.all()
+
+
+def test_analyze_on_workers_of_other_machines(s3_store, tiny_run: TinyRun, cluster, tmp_path,
+                                              monkeypatch):
+    """``fcgraph analyze s3://…`` on two workers with mirrors of their own: the store ends with
+    the in-process analysis' files."""
+    url = s3_store.url("analyze")
+    upload(s3_store, tiny_run.fc, url)
+    for n in range(2):
+        cluster.add_worker(**mirrors_under(tmp_path / f"machine{n}"))
+    cluster.wait_for_workers(2)
+    monkeypatch.setenv("FCGRAPH_MIRROR_DIR", str(tmp_path / "client"))
+    invoke([*tiny_run.analyze_args(url), "--scheduler", cluster.address])  # type: ignore[arg-type]
+    (mirror,) = (tmp_path / "client").iterdir()
+    assert_same_results(download(s3_store, url, tmp_path / "got"), tiny_run.full, mirror / "files")
+    for n in range(2):
+        assert list((tmp_path / f"machine{n}").rglob("analysis/.parts/**/*.json")), \
+            "a worker ran no unit"
 
 
 def test_a_run_killed_on_one_machine_resumes_on_another(s3_store, tmp_path):
