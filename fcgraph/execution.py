@@ -329,10 +329,11 @@ def check_shared_folder(client: Client, folder: Path, marker: str) -> None:
     if store is not None:  # a run folder at a URL: the workers must reach the store instead
         store.push()
         probe: tuple[Any, ...] = (probe_store, store.url, store.relative(folder / marker), expected)
-        where = f"the run folder's store ({store.url}) with the same credentials"
+        advice = (f"every worker must reach the store of {store.url} (its credentials and endpoint "
+                  "in the worker's environment)")
     else:
         probe = (_probe_folder, str(folder), marker, expected)
-        where = "a filesystem every worker sees at the same path"
+        advice = "the run folder must be on a filesystem every worker sees at the same path"
     with _quiet_dask():
         try:
             found = client.run(*probe)
@@ -340,8 +341,7 @@ def check_shared_folder(client: Client, folder: Path, marker: str) -> None:
             raise ClusterLost(f"the Dask cluster stopped answering ({_first_line(exc)})") from None
     for worker, problem in sorted(found.items()):
         if problem:
-            raise RunFolderNotShared(f"Dask worker {worker} {problem}: the run folder must be on "
-                                     f"{where}")
+            raise RunFolderNotShared(f"Dask worker {worker} {problem}: {advice}")
 
 
 # -- units ----------------------------------------------------------------------------------------

@@ -150,7 +150,7 @@ def test_a_worker_that_cannot_reach_the_store(s3_store, cluster, tmp_path, monke
     (line,) = [line for line in done.stderr.splitlines() if line.strip()]
     assert line.startswith("error: Dask worker tcp://127.0.0.1:")
     assert f"cannot read {url}/fc/.parts/plan.json" in line
-    assert "the run folder's store" in line
+    assert f"every worker must reach the store of {url}" in line
     assert not (tmp_path / "w").exists() or not list((tmp_path / "w").rglob("*.parquet"))
 
 
