@@ -65,7 +65,8 @@ def load_run(conn: Connection, state: Path, run_dir: str | Path, *,
     ----------
     conn : the server (``state``'s local one for the bulk path).
     state : fcgraph's state folder (where the local server lives).
-    run_dir : the run folder.
+    run_dir : the run folder, or its URL (read through a local mirror:
+        :func:`fcgraph.mirror.local_run_folder`).
     method : ``auto`` (bulk for the local server from :data:`BULK_MIN_EDGES` edges, else
         online), ``online`` or ``bulk``.
     conditions, top_k, min_z : which edges to load (default: every edge of every condition).

@@ -434,7 +434,9 @@ def compute_run(recording: Path | str, *, conditions: list[str] | None = None,
                 local_workers: int | str = 0, unit_tiles: int = 0, **settings: Any) -> pd.DataFrame:
     """Significant edges of every chosen condition and layer pair of a recording (module doc).
 
-    ``recording``: a folder written by ``fcgraph record`` (the output goes into it).
+    ``recording``: a folder written by ``fcgraph record`` (the output goes into it), or its URL
+    (``s3://bucket/run``: worked on through a local mirror, :func:`fcgraph.mirror.local_run_folder`;
+    workers then reach the store, not a shared path).
     ``conditions``: names (default: all recorded). ``params`` (or the same fields as keyword
     ``settings``: measure, null, n_shifts, min_shift, shift_unit, min_spikes, z, threshold,
     control_draws, fdr, top_k, calibrate, pairs, candidates, seed, dense): see

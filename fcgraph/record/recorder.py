@@ -55,7 +55,7 @@ from fcgraph.run_folder import RunFolder
 FLUSH_BYTES = 16 << 20
 
 
-def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
+def record(checkpoint: Path, out: Path | str, conditions: list[str], n_images: int, *,
            dataset: str | None = None, split: str = "test", data_root: Path | None = None,
            download: bool = True, batch_size: int = 64, seed: int = 0, run_id: str | None = None,
            command: str | None = None, overwrite: bool = False, flush_bytes: int = FLUSH_BYTES,
@@ -81,6 +81,10 @@ def record(checkpoint: Path, out: Path, conditions: list[str], n_images: int, *,
     assembles the files, identical to an in-process recording's (:mod:`fcgraph.record.distributed`);
     the workers need the checkpoint, the images and ``out`` at the same paths. In this process
     the chunks are used only to finish the conditions that such a run left parts of.
+
+    ``out`` may be a URL (``s3://bucket/run``): the recording is made in its local mirror and
+    sent to the store (:func:`fcgraph.mirror.local_run_folder`); workers then need the URL's
+    credentials rather than ``out`` at the same path.
     """
     parsed = parse_all(conditions)
     if run_id is not None and safe_run_id(run_id) != run_id:
