@@ -77,20 +77,19 @@ def _tail(log: Path, lines: int = 30) -> str:
 @contextmanager
 def patched_environ(values: dict[str, str | None]) -> Iterator[None]:
     """``os.environ`` with ``values`` set (None: removed), restored afterwards."""
+    def apply(pairs: dict[str, str | None]) -> None:
+        for k, v in pairs.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
     saved = {k: os.environ.get(k) for k in values}
     try:
-        for k, v in values.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        apply(values)
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        apply(saved)
 
 
 def _die_with_parent() -> None:
