@@ -281,10 +281,9 @@ class Mirror:
                 with _store_errors(f"{self.url}/{rel}", "remove"), suppress(FileNotFoundError):
                     fs.rm_file(self.remote(rel))
                 self._forget(rel)
-            listing = self.list_remote()
-            for rel in changed:
-                if rel in listing:
-                    self._write_record(rel, local[rel], _version(listing[rel]))
+            for rel in changed:  # the store's version of each file sent (not a whole listing)
+                with _store_errors(f"{self.url}/{rel}", "read"), suppress(FileNotFoundError):
+                    self._write_record(rel, local[rel], _version(fs.info(self.remote(rel))))
             return len(changed) + len(removed)
 
 
