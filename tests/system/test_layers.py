@@ -19,8 +19,8 @@ PACKAGE = Path(fcgraph.__file__).parent
 
 #: Bottom to top. A module may import from its own layer or one below it, never above.
 LAYERS = [
-    {"errors", "faults", "io", "names", "paths", "contract", "run_folder", "parts", "spikes", "validate",
-     "datasets", "tool_errors", "synthetic", "execution", "__init__"},
+    {"errors", "faults", "io", "names", "paths", "contract", "run_folder", "mirror", "parts", "spikes",
+     "validate", "datasets", "tool_errors", "synthetic", "execution", "__init__"},
     {"models"},
     {"record"},
     {"fc"},
