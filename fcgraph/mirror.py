@@ -122,10 +122,6 @@ class Mirror:
         """The store's path of ``rel`` (relative to the run folder, ``/``-separated)."""
         return f"{self._base}/{rel}"
 
-    def url_of(self, path: Path) -> str:
-        """The URL of the mirror's ``path``."""
-        return f"{self.url}/{self.relative(path)}"
-
     def relative(self, path: Path) -> str:
         """``path`` (in the mirror) relative to the run folder."""
         return Path(path).resolve().relative_to(self.files.resolve()).as_posix()
